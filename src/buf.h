@@ -1,0 +1,63 @@
+/*
+ * buf: a growable byte buffer for replies.
+ *
+ * Owned by one connection, so never shared between threads. Appending never
+ * fails loudly: when memory runs out the buffer sets `oom`, drops further
+ * appends, and the owner closes the connection after the current command
+ * (a reply that cannot be built completely must not be sent in part).
+ */
+#ifndef MESHCACHED_BUF_H
+#define MESHCACHED_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+struct buf {
+    char *data;
+    size_t len; /* bytes held */
+    size_t off; /* bytes already consumed from the front (sent) */
+    size_t cap;
+    bool oom;
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+
+/* Makes room for n more bytes; returns a pointer to the free space or NULL
+ * (and sets oom). The caller writes at most n bytes and then calls
+ * buf_commit(). */
+char *buf_reserve(struct buf *b, size_t n);
+
+static inline void buf_commit(struct buf *b, size_t n)
+{
+    b->len += n;
+}
+
+static inline void buf_append(struct buf *b, const void *p, size_t n)
+{
+    char *dst = b->len + n <= b->cap ? b->data + b->len : buf_reserve(b, n);
+    if (dst != NULL) {
+        memcpy(dst, p, n);
+        b->len += n;
+    }
+}
+
+static inline void buf_append_str(struct buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
+/* Appends the decimal form of v. */
+void buf_append_u64(struct buf *b, unsigned long long v);
+
+/* Drops everything, keeping the allocation (or shrinking a big one). */
+void buf_reset(struct buf *b);
+
+/* Bytes not yet consumed. */
+static inline size_t buf_pending(const struct buf *b)
+{
+    return b->len - b->off;
+}
+
+#endif

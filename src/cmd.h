@@ -1,0 +1,77 @@
+/*
+ * cmd: executes memcached ASCII commands (classic and meta) against the
+ * store and builds the replies.
+ *
+ * Called only by the connection that owns the context, on its worker
+ * thread. Does no I/O: the connection feeds it complete command lines and,
+ * when a command needs a data block, reads the block into cmd->item and
+ * calls cmd_value_done(). Replies are appended to cmd->out.
+ */
+#ifndef MESHCACHED_CMD_H
+#define MESHCACHED_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct server;
+struct thread_stats;
+struct item;
+
+/* What the connection should do after a command line. */
+enum cmd_next {
+    CMD_NEXT_LINE,  /* read the next command line */
+    CMD_READ_VALUE, /* read item->nbytes bytes into item_value(cmd->item) */
+    CMD_SWALLOW,    /* discard cmd->swallow bytes of input */
+    CMD_CLOSE,      /* send what is queued, then close */
+};
+
+/* The pending storage operation while a data block is read. */
+enum cmd_store_op {
+    STORE_OP_SET,
+    STORE_OP_ADD,
+    STORE_OP_REPLACE,
+    STORE_OP_APPEND,
+    STORE_OP_PREPEND,
+    STORE_OP_CAS,
+};
+
+#define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 2 */
+
+struct cmd {
+    struct server *srv;
+    struct thread_stats *stats;
+    struct buf *out;
+
+    bool noreply;       /* suppress the next nominal reply (classic) */
+    struct item *item;  /* item whose data block is being read */
+    uint64_t swallow;   /* bytes to discard */
+    enum cmd_store_op op;
+    uint64_t req_cas;   /* CAS given by cas / ms C */
+    bool meta;          /* the pending store is an ms: reply in meta style */
+    bool meta_quiet;    /* ms q */
+    bool meta_stale;    /* ms I */
+    bool meta_new_cas;  /* ms E: item->cas already holds the explicit CAS */
+    bool meta_base64;   /* key was base64: echo it encoded */
+    size_t stash_len;   /* ms return flags to echo, in request order */
+    char stash[CMD_STASH_MAX];
+};
+
+void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
+              struct buf *out);
+
+/* Releases anything held (a half-read item). */
+void cmd_reset(struct cmd *c);
+
+/*
+ * Executes one command line (without its "\r\n"; line[len] must be
+ * writable). Returns what the connection must do next.
+ */
+enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len);
+
+/* The data block of a storage command has been read into cmd->item. */
+void cmd_value_done(struct cmd *c);
+
+#endif

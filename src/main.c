@@ -1,0 +1,174 @@
+/*
+ * main: parse flags, build the server (store, listener, workers, maintenance
+ * thread), run until SIGTERM or SIGINT, then take it all down in reverse.
+ */
+#include "listener.h"
+#include "maint.h"
+#include "mctime.h"
+#include "server.h"
+#include "store.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct event_base *base = arg;
+
+    (void)what;
+    (void)sig;
+    event_base_loopbreak(base);
+}
+
+static int daemonize(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    if (chdir("/") != 0)
+        return -1;
+    fd = open("/dev/null", O_RDWR);
+    if (fd < 0)
+        return -1;
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO)
+        close(fd);
+    return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if (user[0] == '\0' || getuid() != 0)
+        return 0;
+    pw = getpwnam(user);
+    if (pw == NULL) {
+        fprintf(stderr, "meshcached: can't find the user %s to switch to\n", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "meshcached: failed to assume identity of user %s: %s\n", user,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f;
+
+    if (path[0] == '\0')
+        return 0;
+    f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "meshcached: could not open the pid file %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    static struct server srv;
+    struct store_config scfg;
+    struct event_base *base = NULL;
+    struct event *sigterm = NULL, *sigint = NULL;
+    struct listener *lst = NULL;
+    struct maint *maint = NULL;
+    int rc = EXIT_FAILURE, r;
+
+    settings_defaults(&srv.settings);
+    r = settings_parse(&srv.settings, argc, argv, stdout, stderr);
+    if (r > 0)
+        return 0;
+    if (r < 0)
+        return SETTINGS_EXIT_USAGE;
+    srv.verbose = srv.settings.verbose;
+
+    signal(SIGPIPE, SIG_IGN);
+    mctime_init();
+    if (evthread_use_pthreads() != 0) {
+        fprintf(stderr, "meshcached: libevent has no thread support\n");
+        return EXIT_FAILURE;
+    }
+    scfg.maxbytes = srv.settings.maxbytes;
+    scfg.item_size_max = srv.settings.item_size_max;
+    scfg.evict_to_free = srv.settings.evict_to_free;
+    if (store_create(&srv.store, &scfg) != 0) {
+        fprintf(stderr, "meshcached: cannot allocate the store\n");
+        return EXIT_FAILURE;
+    }
+    base = event_base_new();
+    if (base == NULL)
+        goto out;
+    lst = listener_open(&srv, base);
+    if (lst == NULL)
+        goto out;
+    if (srv.settings.daemonize && daemonize() != 0) {
+        fprintf(stderr, "meshcached: failed to daemonize: %s\n", strerror(errno));
+        goto out;
+    }
+    if (write_pidfile(srv.settings.pidfile) != 0 ||
+        drop_privileges(srv.settings.username) != 0)
+        goto out;
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
+        event_add(sigint, NULL) != 0)
+        goto out;
+    if (worker_start_all(&srv) != 0)
+        goto out;
+    maint = maint_start(&srv);
+    if (maint == NULL) {
+        fprintf(stderr, "meshcached: cannot start the maintenance thread\n");
+        goto out;
+    }
+    if (srv.verbose > 0)
+        fprintf(stderr, "meshcached listening on %s:%d with %d threads, %llu MB\n",
+                srv.settings.listen_addr, srv.settings.port, srv.settings.num_threads,
+                (unsigned long long)(srv.settings.maxbytes >> 20));
+    event_base_dispatch(base);
+    if (srv.verbose > 0)
+        fprintf(stderr, "meshcached: shutting down\n");
+    rc = EXIT_SUCCESS;
+
+out:
+    listener_close(lst);
+    if (srv.workers != NULL)
+        worker_stop_all(&srv);
+    maint_stop(maint);
+    if (sigterm != NULL)
+        event_free(sigterm);
+    if (sigint != NULL)
+        event_free(sigint);
+    if (base != NULL)
+        event_base_free(base);
+    store_destroy(srv.store);
+    if (srv.settings.pidfile[0] != '\0' && rc == EXIT_SUCCESS)
+        unlink(srv.settings.pidfile);
+    libevent_global_shutdown();
+    return rc;
+}

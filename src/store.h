@@ -1,0 +1,143 @@
+/*
+ * store: the sharded hash table of items, LRU eviction under a hard memory
+ * limit, and expiry (lazy on access plus a background sampler).
+ *
+ * Threads: any thread may call any function. Keys are spread over
+ * STORE_SHARDS shards by hash; each shard has one mutex protecting its table,
+ * its LRU list and its counters. Functions named do_* require the caller to
+ * hold the shard's lock (from store_lock()) and never take another lock.
+ * Lock order: at most one shard lock is ever held while blocking on a lock;
+ * eviction of other shards while one is held uses trylock only.
+ *
+ * Memory: every item is charged its real allocation (malloc's usable size
+ * plus its header), every hash table its bucket array; the total never
+ * exceeds the configured limit. store_alloc() makes room by evicting
+ * least-recently-used items (or fails with -M). An item returned by
+ * store_alloc() belongs to the caller until it is linked (the store owns it
+ * from then on) or handed back with store_release().
+ */
+#ifndef MESHCACHED_STORE_H
+#define MESHCACHED_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "item.h"
+
+#define STORE_SHARD_BITS 8
+#define STORE_SHARDS     (1u << STORE_SHARD_BITS)
+
+struct store;
+struct store_shard;
+
+struct store_config {
+    uint64_t maxbytes;      /* hard limit for items and tables */
+    uint32_t item_size_max; /* largest value (without "\r\n") accepted */
+    bool evict_to_free;     /* false: fail allocations when full (-M) */
+};
+
+/* Why store_alloc() failed. */
+enum store_alloc_err {
+    STORE_ALLOC_OK = 0,
+    STORE_ALLOC_TOO_LARGE, /* bigger than item_size_max */
+    STORE_ALLOC_NOMEM,     /* no room and nothing (allowed) to evict */
+};
+
+/* Why do_store_find() found nothing. */
+enum store_miss {
+    STORE_MISS_NONE,    /* never there (or already gone) */
+    STORE_MISS_EXPIRED, /* was there but expired: reclaimed now */
+    STORE_MISS_FLUSHED, /* was there but flushed: reclaimed now */
+};
+
+/* Counters summed over all shards by store_get_stats(). */
+struct store_stats {
+    uint64_t curr_items;
+    uint64_t total_items;
+    uint64_t bytes; /* memory charged to items */
+    uint64_t table_bytes;
+    uint64_t mem_used; /* items + tables: what the limit bounds */
+    uint64_t evictions;
+    uint64_t evicted_nonzero; /* evicted items that had an expiry time */
+    uint64_t evicted_unfetched;
+    uint64_t expired_unfetched;
+    uint64_t reclaimed; /* expired or flushed items whose memory was reused */
+    uint64_t outofmemory;
+    uint64_t hash_buckets;
+    uint64_t hash_expanding;
+    uint32_t oldest_age; /* seconds since the least recently used item's use */
+};
+
+/* Creates the store. Returns 0, or -1 when memory for it cannot be had. */
+int store_create(struct store **out, const struct store_config *cfg);
+
+/* Frees the store and every item in it. No other thread may use it. */
+void store_destroy(struct store *st);
+
+/* The key hash used for shards (murmur3 x86_32). */
+uint32_t store_hash(const char *key, size_t nkey);
+
+/*
+ * Allocates an unlinked item for key with room for nbytes of value (the
+ * value's length plus 2 for the trailing "\r\n", which the caller writes).
+ * The caller must not hold any shard lock. Returns NULL and sets *err when
+ * the item is too large or there is no room.
+ */
+struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_t hv,
+                         uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+                         enum store_alloc_err *err);
+
+/* Frees an item that was allocated but never linked. */
+void store_release(struct store *st, struct item *it);
+
+/* Locks and returns the shard owning hash hv. */
+struct store_shard *store_lock(struct store *st, uint32_t hv);
+void store_unlock(struct store_shard *sh);
+
+/*
+ * Looks up a live item. Expired and flushed items found on the way are
+ * unlinked and freed, and *why (if not NULL) says so. Does not bump the LRU.
+ */
+struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
+                           uint32_t hv, enum store_miss *why);
+
+/* Links it (a fresh item from store_alloc) with a new CAS value, replacing
+ * and freeing old (the live item with the same key, or NULL). */
+void do_store_link(struct store_shard *sh, struct item *it, struct item *old);
+
+/* Same, but keeps the CAS value the caller set in it->cas. */
+void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old);
+
+/* Unlinks and frees a linked item. */
+void do_store_unlink(struct store_shard *sh, struct item *it);
+
+/* Marks it most recently used and records the access time. */
+void do_store_bump(struct store_shard *sh, struct item *it);
+
+/* Gives a linked item a fresh CAS value (after an in-place change). */
+void do_store_new_cas(struct store_shard *sh, struct item *it);
+
+/* The next CAS value (monotonic, never 0). */
+uint64_t store_next_cas(struct store *st);
+
+/*
+ * flush_all: items stored before now (delay 0) or before the moment `delay`
+ * (a client exptime) names become invisible and are reclaimed lazily.
+ */
+void store_flush(struct store *st, int64_t delay);
+
+/*
+ * Reclaims expired and flushed items, walking each shard's table from where
+ * the last call stopped, for at most about budget_us microseconds. Returns
+ * the number of items reclaimed.
+ */
+uint64_t store_sample_expired(struct store *st, uint64_t budget_us);
+
+/* Sums the counters of every shard. */
+void store_get_stats(struct store *st, struct store_stats *out);
+
+/* Zeroes the resettable counters (evictions, reclaimed, ...), as stats reset. */
+void store_reset_stats(struct store *st);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * util: strict number parsing shared by the flag parser and the protocol.
+ *
+ * Pure functions, callable from any thread. Each returns true and stores the
+ * value on success; on failure (empty input, trailing garbage, overflow or a
+ * sign where none is allowed) it returns false and leaves *out untouched.
+ * They follow memcached's safe_strto* rules so that replies match: a leading
+ * '-' is refused by the unsigned parsers, and the whole string must be a
+ * number. The input need not be NUL-terminated: the length is explicit.
+ */
+#ifndef MESHCACHED_UTIL_H
+#define MESHCACHED_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+bool util_parse_u32(const char *s, size_t len, uint32_t *out);
+bool util_parse_i32(const char *s, size_t len, int32_t *out);
+bool util_parse_u64(const char *s, size_t len, uint64_t *out);
+bool util_parse_i64(const char *s, size_t len, int64_t *out);
+
+/* Parses a byte size with an optional k, m or g suffix (case-insensitive,
+ * powers of 1024), as memcached's -I does. */
+bool util_parse_size(const char *s, size_t len, uint64_t *out);
+
+/* Formats v in decimal at dst (at least 21 bytes); returns the length. */
+size_t util_u64_to_str(uint64_t v, char *dst);
+
+#endif

@@ -1,0 +1,346 @@
+#!/usr/bin/python3
+"""Shared helpers for the meshcached integration tests.
+
+Starts and stops daemons on ephemeral loopback ports, speaks the raw ASCII
+protocol with bounded timeouts, parses `stats`, reads VmRSS, and runs a list
+of test functions with the exit-code contract of the Makefile
+(0 = pass, 1 = fail, 77 = skip).
+
+Every daemon is started and stopped by pid; nothing here signals a process
+it did not start.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+DEFAULT_BINARY = "/usr/bin/memcached"
+START_TIMEOUT = 5.0  # seconds until a fresh daemon must accept connections
+STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
+IO_TIMEOUT = 5.0  # default per-read timeout of the raw client
+EXIT_SKIP = 77
+
+
+class TestFailure(Exception):
+    """An assertion about the daemon's behaviour did not hold."""
+
+
+class TestSkip(Exception):
+    """The test cannot run here (missing tool or binary)."""
+
+
+def check(cond, msg):
+    """Fail the current test with msg unless cond holds."""
+    if not cond:
+        raise TestFailure(msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise TestFailure("%s: got %r, want %r" % (what, got, want))
+
+
+def daemon_binary():
+    """The daemon under test: $MESHCACHED, else memcached."""
+    return os.environ.get("MESHCACHED") or DEFAULT_BINARY
+
+
+def reference_binary():
+    """The reference for differential tests: $MEMCACHED_REF, else memcached."""
+    return os.environ.get("MEMCACHED_REF") or DEFAULT_BINARY
+
+
+def free_port():
+    """A port that was free a moment ago (bind to 0, read it, release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _can_connect(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Daemon:
+    """One daemon process on a loopback port; use as a context manager.
+
+    args are extra flags (e.g. ["-m", "8", "-M"]). The daemon's stdout and
+    stderr go to a temporary file whose tail is shown when something fails.
+    """
+
+    def __init__(self, binary=None, args=(), attempts=5):
+        self.binary = binary or daemon_binary()
+        self.args = list(args)
+        self.attempts = attempts
+        self.proc = None
+        self.port = None
+        self.log = None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _command(self, port):
+        cmd = [self.binary, "-p", str(port), "-l", "127.0.0.1", "-U", "0"]
+        # memcached refuses to run as root without -u; meshcached accepts -u.
+        if os.geteuid() == 0:
+            cmd += ["-u", "root"]
+        return cmd + self.args
+
+    def start(self):
+        if not os.access(self.binary, os.X_OK):
+            raise TestSkip("daemon binary %s is not executable" % self.binary)
+        last = ""
+        for _ in range(self.attempts):
+            port = free_port()
+            self.log = tempfile.TemporaryFile()
+            self.proc = subprocess.Popen(
+                self._command(port), stdin=subprocess.DEVNULL,
+                stdout=self.log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if _can_connect(port):
+                    self.port = port
+                    return self
+                time.sleep(0.02)
+            last = self.log_tail()
+            if self.proc.poll() is None:
+                self._kill_hard()
+                raise TestFailure("%s did not accept on port %d within %.0f s;"
+                                  " log:\n%s" % (self.binary, port,
+                                                 START_TIMEOUT, last))
+            # It exited: most likely another process took the port between
+            # free_port() and bind(). Try another port.
+        raise TestFailure("%s failed to start %d times; last log:\n%s"
+                          % (self.binary, self.attempts, last))
+
+    def _kill_hard(self):
+        try:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=STOP_TIMEOUT)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, require_clean=True):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status.
+
+        With require_clean, fail unless the daemon was still running and
+        exited with status 0 on SIGTERM (a crash shows as a signal or a
+        nonzero status).
+        """
+        if self.proc is None:
+            return None
+        status = self.proc.poll()
+        was_running = status is None
+        if was_running:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                status = self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._kill_hard()
+                if require_clean:
+                    raise TestFailure("%s ignored SIGTERM for %.0f s"
+                                      % (self.binary, STOP_TIMEOUT))
+                status = self.proc.returncode
+        if require_clean:
+            check(was_running, "%s died before stop (status %r); log:\n%s"
+                  % (self.binary, status, self.log_tail()))
+            check(status == 0, "%s exited with status %r on SIGTERM; log:\n%s"
+                  % (self.binary, status, self.log_tail()))
+        return status
+
+    def log_tail(self, limit=2000):
+        if self.log is None:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        data = self.log.read()
+        return data[-limit:].decode("utf-8", "replace")
+
+    def rss_kb(self):
+        return rss_kb(self.proc.pid)
+
+    def connect(self, timeout=IO_TIMEOUT):
+        return Conn(self.port, timeout)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        # Do not mask the original failure with a stop failure.
+        self.stop(require_clean=exc_type is None)
+        return False
+
+
+def rss_kb(pid):
+    """Resident set size of pid in kB, from /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TestFailure("no VmRSS for pid %d" % pid)
+
+
+class Conn:
+    """A raw protocol client with a timeout on every socket operation."""
+
+    def __init__(self, port, timeout=IO_TIMEOUT):
+        self.timeout = timeout
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("deadline passed")
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        self.sock.settimeout(self.timeout)
+        if chunk:
+            self.buf += chunk
+        return chunk
+
+    def read_until(self, terminator, timeout=None):
+        """Bytes up to and including the first terminator.
+
+        Raises TestFailure on timeout or if the server closes first.
+        """
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while terminator not in self.buf:
+            try:
+                chunk = self._fill(deadline)
+            except socket.timeout:
+                raise TestFailure("timeout waiting for %r; have %r"
+                                  % (terminator, self.buf[-300:]))
+            if not chunk:
+                raise TestFailure("connection closed waiting for %r; have %r"
+                                  % (terminator, self.buf[-300:]))
+        end = self.buf.index(terminator) + len(terminator)
+        out, self.buf = self.buf[:end], self.buf[end:]
+        return out
+
+    def read_exact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            try:
+                chunk = self._fill(deadline)
+            except socket.timeout:
+                raise TestFailure("timeout reading %d bytes; have %d"
+                                  % (n, len(self.buf)))
+            if not chunk:
+                raise TestFailure("connection closed after %d of %d bytes"
+                                  % (len(self.buf), n))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_until_eof(self, timeout=None):
+        """Everything until the server closes; fails on timeout."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                chunk = self._fill(deadline)
+            except socket.timeout:
+                raise TestFailure("timeout waiting for close; have %r"
+                                  % self.buf[-300:])
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+        out, self.buf = self.buf, b""
+        return out
+
+    def line(self, data):
+        """Send data, return one reply line (with its \\r\\n)."""
+        self.send(data)
+        return self.read_until(b"\r\n")
+
+    def get_value(self, key):
+        """Value of key via `get`, or None on a miss."""
+        self.send(b"get " + key + b"\r\n")
+        head = self.read_until(b"\r\n")
+        if head == b"END\r\n":
+            return None
+        check(head.startswith(b"VALUE "), "bad get reply %r" % head)
+        length = int(head.split()[3])
+        data = self.read_exact(length + 2)[:-2]
+        check_eq(self.read_until(b"\r\n"), b"END\r\n", "get trailer")
+        return data
+
+    def set_value(self, key, value, flags=0, exptime=0):
+        """Store with `set`; returns the reply line."""
+        self.send(b"set %s %d %d %d\r\n%s\r\n"
+                  % (key, flags, exptime, len(value), value))
+        return self.read_until(b"\r\n")
+
+    def stats(self, sub=b""):
+        """Parse `stats [sub]` into {name: value-string}."""
+        cmd = b"stats" + (b" " + sub if sub else b"") + b"\r\n"
+        self.send(cmd)
+        return parse_stats(self.read_until(b"END\r\n"))
+
+
+def parse_stats(raw):
+    """Parse `STAT name value` lines (up to END) into a dict of str."""
+    out = {}
+    for line in raw.split(b"\r\n"):
+        if not line or line == b"END":
+            continue
+        parts = line.split(b" ", 2)
+        check(parts[0] == b"STAT" and len(parts) == 3, "bad stats line %r" % line)
+        out[parts[1].decode()] = parts[2].decode()
+    return out
+
+
+def run_tests(tests):
+    """Run test functions in order; exit 0 if all pass, 77 if all skip."""
+    failed, skipped = [], []
+    for fn in tests:
+        name = fn.__name__
+        t0 = time.monotonic()
+        try:
+            fn()
+        except TestSkip as e:
+            skipped.append(name)
+            print("SKIP %s: %s" % (name, e), flush=True)
+            continue
+        except Exception:
+            failed.append(name)
+            print("FAIL %s (%.1f s)" % (name, time.monotonic() - t0))
+            traceback.print_exc()
+            sys.stdout.flush()
+            continue
+        print("PASS %s (%.1f s)" % (name, time.monotonic() - t0), flush=True)
+    if failed:
+        print("%d failed: %s" % (len(failed), " ".join(failed)))
+        sys.exit(1)
+    if tests and len(skipped) == len(tests):
+        sys.exit(EXIT_SKIP)
+    sys.exit(0)
