@@ -267,7 +267,7 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
         cmd_error(c, "CLIENT_ERROR options flags too long");
         return CMD_NEXT_LINE;
     }
-    if (!util_parse_i32(tokens[2].value, tokens[2].length, &vlen) || vlen < 0 ||
+    if (!util_parse_i32_trunc(tokens[2].value, tokens[2].length, &vlen) || vlen < 0 ||
         vlen > INT_MAX - 2) {
         cmd_error(c, bad_format);
         return CMD_NEXT_LINE;

@@ -296,9 +296,9 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
-    if (!util_parse_u32(tokens[2].value, tokens[2].length, &flags) ||
-        !util_parse_i32(tokens[3].value, tokens[3].length, &exptime) ||
-        !util_parse_i32(tokens[4].value, tokens[4].length, &vlen)) {
+    if (!util_parse_u32_trunc(tokens[2].value, tokens[2].length, &flags) ||
+        !util_parse_i32_trunc(tokens[3].value, tokens[3].length, &exptime) ||
+        !util_parse_i32_trunc(tokens[4].value, tokens[4].length, &vlen)) {
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
@@ -406,12 +406,12 @@ static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas
 static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
                         bool return_cas, bool touch)
 {
-    size_t start = c->out->len, k = 1;
+    size_t k = 1;
     rel_time_t exptime = 0;
     int32_t exp;
 
     if (touch) {
-        if (!util_parse_i32(tokens[1].value, tokens[1].length, &exp)) {
+        if (!util_parse_i32_trunc(tokens[1].value, tokens[1].length, &exp)) {
             cmd_reply(c, "CLIENT_ERROR invalid exptime argument");
             return;
         }
@@ -421,8 +421,9 @@ static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
     for (;;) {
         for (; tokens[k].length != 0; k++) {
             if (tokens[k].length > KEY_MAX_LENGTH) {
-                /* memcached drops the partial reply and sends only the error */
-                c->out->len = start;
+                /* memcached culls every reply not yet sent, this command's
+                 * partial one included, and sends only the error */
+                c->out->len = c->out->off;
                 cmd_reply(c, "CLIENT_ERROR bad command line format");
                 return;
             }
@@ -453,7 +454,7 @@ static void process_touch(struct cmd *c, struct token *tokens, size_t ntokens)
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    if (!util_parse_i32(tokens[2].value, tokens[2].length, &exp)) {
+    if (!util_parse_i32_trunc(tokens[2].value, tokens[2].length, &exp)) {
         cmd_reply(c, "CLIENT_ERROR invalid exptime argument");
         return;
     }
@@ -558,7 +559,7 @@ static void process_flush_all(struct cmd *c, struct token *tokens, size_t ntoken
     c->noreply = proto_noreply(tokens, ntokens);
     STATS_INCR(c->stats, cmd_flush);
     if (ntokens != (c->noreply ? 3u : 2u) &&
-        !util_parse_i32(tokens[1].value, tokens[1].length, &delay)) {
+        !util_parse_i32_trunc(tokens[1].value, tokens[1].length, &delay)) {
         cmd_reply(c, "CLIENT_ERROR invalid exptime argument");
         return;
     }
@@ -571,7 +572,7 @@ static void process_verbosity(struct cmd *c, struct token *tokens, size_t ntoken
     uint32_t level;
 
     c->noreply = proto_noreply(tokens, ntokens);
-    if (!util_parse_u32(tokens[1].value, tokens[1].length, &level)) {
+    if (!util_parse_u32_trunc(tokens[1].value, tokens[1].length, &level)) {
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return;
     }

@@ -124,20 +124,22 @@ int main(int argc, char **argv)
     base = event_base_new();
     if (base == NULL)
         goto out;
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
+        event_add(sigint, NULL) != 0)
+        goto out;
+    /* Only now accept clients: a test that connects and at once sends
+     * SIGTERM must find the handler in place. */
     lst = listener_open(&srv, base);
     if (lst == NULL)
         goto out;
-    if (srv.settings.daemonize && daemonize() != 0) {
+    if (srv.settings.daemonize && (daemonize() != 0 || event_reinit(base) != 0)) {
         fprintf(stderr, "meshcached: failed to daemonize: %s\n", strerror(errno));
         goto out;
     }
     if (write_pidfile(srv.settings.pidfile) != 0 ||
         drop_privileges(srv.settings.username) != 0)
-        goto out;
-    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    sigint = evsignal_new(base, SIGINT, on_signal, base);
-    if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
-        event_add(sigint, NULL) != 0)
         goto out;
     if (worker_start_all(&srv) != 0)
         goto out;
@@ -151,6 +153,13 @@ int main(int argc, char **argv)
                 srv.settings.listen_addr, srv.settings.port, srv.settings.num_threads,
                 (unsigned long long)(srv.settings.maxbytes >> 20));
     event_base_dispatch(base);
+    /* A second signal during shutdown must not kill us half way (freeing
+     * the events restores the default action, so ignore after that). */
+    event_free(sigterm);
+    event_free(sigint);
+    sigterm = sigint = NULL;
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     if (srv.verbose > 0)
         fprintf(stderr, "meshcached: shutting down\n");
     rc = EXIT_SUCCESS;

@@ -49,7 +49,7 @@ bool proto_noreply(const struct token *tokens, size_t ntokens)
 
 static bool parse_i32_tok(const struct token *t, int32_t *out)
 {
-    return util_parse_i32(t->value + 1, t->length - 1, out);
+    return util_parse_i32_trunc(t->value + 1, t->length - 1, out);
 }
 
 static bool parse_u64_tok(const struct token *t, uint64_t *out)
@@ -126,7 +126,7 @@ int proto_meta_flags(struct token *tokens, size_t start, struct meta_flags *mf,
             mf->no_reply = true;
             break;
         case 'F':
-            if (!util_parse_u32(t->value + 1, t->length - 1, &mf->client_flags))
+            if (!util_parse_u32_trunc(t->value + 1, t->length - 1, &mf->client_flags))
                 mf->has_error = true;
             break;
         case 'C':

@@ -471,16 +471,15 @@ uint64_t store_next_cas(struct store *st)
 void store_flush(struct store *st, int64_t delay)
 {
     rel_time_t now = mctime_now();
+    rel_time_t live = (delay > 0 ? mctime_realtime(delay) : now) - 1;
 
-    if (delay > 0) {
-        /* Everything last touched before the deadline goes at the deadline. */
-        __atomic_store_n(&st->oldest_live, mctime_realtime(delay) - 1, __ATOMIC_RELAXED);
-    } else {
-        /* Items stored earlier in this very second must go too, and items
-         * stored after this call must stay: the CAS counter tells them apart. */
+    /* Everything last touched at or before `live` goes once `live` is
+     * reached. When that is already the case, items stored earlier in this
+     * very second must go too while items stored after this call stay: the
+     * CAS counter tells them apart. */
+    if (live <= now)
         __atomic_store_n(&st->oldest_cas, store_next_cas(st), __ATOMIC_RELAXED);
-        __atomic_store_n(&st->oldest_live, now - 1, __ATOMIC_RELAXED);
-    }
+    __atomic_store_n(&st->oldest_live, live, __ATOMIC_RELAXED);
 }
 
 static uint64_t elapsed_us(const struct timespec *t0)

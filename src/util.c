@@ -93,6 +93,26 @@ bool util_parse_i32(const char *s, size_t len, int32_t *out)
     return true;
 }
 
+bool util_parse_u32_trunc(const char *s, size_t len, uint32_t *out)
+{
+    uint64_t v;
+
+    if (!util_parse_u64(s, len, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool util_parse_i32_trunc(const char *s, size_t len, int32_t *out)
+{
+    int64_t v;
+
+    if (!util_parse_i64(s, len, &v))
+        return false;
+    *out = (int32_t)(uint32_t)(uint64_t)v;
+    return true;
+}
+
 bool util_parse_size(const char *s, size_t len, uint64_t *out)
 {
     uint64_t v, mult = 1;

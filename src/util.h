@@ -20,6 +20,13 @@ bool util_parse_i32(const char *s, size_t len, int32_t *out);
 bool util_parse_u64(const char *s, size_t len, uint64_t *out);
 bool util_parse_i64(const char *s, size_t len, int64_t *out);
 
+/* memcached's protocol parsers read 64-bit numbers and then keep the low 32
+ * bits (flags 4294967297 is stored as 1, a length of 2^32+1 reads 1 byte):
+ * these do the same, so that replies match. Out-of-64-bit-range input and
+ * negative unsigned input still fail. */
+bool util_parse_u32_trunc(const char *s, size_t len, uint32_t *out);
+bool util_parse_i32_trunc(const char *s, size_t len, int32_t *out);
+
 /* Parses a byte size with an optional k, m or g suffix (case-insensitive,
  * powers of 1024), as memcached's -I does. */
 bool util_parse_size(const char *s, size_t len, uint64_t *out);
