@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #define BUF_INITIAL     2048
@@ -25,6 +26,10 @@ char *buf_reserve(struct buf *b, size_t n)
 
     if (b->oom)
         return NULL;
+    if (n > SIZE_MAX / 4 - b->len) {
+        b->oom = true; /* no buffer can be that big */
+        return NULL;
+    }
     if (b->len + n <= b->cap)
         return b->data + b->len;
     if (b->off > 0 && b->len - b->off + n <= b->cap) {
@@ -59,6 +64,7 @@ void buf_reset(struct buf *b)
 {
     b->len = b->off = 0;
     b->oom = false;
+    b->resets++;
     if (b->cap > BUF_KEEP_MAX) {
         free(b->data);
         b->data = NULL;

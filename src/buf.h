@@ -18,6 +18,7 @@ struct buf {
     size_t len; /* bytes held */
     size_t off; /* bytes already consumed from the front (sent) */
     size_t cap;
+    unsigned resets; /* times buf_reset() ran: tells stale positions apart */
     bool oom;
 };
 
@@ -36,7 +37,7 @@ static inline void buf_commit(struct buf *b, size_t n)
 
 static inline void buf_append(struct buf *b, const void *p, size_t n)
 {
-    char *dst = b->len + n <= b->cap ? b->data + b->len : buf_reserve(b, n);
+    char *dst = !b->oom && b->len + n <= b->cap ? b->data + b->len : buf_reserve(b, n);
     if (dst != NULL) {
         memcpy(dst, p, n);
         b->len += n;

@@ -46,6 +46,8 @@ struct cmd {
     struct buf *out;
 
     bool noreply;       /* suppress the next nominal reply (classic) */
+    size_t sent_mark;   /* out->len where memcached would have written ... */
+    unsigned sent_resets; /* ... valid while out->resets still equals this */
     struct item *item;  /* item whose data block is being read */
     uint64_t swallow;   /* bytes to discard */
     enum cmd_store_op op;

@@ -116,7 +116,12 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     sh = store_lock(st, hv);
     it = do_store_find(sh, key, nkey, hv, &why);
     if (it == NULL && stub != NULL) {
-        do_store_link(sh, stub, NULL);
+        if (mf.has_new_cas) {
+            stub->cas = mf.new_cas;
+            do_store_link_cas(sh, stub, NULL);
+        } else {
+            do_store_link(sh, stub, NULL);
+        }
         it = stub;
         stub = NULL;
         created = true;

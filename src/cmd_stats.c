@@ -186,16 +186,27 @@ void cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
         cmd_reply(c, "RESET");
         return;
     } else if (strcmp(sub, "detail") == 0) {
-        cmd_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        /* per-prefix stats are not kept; answer as memcached does */
+        const char *arg = ntokens >= 4 ? tokens[2].value : "";
+        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0)
+            cmd_reply(c, "OK");
+        else if (strcmp(arg, "dump") == 0)
+            buf_append(c->out, "END\r\n", 5);
+        else
+            cmd_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
         return;
+    } else if (strcmp(sub, "cachedump") == 0) {
+        /* no slab classes to dump */
     } else if (strcmp(sub, "settings") == 0) {
         stats_settings(c);
     } else if (strcmp(sub, "items") == 0) {
         stats_items(c);
     } else if (strcmp(sub, "slabs") == 0) {
         stats_slabs(c);
-    } else if (strcmp(sub, "sizes") == 0 || strcmp(sub, "conns") == 0) {
-        /* nothing to report per size or per connection yet */
+    } else if (strcmp(sub, "sizes") == 0) {
+        stats_line(c->out, "sizes_status", "%s", "disabled");
+    } else if (strcmp(sub, "conns") == 0) {
+        /* nothing to report per connection yet */
     } else {
         cmd_reply(c, "ERROR");
         return;

@@ -32,6 +32,8 @@ void cmd_reset(struct cmd *c)
 
 void cmd_reply(struct cmd *c, const char *s)
 {
+    if ((s[0] == 'E' && s[1] == 'R') || (s[0] == 'C' && s[1] == 'L'))
+        STATS_INCR(c->stats, protocol_errors); /* ERROR, CLIENT_ERROR */
     if (c->noreply) {
         c->noreply = false;
         return;
@@ -403,6 +405,13 @@ static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas
     }
 }
 
+/* Notes that memcached would write its replies out at this point. */
+static void mark_sent(struct cmd *c)
+{
+    c->sent_mark = c->out->len;
+    c->sent_resets = c->out->resets;
+}
+
 static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
                         bool return_cas, bool touch)
 {
@@ -421,9 +430,12 @@ static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
     for (;;) {
         for (; tokens[k].length != 0; k++) {
             if (tokens[k].length > KEY_MAX_LENGTH) {
-                /* memcached culls every reply not yet sent, this command's
-                 * partial one included, and sends only the error */
-                c->out->len = c->out->off;
+                /* memcached culls every reply it has not written yet, this
+                 * command's partial one included, and sends only the error.
+                 * It writes after each get and mn, so those survive. */
+                c->out->len = c->sent_resets == c->out->resets && c->sent_mark > c->out->off
+                                  ? c->sent_mark
+                                  : c->out->off;
                 cmd_reply(c, "CLIENT_ERROR bad command line format");
                 return;
             }
@@ -438,6 +450,7 @@ static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
     }
     (void)ntokens;
     buf_append(c->out, "END\r\n", 5);
+    mark_sent(c);
 }
 
 static void process_touch(struct cmd *c, struct token *tokens, size_t ntokens)
@@ -611,6 +624,7 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
     if (cmd->value[0] == 'm' && cmd->length == 2) {
         if (cmd->value[1] == 'n') {
             cmd_reply(c, "MN");
+            mark_sent(c);
             return CMD_NEXT_LINE;
         }
         return cmd_meta(c, tokens, ntokens);

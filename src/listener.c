@@ -73,14 +73,37 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     }
 }
 
-static int bind_one(struct listener *l, const char *host)
+/* Splits memcached's "host:port" and "[v6]:port" forms; a bare host (or
+ * bare IPv6 address) keeps the -p port. */
+static void split_host_port(char *spec, const char **host, char *port, size_t cap, int dflt)
+{
+    char *colon = strrchr(spec, ':');
+
+    snprintf(port, cap, "%d", dflt);
+    *host = spec;
+    if (spec[0] == '[') {
+        char *close = strchr(spec, ']');
+        if (close != NULL) {
+            *close = '\0';
+            *host = spec + 1;
+            if (close[1] == ':')
+                snprintf(port, cap, "%s", close + 2);
+        }
+    } else if (colon != NULL && strchr(spec, ':') == colon) {
+        *colon = '\0';
+        snprintf(port, cap, "%s", colon + 1);
+    }
+}
+
+static int bind_one(struct listener *l, char *spec)
 {
     struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res, *ai;
+    const char *host;
     char port[16];
     int err, bound = 0;
 
-    snprintf(port, sizeof(port), "%d", l->srv->settings.port);
+    split_host_port(spec, &host, port, sizeof(port), l->srv->settings.port);
     err = getaddrinfo(host, port, &hints, &res);
     if (err != 0) {
         fprintf(stderr, "meshcached: cannot resolve listen address '%s': %s\n", host,
@@ -98,8 +121,8 @@ static int bind_one(struct listener *l, const char *host)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
             listen(fd, l->srv->settings.backlog) != 0) {
-            fprintf(stderr, "meshcached: failed to listen on %s port %d: %s\n", host,
-                    l->srv->settings.port, strerror(errno));
+            fprintf(stderr, "meshcached: failed to listen on %s port %s: %s\n", host, port,
+                    strerror(errno));
             close(fd);
             freeaddrinfo(res);
             return -1;

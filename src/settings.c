@@ -69,7 +69,7 @@ static const char *const ignored_ext[] = {
     "slab_automove_ratio", "slab_automove_window", "slab_chunk_max", "slab_sizes",
     "track_sizes", "watcher_logbuf_size", "worker_logbuf_size", "inline_ascii_response",
     "chunked_items", "drop_privileges", "resp_obj_mem_limit", "lru_segmented",
-    "no_hashexpand", "ssl_chain_cert", "ssl_key", "bind_proto", "proxy_config",
+    "hashexpand", "ssl_chain_cert", "ssl_key", "bind_proto", "proxy_config",
     NULL};
 
 static bool is_ignored_ext(const char *key)
@@ -84,6 +84,19 @@ static bool is_ignored_ext(const char *key)
     return false;
 }
 
+/* Flag values are plain decimal numbers: no spaces, no '+', nothing after. */
+static bool is_decimal(const char *arg)
+{
+    const char *p = arg + (arg[0] == '-');
+
+    if (*p == '\0')
+        return false;
+    for (; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
 static int parse_ext(struct settings *s, char *list, FILE *err)
 {
     char *save = NULL;
@@ -95,7 +108,8 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
         if (eq != NULL)
             *eq = '\0';
         if (strcmp(opt, "idle_timeout") == 0) {
-            if (val == NULL || !util_parse_u32(val, strlen(val), &s->idle_timeout)) {
+            if (val == NULL || !is_decimal(val) || val[0] == '-' ||
+                !util_parse_u32(val, strlen(val), &s->idle_timeout)) {
                 fprintf(err, "meshcached: -o idle_timeout needs a number of seconds\n");
                 return -1;
             }
@@ -114,10 +128,24 @@ static bool parse_int_range(const char *arg, int lo, int hi, int *out)
 {
     int64_t v;
 
-    if (!util_parse_i64(arg, strlen(arg), &v) || v < lo || v > hi)
+    if (!is_decimal(arg) || !util_parse_i64(arg, strlen(arg), &v) || v < lo || v > hi)
         return false;
     *out = (int)v;
     return true;
+}
+
+/* A decimal number with an optional k, m or g suffix. */
+static bool parse_size_arg(const char *arg, uint64_t *out)
+{
+    char digits[32];
+    size_t n = strlen(arg);
+
+    if (n == 0 || n >= sizeof(digits))
+        return false;
+    memcpy(digits, arg, n + 1);
+    if (strchr("kKmMgG", digits[n - 1]) != NULL)
+        digits[n - 1] = '\0';
+    return digits[0] != '-' && is_decimal(digits) && util_parse_size(arg, n, out);
 }
 
 static bool copy_str(char *dst, size_t cap, const char *src)
@@ -136,11 +164,10 @@ static bool parse_memory(const char *arg, uint64_t *out)
     size_t n = strlen(arg);
     uint64_t v;
 
-    if (n > 0 && (arg[n - 1] < '0' || arg[n - 1] > '9')) {
-        if (!util_parse_size(arg, n, &v))
-            return false;
-    } else {
-        if (!util_parse_u64(arg, n, &v) || v > (1ULL << 40))
+    if (!parse_size_arg(arg, &v))
+        return false;
+    if (n > 0 && arg[n - 1] >= '0' && arg[n - 1] <= '9') {
+        if (v > (1ULL << 40))
             return false;
         v *= 1024 * 1024;
     }
@@ -148,6 +175,20 @@ static bool parse_memory(const char *arg, uint64_t *out)
         return false;
     *out = v;
     return true;
+}
+
+/* The option as the user wrote it, for error messages. */
+static const char *option_name(const struct option *longopts, int opt, char *buf,
+                               size_t cap)
+{
+    for (const struct option *o = longopts; o->name != NULL; o++) {
+        if (o->val == opt) {
+            snprintf(buf, cap, "-%c/--%s", opt, o->name);
+            return buf;
+        }
+    }
+    snprintf(buf, cap, "-%c", opt);
+    return buf;
 }
 
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err)
@@ -174,9 +215,10 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {NULL, 0, NULL, 0}};
     uint64_t size;
     int c, udp;
+    char name[64];
 
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then also forgets a half-read "-hd" cluster */
     while ((c = getopt_long(argc, argv, ":p:l:U:b:m:Mc:t:I:CR:vdP:u:o:hV", longopts,
                             NULL)) != -1) {
         switch (c) {
@@ -216,7 +258,7 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
                 goto bad_value;
             break;
         case 'I':
-            if (!util_parse_size(optarg, strlen(optarg), &size) || size < MIN_ITEM_SIZE ||
+            if (!parse_size_arg(optarg, &size) || size < MIN_ITEM_SIZE ||
                 size > MAX_ITEM_SIZE)
                 goto bad_value;
             s->item_size_max = (uint32_t)size;
@@ -256,11 +298,15 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
             fprintf(out, "meshcached %s\n", PACKAGE_VERSION);
             return 1;
         case ':':
-            fprintf(err, "meshcached: option '%s' needs a value\n", argv[optind - 1]);
+            fprintf(err, "meshcached: option %s needs a value\n",
+                    option_name(longopts, optopt, name, sizeof(name)));
             return -1;
         default:
-            fprintf(err, "meshcached: unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
+            if (optopt != 0)
+                fprintf(err, "meshcached: unknown option '-%c' (see --help)\n", optopt);
+            else
+                fprintf(err, "meshcached: unknown option '%s' (see --help)\n",
+                        argv[optind - 1]);
             return -1;
         }
     }
@@ -276,7 +322,7 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
     return 0;
 
 bad_value:
-    fprintf(err, "meshcached: invalid value '%s' for option '%s' (see --help)\n", optarg,
-            argv[optind - 1]);
+    fprintf(err, "meshcached: invalid value '%s' for option %s (see --help)\n", optarg,
+            option_name(longopts, c, name, sizeof(name)));
     return -1;
 }

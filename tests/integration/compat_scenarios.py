@@ -31,10 +31,13 @@ class Sleep:
 
 class Scenario:
     def __init__(self, name, steps, expect=None, eof=False, bytewise=False,
-                 keep=(), args=()):
+                 keep=(), args=(), ext_expect=None):
         self.name = name
         self.steps = steps
         self.expect = expect  # exact normalized reply memcached gives
+        # A deliberate meshcached extension (see EXTENSIONS below): what a
+        # daemon other than the reference must answer instead of memcached.
+        self.ext_expect = ext_expect
         self.eof = eof  # the server closes the connection
         self.bytewise = bytewise  # send every byte in its own send()
         self.keep = {int(k) for k in keep}  # CAS values not to renumber
@@ -94,6 +97,8 @@ S("set_flags_max32", b"set a 4294967295 0 1\r\nx\r\nget a\r\n",
 S("set_flags_overflow_truncates",
   b"set a 4294967296 0 1\r\nx\r\nget a\r\nset b 4294967297 0 1\r\ny\r\nget b\r\n",
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nSTORED\r\nVALUE b 1 1\r\ny\r\nEND\r\nMN\r\n')
+# Bad command line: CLIENT_ERROR, and the data line is NOT swallowed but
+# parsed as a command (ERROR).
 S("set_flags_huge", b"set a 99999999999999999999 0 1\r\nx\r\nget a\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nERROR\r\nEND\r\nMN\r\n')
 S("set_flags_negative", b"set a -1 0 1\r\nx\r\nget a\r\n",
@@ -108,6 +113,8 @@ S("set_length_nonnumeric", b"set a 0 0 abc\r\nx\r\nget a\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nERROR\r\nEND\r\nMN\r\n')
 S("set_length_negative", b"set a 0 0 -1\r\nget a\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nEND\r\nMN\r\n')
+# SURPRISE: the length is truncated to 32 bits: 4294967296 reads as 0, so
+# the two bytes "x\r" are the data block (bad chunk) and "\n" an empty line.
 S("set_length_huge", b"set a 0 0 4294967296\r\nx\r\nget a\r\n",
   expect=b'CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\nMN\r\n')
 S("set_length_plus_sign", b"set a 0 0 +1\r\nx\r\nget a\r\n",
@@ -132,6 +139,7 @@ S("set_noreply", b"set a 0 0 1 noreply\r\nx\r\nget a\r\n",
   expect=b'VALUE a 0 1\r\nx\r\nEND\r\nMN\r\n')
 S("set_noreply_misspelled", b"set a 0 0 1 noreplyx\r\nx\r\nget a\r\n",
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nMN\r\n')
+# SURPRISE: noreply hides error replies too.
 S("set_noreply_bad_data", b"set a 0 0 1 noreply\r\nxyz\r\nget a\r\n",
   expect=b'ERROR\r\nEND\r\nMN\r\n')
 S("set_bad_flags_noreply", b"set a abc 0 1 noreply\r\nx\r\nget a\r\n",
@@ -252,6 +260,7 @@ S("gets_no_key", b"gets\r\n",
 S("get_key_250", b"set " + K250 + b" 0 0 1\r\nx\r\nget " + K250 + b"\r\n")
 S("get_key_251", b"get " + K251 + b"\r\nget a\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nEND\r\nMN\r\n')
+# SURPRISE: values already found for earlier keys are dropped (no END).
 S("get_key_251_among_others", b"set a 0 0 1\r\nx\r\nget a " + K251 + b" a\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nMN\r\n')
 S("set_key_251", b"set " + K251 + b" 0 0 1\r\nx\r\nget a\r\n",
@@ -263,6 +272,7 @@ S("get_many_keys", b"set k7 0 0 1\r\n7\r\nget " +
   expect=b'STORED\r\nVALUE k7 0 1\r\n7\r\nEND\r\nMN\r\n')
 S("get_key_control_chars", b"set a\x01b 0 0 1\r\nx\r\nget a\x01b\r\n",
   expect=b'STORED\r\nVALUE a\x01b 0 1\r\nx\r\nEND\r\nMN\r\n')
+# TAB is not a separator: it is part of the key.
 S("get_key_tab", b"set a\tb 0 0 1\r\nx\r\nget a\tb\r\nget a\r\n",
   expect=b'STORED\r\nVALUE a\tb 0 1\r\nx\r\nEND\r\nEND\r\nMN\r\n')
 S("get_key_utf8", "set \u00e9t\u00e9 0 0 1\r\nx\r\nget \u00e9t\u00e9\r\n".encode(),
@@ -277,14 +287,22 @@ S("gat_missing_exptime", b"set a 0 0 1\r\nx\r\ngat a\r\n",
   expect=b'STORED\r\nCLIENT_ERROR invalid exptime argument\r\nMN\r\n')
 S("gat_bad_exptime", b"set a 0 0 1\r\nx\r\ngat abc a\r\n",
   expect=b'STORED\r\nCLIENT_ERROR invalid exptime argument\r\nMN\r\n')
+# SURPRISE: gat with no key answers END, get with no key answers ERROR.
 S("gat_no_key", b"gat 10\r\n",
   expect=b'END\r\nMN\r\n')
+# The value is returned, then the item is gone.
 S("gat_negative_expires", b"set a 0 0 1\r\nx\r\ngat -1 a\r\nget a\r\n",
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nEND\r\nMN\r\n')
 S("gat_zero_clears_ttl", b"set a 0 995 1\r\nx\r\ngat 0 a\r\nmg a t\r\n",
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nHD t-1\r\nMN\r\n')
 S("gats_miss", b"gats 10 a b\r\n",
   expect=b'END\r\nMN\r\n')
+
+S("gats_multi", b"set a 1 0 1\r\nx\r\nset b 2 0 2\r\nyy\r\ngats 995 b zz a b\r\nmg a t c\r\n",
+  expect=b'STORED\r\nSTORED\r\nVALUE b 2 2 <cas1>\r\nyy\r\nVALUE a 1 1 <cas2>\r\nx\r\nVALUE b 2 2 <cas1>\r\nyy\r\nEND\r\nHD t1000~ c<cas2>\r\nMN\r\n')
+# gat takes no noreply: the word is just one more key.
+S("gat_noreply_is_a_key", b"set a 0 0 1\r\nx\r\ngat 995 a noreply\r\n",
+  expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nMN\r\n')
 
 # === incr / decr ============================================================
 
@@ -302,6 +320,7 @@ S("decr_pad_then_incr", b"set a 0 0 3\r\n100\r\ndecr a 91\r\nincr a 1\r\nget a\r
   expect=b'STORED\r\n9\r\n10\r\nVALUE a 0 3\r\n10 \r\nEND\r\nMN\r\n')
 S("decr_below_zero", b"set a 0 0 1\r\n5\r\ndecr a 10\r\nget a\r\n",
   expect=b'STORED\r\n0\r\nVALUE a 0 1\r\n0\r\nEND\r\nMN\r\n')
+# Wraps to 0; the stored value keeps its 20-byte length (space padded).
 S("incr_wraps_64bit", b"set a 0 0 20\r\n" + MAX64 + b"\r\nincr a 1\r\nget a\r\n",
   expect=b'STORED\r\n0\r\nVALUE a 0 20\r\n0                   \r\nEND\r\nMN\r\n')
 S("incr_wraps_64bit_by_2", b"set a 0 0 20\r\n" + MAX64 + b"\r\nincr a 2\r\nget a\r\n",
@@ -398,6 +417,7 @@ S("exptime_expires_after_ttl", b"set a 0 1 1\r\nx\r\nset b 0 995 1\r\ny\r\n",
   expect=b'STORED\r\nSTORED\r\nVALUE b 0 1\r\ny\r\nEND\r\nMN\r\n')
 S("exptime_touch_extends", b"set a 0 1 1\r\nx\r\ntouch a 995\r\n", Sleep(2.1), b"get a\r\n",
   expect=b'STORED\r\nTOUCHED\r\nVALUE a 0 1\r\nx\r\nEND\r\nMN\r\n')
+# 4294967295 truncates to -1: expired at once.
 S("exptime_huge", b"set a 0 4294967295 1\r\nx\r\nget a\r\n",
   expect=b'STORED\r\nEND\r\nMN\r\n')
 S("exptime_64bit", b"set a 0 99999999999 1\r\nx\r\nget a\r\n",
@@ -415,10 +435,12 @@ S("flush_all_noreply", b"set a 0 0 1\r\nx\r\nflush_all noreply\r\nget a\r\n",
   expect=b'STORED\r\nEND\r\nMN\r\n')
 S("flush_all_zero_noreply", b"set a 0 0 1\r\nx\r\nflush_all 0 noreply\r\nget a\r\n",
   expect=b'STORED\r\nEND\r\nMN\r\n')
+# SURPRISE: a negative delay is accepted and flushes now.
 S("flush_all_negative", b"set a 0 0 1\r\nx\r\nflush_all -1\r\nget a\r\n",
   expect=b'STORED\r\nOK\r\nEND\r\nMN\r\n')
 S("flush_all_nonnumeric", b"set a 0 0 1\r\nx\r\nflush_all abc\r\nget a\r\n",
   expect=b'STORED\r\nCLIENT_ERROR invalid exptime argument\r\nVALUE a 0 1\r\nx\r\nEND\r\nMN\r\n')
+# SURPRISE: `flush_all 1` already hides items stored in the current second.
 S("flush_all_delayed", b"set a 0 0 1\r\nx\r\nflush_all 1\r\nget a\r\n",
   Sleep(2.1), b"get a\r\n",
   expect=b'STORED\r\nOK\r\nEND\r\nEND\r\nMN\r\n')
@@ -436,12 +458,14 @@ S("verbosity_missing", b"verbosity\r\n",
   expect=b'ERROR\r\nMN\r\n')
 S("verbosity_nonnumeric", b"verbosity abc\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nMN\r\n')
+# SURPRISE: `verbosity noreply` (no level) is silently accepted.
 S("verbosity_noreply", b"verbosity 1 noreply\r\nverbosity noreply\r\n",
   expect=b'MN\r\n')
 S("verbosity_too_many", b"verbosity 1 2 3\r\n",
   expect=b'ERROR\r\nMN\r\n')
 S("quit", b"set a 0 0 1\r\nx\r\nget a\r\nquit\r\nget a\r\n", eof=True,
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n<CLOSED>')
+# quit ignores arguments and closes.
 S("quit_with_args", b"quit now\r\n", eof=True,
   expect=b'<CLOSED>')
 S("quit_uppercase", b"QUIT\r\n",
@@ -457,6 +481,7 @@ S("lf_only_lines", b"set a 0 0 1\nx\r\nget a\nversion\n",
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nVERSION <version>\r\nMN\r\n')
 S("lf_only_data_terminator", b"set a 0 0 1\r\nx\nget a\r\n",
   expect=b'CLIENT_ERROR bad data chunk\r\nERROR\r\nMN\r\n')
+# A lone \r is a key byte: this looks up key "a\rb".
 S("cr_in_middle_of_line", b"get a\rb\r\n",
   expect=b'END\r\nMN\r\n')
 S("only_cr", b"\r\r\r\n",
@@ -473,6 +498,13 @@ S("nul_in_command", b"get\x00 a\r\nge\x00t a\r\n",
   expect=b'ERROR\r\nERROR\r\nMN\r\n')
 S("only_spaces", b"   \r\n",
   expect=b'ERROR\r\nMN\r\n')
+# SURPRISE: a command line ends at its first NUL byte (C string parsing):
+# "set a\0b 0 0 1" is "set a" (ERROR); "get a\0b" looks up "a".
+S("get_key_nul_byte", b"set a\x00b 0 0 1\r\nx\r\nget a\r\nset a 0 0 1\r\nA\r\n"
+  b"get a\x00b c\r\nmg a\x00b v\r\n",
+  expect=b'ERROR\r\nERROR\r\nEND\r\nSTORED\r\nVALUE a 0 1\r\nA\r\nEND\r\nHD\r\nMN\r\n')
+S("set_nul_in_numbers", b"set a 0 0 1\x00\r\nx\r\nget a\r\n",
+  expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nMN\r\n')
 S("too_many_tokens_get_ok", b"set a 0 0 1\r\nx\r\nget " + b"a " * 30 + b"\r\n")
 S("too_many_tokens_incr", b"incr a 1 noreply a b c d e f g h i j k l m n o p q r s t u v\r\n",
   expect=b'ERROR\r\nMN\r\n')
@@ -487,8 +519,10 @@ S("pipelined_many_sets", b"".join(b"set k%d 0 0 %d\r\n%d\r\n" % (i, len(b"%d" % 
   b"get " + b" ".join(b"k%d" % i for i in range(0, 50, 7)) + b"\r\n")
 S("pipelined_errors_then_ok", b"set a 0 0 1\r\nxx\r\nget a\r\nfoo\r\nset a 0 0 1\r\nz\r\nget a\r\n",
   expect=b'CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\nERROR\r\nSTORED\r\nVALUE a 0 1\r\nz\r\nEND\r\nMN\r\n')
+# SURPRISE: 4294967297 truncates to length 1.
 S("set_length_wraps_32bit", b"set a 0 0 4294967297\r\nx\r\nget a\r\n",
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nMN\r\n')
+# SURPRISE: exptime truncates to 32 bits: 2^32 + 995 is a 995 s ttl.
 S("exptime_wraps_32bit", b"set a 0 4294968291 1\r\nx\r\nmg a t v\r\n",
   expect=b'STORED\r\nVA 1 t1000~\r\nx\r\nMN\r\n')
 S("flush_all_delayed_2s", b"set a 0 0 1\r\nx\r\nflush_all 2\r\nget a\r\n",
@@ -501,6 +535,7 @@ S("mn_basic", b"mn\r\nmn\r\n",
   expect=b'MN\r\nMN\r\nMN\r\n')
 S("mn_with_flags", b"mn O123 k\r\n",
   expect=b'MN\r\nMN\r\n')
+# On a miss, k and O are still echoed (request order); s is not.
 S("mg_miss", b"mg a\r\nmg a v\r\nmg a k O9 s\r\n",
   expect=b'EN\r\nEN\r\nEN ka O9\r\nMN\r\n')
 S("mg_hit_no_flags", b"set a 0 0 1\r\nx\r\nmg a\r\n",
@@ -525,6 +560,7 @@ S("mg_no_lru_bump", b"set a 0 0 1\r\nx\r\nmg a u h\r\nmg a h\r\n",
   expect=b'STORED\r\nHD h0\r\nHD h0\r\nMN\r\n')
 S("mg_quiet_miss", b"mg a q v\r\nmg b q\r\nmn\r\n",
   expect=b'MN\r\nMN\r\n')
+# q hides only misses (EN) for mg; a hit without v still says HD.
 S("mg_quiet_hit", b"set a 0 0 1\r\nx\r\nmg a q v k\r\nmg a q\r\nmn\r\n",
   expect=b'STORED\r\nVA 1 ka\r\nx\r\nHD\r\nMN\r\nMN\r\n')
 S("mg_quiet_pipeline", b"set b 0 0 1\r\nB\r\nmg a q v k\r\nmg b q v k\r\nmg c q v k\r\nmn\r\n",
@@ -540,6 +576,7 @@ S("mg_flag_token_too_long", b"set a 0 0 1\r\nx\r\nmg a v " + b"O" + b"9" * 40 + 
   expect=b'STORED\r\nCLIENT_ERROR opaque token too long\r\nMN\r\n')
 S("mg_duplicate_flags", b"set a 0 0 1\r\nx\r\nmg a v v k k\r\n",
   expect=b'STORED\r\nCLIENT_ERROR duplicate flag\r\nMN\r\n')
+# SURPRISE: mg says "options flags are too long", ms "options flags too long".
 S("mg_many_flags", b"set a 0 0 1\r\nx\r\nmg a " + b" ".join([b"v"] * 30) + b"\r\n",
   expect=b'STORED\r\nCLIENT_ERROR options flags are too long\r\nMN\r\n')
 S("mg_base64_key", b"set foo 3 0 3\r\nbar\r\nmg " + b64(b"foo") + b" b v k f\r\n",
@@ -551,6 +588,8 @@ S("mg_base64_garbage", b"mg !!!! b v\r\nmg Zm9 b v\r\nmg Zm9v= b v\r\n",
   expect=b'CLIENT_ERROR error decoding key\r\nCLIENT_ERROR error decoding key\r\nCLIENT_ERROR error decoding key\r\nMN\r\n')
 S("mg_base64_key_too_long", b"mg " + b64(b"k" * 251) + b" b v\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nMN\r\n')
+# SURPRISE: the 250-byte limit applies to the base64 text, not the key;
+# the data line is then not swallowed (ERROR).
 S("mg_base64_key_250", b"ms " + b64(K250) + b" 1 b\r\nx\r\nmg " + K250 + b" v\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nERROR\r\nEN\r\nMN\r\n')
 S("mg_touch_T", b"set a 0 0 1\r\nx\r\nmg a T995 t v\r\nmg a t\r\n",
@@ -559,6 +598,8 @@ S("mg_touch_T_negative", b"set a 0 0 1\r\nx\r\nmg a T-1 v\r\nmg a v\r\n",
   expect=b'STORED\r\nVA 1\r\nx\r\nEN\r\nMN\r\n')
 S("mg_touch_T_bad", b"set a 0 0 1\r\nx\r\nmg a Tabc v\r\n",
   expect=b'STORED\r\nCLIENT_ERROR bad token in command line format\r\nMN\r\n')
+# Vivify: the first miss creates an empty item and wins (W); later gets
+# see Z (a winner exists), even without N. EN is never returned.
 S("mg_vivify_miss", b"mg a N30 v t c s f\r\nmg a N30 v t c\r\nmg a v\r\n",
   expect=b'VA 0 t30~ c<cas1> s0 f0 W\r\n\r\nVA 0 t30~ c<cas1> Z\r\n\r\nVA 0 Z\r\n\r\nMN\r\n')
 S("mg_vivify_no_value_flag", b"mg a N30\r\nmg a N30\r\n",
@@ -576,8 +617,12 @@ S("mg_recache_stale", b"set a 0 25 1\r\nx\r\nmg a R30 v\r\nmg a R30 v\r\nmg a v\
 S("mg_recache_no_ttl", b"set a 0 0 1\r\nx\r\nmg a R30 v\r\n",
   expect=b'STORED\r\nVA 1\r\nx\r\nMN\r\n')
 # SURPRISE: 1.6.18 has no E (explicit CAS) flag on any meta command.
-S("mg_E_flag_invalid", b"set a 0 0 1\r\nx\r\nmg a E5555 c v\r\nmg b N30 E5555 c\r\n",
-  expect=b'STORED\r\nCLIENT_ERROR invalid flag\r\nCLIENT_ERROR invalid flag\r\nMN\r\n')
+# EXTENSION E: meshcached takes E as later memcached does (the token is the
+# CAS of an item the command creates or modifies); its peers need it.
+S("mg_E_flag", b"set a 0 0 1\r\nx\r\nmg a E5555 c v\r\nmg b N30 E5555 c\r\n",
+  keep=[5555],
+  expect=b'STORED\r\nCLIENT_ERROR invalid flag\r\nCLIENT_ERROR invalid flag\r\nMN\r\n',
+  ext_expect=b'STORED\r\nVA 1 c<cas1>\r\nx\r\nHD c5555 W\r\nMN\r\n')
 S("mg_after_noreply_error", b"mg a v q\r\nfoo\r\nmn\r\n",
   expect=b'ERROR\r\nMN\r\nMN\r\n')
 
@@ -592,6 +637,7 @@ S("ms_b_flag_plain_key", b"ms a 3 c k O42 b\r\nabc\r\nmg a v\r\n",
   expect=b'CLIENT_ERROR error decoding key\r\nEN\r\nMN\r\n')
 S("ms_return_flags2", b"ms a 3 k O42 c\r\nabc\r\nmg a c\r\n",
   expect=b'HD ka O42 c<cas1>\r\nHD c<cas1>\r\nMN\r\n')
+# q hides HD for ms but not NS.
 S("ms_quiet", b"ms a 1 q\r\nx\r\nms a 1 q MA\r\ny\r\nms b 1 q ME\r\nz\r\nms b 1 q ME\r\nw\r\nmn\r\nget a b\r\n",
   expect=b'NS\r\nMN\r\nVALUE a 0 2\r\nxy\r\nVALUE b 0 1\r\nz\r\nEND\r\nMN\r\n')
 S("ms_zero_length", b"ms a 0\r\n\r\nmg a v s\r\n",
@@ -608,10 +654,13 @@ S("ms_bad_data_chunk", b"ms a 1\r\nxyz\r\nmg a v\r\n",
   expect=b'CLIENT_ERROR bad data chunk\r\nERROR\r\nEN\r\nMN\r\n')
 S("ms_data_split", b"ms a 5 T0\r\nab", b"cde", b"\r\nmg a v\r\n",
   expect=b'HD\r\nVA 5\r\nabcde\r\nMN\r\n')
+# ms with a bad flag swallows the data block (unlike classic set).
 S("ms_invalid_flag", b"ms a 1 !\r\nx\r\nmg a v\r\n",
   expect=b'CLIENT_ERROR invalid flag\r\nEN\r\nMN\r\n')
+# ...but with a bad key the data line is parsed as a command.
 S("ms_key_251", b"ms " + K251 + b" 1\r\nx\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nERROR\r\nMN\r\n')
+# SURPRISE: modes are case-sensitive; lowercase is an invalid mode.
 S("ms_mode_set", b"ms a 1 MS\r\nx\r\nms a 1 Ms\r\ny\r\nmg a v\r\n",
   expect=b'HD\r\nCLIENT_ERROR invalid mode for ms M token\r\nVA 1\r\nx\r\nMN\r\n')
 S("ms_mode_add", b"ms a 1 ME\r\nx\r\nms a 1 ME\r\ny\r\nmg a v\r\nms b 1 Me\r\nz\r\n",
@@ -628,6 +677,7 @@ S("ms_mode_empty", b"ms a 1 M\r\nx\r\nmg a v\r\n",
   expect=b'CLIENT_ERROR incorrect length for M token\r\nEN\r\nMN\r\n')
 S("ms_mode_long", b"ms a 1 MSS\r\nx\r\nmg a v\r\n",
   expect=b'CLIENT_ERROR incorrect length for M token\r\nEN\r\nMN\r\n')
+# ms MA with N on a miss does not create the item in 1.6.18: NS.
 S("ms_append_vivify", b"ms a 1 MA N995\r\nx\r\nmg a v t\r\n",
   expect=b'NS\r\nEN\r\nMN\r\n')
 S("ms_compare_cas_ok", b"ms a 1 c\r\nx\r\n", with_cas(b"ms a 1 C%CAS c\r\ny\r\nmg a v c\r\n"),
@@ -638,8 +688,9 @@ S("ms_compare_cas_missing", b"ms a 1 C" + BAD_CAS + b"\r\ny\r\nmg a v\r\n",
   expect=b'NF\r\nEN\r\nMN\r\n')
 S("ms_compare_cas_bad_token", b"ms a 1 Cxyz\r\ny\r\n",
   expect=b'CLIENT_ERROR bad token in command line format\r\nMN\r\n')
-S("ms_E_flag_invalid", b"ms a 1 E12345 c\r\nx\r\nmg a c v\r\n",
-  expect=b'CLIENT_ERROR invalid flag\r\nEN\r\nMN\r\n')
+S("ms_E_flag", b"ms a 1 E12345 c\r\nx\r\nmg a c v\r\ngets a\r\n", keep=[12345],
+  expect=b'CLIENT_ERROR invalid flag\r\nEN\r\nEND\r\nMN\r\n',
+  ext_expect=b'HD c12345\r\nVA 1 c12345\r\nx\r\nVALUE a 0 1 12345\r\nx\r\nEND\r\nMN\r\n')
 S("ms_invalidate_I", b"ms a 1 c\r\nx\r\nmd a I T30\r\nmg a v c\r\n",
   with_cas(b"ms a 1 I C%CAS\r\ny\r\nmg a v c\r\n"),
   expect=b'HD c<cas1>\r\nHD\r\nVA 1 c<cas2> X W\r\nx\r\nMN\r\nHD\r\nVA 1 c<cas3>\r\ny\r\nMN\r\n')
@@ -665,6 +716,7 @@ S("ms_ttl_bad", b"ms a 1 Tabc\r\nx\r\nmg a v\r\n",
   expect=b'CLIENT_ERROR bad token in command line format\r\nEN\r\nMN\r\n')
 S("ms_then_classic", b"ms a 2 F3 T0\r\nhi\r\ngets a\r\nappend a 0 0 1\r\n!\r\nmg a v f\r\n",
   expect=b'HD\r\nVALUE a 3 2 <cas1>\r\nhi\r\nEND\r\nSTORED\r\nVA 3 f3\r\nhi!\r\nMN\r\n')
+# SURPRISE: "options flags too long" and the data line is not swallowed.
 S("ms_too_many_tokens", b"ms a 1 " + b" ".join([b"T1"] * 30) + b"\r\nx\r\n",
   expect=b'CLIENT_ERROR options flags too long\r\nERROR\r\nMN\r\n')
 S("ms_length_wraps", b"ms a 4294967297\r\nx\r\nmg a v\r\n",
@@ -674,6 +726,7 @@ S("ms_length_wraps", b"ms a 4294967297\r\nx\r\nmg a v\r\n",
 
 S("md_hit_miss", b"set a 0 0 1\r\nx\r\nmd a\r\nmd a\r\nmg a\r\n",
   expect=b'STORED\r\nHD\r\nNF\r\nEN\r\nMN\r\n')
+# SURPRISE: q hides HD for md but NF is still sent.
 S("md_quiet", b"set a 0 0 1\r\nx\r\nmd a q\r\nmd a q\r\nmn\r\n",
   expect=b'STORED\r\nNF\r\nMN\r\nMN\r\n')
 S("md_return_flags", b"set a 0 0 1\r\nx\r\nmd a k O5\r\nmd a k O6\r\n",
@@ -681,6 +734,7 @@ S("md_return_flags", b"set a 0 0 1\r\nx\r\nmd a k O5\r\nmd a k O6\r\n",
 S("md_compare_cas", b"ms a 1 c\r\nx\r\nmd a C" + BAD_CAS + b"\r\n",
   with_cas(b"md a C%CAS\r\nmg a\r\n"),
   expect=b'HD c<cas1>\r\nEX\r\nMN\r\nHD\r\nEN\r\nMN\r\n')
+# SURPRISE: the first mg after md I says "X W", later ones "Z X" (order!).
 S("md_invalidate", b"set a 0 0 1\r\nx\r\nmd a I T30\r\nmg a v c t\r\nmg a v c t\r\nmg a v\r\n",
   expect=b'STORED\r\nHD\r\nVA 1 c<cas1> t30~ X W\r\nx\r\nVA 1 c<cas1> t30~ Z X\r\nx\r\nVA 1 Z X\r\nx\r\nMN\r\n')
 S("md_invalidate_then_set", b"set a 0 0 1\r\nx\r\nmd a I\r\nmg a v\r\nms a 1\r\ny\r\nmg a v\r\n",
@@ -688,8 +742,12 @@ S("md_invalidate_then_set", b"set a 0 0 1\r\nx\r\nmd a I\r\nmg a v\r\nms a 1\r\n
 S("md_invalidate_miss", b"md a I\r\n",
   expect=b'NF\r\nMN\r\n')
 # SURPRISE: 1.6.18 has no md x flag.
-S("md_x_flag_invalid", b"set a 5 0 3\r\nabc\r\nmd a x\r\nmg a v f s\r\nmd a E5\r\n",
-  expect=b'STORED\r\nCLIENT_ERROR invalid or duplicate flag\r\nVA 3 f5 s3\r\nabc\r\nCLIENT_ERROR invalid or duplicate flag\r\nMN\r\n')
+S("md_x_flag_invalid", b"set a 5 0 3\r\nabc\r\nmd a x\r\nmg a v f s\r\n",
+  expect=b'STORED\r\nCLIENT_ERROR invalid or duplicate flag\r\nVA 3 f5 s3\r\nabc\r\nMN\r\n')
+S("md_E_flag", b"set a 0 0 1\r\nx\r\nmd a I E777\r\nmg a c\r\nmd a E5\r\nmg a\r\n", keep=[777],
+  expect=b'STORED\r\nCLIENT_ERROR invalid or duplicate flag\r\nHD c<cas1>\r\n'
+         b'CLIENT_ERROR invalid or duplicate flag\r\nHD\r\nMN\r\n',
+  ext_expect=b'STORED\r\nHD\r\nHD c777 X W\r\nHD\r\nEN\r\nMN\r\n')
 S("md_base64", b"set foo 0 0 1\r\nx\r\nmd " + b64(b"foo") + b" b k\r\nmg foo\r\n",
   expect=b'STORED\r\nHD kZm9v b\r\nEN\r\nMN\r\n')
 S("md_key_251", b"md " + K251 + b"\r\n",
@@ -717,6 +775,7 @@ S("ma_wrap", b"set a 0 0 20\r\n" + MAX64 + b"\r\nma a v\r\nmg a v s\r\n",
   expect=b'STORED\r\nVA 1\r\n0\r\nVA 20 s20\r\n0                   \r\nMN\r\n')
 S("ma_shrinks_value", b"set a 0 0 3\r\n100\r\nma a MD v\r\nmg a v s\r\n",
   expect=b'STORED\r\nVA 2\r\n99\r\nVA 3 s3\r\n99 \r\nMN\r\n')
+# N creates the item with J (default 0) and returns it unchanged.
 S("ma_vivify", b"ma a N0 v\r\nma b N995 J42 v t\r\nma b N995 J42 v\r\nmg a v t\r\n",
   expect=b'VA 1\r\n0\r\nVA 2 t1000~\r\n42\r\nVA 2\r\n43\r\nVA 1 t-1\r\n0\r\nMN\r\n')
 S("ma_vivify_initial_no_N", b"ma a J42 v\r\n",
@@ -727,6 +786,7 @@ S("ma_bad_delta", b"set a 0 0 1\r\n1\r\nma a Dabc v\r\nma a D-1 v\r\n",
   expect=b'STORED\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\nMN\r\n')
 S("ma_bad_initial", b"ma a N0 Jabc v\r\n",
   expect=b'CLIENT_ERROR invalid or duplicate flag\r\nMN\r\n')
+# SURPRISE: ma q hides a success entirely, even the VA value; NF is sent.
 S("ma_quiet", b"set a 0 0 1\r\n1\r\nma a q\r\nma b q\r\nma a q v\r\nmn\r\n",
   expect=b'STORED\r\nNF\r\nMN\r\nMN\r\n')
 S("ma_return_flags", b"set a 0 995 1\r\n1\r\nma a t c k O3 v\r\nma a T0 t v\r\n",
@@ -734,8 +794,10 @@ S("ma_return_flags", b"set a 0 995 1\r\n1\r\nma a t c k O3 v\r\nma a T0 t v\r\n"
 S("ma_compare_cas", b"ma a N0 c\r\n",
   with_cas(b"ma a C%CAS c v\r\nma a C%CAS v\r\n"),
   expect=b'HD c<cas1>\r\nMN\r\nVA 1 c<cas2>\r\n1\r\nEX\r\nMN\r\n')
-S("ma_E_flag_invalid", b"ma a N0 E777 c\r\nma a c v\r\n",
-  expect=b'CLIENT_ERROR invalid or duplicate flag\r\nNF\r\nMN\r\n')
+S("ma_E_flag", b"ma a N0 E777 c\r\nma a c v\r\nma a E888 c v\r\n", keep=[777, 888],
+  expect=b'CLIENT_ERROR invalid or duplicate flag\r\nNF\r\n'
+         b'CLIENT_ERROR invalid or duplicate flag\r\nMN\r\n',
+  ext_expect=b'HD c777\r\nVA 1 c<cas1>\r\n1\r\nVA 1 c888\r\n2\r\nMN\r\n')
 S("ma_base64", b"set foo 0 0 1\r\n1\r\nma " + b64(b"foo") + b" b v k\r\n",
   expect=b'STORED\r\nVA 1 kZm9v b\r\n2\r\nMN\r\n')
 S("ma_key_251", b"ma " + K251 + b"\r\n",
@@ -749,6 +811,7 @@ S("ma_on_incr_value", b"set a 0 0 1\r\n9\r\nincr a 1\r\nma a v\r\ndecr a 1\r\nge
 
 S("me_hit", b"set a 0 0 1\r\nx\r\nme a\r\n",
   expect=b'STORED\r\nME a exp=-1 la=<small> cas=<cas1> fetch=no cls=<cls> size=<size>\r\nMN\r\n')
+# SURPRISE: me prints the remaining ttl negated (ttl 995 -> exp=-995).
 S("me_after_fetch", b"set a 0 995 1\r\nx\r\nget a\r\nme a\r\n",
   expect=b'STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nME a exp=-1000~ la=<small> cas=<cas1> fetch=yes cls=<cls> size=<size>\r\nMN\r\n')
 S("me_miss", b"me a\r\n",
@@ -817,3 +880,39 @@ S("meta_base64_key_186_ok", b"ms " + b64(b"q" * 186) + b" 1 b\r\nx\r\nmg " + b"q
   expect=b'HD\r\nVA 1\r\nx\r\nMN\r\n')
 S("meta_base64_key_187_refused", b"ms " + b64(b"r" * 187) + b" 1 b\r\nx\r\nmg " + b64(b"r" * 187) + b" b v\r\n",
   expect=b'CLIENT_ERROR bad command line format\r\nERROR\r\nCLIENT_ERROR bad command line format\r\nMN\r\n')
+
+# === values over the item size limit (default -I 1m) ========================
+# Refused with SERVER_ERROR; exactly length+2 bytes are swallowed whatever
+# they contain. 1048577 is over the limit under memcached's and meshcached's
+# rule alike (see test_limits.py for the exact boundary).
+
+OVER = 1024 * 1024 + 1
+# SURPRISE: a refused `set` (and `ms`) deletes the key's old value;
+# append keeps it.
+S("too_large_set_deletes_old", b"set k 0 0 1\r\nx\r\nset k 0 0 %d\r\n" % OVER +
+  b"v" * OVER + b"\r\nget k\r\n",
+  expect=b"STORED\r\nSERVER_ERROR object too large for cache\r\nEND\r\nMN\r\n")
+S("too_large_append_keeps_old", b"set k 0 0 1\r\nx\r\nappend k 0 0 %d\r\n" % OVER +
+  b"v" * OVER + b"\r\nget k\r\n",
+  expect=b"STORED\r\nSERVER_ERROR object too large for cache\r\n"
+         b"VALUE k 0 1\r\nx\r\nEND\r\nMN\r\n")
+S("too_large_add_keeps_old", b"set k 0 0 1\r\nx\r\nadd k 0 0 %d\r\n" % OVER +
+  b"v" * OVER + b"\r\nget k\r\n",
+  expect=b'STORED\r\nSERVER_ERROR object too large for cache\r\nVALUE k 0 1\r\nx\r\nEND\r\nMN\r\n')
+S("too_large_ms_deletes_old", b"ms k 1\r\nx\r\nms k %d T0\r\n" % OVER +
+  b"v" * OVER + b"\r\nmg k v\r\n",
+  expect=b"HD\r\nSERVER_ERROR object too large for cache\r\nEN\r\nMN\r\n")
+S("too_large_swallow_ignores_terminator", b"set j 0 0 %d\r\n" % OVER +
+  b"v" * OVER + b"XYget j\r\n",
+  expect=b"SERVER_ERROR object too large for cache\r\nEND\r\nMN\r\n")
+S("too_large_split_packets", b"set j 0 0 %d\r\n" % OVER, b"v" * 1000,
+  b"v" * (OVER - 1000) + b"\r\nget j\r\n",
+  expect=b"SERVER_ERROR object too large for cache\r\nEND\r\nMN\r\n")
+S("too_large_noreply", b"set j 0 0 %d noreply\r\n" % OVER + b"v" * OVER + b"\r\nget j\r\n",
+  expect=b"END\r\nMN\r\n")
+S("too_large_cas", b"cas j 0 0 %d 1\r\n" % OVER + b"v" * OVER + b"\r\nget j\r\n",
+  expect=b'SERVER_ERROR object too large for cache\r\nEND\r\nMN\r\n')
+S("length_int_max", b"set j 0 0 2147483647\r\nget j\r\n",
+  expect=b"CLIENT_ERROR bad command line format\r\nEND\r\nMN\r\n")
+S("ms_too_large_q", b"ms j %d q\r\n" % OVER + b"v" * OVER + b"\r\nmn\r\n",
+  expect=b'SERVER_ERROR object too large for cache\r\nMN\r\nMN\r\n')

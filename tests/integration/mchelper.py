@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -55,11 +56,34 @@ def reference_binary():
     return os.environ.get("MEMCACHED_REF") or DEFAULT_BINARY
 
 
+_ports_lock = threading.Lock()
+_ports_given = set()
+
+
+def daemon_is_reference():
+    """True when the daemon under test is the reference memcached itself
+    (then memcached's own rules apply where meshcached deliberately
+    differs: item size limit, meta E flag)."""
+    dut = os.path.realpath(daemon_binary())
+    return (dut == os.path.realpath(reference_binary())
+            or os.path.basename(dut) == "memcached")
+
+
 def free_port():
-    """A port that was free a moment ago (bind to 0, read it, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago (bind to 0, read it, release it).
+
+    Never hands out the same port twice in one process, so daemons started
+    in parallel by one test cannot race for it.
+    """
+    with _ports_lock:
+        for _ in range(100):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return port
+    raise TestFailure("no unused free port in 100 tries")
 
 
 def _can_connect(port):
@@ -68,6 +92,42 @@ def _can_connect(port):
             return True
     except OSError:
         return False
+
+
+def _listening_inodes(port):
+    """Socket inodes listening on TCP port (IPv4), from /proc/net/tcp;
+    None if that file cannot be read."""
+    try:
+        with open("/proc/net/tcp") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return None
+    inodes = set()
+    for row in rows:
+        fields = row.split()
+        if len(fields) > 9 and fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+            inodes.add(fields[9])
+    return inodes
+
+
+def _owns_listener(pid, port):
+    """True if process pid holds a socket listening on port; None if
+    /proc cannot tell."""
+    inodes = _listening_inodes(port)
+    if inodes is None:
+        return None
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
 
 
 class Daemon:
@@ -84,6 +144,7 @@ class Daemon:
         self.proc = None
         self.port = None
         self.log = None
+        self.sigterm_sent = None  # None: not yet; else whether it was running
 
     @property
     def pid(self):
@@ -98,7 +159,8 @@ class Daemon:
 
     def start(self):
         if not os.access(self.binary, os.X_OK):
-            raise TestSkip("daemon binary %s is not executable" % self.binary)
+            # A missing daemon is a broken setup, not a reason to skip.
+            raise TestFailure("daemon binary %s is not executable" % self.binary)
         last = ""
         for _ in range(self.attempts):
             port = free_port()
@@ -106,11 +168,17 @@ class Daemon:
             self.proc = subprocess.Popen(
                 self._command(port), stdin=subprocess.DEVNULL,
                 stdout=self.log, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline:
+            started = time.monotonic()
+            while time.monotonic() < started + START_TIMEOUT:
                 if self.proc.poll() is not None:
                     break
-                if _can_connect(port):
+                # The listener must be ours: another daemon may have taken
+                # the port, and ours is about to fail its bind(). A daemon
+                # that forks (so the listener is not in our pid) is trusted
+                # once it has been connectable for a while.
+                owned = _owns_listener(self.proc.pid, port)
+                trust = owned is None or time.monotonic() > started + 2
+                if owned or (trust and _can_connect(port)):
                     self.port = port
                     return self
                 time.sleep(0.02)
@@ -135,6 +203,13 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def terminate(self):
+        """Send SIGTERM without waiting; stop() collects the exit status."""
+        if self.proc is not None and self.sigterm_sent is None:
+            self.sigterm_sent = self.proc.poll() is None
+            if self.sigterm_sent:
+                os.kill(self.proc.pid, signal.SIGTERM)
+
     def stop(self, require_clean=True):
         """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status.
 
@@ -144,20 +219,17 @@ class Daemon:
         """
         if self.proc is None:
             return None
-        status = self.proc.poll()
-        was_running = status is None
-        if was_running:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                status = self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._kill_hard()
-                if require_clean:
-                    raise TestFailure("%s ignored SIGTERM for %.0f s"
-                                      % (self.binary, STOP_TIMEOUT))
-                status = self.proc.returncode
+        self.terminate()
+        try:
+            status = self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._kill_hard()
+            if require_clean:
+                raise TestFailure("%s ignored SIGTERM for %.0f s"
+                                  % (self.binary, STOP_TIMEOUT))
+            status = self.proc.returncode
         if require_clean:
-            check(was_running, "%s died before stop (status %r); log:\n%s"
+            check(self.sigterm_sent, "%s died before stop (status %r); log:\n%s"
                   % (self.binary, status, self.log_tail()))
             check(status == 0, "%s exited with status %r on SIGTERM; log:\n%s"
                   % (self.binary, status, self.log_tail()))
@@ -334,7 +406,7 @@ def run_tests(tests):
         except Exception:
             failed.append(name)
             print("FAIL %s (%.1f s)" % (name, time.monotonic() - t0))
-            traceback.print_exc()
+            traceback.print_exc(file=sys.stdout)
             sys.stdout.flush()
             continue
         print("PASS %s (%.1f s)" % (name, time.monotonic() - t0), flush=True)

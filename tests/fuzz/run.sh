@@ -1,0 +1,66 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang (ASan + UBSan) straight from the
+# sources and runs each for a bounded time. Not part of `make check`.
+#
+#   tests/fuzz/run.sh [seconds-per-target] [target...]
+#
+# Environment: FUZZ_BUILD_DIR (default: $TMPDIR/meshcached-fuzz) holds the
+# binaries, the working corpora and any crash artifacts; CONFIG_H_DIR (default:
+# build/, then the source root) is where configure wrote config.h.
+# Crashing inputs are kept; copy them into tests/fuzz/corpus/<target>/ as
+# regression seeds once the bug is fixed.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+secs=${1:-30}
+[ $# -gt 0 ] && shift
+targets=${*:-"fuzz_proto fuzz_meta_flags"}
+out=${FUZZ_BUILD_DIR:-${TMPDIR:-/tmp}/meshcached-fuzz}
+cc=${CC_FUZZ:-clang}
+
+confdir=${CONFIG_H_DIR:-}
+if [ -z "$confdir" ]; then
+    for d in "$top/build" "$top"; do
+        if [ -f "$d/config.h" ]; then
+            confdir=$d
+            break
+        fi
+    done
+fi
+if [ -z "$confdir" ] || [ ! -f "$confdir/config.h" ]; then
+    echo "run.sh: no config.h found; run configure (e.g. in build/) first" >&2
+    exit 2
+fi
+
+mkdir -p "$out"
+srcs=$(ls "$top"/src/*.c | grep -v '/main\.c$')
+cflags="-g -O1 -D_GNU_SOURCE -I$top/src -I$confdir -fsanitize=fuzzer,address,undefined \
+-fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
+$(pkg-config --cflags libevent libevent_pthreads libmurmurhash)"
+libs="$(pkg-config --libs libevent libevent_pthreads libmurmurhash) -lnng"
+
+status=0
+for t in $targets; do
+    echo "== $t: building"
+    # shellcheck disable=SC2086
+    $cc $cflags -o "$out/$t" "$here/$t.c" $srcs $libs
+    mkdir -p "$out/corpus-$t" "$out/artifacts-$t"
+    seeds="$here/corpus/${t#fuzz_}"
+    [ -d "$seeds" ] || seeds=
+    dict=
+    [ -f "$here/${t#fuzz_}.dict" ] && dict="-dict=$here/${t#fuzz_}.dict"
+    echo "== $t: running for ${secs}s"
+    # New inputs go to the working corpus, never into the source tree.
+    # shellcheck disable=SC2086
+    if ! "$out/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$out/artifacts-$t/" $dict \
+        "$out/corpus-$t" $seeds >"$out/$t.log" 2>&1; then
+        status=1
+        echo "== $t: FAILED; see $out/$t.log and $out/artifacts-$t/" >&2
+        grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz_)' "$out/$t.log" | head -5 >&2 || true
+    fi
+    grep -E '^stat::(number_of_executed_units|new_units_added)' "$out/$t.log" || true
+    ls "$out/artifacts-$t" 2>/dev/null | sed "s|^|   artifact: $out/artifacts-$t/|"
+done
+exit $status

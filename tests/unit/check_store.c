@@ -1,0 +1,923 @@
+/* check_store: the sharded table, LRU eviction under the memory limit,
+ * memory accounting, expiry, flush, incremental growth and thread safety. */
+#include <check.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+#include "mctime.h"
+#include "store.h"
+
+static struct store *st;
+
+/* ck_assert records every passing check through a pipe to the runner; in
+ * loops of many thousands that is most of the run time, so loops use this. */
+#define REQUIRE(cond, ...)                                                               \
+    do {                                                                                 \
+        if (!(cond))                                                                     \
+            ck_abort_msg(__VA_ARGS__);                                                   \
+    } while (0)
+
+static void make_store(uint64_t maxbytes, uint32_t item_size_max, bool evict_to_free)
+{
+    struct store_config cfg = {
+        .maxbytes = maxbytes,
+        .item_size_max = item_size_max,
+        .evict_to_free = evict_to_free,
+    };
+
+    store_destroy(st);
+    st = NULL;
+    ck_assert_int_eq(store_create(&st, &cfg), 0);
+    ck_assert_ptr_nonnull(st);
+}
+
+static void setup(void)
+{
+    mctime_init();
+    make_store(1024 * 1024, 64 * 1024, true);
+}
+
+static void teardown(void)
+{
+    store_destroy(st);
+    st = NULL;
+}
+
+static struct store_stats stats(void)
+{
+    struct store_stats s;
+
+    store_get_stats(st, &s);
+    return s;
+}
+
+/* The value of key: a byte pattern that depends on the key and the length,
+ * so that a value served for the wrong key or cut short is noticed. */
+static void fill_value(struct item *it, const char *key, size_t vlen)
+{
+    char *v = item_value(it);
+    size_t nkey = strlen(key);
+
+    for (size_t i = 0; i < vlen; i++)
+        v[i] = (char)('a' + (key[i % nkey] + i + vlen) % 26);
+    memcpy(v + vlen, "\r\n", 2);
+}
+
+static bool value_ok(struct item *it, const char *key)
+{
+    size_t vlen = it->nbytes - 2, nkey = strlen(key);
+    const char *v = item_value(it);
+
+    if (it->nkey != nkey || memcmp(item_key(it), key, nkey) != 0)
+        return false;
+    for (size_t i = 0; i < vlen; i++)
+        if (v[i] != (char)('a' + (key[i % nkey] + i + vlen) % 26))
+            return false;
+    return memcmp(v + vlen, "\r\n", 2) == 0;
+}
+
+static struct item *alloc_item(const char *key, size_t vlen, rel_time_t exptime,
+                               enum store_alloc_err *err)
+{
+    size_t nkey = strlen(key);
+    struct item *it = store_alloc(st, key, nkey, store_hash(key, nkey), 7, exptime,
+                                  (uint32_t)vlen + 2, err);
+
+    if (it != NULL)
+        fill_value(it, key, vlen);
+    return it;
+}
+
+/* set: allocate and link, replacing what is there. False when the store
+ * refused the allocation. */
+static bool put_exp(const char *key, size_t vlen, rel_time_t exptime)
+{
+    enum store_alloc_err err;
+    struct item *it = alloc_item(key, vlen, exptime, &err), *old;
+    struct store_shard *sh;
+
+    if (it == NULL)
+        return false;
+    ck_assert_int_eq(err, STORE_ALLOC_OK);
+    sh = store_lock(st, it->hv);
+    old = do_store_find(sh, key, strlen(key), it->hv, NULL);
+    do_store_link(sh, it, old);
+    store_unlock(sh);
+    return true;
+}
+
+static bool put(const char *key, size_t vlen)
+{
+    return put_exp(key, vlen, 0);
+}
+
+/* Looks key up (without bumping it); checks the value when found. */
+static bool has_why(const char *key, enum store_miss *why)
+{
+    uint32_t hv = store_hash(key, strlen(key));
+    struct store_shard *sh = store_lock(st, hv);
+    struct item *it = do_store_find(sh, key, strlen(key), hv, why);
+    bool ok = it == NULL || value_ok(it, key);
+
+    store_unlock(sh);
+    REQUIRE(ok, "wrong value for %s", key);
+    return it != NULL;
+}
+
+static bool has(const char *key)
+{
+    return has_why(key, NULL);
+}
+
+static bool del(const char *key)
+{
+    uint32_t hv = store_hash(key, strlen(key));
+    struct store_shard *sh = store_lock(st, hv);
+    struct item *it = do_store_find(sh, key, strlen(key), hv, NULL);
+
+    if (it != NULL)
+        do_store_unlink(sh, it);
+    store_unlock(sh);
+    return it != NULL;
+}
+
+/* A read that counts as a use (a get). */
+static void touch(const char *key)
+{
+    uint32_t hv = store_hash(key, strlen(key));
+    struct store_shard *sh = store_lock(st, hv);
+    struct item *it = do_store_find(sh, key, strlen(key), hv, NULL);
+
+    ck_assert_ptr_nonnull(it);
+    it->iflags |= ITEM_FETCHED;
+    do_store_bump(sh, it);
+    store_unlock(sh);
+}
+
+#define KEYLEN 32
+
+/* n distinct keys that all hash to `shard`, so that eviction order within
+ * one LRU list can be observed. */
+static char (*keys_in_shard(uint32_t shard, int n))[KEYLEN]
+{
+    char(*keys)[KEYLEN] = calloc((size_t)n, KEYLEN);
+    int found = 0;
+
+    ck_assert_ptr_nonnull(keys);
+    for (unsigned i = 0; found < n; i++) {
+        char k[KEYLEN];
+        int len = snprintf(k, sizeof(k), "shard-key-%u", i);
+        if ((store_hash(k, (size_t)len) & (STORE_SHARDS - 1)) == shard)
+            memcpy(keys[found++], k, (size_t)len + 1);
+    }
+    return keys;
+}
+
+/* ---- basics ---- */
+
+START_TEST(test_store_finds_a_linked_item_by_exact_key)
+{
+    uint32_t hv = store_hash("foo", 3);
+    struct store_shard *sh;
+    struct item *it;
+    enum store_miss why = STORE_MISS_EXPIRED;
+
+    ck_assert(put("foo", 10));
+    sh = store_lock(st, hv);
+    it = do_store_find(sh, "foo", 3, hv, &why);
+    ck_assert_ptr_nonnull(it);
+    ck_assert_int_eq(why, STORE_MISS_NONE);
+    ck_assert_uint_eq(it->nkey, 3);
+    ck_assert_uint_eq(it->nbytes, 12);
+    ck_assert_uint_eq(it->flags, 7);
+    ck_assert_uint_eq(it->exptime, 0);
+    ck_assert_uint_eq(it->hv, hv);
+    ck_assert_uint_ne(it->cas, 0);
+    ck_assert(it->iflags & ITEM_LINKED);
+    ck_assert(value_ok(it, "foo"));
+    /* a prefix or an extension of the key is another key */
+    ck_assert_ptr_null(do_store_find(sh, "fo", 2, store_hash("fo", 2), &why));
+    ck_assert_int_eq(why, STORE_MISS_NONE);
+    store_unlock(sh);
+    ck_assert(!has("fooo"));
+    ck_assert(!has("FOO"));
+    ck_assert_uint_eq(stats().curr_items, 1);
+    ck_assert_uint_eq(stats().total_items, 1);
+}
+END_TEST
+
+START_TEST(test_store_finds_binary_keys_and_keys_of_maximum_length)
+{
+    char key[KEY_MAX_LENGTH + 1];
+    char bin[] = {'a', 0, 'b', ' ', '\r', '\n'};
+    enum store_alloc_err err;
+    struct item *it;
+    struct store_shard *sh;
+    uint32_t hv = store_hash(bin, sizeof(bin));
+
+    memset(key, 'k', KEY_MAX_LENGTH);
+    key[KEY_MAX_LENGTH] = '\0';
+    ck_assert(put(key, 5));
+    ck_assert(has(key));
+
+    it = store_alloc(st, bin, sizeof(bin), hv, 0, 0, 3, &err);
+    ck_assert_ptr_nonnull(it);
+    memcpy(item_value(it), "x\r\n", 3);
+    sh = store_lock(st, hv);
+    do_store_link(sh, it, NULL);
+    ck_assert_ptr_eq(do_store_find(sh, bin, sizeof(bin), hv, NULL), it);
+    ck_assert_ptr_null(do_store_find(sh, bin, 1, store_hash(bin, 1), NULL));
+    store_unlock(sh);
+}
+END_TEST
+
+START_TEST(test_store_link_replaces_and_frees_the_old_item)
+{
+    uint32_t hv = store_hash("k", 1), nbytes, charged;
+    struct store_shard *sh;
+    struct item *it;
+    uint64_t cas1, cas2;
+    struct store_stats s;
+
+    ck_assert(put("k", 100));
+    sh = store_lock(st, hv);
+    cas1 = do_store_find(sh, "k", 1, hv, NULL)->cas;
+    store_unlock(sh);
+    ck_assert(put("k", 3000));
+    sh = store_lock(st, hv);
+    it = do_store_find(sh, "k", 1, hv, NULL);
+    cas2 = it->cas;
+    nbytes = it->nbytes;
+    charged = it->alloc_size;
+    store_unlock(sh);
+    s = stats();
+    ck_assert_uint_eq(nbytes, 3002);
+    ck_assert_uint_eq(s.bytes, charged);
+    ck_assert_uint_ge(charged, item_size(1, 3002));
+    ck_assert_uint_gt(cas2, cas1);
+    ck_assert_uint_eq(s.curr_items, 1);
+    ck_assert_uint_eq(s.total_items, 2);
+    ck_assert_uint_eq(s.mem_used, s.bytes + s.table_bytes);
+}
+END_TEST
+
+START_TEST(test_store_cas_values_increase_and_link_cas_keeps_an_explicit_one)
+{
+    enum store_alloc_err err;
+    struct item *it = alloc_item("e", 1, 0, &err);
+    uint32_t hv = it->hv;
+    struct store_shard *sh;
+    uint64_t a = store_next_cas(st), b = store_next_cas(st);
+
+    ck_assert_uint_ne(a, 0);
+    ck_assert_uint_gt(b, a);
+    it->cas = 424242;
+    sh = store_lock(st, hv);
+    do_store_link_cas(sh, it, NULL);
+    ck_assert_uint_eq(do_store_find(sh, "e", 1, hv, NULL)->cas, 424242);
+    do_store_new_cas(sh, it);
+    ck_assert_uint_gt(it->cas, b);
+    ck_assert_uint_ne(it->cas, 424242);
+    store_unlock(sh);
+}
+END_TEST
+
+START_TEST(test_store_delete_unlinks_and_frees)
+{
+    struct store_stats before = stats(), after;
+
+    ck_assert(put("gone", 50));
+    ck_assert(del("gone"));
+    ck_assert(!has("gone"));
+    ck_assert(!del("gone"));
+    after = stats();
+    ck_assert_uint_eq(after.curr_items, 0);
+    ck_assert_uint_eq(after.bytes, 0);
+    ck_assert_uint_eq(after.mem_used, before.mem_used);
+}
+END_TEST
+
+START_TEST(test_store_release_returns_the_memory_of_an_unlinked_item)
+{
+    struct store_stats before = stats();
+    enum store_alloc_err err;
+    struct item *it = alloc_item("tmp", 5000, 0, &err);
+
+    ck_assert_ptr_nonnull(it);
+    ck_assert_uint_ge(stats().mem_used, before.mem_used + 5000);
+    /* an unlinked item is charged but not counted as stored */
+    ck_assert_uint_eq(stats().curr_items, 0);
+    ck_assert_uint_eq(stats().bytes, 0);
+    store_release(st, it);
+    ck_assert_uint_eq(stats().mem_used, before.mem_used);
+    store_release(st, NULL);
+    ck_assert_uint_eq(stats().mem_used, before.mem_used);
+}
+END_TEST
+
+/* ---- limits ---- */
+
+START_TEST(test_store_refuses_values_larger_than_item_size_max)
+{
+    enum store_alloc_err err = STORE_ALLOC_OK;
+    char key[KEY_MAX_LENGTH + 2];
+    struct item *it;
+
+    make_store(1024 * 1024, 1000, true);
+    ck_assert_ptr_null(
+        store_alloc(st, "big", 3, store_hash("big", 3), 0, 0, 1000 + 3, &err));
+    ck_assert_int_eq(err, STORE_ALLOC_TOO_LARGE);
+    ck_assert_ptr_null(
+        store_alloc(st, "big", 3, store_hash("big", 3), 0, 0, UINT32_MAX, &err));
+    ck_assert_int_eq(err, STORE_ALLOC_TOO_LARGE);
+    /* a length that cannot even hold "\r\n" */
+    ck_assert_ptr_null(store_alloc(st, "big", 3, store_hash("big", 3), 0, 0, 1, &err));
+    ck_assert_int_eq(err, STORE_ALLOC_TOO_LARGE);
+    /* a key over 250 bytes */
+    memset(key, 'k', sizeof(key));
+    ck_assert_ptr_null(store_alloc(st, key, KEY_MAX_LENGTH + 1, 1, 0, 0, 3, &err));
+    ck_assert_int_eq(err, STORE_ALLOC_TOO_LARGE);
+    /* too large is not out of memory */
+    ck_assert_uint_eq(stats().outofmemory, 0);
+
+    it = store_alloc(st, "fits", 4, store_hash("fits", 4), 0, 0, 1000 + 2, &err);
+    ck_assert_ptr_nonnull(it);
+    ck_assert_int_eq(err, STORE_ALLOC_OK);
+    store_release(st, it);
+    it = store_alloc(st, "empty", 5, store_hash("empty", 5), 0, 0, 2, &err);
+    ck_assert_ptr_nonnull(it);
+    store_release(st, it);
+}
+END_TEST
+
+START_TEST(test_store_never_exceeds_the_memory_limit_while_evicting)
+{
+    const uint64_t limit = 1024 * 1024;
+    uint32_t x = 1;
+    struct store_stats s;
+    char key[KEYLEN];
+
+    for (int i = 0; i < 5000; i++) {
+        x = x * 1664525u + 1013904223u;
+        snprintf(key, sizeof(key), "fill-%d", i);
+        REQUIRE(put(key, 100 + (x >> 8) % 3000), "put %s", key);
+        s = stats();
+        REQUIRE(s.mem_used <= limit, "mem_used %llu > limit after %d inserts",
+                (unsigned long long)s.mem_used, i);
+    }
+    s = stats();
+    ck_assert_uint_gt(s.evictions, 0);
+    ck_assert_uint_gt(s.curr_items, 100);
+    ck_assert_uint_eq(s.curr_items + s.evictions, 5000);
+    ck_assert_uint_eq(s.mem_used, s.bytes + s.table_bytes);
+    /* the newest item always survives its own insertion */
+    ck_assert(has("fill-4999"));
+    ck_assert_uint_eq(s.outofmemory, 0);
+}
+END_TEST
+
+START_TEST(test_store_evicts_least_recently_used_first)
+{
+    char(*k)[KEYLEN] = keys_in_shard(17, 400);
+    struct store_stats s;
+    int i;
+
+    /* a and b are the oldest; a is then read, which makes b the oldest */
+    ck_assert(put(k[0], 4000));
+    ck_assert(put(k[1], 4000));
+    touch(k[0]);
+    for (i = 2; stats().evictions == 0; i++) {
+        ck_assert_int_lt(i, 400);
+        ck_assert(put(k[i], 4000));
+    }
+    ck_assert_msg(!has(k[1]), "the least recently used item survived");
+    ck_assert_msg(has(k[0]), "a recently read item was evicted first");
+    ck_assert(has(k[2]));
+
+    /* next goes a (read before any filler was stored), then the fillers in
+     * the order they were stored */
+    ck_assert(put(k[i++], 4000));
+    ck_assert_uint_eq(stats().evictions, 2);
+    ck_assert(!has(k[0]));
+    ck_assert(has(k[2]));
+    ck_assert(put(k[i++], 4000));
+    ck_assert(!has(k[2]));
+    ck_assert(has(k[3]));
+
+    s = stats();
+    ck_assert_uint_eq(s.evictions, 3);
+    /* b and k[2] were never read; a was */
+    ck_assert_uint_eq(s.evicted_unfetched, 2);
+    ck_assert_uint_eq(s.evicted_nonzero, 0);
+    free(k);
+}
+END_TEST
+
+START_TEST(test_store_an_overwrite_counts_as_a_use_for_the_lru)
+{
+    char(*k)[KEYLEN] = keys_in_shard(3, 400);
+    int i;
+
+    ck_assert(put(k[0], 4000));
+    ck_assert(put(k[1], 4000));
+    ck_assert(put(k[0], 4000)); /* set again: now the newest */
+    for (i = 2; stats().evictions == 0; i++)
+        ck_assert(put(k[i], 4000));
+    ck_assert(!has(k[1]));
+    ck_assert(has(k[0]));
+    free(k);
+}
+END_TEST
+
+START_TEST(test_store_prefers_reclaiming_an_expired_item_to_evicting_a_live_one)
+{
+    char(*k)[KEYLEN] = keys_in_shard(9, 400);
+    struct store_stats s;
+    int i;
+
+    /* k[0] is the LRU tail and live; k[1] just above it is expired */
+    ck_assert(put(k[0], 4000));
+    ck_assert(put_exp(k[1], 4000, 1));
+    for (i = 2; stats().reclaimed == 0 && stats().evictions == 0; i++)
+        ck_assert(put(k[i], 4000));
+    s = stats();
+    ck_assert_uint_eq(s.evictions, 0);
+    ck_assert_uint_eq(s.reclaimed, 1);
+    ck_assert_uint_eq(s.expired_unfetched, 1);
+    ck_assert(has(k[0]));
+    free(k);
+}
+END_TEST
+
+START_TEST(test_store_evicts_mostly_the_oldest_items_across_shards)
+{
+    char key[KEYLEN];
+    int n, extra, old_gone = 0, young_gone = 0;
+
+    make_store(4 * 1024 * 1024, 64 * 1024, true);
+    for (n = 0; stats().evictions == 0; n++) {
+        snprintf(key, sizeof(key), "key%d", n);
+        ck_assert(put(key, 1000));
+    }
+    /* one key read just now must outlive a 10% turnover */
+    touch("key0");
+    extra = n / 10;
+    for (int i = 0; i < extra; i++) {
+        snprintf(key, sizeof(key), "new%d", i);
+        ck_assert(put(key, 1000));
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "key%d", i);
+        if (!has(key))
+            *(i < n / 2 ? &old_gone : &young_gone) += 1;
+    }
+    /* LRU lists are per shard, so the order is approximate; still the
+     * evicted items must come from the older half almost exclusively */
+    ck_assert_int_ge(old_gone + young_gone, extra);
+    ck_assert_msg(young_gone * 20 <= old_gone + young_gone,
+                  "%d of %d evicted items were from the newer half", young_gone,
+                  old_gone + young_gone);
+    ck_assert(has("key0"));
+}
+END_TEST
+
+START_TEST(test_store_without_eviction_fails_allocation_when_full)
+{
+    char key[KEYLEN];
+    enum store_alloc_err err = STORE_ALLOC_OK;
+    struct item *it;
+    struct store_stats s;
+    int n;
+
+    make_store(1024 * 1024, 64 * 1024, false);
+    for (n = 0;; n++) {
+        snprintf(key, sizeof(key), "m-%d", n);
+        it = alloc_item(key, 4000, 0, &err);
+        if (it == NULL)
+            break;
+        ck_assert_int_lt(n, 1000);
+        store_release(st, it);
+        ck_assert(put(key, 4000));
+    }
+    ck_assert_int_eq(err, STORE_ALLOC_NOMEM);
+    ck_assert_int_gt(n, 100);
+    s = stats();
+    ck_assert_uint_eq(s.evictions, 0);
+    ck_assert_uint_eq(s.outofmemory, 1);
+    ck_assert_uint_eq(s.curr_items, (uint64_t)n);
+    ck_assert_uint_le(s.mem_used, 1024 * 1024);
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "m-%d", i);
+        ck_assert(has(key));
+    }
+    /* freeing one item makes room for one more */
+    ck_assert(del("m-0"));
+    it = alloc_item("again", 4000, 0, &err);
+    ck_assert_ptr_nonnull(it);
+    store_release(st, it);
+}
+END_TEST
+
+/* ---- accounting ---- */
+
+START_TEST(test_store_accounting_returns_to_baseline_after_overwrite_delete_and_expiry)
+{
+    struct store_stats base = stats(), s;
+    char key[KEYLEN];
+    enum store_miss why;
+
+    ck_assert_uint_eq(base.bytes, 0);
+    ck_assert_uint_eq(base.mem_used, base.table_bytes);
+    for (int i = 0; i < 600; i++) {
+        snprintf(key, sizeof(key), "acct-%d", i);
+        ck_assert(put(key, (size_t)(i % 50) * 7));
+    }
+    for (int i = 0; i < 600; i++) { /* overwrite with other sizes */
+        snprintf(key, sizeof(key), "acct-%d", i);
+        ck_assert(put(key, (size_t)(i % 13) * 31));
+    }
+    s = stats();
+    ck_assert_uint_eq(s.curr_items, 600);
+    ck_assert_uint_eq(s.mem_used, s.bytes + s.table_bytes);
+    for (int i = 0; i < 300; i++) { /* delete half */
+        snprintf(key, sizeof(key), "acct-%d", i);
+        ck_assert(del(key));
+    }
+    for (int i = 300; i < 600; i++) { /* the rest expire, found lazily */
+        snprintf(key, sizeof(key), "acct-%d", i);
+        ck_assert(put_exp(key, 10, 1));
+        ck_assert(!has_why(key, &why));
+        ck_assert_int_eq(why, STORE_MISS_EXPIRED);
+    }
+    s = stats();
+    ck_assert_uint_eq(s.curr_items, 0);
+    ck_assert_uint_eq(s.bytes, 0);
+    ck_assert_uint_eq(s.table_bytes, base.table_bytes);
+    ck_assert_uint_eq(s.mem_used, base.mem_used);
+    ck_assert_uint_eq(s.reclaimed, 300);
+}
+END_TEST
+
+/* ---- expiry ---- */
+
+START_TEST(test_store_expired_items_are_not_found_and_are_reclaimed)
+{
+    struct store_stats base = stats(), s;
+    enum store_miss why;
+    rel_time_t now = mctime_now();
+
+    ck_assert(put_exp("past", 10, 1));  /* "already expired" */
+    ck_assert(put_exp("now", 10, now)); /* expires when exptime <= now */
+    ck_assert(put_exp("later", 10, now + 100));
+    ck_assert(!has_why("past", &why));
+    ck_assert_int_eq(why, STORE_MISS_EXPIRED);
+    ck_assert(!has_why("now", &why));
+    ck_assert_int_eq(why, STORE_MISS_EXPIRED);
+    ck_assert(has_why("later", &why));
+    ck_assert_int_eq(why, STORE_MISS_NONE);
+    /* once reclaimed the key is simply absent */
+    ck_assert(!has_why("past", &why));
+    ck_assert_int_eq(why, STORE_MISS_NONE);
+    s = stats();
+    ck_assert_uint_eq(s.curr_items, 1);
+    ck_assert_uint_eq(s.reclaimed, 2);
+    ck_assert_uint_eq(s.expired_unfetched, 2);
+    ck_assert_uint_eq(s.mem_used, base.mem_used + s.bytes);
+}
+END_TEST
+
+START_TEST(test_store_sampler_reclaims_expired_items_without_any_reads)
+{
+    struct store_stats base = stats(), s;
+    char key[KEYLEN];
+    uint64_t freed = 0, n;
+
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof(key), "samp-%d", i);
+        ck_assert(put_exp(key, 20, i % 2 ? 1 : 0));
+    }
+    ck_assert_uint_eq(stats().curr_items, 2000);
+    for (int pass = 0; pass < 100 && (n = store_sample_expired(st, 1000000)) != 0; pass++)
+        freed += n;
+    ck_assert_uint_eq(freed, 1000);
+    s = stats();
+    ck_assert_uint_eq(s.curr_items, 1000);
+    ck_assert_uint_eq(s.reclaimed, 1000);
+    ck_assert_uint_eq(s.expired_unfetched, 1000);
+    ck_assert_uint_eq(s.mem_used, base.mem_used + s.bytes);
+    ck_assert_uint_eq(store_sample_expired(st, 1000000), 0);
+    for (int i = 0; i < 2000; i++) {
+        enum store_miss why;
+        snprintf(key, sizeof(key), "samp-%d", i);
+        ck_assert_int_eq(has_why(key, &why), i % 2 == 0);
+        ck_assert_int_eq(why, STORE_MISS_NONE); /* already gone, not found expired */
+    }
+}
+END_TEST
+
+START_TEST(test_store_sampler_on_a_store_without_expired_items_frees_nothing)
+{
+    char key[KEYLEN];
+
+    ck_assert_uint_eq(store_sample_expired(st, 1000), 0);
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof(key), "live-%d", i);
+        ck_assert(put(key, 5));
+    }
+    ck_assert_uint_eq(store_sample_expired(st, 1000000), 0);
+    ck_assert_uint_eq(stats().curr_items, 300);
+}
+END_TEST
+
+/* ---- flush ---- */
+
+START_TEST(test_store_flush_hides_items_stored_before_it_but_not_after)
+{
+    enum store_miss why;
+
+    ck_assert(put("before", 10));
+    store_flush(st, 0);
+    ck_assert(put("after", 10));
+    /* all within the same second: the CAS order decides */
+    ck_assert(!has_why("before", &why));
+    ck_assert_int_eq(why, STORE_MISS_FLUSHED);
+    ck_assert(has_why("after", &why));
+    ck_assert_int_eq(why, STORE_MISS_NONE);
+    ck_assert_uint_eq(stats().curr_items, 1);
+    ck_assert(put("before", 10));
+    ck_assert(has("before"));
+}
+END_TEST
+
+START_TEST(test_store_flush_with_a_future_deadline_hides_nothing_yet)
+{
+    ck_assert(put("stays", 10));
+    store_flush(st, 100);
+    ck_assert(has("stays"));
+    ck_assert(put("new", 10));
+    ck_assert(has("new"));
+}
+END_TEST
+
+START_TEST(test_store_sampler_reclaims_flushed_items)
+{
+    char key[KEYLEN];
+    uint64_t freed = 0, n;
+
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof(key), "fl-%d", i);
+        ck_assert(put(key, 10));
+    }
+    store_flush(st, 0);
+    ck_assert(put("survivor", 10));
+    for (int pass = 0; pass < 100 && (n = store_sample_expired(st, 1000000)) != 0; pass++)
+        freed += n;
+    ck_assert_uint_eq(freed, 500);
+    ck_assert_uint_eq(stats().curr_items, 1);
+    ck_assert(has("survivor"));
+}
+END_TEST
+
+/* ---- growth ---- */
+
+START_TEST(test_store_hash_table_grows_and_keeps_every_item_findable)
+{
+    const int n = 40000;
+    uint64_t buckets0;
+    bool saw_expanding = false;
+    char key[KEYLEN];
+    uint64_t freed = 0, f;
+
+    make_store(64ULL * 1024 * 1024, 1024 * 1024, true);
+    buckets0 = stats().hash_buckets;
+    ck_assert_uint_eq(buckets0 % STORE_SHARDS, 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "grow-%d", i);
+        REQUIRE(put(key, 8), "put %s", key);
+        if (i % 1000 == 999) {
+            struct store_stats s = stats();
+            saw_expanding |= s.hash_expanding > 0;
+            /* everything stored so far, including in half-moved tables */
+            for (int j = 0; j <= i; j++) {
+                snprintf(key, sizeof(key), "grow-%d", j);
+                REQUIRE(has(key), "%s lost after %d inserts", key, i + 1);
+            }
+        }
+    }
+    ck_assert_msg(saw_expanding, "never observed a table in the middle of growing");
+    ck_assert_uint_gt(stats().hash_buckets, buckets0);
+    ck_assert_uint_ge(stats().hash_buckets, 2 * buckets0);
+    ck_assert_uint_eq(stats().curr_items, (uint64_t)n);
+    ck_assert_uint_eq(stats().evictions, 0);
+    ck_assert_uint_eq(stats().mem_used, stats().bytes + stats().table_bytes);
+
+    /* deletes and the sampler work on grown tables too */
+    for (int i = 0; i < n; i += 2) {
+        snprintf(key, sizeof(key), "grow-%d", i);
+        REQUIRE(del(key), "del %s", key);
+    }
+    store_flush(st, 0);
+    for (int pass = 0; pass < 1000 && (f = store_sample_expired(st, 1000000)) != 0;
+         pass++)
+        freed += f;
+    ck_assert_uint_eq(freed, (uint64_t)n / 2);
+    ck_assert_uint_eq(stats().curr_items, 0);
+    ck_assert_uint_eq(stats().bytes, 0);
+    ck_assert_uint_eq(stats().mem_used, stats().table_bytes);
+}
+END_TEST
+
+/* ---- stats ---- */
+
+START_TEST(test_store_reset_stats_zeroes_counters_but_not_contents)
+{
+    char(*k)[KEYLEN] = keys_in_shard(5, 400);
+    struct store_stats s;
+
+    for (int i = 0; stats().evictions < 3; i++)
+        ck_assert(put(k[i], 4000));
+    store_reset_stats(st);
+    s = stats();
+    ck_assert_uint_eq(s.evictions, 0);
+    ck_assert_uint_eq(s.total_items, 0);
+    ck_assert_uint_eq(s.evicted_unfetched, 0);
+    ck_assert_uint_eq(s.outofmemory, 0);
+    ck_assert_uint_gt(s.curr_items, 0);
+    ck_assert_uint_gt(s.bytes, 0);
+    ck_assert_uint_eq(s.mem_used, s.bytes + s.table_bytes);
+    free(k);
+}
+END_TEST
+
+/* ---- threads ---- */
+
+#define THREADS     4
+#define THREAD_OPS  100000
+#define SHARED_KEYS 60000
+
+struct worker_result {
+    unsigned seed;
+    uint64_t links, replaced, deletes, bad_values;
+};
+
+static void *worker(void *arg)
+{
+    struct worker_result *r = arg;
+    uint32_t x = r->seed;
+    char key[KEYLEN];
+
+    for (int op = 0; op < THREAD_OPS; op++) {
+        x = x * 1664525u + 1013904223u;
+        int len = snprintf(key, sizeof(key), "c-%u", (x >> 8) % SHARED_KEYS);
+        uint32_t hv = store_hash(key, (size_t)len);
+        struct store_shard *sh;
+        struct item *it, *old;
+        enum store_alloc_err err;
+        switch ((x >> 4) % 10) {
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+            sh = store_lock(st, hv);
+            it = do_store_find(sh, key, (size_t)len, hv, NULL);
+            if (it != NULL) {
+                if (!value_ok(it, key))
+                    r->bad_values++;
+                do_store_bump(sh, it);
+            }
+            store_unlock(sh);
+            break;
+        case 5:
+        case 6:
+        case 7:
+            it = alloc_item(key, 16 + (x >> 20) % 200, 0, &err);
+            if (it == NULL)
+                break;
+            sh = store_lock(st, hv);
+            old = do_store_find(sh, key, (size_t)len, hv, NULL);
+            do_store_link(sh, it, old);
+            store_unlock(sh);
+            r->links++;
+            r->replaced += old != NULL;
+            break;
+        default:
+            sh = store_lock(st, hv);
+            it = do_store_find(sh, key, (size_t)len, hv, NULL);
+            if (it != NULL)
+                do_store_unlink(sh, it);
+            store_unlock(sh);
+            r->deletes += it != NULL;
+            break;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_store_concurrent_insert_find_delete_keeps_counts_consistent)
+{
+    pthread_t t[THREADS];
+    struct worker_result res[THREADS];
+    uint64_t links = 0, replaced = 0, deletes = 0, present = 0, buckets0;
+    struct store_stats s;
+    char key[KEYLEN];
+
+    /* small enough that the threads also evict from each other's shards,
+     * big enough that tables grow while they run */
+    make_store(6 * 1024 * 1024, 64 * 1024, true);
+    buckets0 = stats().hash_buckets;
+    for (int i = 0; i < THREADS; i++) {
+        memset(&res[i], 0, sizeof(res[i]));
+        res[i].seed = 7919u * (unsigned)(i + 1);
+        ck_assert_int_eq(pthread_create(&t[i], NULL, worker, &res[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+        ck_assert_uint_eq(res[i].bad_values, 0);
+        links += res[i].links;
+        replaced += res[i].replaced;
+        deletes += res[i].deletes;
+    }
+    s = stats();
+    for (int i = 0; i < SHARED_KEYS; i++) {
+        snprintf(key, sizeof(key), "c-%d", i);
+        present += has(key);
+    }
+    ck_assert_uint_gt(s.evictions, 0);
+    ck_assert_uint_gt(s.hash_buckets, buckets0);
+    ck_assert_uint_eq(s.curr_items, present);
+    ck_assert_uint_eq(s.total_items, links);
+    ck_assert_uint_eq(s.curr_items,
+                      links - replaced - deletes - s.evictions - s.reclaimed);
+    ck_assert_uint_eq(s.mem_used, s.bytes + s.table_bytes);
+    ck_assert_uint_le(s.mem_used, 6 * 1024 * 1024);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("basics");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_store_finds_a_linked_item_by_exact_key);
+    tcase_add_test(tc, test_store_finds_binary_keys_and_keys_of_maximum_length);
+    tcase_add_test(tc, test_store_link_replaces_and_frees_the_old_item);
+    tcase_add_test(tc, test_store_cas_values_increase_and_link_cas_keeps_an_explicit_one);
+    tcase_add_test(tc, test_store_delete_unlinks_and_frees);
+    tcase_add_test(tc, test_store_release_returns_the_memory_of_an_unlinked_item);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("memory");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_store_refuses_values_larger_than_item_size_max);
+    tcase_add_test(tc, test_store_never_exceeds_the_memory_limit_while_evicting);
+    tcase_add_test(tc, test_store_evicts_least_recently_used_first);
+    tcase_add_test(tc, test_store_an_overwrite_counts_as_a_use_for_the_lru);
+    tcase_add_test(tc,
+                   test_store_prefers_reclaiming_an_expired_item_to_evicting_a_live_one);
+    tcase_add_test(tc, test_store_evicts_mostly_the_oldest_items_across_shards);
+    tcase_add_test(tc, test_store_without_eviction_fails_allocation_when_full);
+    tcase_add_test(
+        tc, test_store_accounting_returns_to_baseline_after_overwrite_delete_and_expiry);
+    tcase_add_test(tc, test_store_reset_stats_zeroes_counters_but_not_contents);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("expiry");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_store_expired_items_are_not_found_and_are_reclaimed);
+    tcase_add_test(tc, test_store_sampler_reclaims_expired_items_without_any_reads);
+    tcase_add_test(tc, test_store_sampler_on_a_store_without_expired_items_frees_nothing);
+    tcase_add_test(tc, test_store_flush_hides_items_stored_before_it_but_not_after);
+    tcase_add_test(tc, test_store_flush_with_a_future_deadline_hides_nothing_yet);
+    tcase_add_test(tc, test_store_sampler_reclaims_flushed_items);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("growth");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_store_hash_table_grows_and_keeps_every_item_findable);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("threads");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_store_concurrent_insert_find_delete_keeps_counts_consistent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(store_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
