@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define BUF_INITIAL     2048
-#define BUF_KEEP_MAX    (256 * 1024) /* larger buffers are freed when emptied */
+#define BUF_INITIAL  2048
+#define BUF_KEEP_MAX (256 * 1024) /* larger buffers are freed when emptied */
 
 void buf_init(struct buf *b)
 {

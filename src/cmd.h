@@ -45,19 +45,19 @@ struct cmd {
     struct thread_stats *stats;
     struct buf *out;
 
-    bool noreply;       /* suppress the next nominal reply (classic) */
-    size_t sent_mark;   /* out->len where memcached would have written ... */
+    bool noreply;         /* suppress the next nominal reply (classic) */
+    size_t sent_mark;     /* out->len where memcached would have written ... */
     unsigned sent_resets; /* ... valid while out->resets still equals this */
-    struct item *item;  /* item whose data block is being read */
-    uint64_t swallow;   /* bytes to discard */
+    struct item *item;    /* item whose data block is being read */
+    uint64_t swallow;     /* bytes to discard */
     enum cmd_store_op op;
-    uint64_t req_cas;   /* CAS given by cas / ms C */
-    bool meta;          /* the pending store is an ms: reply in meta style */
-    bool meta_quiet;    /* ms q */
-    bool meta_stale;    /* ms I */
-    bool meta_new_cas;  /* ms E: item->cas already holds the explicit CAS */
-    bool meta_base64;   /* key was base64: echo it encoded */
-    size_t stash_len;   /* ms return flags to echo, in request order */
+    uint64_t req_cas;  /* CAS given by cas / ms C */
+    bool meta;         /* the pending store is an ms: reply in meta style */
+    bool meta_quiet;   /* ms q */
+    bool meta_stale;   /* ms I */
+    bool meta_new_cas; /* ms E: item->cas already holds the explicit CAS */
+    bool meta_base64;  /* key was base64: echo it encoded */
+    size_t stash_len;  /* ms return flags to echo, in request order */
     char stash[CMD_STASH_MAX];
 };
 

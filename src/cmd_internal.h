@@ -58,7 +58,7 @@ struct delta_req {
 };
 
 struct delta_res {
-    char value[24];  /* the new value in decimal */
+    char value[24]; /* the new value in decimal */
     size_t len;
     uint64_t cas;
     rel_time_t old_exptime; /* before a T flag changed it */

@@ -13,6 +13,8 @@
 
 static const char bad_format[] = "CLIENT_ERROR bad command line format";
 static const char opaque_too_long[] = "CLIENT_ERROR opaque token too long";
+static const char too_many_flags[] = "CLIENT_ERROR options flags too long";
+static const char bad_flags[] = "CLIENT_ERROR invalid or duplicate flag";
 
 void cmd_meta_append_key(struct cmd *c, const char *key, size_t nkey, bool binary)
 {
@@ -72,12 +74,38 @@ static rel_time_t ttl_time(int32_t ttl)
     return mctime_realtime(ttl);
 }
 
+/*
+ * The checks mg, md and ma open with, in memcached's order: key length, flag
+ * count, then the flags themselves. memcached words the errors differently
+ * per command: too_many is the flag-count error, and bad_flag (NULL: the
+ * parser's own message) the flag error. Returns false after replying.
+ */
+static bool meta_start(struct cmd *c, struct token *tokens, size_t ntokens,
+                       struct meta_flags *mf, const char *too_many, const char *bad_flag)
+{
+    const char *errstr = bad_format;
+
+    if (tokens[1].length > KEY_MAX_LENGTH) {
+        cmd_error(c, bad_format);
+        return false;
+    }
+    if (ntokens > PROTO_META_MAX_TOKENS) {
+        cmd_error(c, too_many);
+        return false;
+    }
+    if (proto_meta_flags(tokens, 2, mf, &errstr) != 0) {
+        cmd_error(c, bad_flag != NULL ? bad_flag : errstr);
+        return false;
+    }
+    c->noreply = mf->no_reply;
+    return true;
+}
+
 /* ---- mg ---- */
 
 static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
 {
     struct meta_flags mf = {0};
-    const char *errstr = bad_format;
     struct store *st = c->srv->store;
     size_t start = c->out->len;
     struct store_shard *sh;
@@ -89,19 +117,9 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     uint32_t hv;
     rel_time_t now = mctime_now();
 
-    if (tokens[1].length > KEY_MAX_LENGTH) {
-        cmd_error(c, bad_format);
+    if (!meta_start(c, tokens, ntokens, &mf, "CLIENT_ERROR options flags are too long",
+                    NULL))
         return;
-    }
-    if (ntokens > PROTO_META_MAX_TOKENS) {
-        cmd_error(c, "CLIENT_ERROR options flags are too long");
-        return;
-    }
-    if (proto_meta_flags(tokens, 2, &mf, &errstr) != 0) {
-        cmd_error(c, errstr);
-        return;
-    }
-    c->noreply = mf.no_reply;
     key = tokens[1].value;
     nkey = tokens[1].length;
     hv = store_hash(key, nkey);
@@ -360,26 +378,14 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
 static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
 {
     struct meta_flags mf = {0};
-    const char *errstr = bad_format;
     size_t start = c->out->len;
     struct store_shard *sh;
     struct item *it;
     const char *code;
     uint32_t hv;
 
-    if (tokens[1].length > KEY_MAX_LENGTH) {
-        cmd_error(c, bad_format);
+    if (!meta_start(c, tokens, ntokens, &mf, too_many_flags, bad_flags))
         return;
-    }
-    if (ntokens > PROTO_META_MAX_TOKENS) {
-        cmd_error(c, "CLIENT_ERROR options flags too long");
-        return;
-    }
-    if (proto_meta_flags(tokens, 2, &mf, &errstr) != 0) {
-        cmd_error(c, "CLIENT_ERROR invalid or duplicate flag");
-        return;
-    }
-    c->noreply = mf.no_reply;
     buf_append(c->out, "XX", 2); /* the code goes here once known */
     if (!append_opaque_key(c, tokens, ntokens, tokens[1].value, tokens[1].length,
                            mf.key_binary)) {
@@ -428,7 +434,6 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
 static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
 {
     struct meta_flags mf = {.delta = 1};
-    const char *errstr = bad_format;
     const char *key = tokens[1].value;
     size_t nkey, start = c->out->len;
     struct delta_req req = {.incr = true};
@@ -436,19 +441,8 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
     bool have = false, created = false;
     rel_time_t exptime;
 
-    if (tokens[1].length > KEY_MAX_LENGTH) {
-        cmd_error(c, bad_format);
+    if (!meta_start(c, tokens, ntokens, &mf, too_many_flags, bad_flags))
         return;
-    }
-    if (ntokens > PROTO_META_MAX_TOKENS) {
-        cmd_error(c, "CLIENT_ERROR options flags too long");
-        return;
-    }
-    if (proto_meta_flags(tokens, 2, &mf, &errstr) != 0) {
-        cmd_error(c, "CLIENT_ERROR invalid or duplicate flag");
-        return;
-    }
-    c->noreply = mf.no_reply;
     nkey = tokens[1].length;
     switch (mf.mode) {
     case 0:
@@ -577,8 +571,8 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
         buf_append(c->out, res.value, res.len);
     }
     buf_append(c->out, "\r\n", 2);
-    if (c->noreply)
-        c->out->len = start; /* q: success is silent */
+    if (c->noreply && !created)
+        c->out->len = start; /* q: a change is silent (a creation is not) */
     c->noreply = false;
 }
 
@@ -631,15 +625,14 @@ static void process_me(struct cmd *c, struct token *tokens, size_t ntokens)
     {
         rel_time_t now = mctime_now();
         bool use_cas = c->srv->settings.use_cas;
-        size_t ntotal = 48 + it->nkey + 1 + it->nbytes + (it->flags ? 4 : 0) +
-                        (use_cas ? 8 : 0);
-        int n = snprintf(line, sizeof(line),
-                         " exp=%d la=%llu cas=%llu fetch=%s cls=%u size=%zu\r\n",
-                         it->exptime == 0 ? -1 : (int)(now - it->exptime),
-                         (unsigned long long)(now - it->time),
-                         (unsigned long long)cmd_visible_cas(c, it),
-                         (it->iflags & ITEM_FETCHED) ? "yes" : "no", slab_class_of(ntotal),
-                         ntotal);
+        size_t ntotal =
+            48 + it->nkey + 1 + it->nbytes + (it->flags ? 4 : 0) + (use_cas ? 8 : 0);
+        int n = snprintf(
+            line, sizeof(line), " exp=%d la=%llu cas=%llu fetch=%s cls=%u size=%zu\r\n",
+            it->exptime == 0 ? -1 : (int)(now - it->exptime),
+            (unsigned long long)(now - it->time),
+            (unsigned long long)cmd_visible_cas(c, it),
+            (it->iflags & ITEM_FETCHED) ? "yes" : "no", slab_class_of(ntotal), ntotal);
         buf_append(c->out, "ME ", 3);
         if (it->iflags & ITEM_KEY_BINARY) {
             char *p = buf_reserve(c->out, base64_encoded_len(it->nkey));
@@ -650,7 +643,8 @@ static void process_me(struct cmd *c, struct token *tokens, size_t ntokens)
         }
         store_unlock(sh);
         if (n > 0)
-            buf_append(c->out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+            buf_append(c->out, line,
+                       (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     }
 }
 

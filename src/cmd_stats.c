@@ -52,7 +52,8 @@ static void stats_general(struct cmd *c)
                (long)ru.ru_stime.tv_usec);
     stats_line(o, "max_connections", "%d", srv->settings.maxconns);
     stats_line(o, "curr_connections", "%llu",
-               (unsigned long long)(load(&conn_stats.curr_connections) + (uint64_t)srv->nlisteners));
+               (unsigned long long)(load(&conn_stats.curr_connections) +
+                                    (uint64_t)srv->nlisteners));
     stats_line(o, "total_connections", "%llu",
                (unsigned long long)load(&conn_stats.total_connections));
     stats_line(o, "rejected_connections", "%llu",

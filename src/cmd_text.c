@@ -75,10 +75,10 @@ enum store_result cmd_store_item(struct cmd *c, struct item *it, enum cmd_store_
         if (old != NULL) {
             uint64_t want = use_cas ? req_cas : 0, have = use_cas ? old->cas : 0;
             enum { CAS_NONE, CAS_MATCH, CAS_STALE, CAS_BADVAL } cr;
-            cr = want == 0           ? CAS_NONE
-                 : want == have      ? CAS_MATCH
+            cr = want == 0                  ? CAS_NONE
+                 : want == have             ? CAS_MATCH
                  : set_stale && want < have ? CAS_STALE
-                                     : CAS_BADVAL;
+                                            : CAS_BADVAL;
             switch (op) {
             case STORE_OP_ADD:
                 /* add never replaces, but counts as a use of the old item */
@@ -304,7 +304,8 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
-    if (op == STORE_OP_CAS && !util_parse_u64(tokens[5].value, tokens[5].length, &req_cas)) {
+    if (op == STORE_OP_CAS &&
+        !util_parse_u64(tokens[5].value, tokens[5].length, &req_cas)) {
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
@@ -312,8 +313,8 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
-    it = store_alloc(st, key, nkey, store_hash(key, nkey), flags, mctime_realtime(exptime),
-                     (uint32_t)vlen + 2, &err);
+    it = store_alloc(st, key, nkey, store_hash(key, nkey), flags,
+                     mctime_realtime(exptime), (uint32_t)vlen + 2, &err);
     if (it == NULL) {
         if (err == STORE_ALLOC_TOO_LARGE) {
             STATS_INCR(c->stats, store_too_large);
@@ -433,9 +434,10 @@ static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
                 /* memcached culls every reply it has not written yet, this
                  * command's partial one included, and sends only the error.
                  * It writes after each get and mn, so those survive. */
-                c->out->len = c->sent_resets == c->out->resets && c->sent_mark > c->out->off
-                                  ? c->sent_mark
-                                  : c->out->off;
+                c->out->len =
+                    c->sent_resets == c->out->resets && c->sent_mark > c->out->off
+                        ? c->sent_mark
+                        : c->out->off;
                 cmd_reply(c, "CLIENT_ERROR bad command line format");
                 return;
             }
@@ -650,8 +652,9 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
                    ? process_update(c, tokens, ntokens, STORE_OP_REPLACE)
                    : CMD_NEXT_LINE;
     if (is(cmd, "append"))
-        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STORE_OP_APPEND)
-                                      : CMD_NEXT_LINE;
+        return want(c, ntokens, 6, 7)
+                   ? process_update(c, tokens, ntokens, STORE_OP_APPEND)
+                   : CMD_NEXT_LINE;
     if (is(cmd, "prepend"))
         return want(c, ntokens, 6, 7)
                    ? process_update(c, tokens, ntokens, STORE_OP_PREPEND)

@@ -39,13 +39,13 @@ struct conn {
     struct server *srv;
     struct thread_stats *stats;
     struct event *ev;
-    short ev_flags;          /* EV_READ or EV_WRITE, as registered */
+    short ev_flags; /* EV_READ or EV_WRITE, as registered */
     enum conn_state state;
     char *rbuf;
-    size_t rsize;            /* allocated */
-    size_t rstart;           /* first unparsed byte */
-    size_t rend;             /* end of data */
-    uint32_t value_got;      /* bytes of the data block read so far */
+    size_t rsize;       /* allocated */
+    size_t rstart;      /* first unparsed byte */
+    size_t rend;        /* end of data */
+    uint32_t value_got; /* bytes of the data block read so far */
     struct buf out;
     struct cmd cmd;
     struct conn *prev, *next; /* the worker's list */
@@ -67,8 +67,8 @@ static int set_events(struct conn *c, short flags)
     if (c->ev_flags == flags)
         return 0;
     event_del(c->ev);
-    if (event_assign(c->ev, worker_base(c->w), c->fd, flags | EV_PERSIST, conn_event, c) !=
-            0 ||
+    if (event_assign(c->ev, worker_base(c->w), c->fd, flags | EV_PERSIST, conn_event,
+                     c) != 0 ||
         event_add(c->ev, timeout ? &tv : NULL) != 0)
         return -1;
     c->ev_flags = flags;

@@ -18,10 +18,10 @@
 #define KEY_MAX_LENGTH 250
 
 /* iflags bits */
-#define ITEM_LINKED  0x01 /* in a hash table and an LRU */
-#define ITEM_FETCHED 0x02 /* read at least once since it was stored */
-#define ITEM_TOKEN   0x04 /* a meta "win" token has been handed out (Z for others) */
-#define ITEM_STALE   0x08 /* invalidated by meta I: served with X */
+#define ITEM_LINKED     0x01 /* in a hash table and an LRU */
+#define ITEM_FETCHED    0x02 /* read at least once since it was stored */
+#define ITEM_TOKEN      0x04 /* a meta "win" token has been handed out (Z for others) */
+#define ITEM_STALE      0x08 /* invalidated by meta I: served with X */
 #define ITEM_KEY_BINARY 0x10 /* stored with a base64 key (meta b): echo it encoded */
 
 struct item {

@@ -75,7 +75,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 /* Splits memcached's "host:port" and "[v6]:port" forms; a bare host (or
  * bare IPv6 address) keeps the -p port. */
-static void split_host_port(char *spec, const char **host, char *port, size_t cap, int dflt)
+static void split_host_port(char *spec, const char **host, char *port, size_t cap,
+                            int dflt)
 {
     char *colon = strrchr(spec, ':');
 
@@ -121,8 +122,8 @@ static int bind_one(struct listener *l, char *spec)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
             listen(fd, l->srv->settings.backlog) != 0) {
-            fprintf(stderr, "meshcached: failed to listen on %s port %s: %s\n", host, port,
-                    strerror(errno));
+            fprintf(stderr, "meshcached: failed to listen on %s port %s: %s\n", host,
+                    port, strerror(errno));
             close(fd);
             freeaddrinfo(res);
             return -1;
@@ -154,7 +155,8 @@ struct listener *listener_open(struct server *srv, struct event_base *base)
     if (l->resume == NULL)
         goto fail;
     memcpy(list, srv->settings.listen_addr, sizeof(list));
-    for (char *h = strtok_r(list, ",", &save); h != NULL; h = strtok_r(NULL, ",", &save)) {
+    for (char *h = strtok_r(list, ",", &save); h != NULL;
+         h = strtok_r(NULL, ",", &save)) {
         if (bind_one(l, h) != 0)
             goto fail;
     }

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_MAX_TOKENS        24 /* per tokenizing pass, as memcached */
-#define PROTO_META_MAX_TOKENS   20 /* meta commands: command, key, flags, terminal */
-#define PROTO_META_MAX_OPAQUE   32 /* including the leading 'O' */
-#define PROTO_MAX_LINE_NOGET    2048 /* longest unterminated non-get line kept */
+#define PROTO_MAX_TOKENS      24   /* per tokenizing pass, as memcached */
+#define PROTO_META_MAX_TOKENS 20   /* meta commands: command, key, flags, terminal */
+#define PROTO_META_MAX_OPAQUE 32   /* including the leading 'O' */
+#define PROTO_MAX_LINE_NOGET  2048 /* longest unterminated non-get line kept */
 
 struct token {
     char *value;   /* NUL-terminated in place; NULL only in a final token */
@@ -37,20 +37,20 @@ bool proto_noreply(const struct token *tokens, size_t ntokens);
  * values; the caller converts them to server time. */
 struct meta_flags {
     bool has_error;
-    bool no_update;   /* u */
-    bool vivify;      /* N */
-    bool value;       /* v */
-    bool set_stale;   /* I */
-    bool no_reply;    /* q */
-    bool has_cas;     /* C */
-    bool has_new_cas; /* E: explicit CAS for the modified item */
-    bool new_ttl;     /* T */
-    bool recache;     /* R */
-    bool key_binary;  /* b */
-    char mode;        /* M */
-    int32_t ttl;      /* T */
-    int32_t autoviv_ttl; /* N */
-    int32_t recache_ttl; /* R */
+    bool no_update;        /* u */
+    bool vivify;           /* N */
+    bool value;            /* v */
+    bool set_stale;        /* I */
+    bool no_reply;         /* q */
+    bool has_cas;          /* C */
+    bool has_new_cas;      /* E: explicit CAS for the modified item */
+    bool new_ttl;          /* T */
+    bool recache;          /* R */
+    bool key_binary;       /* b */
+    char mode;             /* M */
+    int32_t ttl;           /* T */
+    int32_t autoviv_ttl;   /* N */
+    int32_t recache_ttl;   /* R */
     uint32_t client_flags; /* F */
     uint64_t req_cas;      /* C */
     uint64_t new_cas;      /* E */

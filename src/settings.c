@@ -27,50 +27,76 @@ void settings_defaults(struct settings *s)
 
 void settings_usage(FILE *out)
 {
-    fputs("Usage: meshcached [options]\n"
-          "A memcached-compatible distributed in-memory cache.\n"
-          "\n"
-          "-p, --port=<num>               TCP port to listen on (default: 11211)\n"
-          "-l, --listen=<addr>            interface to listen on (default: 127.0.0.1)\n"
-          "-U, --udp-port=<num>           UDP port; only 0 (off) is accepted (default: 0)\n"
-          "-b, --listen-backlog=<num>     backlog queue limit (default: 1024)\n"
-          "-m, --memory-limit=<num>       item memory in megabytes (default: 64)\n"
-          "-M, --disable-evictions        return an error when memory is full instead of\n"
-          "                               evicting\n"
-          "-c, --conn-limit=<num>         max simultaneous connections (default: 1024)\n"
-          "-t, --threads=<num>            number of worker threads (default: 4)\n"
-          "-I, --max-item-size=<num>      largest value stored, k/m suffixes accepted\n"
-          "                               (default: 1m, min: 1k, max: 1024m)\n"
-          "-C, --disable-cas              disable use of CAS\n"
-          "-R, --max-reqs-per-event=<num> requests handled per connection per event\n"
-          "                               before yielding (default: 20)\n"
-          "-v, --verbose                  print errors and warnings; -vv also prints\n"
-          "                               client commands and connection events\n"
-          "-d, --daemon                   run as a daemon\n"
-          "-P, --pidfile=<file>           write the process id to <file>\n"
-          "-u, --user=<user>              switch to <user> after start (when root)\n"
-          "-o, --extended=<key=value,...> extended options:\n"
-          "    idle_timeout=<seconds>     close client connections idle this long\n"
-          "                               (default: 0, never)\n"
-          "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
-          "                               are accepted and ignored with a warning\n"
-          "-h, --help                     print this help and exit\n"
-          "-V, --version                  print version and exit\n",
-          out);
+    fputs(
+        "Usage: meshcached [options]\n"
+        "A memcached-compatible distributed in-memory cache.\n"
+        "\n"
+        "-p, --port=<num>               TCP port to listen on (default: 11211)\n"
+        "-l, --listen=<addr>            interface to listen on (default: 127.0.0.1)\n"
+        "-U, --udp-port=<num>           UDP port; only 0 (off) is accepted (default: 0)\n"
+        "-b, --listen-backlog=<num>     backlog queue limit (default: 1024)\n"
+        "-m, --memory-limit=<num>       item memory in megabytes (default: 64)\n"
+        "-M, --disable-evictions        return an error when memory is full instead of\n"
+        "                               evicting\n"
+        "-c, --conn-limit=<num>         max simultaneous connections (default: 1024)\n"
+        "-t, --threads=<num>            number of worker threads (default: 4)\n"
+        "-I, --max-item-size=<num>      largest value stored, k/m suffixes accepted\n"
+        "                               (default: 1m, min: 1k, max: 1024m)\n"
+        "-C, --disable-cas              disable use of CAS\n"
+        "-R, --max-reqs-per-event=<num> requests handled per connection per event\n"
+        "                               before yielding (default: 20)\n"
+        "-v, --verbose                  print errors and warnings; -vv also prints\n"
+        "                               client commands and connection events\n"
+        "-d, --daemon                   run as a daemon\n"
+        "-P, --pidfile=<file>           write the process id to <file>\n"
+        "-u, --user=<user>              switch to <user> after start (when root)\n"
+        "-o, --extended=<key=value,...> extended options:\n"
+        "    idle_timeout=<seconds>     close client connections idle this long\n"
+        "                               (default: 0, never)\n"
+        "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
+        "                               are accepted and ignored with a warning\n"
+        "-h, --help                     print this help and exit\n"
+        "-V, --version                  print version and exit\n",
+        out);
 }
 
 /* memcached's -o keys that have no meaning here: accepted so existing command
  * lines keep working, with a warning. */
-static const char *const ignored_ext[] = {
-    "modern", "maxconns_fast", "hashpower", "tail_repair_time", "hash_algorithm",
-    "lru_crawler", "lru_crawler_sleep", "lru_crawler_tocrawl", "lru_maintainer",
-    "read_buf_mem_limit", "hot_lru_pct", "warm_lru_pct", "hot_max_factor",
-    "warm_max_factor", "temporary_ttl", "slab_reassign", "slab_automove",
-    "slab_automove_ratio", "slab_automove_window", "slab_chunk_max", "slab_sizes",
-    "track_sizes", "watcher_logbuf_size", "worker_logbuf_size", "inline_ascii_response",
-    "chunked_items", "drop_privileges", "resp_obj_mem_limit", "lru_segmented",
-    "hashexpand", "ssl_chain_cert", "ssl_key", "bind_proto", "proxy_config",
-    NULL};
+static const char *const ignored_ext[] = {"modern",
+                                          "maxconns_fast",
+                                          "hashpower",
+                                          "tail_repair_time",
+                                          "hash_algorithm",
+                                          "lru_crawler",
+                                          "lru_crawler_sleep",
+                                          "lru_crawler_tocrawl",
+                                          "lru_maintainer",
+                                          "read_buf_mem_limit",
+                                          "hot_lru_pct",
+                                          "warm_lru_pct",
+                                          "hot_max_factor",
+                                          "warm_max_factor",
+                                          "temporary_ttl",
+                                          "slab_reassign",
+                                          "slab_automove",
+                                          "slab_automove_ratio",
+                                          "slab_automove_window",
+                                          "slab_chunk_max",
+                                          "slab_sizes",
+                                          "track_sizes",
+                                          "watcher_logbuf_size",
+                                          "worker_logbuf_size",
+                                          "inline_ascii_response",
+                                          "chunked_items",
+                                          "drop_privileges",
+                                          "resp_obj_mem_limit",
+                                          "lru_segmented",
+                                          "hashexpand",
+                                          "ssl_chain_cert",
+                                          "ssl_key",
+                                          "bind_proto",
+                                          "proxy_config",
+                                          NULL};
 
 static bool is_ignored_ext(const char *key)
 {
@@ -114,8 +140,10 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                 return -1;
             }
         } else if (is_ignored_ext(opt)) {
-            fprintf(err, "meshcached: warning: -o %s is a memcached option with no "
-                         "effect here; ignored\n", opt);
+            fprintf(err,
+                    "meshcached: warning: -o %s is a memcached option with no "
+                    "effect here; ignored\n",
+                    opt);
         } else {
             fprintf(err, "meshcached: unknown -o option '%s'\n", opt);
             return -1;

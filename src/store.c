@@ -26,11 +26,11 @@ struct htab {
 struct store_shard {
     pthread_mutex_t lock;
     struct store *st;
-    struct htab ht[2];   /* ht[1] is the bigger table while growing */
-    bool growing;        /* moving buckets from ht[0] to ht[1] */
-    uint32_t rehash_idx; /* next ht[0] bucket to move */
-    uint32_t count;      /* linked items */
-    uint32_t sample_pos; /* the sampler's cursor into ht[0] */
+    struct htab ht[2];     /* ht[1] is the bigger table while growing */
+    bool growing;          /* moving buckets from ht[0] to ht[1] */
+    uint32_t rehash_idx;   /* next ht[0] bucket to move */
+    uint32_t count;        /* linked items */
+    uint32_t sample_pos;   /* the sampler's cursor into ht[0] */
     struct item *lru_head; /* most recently used */
     struct item *lru_tail; /* least recently used */
     /* counters, under lock */
@@ -46,9 +46,9 @@ struct store_shard {
 
 struct store {
     struct store_config cfg;
-    uint64_t mem_used;    /* atomic: item + table bytes charged */
-    uint64_t cas;         /* atomic: last CAS value handed out */
-    uint64_t outofmemory; /* atomic */
+    uint64_t mem_used;      /* atomic: item + table bytes charged */
+    uint64_t cas;           /* atomic: last CAS value handed out */
+    uint64_t outofmemory;   /* atomic */
     rel_time_t oldest_live; /* atomic: flush_all deadline, 0 = none */
     uint64_t oldest_cas;    /* atomic: items below this CAS were flushed */
     struct store_shard shards[STORE_SHARDS];

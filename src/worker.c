@@ -28,7 +28,7 @@ struct worker {
     int notify[2];          /* pipe: [0] read by the worker, [1] written by others */
     pthread_mutex_t q_lock; /* protects q_head/q_tail; a leaf lock */
     struct fd_node *q_head, *q_tail;
-    struct conn *conns;     /* owned connections, linked by conn.c */
+    struct conn *conns; /* owned connections, linked by conn.c */
     struct thread_stats stats;
 };
 
