@@ -238,11 +238,15 @@ static int conn_step(struct conn *c)
     return 0;
 }
 
-/* Reads once. Returns >0 bytes read, 0 on EOF, -1 on error, -2 on EAGAIN. */
-static ssize_t conn_read(struct conn *c)
+/* Reads once. Returns >0 bytes read, 0 on EOF, -1 on error, -2 on EAGAIN.
+ * *more is false when the read came back short: the socket is drained, and
+ * the next read would only say EAGAIN (the event loop tells us when not). */
+static ssize_t conn_read(struct conn *c, bool *more)
 {
     ssize_t n;
+    size_t want;
 
+    *more = false;
     if (c->rstart == c->rend) {
         c->rstart = c->rend = 0;
         if (c->rsize > RBUF_KEEP_MAX) {
@@ -255,7 +259,9 @@ static ssize_t conn_read(struct conn *c)
         if (c->state == CONN_VALUE) {
             /* Nothing buffered: read the data block straight into the item. */
             struct item *it = c->cmd.item;
-            n = read(c->fd, item_value(it) + c->value_got, it->nbytes - c->value_got);
+            want = it->nbytes - c->value_got;
+            n = read(c->fd, item_value(it) + c->value_got, want);
+            *more = n == (ssize_t)want;
             if (n > 0) {
                 c->value_got += (uint32_t)n;
                 STATS_ADD(c->stats, bytes_read, (uint64_t)n);
@@ -280,7 +286,9 @@ static ssize_t conn_read(struct conn *c)
             c->rsize *= 2;
         }
     }
-    n = read(c->fd, c->rbuf + c->rend, c->rsize - c->rend);
+    want = c->rsize - c->rend;
+    n = read(c->fd, c->rbuf + c->rend, want);
+    *more = n == (ssize_t)want;
     if (n > 0) {
         c->rend += (size_t)n;
         STATS_ADD(c->stats, bytes_read, (uint64_t)n);
@@ -320,6 +328,7 @@ static int conn_flush(struct conn *c)
 static void conn_run(struct conn *c)
 {
     int budget = c->srv->settings.reqs_per_event;
+    bool more = true; /* the socket may hold unread bytes */
 
     for (;;) {
         ssize_t n;
@@ -344,7 +353,9 @@ static void conn_run(struct conn *c)
             event_active(c->ev, EV_READ, 0);
             return;
         }
-        n = conn_read(c);
+        if (!more)
+            return; /* drained: saves a read that would say EAGAIN */
+        n = conn_read(c, &more);
         if (n == -2)
             return;
         if (n <= 0) {
