@@ -62,7 +62,8 @@ struct meta_flags {
  * Parses the flags in tokens[start..] (up to the terminal token) into *mf,
  * which the caller has zeroed and given its defaults. A 'b' flag base64-
  * decodes tokens[1] (the key) in place. Returns 0, or -1 with *errstr set to
- * memcached's error line for the first problem found.
+ * memcached's error line for the problem found (the last one when
+ * several tokens are bad, as in memcached).
  */
 int proto_meta_flags(struct token *tokens, size_t start, struct meta_flags *mf,
                      const char **errstr);

@@ -2,7 +2,6 @@
  * store: sharded chained hash tables that grow incrementally, one LRU list
  * per shard, and a single atomic byte counter that enforces the memory limit.
  */
-#include "config.h"
 #include "store.h"
 
 #include <malloc.h>
@@ -62,15 +61,10 @@ uint32_t store_hash(const char *key, size_t nkey)
     return h;
 }
 
+/* The real size of an allocation: what malloc gave plus its chunk header. */
 static uint64_t charge_of(void *p)
 {
-#ifdef HAVE_MALLOC_USABLE_SIZE
-    /* The real allocation: what malloc gives plus its chunk header. */
     return malloc_usable_size(p) + sizeof(size_t);
-#else
-    (void)p;
-    return 0;
-#endif
 }
 
 static bool mem_try_add(struct store *st, uint64_t n)
@@ -184,7 +178,6 @@ static void maybe_grow(struct store_shard *sh)
 {
     struct store *st = sh->st;
     uint32_t size = sh->ht[0].mask + 1;
-    uint64_t need = (uint64_t)size * 2 * sizeof(struct item *);
     struct item **b;
     uint64_t charge;
 
@@ -193,7 +186,7 @@ static void maybe_grow(struct store_shard *sh)
     b = calloc((size_t)size * 2, sizeof(*b));
     if (b == NULL)
         return;
-    charge = charge_of(b) ? charge_of(b) : need;
+    charge = charge_of(b);
     for (int tries = 0; !mem_try_add(st, charge); tries++) {
         if (!st->cfg.evict_to_free || tries >= 64 ||
             !evict_one(st, (uint32_t)(sh - st->shards), sh)) {
@@ -345,7 +338,7 @@ struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_
     it = malloc(item_size(nkey, nbytes));
     if (it == NULL)
         goto nomem;
-    charge = charge_of(it) ? charge_of(it) : item_size(nkey, nbytes);
+    charge = charge_of(it);
     while (!mem_try_add(st, charge)) {
         if (!st->cfg.evict_to_free || !evict_one(st, hv & (STORE_SHARDS - 1), NULL)) {
             free(it);

@@ -864,6 +864,16 @@ START_TEST(test_cmd_ma_counts_and_creates_with_n)
 }
 END_TEST
 
+/* memcached 1.6.18 hides only the HD of an existing counter under q: one
+ * created by N is still reported (its vivify path never sets the skip). */
+START_TEST(test_cmd_ma_q_still_reports_a_counter_created_by_n_like_memcached)
+{
+    ck_assert_str_eq(feed("ma cnt N0 J10 q\r\nmn\r\n"), "HD\r\nMN\r\n");
+    ck_assert_str_eq(feed("ma cnt q\r\nmn\r\n"), "MN\r\n");
+    ck_assert_str_eq(feed("ma nope q\r\nmn\r\n"), "NF\r\nMN\r\n");
+}
+END_TEST
+
 START_TEST(test_cmd_ma_errors)
 {
     ck_assert_str_eq(feed("ma cnt MX\r\n"),
@@ -1034,6 +1044,7 @@ static Suite *cmd_suite(void)
     tcase_add_test(tc, test_cmd_md_deletes_and_reports);
     tcase_add_test(tc, test_cmd_md_c_deletes_only_with_the_current_cas);
     tcase_add_test(tc, test_cmd_ma_counts_and_creates_with_n);
+    tcase_add_test(tc, test_cmd_ma_q_still_reports_a_counter_created_by_n_like_memcached);
     tcase_add_test(tc, test_cmd_ma_errors);
     tcase_add_test(tc, test_cmd_ma_c_compares_the_cas);
     tcase_add_test(tc, test_cmd_mn_and_me);
