@@ -34,7 +34,6 @@ struct item {
     uint32_t flags;      /* client flags */
     uint32_t nbytes;     /* value length including the trailing "\r\n" */
     uint32_t hv;         /* hash of the key */
-    uint32_t alloc_size; /* bytes charged to the memory limit */
     uint8_t nkey;        /* key length */
     uint8_t iflags;      /* ITEM_* */
     char data[];         /* key, then value + "\r\n" */
@@ -50,10 +49,11 @@ static inline char *item_value(struct item *it)
     return it->data + it->nkey;
 }
 
-/* Bytes an item with these lengths needs before allocator rounding. */
+/* Bytes an item with these lengths needs before allocator rounding (the
+ * data starts right after the last header field, not after padding). */
 static inline size_t item_size(size_t nkey, size_t nbytes)
 {
-    return sizeof(struct item) + nkey + nbytes;
+    return offsetof(struct item, data) + nkey + nbytes;
 }
 
 #endif

@@ -205,13 +205,14 @@ static void maybe_grow(struct store_shard *sh)
 static void unlink_free(struct store_shard *sh, struct item *it)
 {
     struct item **pp = chain_slot(sh, it);
+    uint64_t charge = charge_of(it);
 
     if (pp != NULL)
         *pp = it->h_next;
     lru_unlink(sh, it);
     sh->count--;
-    sh->bytes -= it->alloc_size;
-    mem_sub(sh->st, it->alloc_size);
+    sh->bytes -= charge;
+    mem_sub(sh->st, charge);
     free(it);
 }
 
@@ -350,7 +351,6 @@ struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_
     it->flags = flags;
     it->nbytes = nbytes;
     it->hv = hv;
-    it->alloc_size = (uint32_t)charge;
     it->nkey = (uint8_t)nkey;
     memcpy(it->data, key, nkey);
     *err = STORE_ALLOC_OK;
@@ -366,7 +366,7 @@ void store_release(struct store *st, struct item *it)
 {
     if (it == NULL)
         return;
-    mem_sub(st, it->alloc_size);
+    mem_sub(st, charge_of(it));
     free(it);
 }
 
@@ -428,7 +428,7 @@ void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old
     lru_push_head(sh, it);
     sh->count++;
     sh->total_items++;
-    sh->bytes += it->alloc_size;
+    sh->bytes += charge_of(it);
 }
 
 void do_store_link(struct store_shard *sh, struct item *it, struct item *old)

@@ -1,5 +1,6 @@
 /* check_store: the sharded table, LRU eviction under the memory limit,
  * memory accounting, expiry, flush, incremental growth and thread safety. */
+#include <malloc.h>
 #include <check.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -252,7 +253,7 @@ START_TEST(test_store_link_replaces_and_frees_the_old_item)
     it = do_store_find(sh, "k", 1, hv, NULL);
     cas2 = it->cas;
     nbytes = it->nbytes;
-    charged = it->alloc_size;
+    charged = malloc_usable_size(it) + sizeof(size_t); /* what the store charges */
     store_unlock(sh);
     s = stats();
     ck_assert_uint_eq(nbytes, 3002);
