@@ -184,11 +184,11 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
         switch (tokens[i].value[0]) {
         case 'T':
             ttl_set = true;
-            it->exptime = ttl_time(mf.ttl);
+            do_store_set_exptime(sh, it, ttl_time(mf.ttl));
             break;
         case 'N':
             if (created) {
-                it->exptime = ttl_time(mf.autoviv_ttl);
+                do_store_set_exptime(sh, it, ttl_time(mf.autoviv_ttl));
                 won = true;
             }
             break;
@@ -406,7 +406,7 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
         /* invalidate: keep serving the value, marked stale, and let the
          * next reader win the right to recache it */
         if (mf.new_ttl)
-            it->exptime = ttl_time(mf.ttl);
+            do_store_set_exptime(sh, it, ttl_time(mf.ttl));
         it->iflags |= ITEM_STALE;
         it->iflags &= (uint8_t)~ITEM_TOKEN;
         if (mf.has_new_cas)

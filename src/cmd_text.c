@@ -267,7 +267,7 @@ enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
         }
         res->old_exptime = it->exptime;
         if (req->set_ttl)
-            it->exptime = req->ttl;
+            do_store_set_exptime(sh, it, req->ttl);
         res->cas = it->cas;
         if (req->incr)
             STATS_INCR(c->stats, incr_hits);
@@ -381,7 +381,7 @@ static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas
 
     if (it != NULL) {
         if (touch)
-            it->exptime = exptime;
+            do_store_set_exptime(sh, it, exptime);
         it->iflags |= ITEM_FETCHED;
         do_store_bump(sh, it);
         append_value(c, it, return_cas);
@@ -477,7 +477,7 @@ static void process_touch(struct cmd *c, struct token *tokens, size_t ntokens)
     sh = store_lock(c->srv->store, hv);
     it = do_store_find(sh, key, nkey, hv, NULL);
     if (it != NULL) {
-        it->exptime = mctime_realtime(exp);
+        do_store_set_exptime(sh, it, mctime_realtime(exp));
         it->iflags |= ITEM_FETCHED;
         do_store_bump(sh, it);
     }

@@ -29,6 +29,9 @@ struct store_shard {
     bool growing;          /* moving buckets from ht[0] to ht[1] */
     uint32_t rehash_idx;   /* next ht[0] bucket to move */
     uint32_t count;        /* linked items */
+    uint32_t nexp;         /* linked items with an expiry time */
+    uint32_t sweep_epoch;  /* flush epoch when the current sampler sweep began */
+    uint32_t swept_epoch;  /* flush epoch a whole sampler sweep has covered */
     uint32_t sample_pos;   /* the sampler's cursor into ht[0] */
     struct item *lru_head; /* most recently used */
     struct item *lru_tail; /* least recently used */
@@ -50,6 +53,7 @@ struct store {
     uint64_t outofmemory;   /* atomic */
     rel_time_t oldest_live; /* atomic: flush_all deadline, 0 = none */
     uint64_t oldest_cas;    /* atomic: items below this CAS were flushed */
+    uint32_t flush_epoch;   /* atomic: flush_all calls so far */
     struct store_shard shards[STORE_SHARDS];
 };
 
@@ -211,6 +215,7 @@ static void unlink_free(struct store_shard *sh, struct item *it)
         *pp = it->h_next;
     lru_unlink(sh, it);
     sh->count--;
+    sh->nexp -= it->exptime != 0;
     sh->bytes -= charge;
     mem_sub(sh->st, charge);
     free(it);
@@ -427,6 +432,7 @@ void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old
     it->iflags |= ITEM_LINKED;
     lru_push_head(sh, it);
     sh->count++;
+    sh->nexp += it->exptime != 0;
     sh->total_items++;
     sh->bytes += charge_of(it);
 }
@@ -440,6 +446,12 @@ void do_store_link(struct store_shard *sh, struct item *it, struct item *old)
 void do_store_unlink(struct store_shard *sh, struct item *it)
 {
     unlink_free(sh, it);
+}
+
+void do_store_set_exptime(struct store_shard *sh, struct item *it, rel_time_t exptime)
+{
+    sh->nexp += (exptime != 0) - (it->exptime != 0);
+    it->exptime = exptime;
 }
 
 void do_store_bump(struct store_shard *sh, struct item *it)
@@ -473,6 +485,7 @@ void store_flush(struct store *st, int64_t delay)
     if (live <= now)
         __atomic_store_n(&st->oldest_cas, store_next_cas(st), __ATOMIC_RELAXED);
     __atomic_store_n(&st->oldest_live, live, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st->flush_epoch, 1, __ATOMIC_RELAXED);
 }
 
 static uint64_t elapsed_us(const struct timespec *t0)
@@ -484,17 +497,32 @@ static uint64_t elapsed_us(const struct timespec *t0)
            (uint64_t)((t1.tv_nsec - t0->tv_nsec) / 1000);
 }
 
+/* Whether a flush_all has taken effect that the sampler has not yet swept
+ * this shard for; returns the epoch to sweep for. */
+static bool flush_unswept(const struct store_shard *sh, rel_time_t now, uint32_t *epoch)
+{
+    rel_time_t live = __atomic_load_n(&sh->st->oldest_live, __ATOMIC_RELAXED);
+
+    *epoch = __atomic_load_n(&sh->st->flush_epoch, __ATOMIC_RELAXED);
+    return live != 0 && live <= now && sh->swept_epoch != *epoch;
+}
+
 /* Examines up to SAMPLE_BUCKETS buckets of one shard from its cursor;
- * returns the number of items reclaimed and adds to *seen what it examined. */
+ * returns the number of items reclaimed and adds to *seen what it examined.
+ * Shards with nothing that can expire and no flush to apply are skipped. */
 static uint64_t sample_shard(struct store_shard *sh, rel_time_t now, uint64_t *seen)
 {
     uint64_t freed = 0;
+    uint32_t epoch;
 
     pthread_mutex_lock(&sh->lock);
     if (sh->growing) {
         /* Finish growing first: the cursor refers to the table being left. */
         rehash_step(sh, SAMPLE_BUCKETS);
-    } else {
+    } else if (sh->nexp > 0 || flush_unswept(sh, now, &epoch)) {
+        flush_unswept(sh, now, &epoch);
+        if (sh->sample_pos == 0)
+            sh->sweep_epoch = epoch;
         for (int n = 0; n < SAMPLE_BUCKETS; n++) {
             struct item **pp = &sh->ht[0].b[sh->sample_pos];
             while (*pp != NULL) {
@@ -508,6 +536,10 @@ static uint64_t sample_shard(struct store_shard *sh, rel_time_t now, uint64_t *s
                 }
             }
             sh->sample_pos = (sh->sample_pos + 1) & sh->ht[0].mask;
+            if (sh->sample_pos == 0) {
+                sh->swept_epoch = sh->sweep_epoch;
+                break;
+            }
         }
     }
     pthread_mutex_unlock(&sh->lock);

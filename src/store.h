@@ -112,6 +112,10 @@ void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old
 /* Unlinks and frees a linked item. */
 void do_store_unlink(struct store_shard *sh, struct item *it);
 
+/* Changes a linked item's expiry time (the store counts items that can
+ * expire, so that the sampler skips shards without any). */
+void do_store_set_exptime(struct store_shard *sh, struct item *it, rel_time_t exptime);
+
 /* Marks it most recently used and records the access time. */
 void do_store_bump(struct store_shard *sh, struct item *it);
 

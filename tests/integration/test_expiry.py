@@ -91,10 +91,23 @@ def test_delayed_flush_all():
         check_eq(c.get_value(b"g"), b"w", "items stored after the flush live")
 
 
+def test_sampler_reclaims_flushed_items():
+    with Daemon() as d, Conn(d.port) as c:
+        n = 5000
+        c.send(b"".join(b"set fl:%d 0 0 1 noreply\r\nv\r\n" % i for i in range(n)))
+        check_eq(c.line(b"mn\r\n"), b"MN\r\n", "pipeline done")
+        check_eq(int(c.stats()["curr_items"]), n, "stored")
+        check_eq(c.line(b"flush_all\r\n"), b"OK\r\n", "flush_all")
+        ok = wait_for(lambda: int(c.stats()["curr_items"]) == 0, 5.0)
+        check(ok, "flushed items not reclaimed without reads: curr_items=%s"
+              % c.stats()["curr_items"])
+
+
 if __name__ == "__main__":
     mchelper.run_tests([
         test_sampler_reclaims_unread_expired_items,
         test_absolute_and_negative_exptime,
         test_touch_and_gat_extend_life,
         test_delayed_flush_all,
+        test_sampler_reclaims_flushed_items,
     ])
