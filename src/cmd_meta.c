@@ -49,6 +49,16 @@ static void append_ttl(struct cmd *c, rel_time_t exptime)
         append_char_u64(c, 't', (uint32_t)(exptime - mctime_now()));
 }
 
+/* Echoes an O(paque) token; false when it is too long to echo. */
+static bool append_opaque(struct cmd *c, const struct token *t)
+{
+    if (t->length > PROTO_META_MAX_OPAQUE)
+        return false;
+    buf_append(c->out, " ", 1);
+    buf_append(c->out, t->value, t->length);
+    return true;
+}
+
 /* Echoes O and k flags (for replies without an item). Returns false when an
  * opaque is too long. */
 static bool append_opaque_key(struct cmd *c, struct token *tokens, size_t ntokens,
@@ -56,10 +66,8 @@ static bool append_opaque_key(struct cmd *c, struct token *tokens, size_t ntoken
 {
     for (size_t i = 2; i < ntokens - 1; i++) {
         if (tokens[i].value[0] == 'O') {
-            if (tokens[i].length > PROTO_META_MAX_OPAQUE)
+            if (!append_opaque(c, &tokens[i]))
                 return false;
-            buf_append(c->out, " ", 1);
-            buf_append(c->out, tokens[i].value, tokens[i].length);
         } else if (tokens[i].value[0] == 'k') {
             cmd_meta_append_key(c, key, nkey, binary);
         }
@@ -217,14 +225,12 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
             buf_append(c->out, (it->iflags & ITEM_FETCHED) ? " h1" : " h0", 3);
             break;
         case 'O':
-            if (tokens[i].length > PROTO_META_MAX_OPAQUE) {
+            if (!append_opaque(c, &tokens[i])) {
                 store_unlock(sh);
                 c->out->len = start;
                 cmd_error(c, opaque_too_long);
                 return;
             }
-            buf_append(c->out, " ", 1);
-            buf_append(c->out, tokens[i].value, tokens[i].length);
             break;
         case 'k':
             cmd_meta_append_key(c, item_key(it), it->nkey,
@@ -553,13 +559,11 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
                 exptime = ttl_time(mf.autoviv_ttl);
             break;
         case 'O':
-            if (tokens[i].length > PROTO_META_MAX_OPAQUE) {
+            if (!append_opaque(c, &tokens[i])) {
                 c->out->len = start;
                 cmd_error(c, opaque_too_long);
                 return;
             }
-            buf_append(c->out, " ", 1);
-            buf_append(c->out, tokens[i].value, tokens[i].length);
             break;
         case 'k':
             cmd_meta_append_key(c, key, nkey, mf.key_binary);
