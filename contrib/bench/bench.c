@@ -98,6 +98,11 @@ static const char usage_text[] =
     "    --set-on-miss        after a get misses a key, set that key before sending\n"
     "                         anything else (cache-aside); these sets count as\n"
     "                         requests and sets\n"
+    "    --rate=N             send N requests/s in all (spread over the threads)\n"
+    "                         on a fixed schedule instead of as fast as replies\n"
+    "                         come; latency counts from the scheduled time, so\n"
+    "                         a server that falls behind shows it (default: 0,\n"
+    "                         unpaced)\n"
     "    --seed=N             seed of the random key, operation and size choices\n"
     "                         (default: 1)\n"
     "    --timeout=SECONDS    a connect or a reply taking longer is an error\n"
@@ -118,6 +123,7 @@ enum long_only {
     OPT_SET_ON_MISS,
     OPT_SEED,
     OPT_TIMEOUT,
+    OPT_RATE,
 };
 
 static const struct option long_options[] = {
@@ -138,6 +144,7 @@ static const struct option long_options[] = {
     {"prefill", no_argument, NULL, OPT_PREFILL},
     {"set-on-miss", no_argument, NULL, OPT_SET_ON_MISS},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"rate", required_argument, NULL, OPT_RATE},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
@@ -376,6 +383,9 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         case OPT_TIMEOUT:
             cfg->timeout = parse_seconds("--timeout", optarg, 0, MAX_TIMEOUT, true);
             break;
+        case OPT_RATE:
+            cfg->rate = parse_seconds("--rate", optarg, 0, 1e9, false);
+            break;
         case 'j':
             cfg->json = true;
             break;
@@ -526,11 +536,11 @@ static void report_json(const struct bench_config *cfg, const struct summary *sm
         ", \"dist\": \"%s\", \"zipf_skew\": %g, \"value_size_min\": %u, "
         "\"value_size_max\": %u, \"multiget\": %d, \"duration\": %g, \"requests\": %llu, "
         "\"warmup\": %g, \"prefill\": %s, \"set_on_miss\": %s, \"seed\": %llu, "
-        "\"timeout\": %g},\n",
+        "\"timeout\": %g, \"rate\": %g},\n",
         cfg->zipf ? "zipf" : "uniform", cfg->zipf_skew, cfg->value_min, cfg->value_max,
         cfg->multiget, cfg->duration, (unsigned long long)cfg->requests, cfg->warmup,
         cfg->prefill ? "true" : "false", cfg->set_on_miss ? "true" : "false",
-        (unsigned long long)cfg->seed, cfg->timeout);
+        (unsigned long long)cfg->seed, cfg->timeout, cfg->rate);
     fprintf(
         f,
         " \"elapsed_s\": %.6f, \"requests\": %llu, \"gets\": %llu, \"get_keys\": %llu, ",

@@ -49,6 +49,8 @@ struct bench_config {
     double timeout;    /* seconds a connect or a reply may take */
     bool prefill;
     bool set_on_miss; /* a missed key is set next (cache-aside) */
+    double rate;      /* requests/s over all threads (open loop); 0 = as fast as
+                       * replies allow (closed loop) */
     bool json;
     uint64_t seed;
     const char *value; /* value_max bytes sent as every value */

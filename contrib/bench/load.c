@@ -22,6 +22,7 @@
 
 #define IBUF_SIZE    (64 * 1024) /* longest reply line we accept, and read size */
 #define TICK_USEC    100000      /* how often timeouts and SIGINT are checked */
+#define PACE_USEC    100         /* --rate: how often due requests are sent */
 #define KEY_DIGITS   10          /* a uint32_t key number in decimal */
 #define ERR_LINE_MAX 80          /* bytes of a bad reply quoted in the report */
 
@@ -82,6 +83,13 @@ struct loop {
     uint64_t timeout_ns;
     size_t max_req; /* bytes the longest request can take */
     struct event *tick, *warm_ev, *stop_ev;
+    /* --rate: request k of this thread is due at pace_start + k * pace_ns */
+    bool paced;
+    uint64_t pace_start;
+    double pace_ns;
+    uint64_t paced_sent;
+    int pace_rr; /* connection the next pacer pass starts at */
+    struct event *pace_ev;
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -323,6 +331,14 @@ static char *put_set(struct loop *lp, char *dst, uint32_t key)
     return dst + 2;
 }
 
+/* With --rate: the scheduled time of the next request if it is due by now,
+ * else 0. */
+static uint64_t pace_due(const struct loop *lp, uint64_t now)
+{
+    uint64_t due = lp->pace_start + (uint64_t)((double)lp->paced_sent * lp->pace_ns);
+    return due <= now ? due : 0;
+}
+
 /* Queues requests until the pipeline is full or the phase allows no more,
  * then sends them. */
 static void conn_fill(struct conn *c)
@@ -340,6 +356,15 @@ static void conn_fill(struct conn *c)
         struct pending *p = &c->ring[slot];
         char *dst = c->obuf + c->olen;
         p->t_send = now;
+        if (lp->paced && lp->phase != PHASE_PREFILL) {
+            /* Latency counts from the schedule: a late send is the
+             * server's (or the queue's) delay, not hidden. */
+            uint64_t due = pace_due(lp, now);
+            if (due == 0)
+                break;
+            p->t_send = due;
+            lp->paced_sent++;
+        }
         p->phase = (uint8_t)lp->phase;
         p->nkeys = 0;
         if (lp->phase == PHASE_PREFILL) {
@@ -667,6 +692,20 @@ static void loop_on_tick(evutil_socket_t fd, short what, void *arg)
     loop_check_done(lp);
 }
 
+/* --rate: hands the requests now due to connections with pipeline room,
+ * round-robin. */
+static void loop_on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    struct loop *lp = arg;
+    (void)fd;
+    (void)what;
+    for (int n = 0; n < lp->nconns && pace_due(lp, bench_now_ns()) != 0; n++) {
+        struct conn *c = &lp->conns[lp->pace_rr];
+        lp->pace_rr = (lp->pace_rr + 1) % lp->nconns;
+        conn_fill(c);
+    }
+}
+
 static void loop_on_warm_end(evutil_socket_t fd, short what, void *arg)
 {
     struct loop *lp = arg;
@@ -721,6 +760,8 @@ static void loop_free(struct loop *lp)
         event_free(lp->warm_ev);
     if (lp->stop_ev)
         event_free(lp->stop_ev);
+    if (lp->pace_ev)
+        event_free(lp->pace_ev);
     if (lp->base)
         event_base_free(lp->base);
 }
@@ -851,6 +892,17 @@ void *worker_main(void *arg)
                     ((uint64_t)w->id < cfg->requests % (uint64_t)cfg->threads);
     }
     lp.phase = cfg->warmup > 0 ? PHASE_WARMUP : PHASE_MEASURE;
+    if (cfg->rate > 0) {
+        struct timeval pace = {.tv_sec = 0, .tv_usec = PACE_USEC};
+        lp.paced = true;
+        lp.pace_start = run->t_start;
+        lp.pace_ns = 1e9 * (double)cfg->threads / cfg->rate;
+        lp.pace_ev = event_new(lp.base, -1, EV_PERSIST, loop_on_pace, &lp);
+        if (lp.pace_ev == NULL || event_add(lp.pace_ev, &pace) < 0) {
+            loop_note_error(&lp, NULL, "cannot arm the pacing timer");
+            lp.stopping = true;
+        }
+    }
     if (lp.phase == PHASE_WARMUP && loop_add_at(lp.warm_ev, t_measure) < 0)
         lp.phase = PHASE_MEASURE;
     if (cfg->duration > 0 &&

@@ -187,6 +187,22 @@ def test_sets_only_and_duration():
         check_eq(bench_counts(r), delta(before, after), "bench counts vs server deltas")
 
 
+def test_rate_never_sends_ahead_of_the_schedule():
+    # --rate: request k is due at start + k/rate; none may go out early, so
+    # over d seconds at most rate*d (+1 per thread) are sent. The count is
+    # still exact against the server's stats.
+    with Daemon() as d:
+        before = server_counts(d)
+        r = bench_json(d.port, ["--rate", 2000, "--duration", 1, "--threads", 2,
+                                "--conns", 4, "--ratio", "1:1"])
+        after = server_counts(d)
+        check_clean(r, "paced run")
+        check_eq(r["params"]["rate"], 2000, "rate echoed in the parameters")
+        check(0 < r["requests"] <= 2000 * 1 + 2,
+              "paced run sent %d requests in 1 s at 2000/s" % r["requests"])
+        check_eq(bench_counts(r), delta(before, after), "bench counts vs server deltas")
+
+
 def test_connections_spread_over_servers():
     with Daemon() as a, Daemon() as b:
         servers = "127.0.0.1:%d,127.0.0.1:%d" % (a.port, b.port)
@@ -320,6 +336,7 @@ if __name__ == "__main__":
         test_empty_server_never_hits,
         test_set_on_miss_fills_the_cache,
         test_sets_only_and_duration,
+        test_rate_never_sends_ahead_of_the_schedule,
         test_connections_spread_over_servers,
         test_error_replies_are_counted,
         test_unanswered_requests_count_as_lost,
