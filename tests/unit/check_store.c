@@ -400,19 +400,25 @@ START_TEST(test_store_evicts_least_recently_used_first)
     ck_assert(has(k[2]));
 
     /* next goes a (read before any filler was stored), then the fillers in
-     * the order they were stored */
-    ck_assert(put(k[i++], 4000));
-    ck_assert_uint_eq(stats().evictions, 2);
-    ck_assert(!has(k[0]));
+     * the order they were stored. How many puts that takes depends on the
+     * allocator's size classes (a finished table growth frees memory too),
+     * so put until each one goes and check who is still there. */
+    while (has(k[0])) {
+        ck_assert_int_lt(i, 400);
+        ck_assert(put(k[i++], 4000));
+    }
     ck_assert(has(k[2]));
-    ck_assert(put(k[i++], 4000));
-    ck_assert(!has(k[2]));
+    while (has(k[2])) {
+        ck_assert_int_lt(i, 400);
+        ck_assert(put(k[i++], 4000));
+    }
     ck_assert(has(k[3]));
 
     s = stats();
-    ck_assert_uint_eq(s.evictions, 3);
-    /* b and k[2] were never read; a was */
-    ck_assert_uint_eq(s.evicted_unfetched, 2);
+    ck_assert_uint_ge(s.evictions, 3);
+    /* of the evicted (b, a, k[2] and any filler a table growth made room
+     * by evicting) only a was ever read */
+    ck_assert_uint_eq(s.evicted_unfetched, s.evictions - 1);
     ck_assert_uint_eq(s.evicted_nonzero, 0);
     free(k);
 }
