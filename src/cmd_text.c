@@ -11,7 +11,8 @@
 
 #include "config.h"
 
-#define VERSION_STRING "1.6.18-meshcached-" PACKAGE_VERSION
+#define GET_REPLY_MIN_MAX (64u * 1024 * 1024)
+#define VERSION_STRING    "1.6.18-meshcached-" PACKAGE_VERSION
 
 void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
               struct buf *out)
@@ -413,10 +414,22 @@ static void mark_sent(struct cmd *c)
     c->sent_resets = c->out->resets;
 }
 
+/* The largest reply one get may build. The reply is copied into the
+ * connection's buffer, so without a bound one line naming a big value
+ * thousands of times could make the server allocate terabytes. Twice the
+ * largest item, and never less than 64 MB; beyond it the get answers
+ * memcached's own out-of-memory error for get responses. */
+static size_t get_reply_max(const struct cmd *c)
+{
+    size_t twice = 2 * (size_t)c->srv->settings.item_size_max;
+
+    return twice > GET_REPLY_MIN_MAX ? twice : GET_REPLY_MIN_MAX;
+}
+
 static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
                         bool return_cas, bool touch)
 {
-    size_t k = 1;
+    size_t k = 1, start = c->out->len;
     rel_time_t exptime = 0;
     int32_t exp;
 
@@ -430,7 +443,12 @@ static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
     }
     for (;;) {
         for (; tokens[k].length != 0; k++) {
-            if (tokens[k].length > KEY_MAX_LENGTH) {
+            const char *err = NULL;
+            if (tokens[k].length > KEY_MAX_LENGTH)
+                err = "CLIENT_ERROR bad command line format";
+            else if (c->out->len - start > get_reply_max(c))
+                err = "SERVER_ERROR out of memory writing get response";
+            if (err != NULL) {
                 /* memcached culls every reply it has not written yet, this
                  * command's partial one included, and sends only the error.
                  * It writes after each get and mn, so those survive. */
@@ -438,7 +456,7 @@ static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
                     c->sent_resets == c->out->resets && c->sent_mark > c->out->off
                         ? c->sent_mark
                         : c->out->off;
-                cmd_reply(c, "CLIENT_ERROR bad command line format");
+                cmd_reply(c, err);
                 return;
             }
             get_one(c, tokens[k].value, tokens[k].length, return_cas, touch, exptime);

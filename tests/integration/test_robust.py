@@ -5,6 +5,7 @@ mid-value, 200 concurrent connections, and memory pressure with -m 8
 served correctly and the daemon survives and exits cleanly.
 """
 
+import os
 import random
 import socket
 import threading
@@ -305,6 +306,28 @@ def test_memory_limit_no_evict():
         check_serving(d)
 
 
+def test_huge_multiget_reply_is_bounded():
+    # One short line naming a 1 MB value 200 times asks for a 200 MB reply;
+    # meshcached builds at most max(64 MB, 2 x -I) of one get's reply and
+    # answers memcached's out-of-memory error beyond it (memcached itself
+    # would send it all).
+    with Daemon(args=["-m", "64"]) as d, d.connect(timeout=20) as c:
+        if os.path.basename(d.binary) == "memcached":
+            raise mchelper.TestSkip("meshcached's bound; memcached sends it all")
+        big = b"b" * (1024 * 1024)
+        check_eq(c.set_value(b"big", big), b"STORED\r\n", "set 1 MB")
+        c.send(b"get" + b" big" * 200 + b"\r\n")
+        check_eq(c.read_until(b"\r\n", timeout=20),
+                 b"SERVER_ERROR out of memory writing get response\r\n", "bounded reply")
+        c.send(b"get" + b" big" * 3 + b"\r\n")
+        for _ in range(3):
+            check_eq(c.read_until(b"\r\n"), b"VALUE big 0 1048576\r\n", "value header")
+            check_eq(c.read_exact(len(big) + 2), big + b"\r\n", "value")
+        check_eq(c.read_until(b"\r\n"), b"END\r\n", "smaller multi-get still works")
+        if not sanitized(d.binary):
+            check(d.rss_kb() < 400 * 1024, "VmRSS %d kB after the refused get" % d.rss_kb())
+
+
 if __name__ == "__main__":
     mchelper.run_tests([
         test_garbage_input,
@@ -313,4 +336,5 @@ if __name__ == "__main__":
         test_concurrent_connections,
         test_memory_limit_evicts,
         test_memory_limit_no_evict,
+        test_huge_multiget_reply_is_bounded,
     ])
