@@ -75,20 +75,30 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
+/* Writes the pid file atomically (a temporary file renamed over it), so
+ * that a reader never sees it empty or half written. */
 static int write_pidfile(const char *path)
 {
+    char tmp[sizeof(((struct settings *)0)->pidfile) + 16];
     FILE *f;
 
     if (path[0] == '\0')
         return 0;
-    f = fopen(path, "w");
+    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    f = fopen(tmp, "w");
     if (f == NULL) {
-        fprintf(stderr, "meshcached: could not open the pid file %s: %s\n", path,
+        fprintf(stderr, "meshcached: could not open the pid file %s: %s\n", tmp,
                 strerror(errno));
         return -1;
     }
     fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0 ? 0 : -1;
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "meshcached: could not write the pid file %s: %s\n", path,
+                strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -23,6 +23,16 @@ def test_sigterm_and_sigint_exit_cleanly():
             check_eq(c.read_until_eof(timeout=5), b"", "connection closed on shutdown")
 
 
+def running(pid):
+    """True while pid exists and has not exited. A daemon's parent is init,
+    which may leave it a zombie (state Z) for a while after it exits."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_pidfile_and_daemonize():
     binary = mchelper.daemon_binary()
     with tempfile.TemporaryDirectory() as tmp:
@@ -31,10 +41,14 @@ def test_pidfile_and_daemonize():
         rc = subprocess.run([binary, "-d", "-P", pidfile, "-p", str(port),
                              "-l", "127.0.0.1", "-U", "0"], timeout=10).returncode
         check_eq(rc, 0, "parent of -d exits 0")
+        pid = None
         deadline = time.monotonic() + 5
-        while not os.path.exists(pidfile) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        pid = int(open(pidfile).read().strip())
+        while pid is None and time.monotonic() < deadline:
+            try:
+                pid = int(open(pidfile).read().strip())
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        check(pid is not None, "the pid file %s was not written within 5 s" % pidfile)
         try:
             with Conn(port) as c:
                 check(c.line(b"version\r\n").startswith(b"VERSION "), "daemon answers")
@@ -42,9 +56,9 @@ def test_pidfile_and_daemonize():
         finally:
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
-        while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        check(not os.path.exists("/proc/%d" % pid), "daemon exits on SIGTERM")
+        check(not running(pid), "daemon exits on SIGTERM")
         check(not os.path.exists(pidfile), "pid file removed on clean exit")
 
 
