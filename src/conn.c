@@ -80,10 +80,8 @@ int conn_new(struct worker *w, int fd)
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
 
-    if (c == NULL) {
-        close(fd);
-        return -1;
-    }
+    if (c == NULL)
+        goto fail;
     c->fd = fd;
     c->w = w;
     c->srv = worker_server(w);
@@ -91,34 +89,38 @@ int conn_new(struct worker *w, int fd)
     c->rbuf = malloc(RBUF_INITIAL);
     c->rsize = RBUF_INITIAL;
     c->ev = event_new(worker_base(w), fd, 0, conn_event, c);
-    if (c->rbuf == NULL || c->ev == NULL) {
-        if (c->ev != NULL)
-            event_free(c->ev);
-        free(c->rbuf);
-        free(c);
-        close(fd);
-        return -1;
-    }
+    if (c->rbuf == NULL || c->ev == NULL)
+        goto fail;
     buf_init(&c->out);
     cmd_init(&c->cmd, c->srv, c->stats, &c->out);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (set_events(c, EV_READ) != 0) {
-        event_free(c->ev);
-        free(c->rbuf);
-        free(c);
-        close(fd);
-        return -1;
-    }
+    if (set_events(c, EV_READ) != 0)
+        goto fail;
     c->next = *worker_conns(w);
     if (c->next != NULL)
         c->next->prev = c;
     *worker_conns(w) = c;
-    __atomic_fetch_add(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&conn_stats.total_connections, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
     if (verbose(c) > 1)
         fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
     return 0;
+
+fail:
+    if (c != NULL) {
+        if (c->ev != NULL)
+            event_free(c->ev);
+        free(c->rbuf);
+        free(c);
+    }
+    conn_drop_fd(fd);
+    return -1;
+}
+
+void conn_drop_fd(int fd)
+{
+    close(fd);
+    __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
 }
 
 static void conn_free(struct conn *c)

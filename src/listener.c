@@ -64,8 +64,11 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             }
             return;
         }
-        if (__atomic_load_n(&conn_stats.curr_connections, __ATOMIC_RELAXED) >=
+        /* Count the connection here, not when its worker gets to it, so
+         * that a burst of accepts cannot overshoot -c. */
+        if (__atomic_add_fetch(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED) >
             (uint64_t)srv->settings.maxconns) {
+            __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
             reject(fd);
             continue;
         }

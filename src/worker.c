@@ -114,7 +114,7 @@ static void worker_free(struct worker *w)
     if (w == NULL)
         return;
     while ((fd = pop_fd(w)) >= 0)
-        close(fd);
+        conn_drop_fd(fd);
     if (w->notify_ev != NULL)
         event_free(w->notify_ev);
     if (w->base != NULL)
@@ -192,7 +192,7 @@ void worker_dispatch(struct server *srv, int fd)
     struct fd_node *n = malloc(sizeof(*n));
 
     if (n == NULL) {
-        close(fd);
+        conn_drop_fd(fd);
         return;
     }
     n->fd = fd;

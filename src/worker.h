@@ -16,8 +16,9 @@ struct conn;
  * -1 (after stopping any already started). */
 int worker_start_all(struct server *srv);
 
-/* Hands an accepted socket to the next worker, round-robin. Called by the
- * listener thread only. Closes fd on failure. */
+/* Hands an accepted socket (and its connection slot) to the next worker,
+ * round-robin. Called by the listener thread only. Closes fd and gives the
+ * slot back on failure. */
 void worker_dispatch(struct server *srv, int fd);
 
 /* Asks every worker to close its connections and exit, joins them and

@@ -87,6 +87,33 @@ def test_connection_limit_rejects_with_error():
             check(c.line(b"version\r\n").startswith(b"VERSION"), "accepts again")
 
 
+def test_connection_limit_holds_for_a_burst():
+    # 40 connections opened at once against -c 5: however the accepts and the
+    # workers interleave, at most 5 are served and the rest get the error.
+    with Daemon(args=["-c", "5", "-t", "2"]) as d:
+        socks = [socket.create_connection(("127.0.0.1", d.port), timeout=5)
+                 for _ in range(40)]
+        served = rejected = 0
+        try:
+            for s in socks:
+                try:
+                    s.sendall(b"version\r\n")
+                    reply = s.recv(4096)
+                except OSError:
+                    reply = b""
+                if reply.startswith(b"VERSION "):
+                    served += 1
+                elif reply in (b"ERROR Too many open connections\r\n", b""):
+                    rejected += 1
+                else:
+                    raise mchelper.TestFailure("unexpected reply %r" % reply)
+        finally:
+            for s in socks:
+                s.close()
+        check(served <= 5, "%d connections served with -c 5" % served)
+        check_eq(served + rejected, 40, "every connection served or rejected")
+
+
 def test_deep_pipeline_answered_in_order_with_yields():
     with Daemon(args=["-R", "5", "-t", "2"]) as d, Conn(d.port) as c:
         n = 3000
@@ -130,6 +157,7 @@ if __name__ == "__main__":
         test_sigterm_and_sigint_exit_cleanly,
         test_pidfile_and_daemonize,
         test_connection_limit_rejects_with_error,
+        test_connection_limit_holds_for_a_burst,
         test_deep_pipeline_answered_in_order_with_yields,
         test_idle_timeout_closes_idle_clients_only,
         test_very_verbose_logs_commands,
