@@ -12,6 +12,14 @@
 #include "stats.h"
 #include "store.h"
 
+/* What `version` and `stats` report: the memcached release whose protocol
+ * meshcached speaks, then meshcached's own version. */
+#define CMD_VERSION_STRING "1.6.18-meshcached-" PACKAGE_VERSION
+
+/* Counts a get that found an expired or flushed item (get_expired,
+ * get_flushed). */
+void cmd_count_miss(struct cmd *c, enum store_miss why);
+
 /* memcached's out_string(): the reply is dropped (once) under noreply. */
 void cmd_reply(struct cmd *c, const char *s);
 

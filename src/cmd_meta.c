@@ -75,13 +75,6 @@ static bool append_opaque_key(struct cmd *c, struct token *tokens, size_t ntoken
     return true;
 }
 
-/* Client TTL -> server time, with memcached's rule that a negative TTL means
- * "already expired". */
-static rel_time_t ttl_time(int32_t ttl)
-{
-    return mctime_realtime(ttl);
-}
-
 /*
  * The checks mg, md and ma open with, in memcached's order: key length, flag
  * count, then the flags themselves. memcached words the errors differently
@@ -158,10 +151,7 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     }
     if (it == NULL) {
         store_unlock(sh);
-        if (why == STORE_MISS_EXPIRED)
-            STATS_INCR(c->stats, get_expired);
-        else if (why == STORE_MISS_FLUSHED)
-            STATS_INCR(c->stats, get_flushed);
+        cmd_count_miss(c, why);
         if (mf.new_ttl) {
             STATS_INCR(c->stats, cmd_touch);
             STATS_INCR(c->stats, touch_misses);
@@ -192,18 +182,18 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
         switch (tokens[i].value[0]) {
         case 'T':
             ttl_set = true;
-            do_store_set_exptime(sh, it, ttl_time(mf.ttl));
+            do_store_set_exptime(sh, it, mctime_realtime(mf.ttl));
             break;
         case 'N':
             if (created) {
-                do_store_set_exptime(sh, it, ttl_time(mf.autoviv_ttl));
+                do_store_set_exptime(sh, it, mctime_realtime(mf.autoviv_ttl));
                 won = true;
             }
             break;
         case 'R':
             /* recache: win when the TTL left is below the token */
             if (!(it->iflags & ITEM_TOKEN) && !created && it->exptime != 0 &&
-                it->exptime < ttl_time(mf.recache_ttl))
+                it->exptime < mctime_realtime(mf.recache_ttl))
                 won = true;
             break;
         case 's':
@@ -353,7 +343,7 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
 
     it = store_alloc(st, tokens[1].value, tokens[1].length,
                      store_hash(tokens[1].value, tokens[1].length), mf.client_flags,
-                     mf.new_ttl ? ttl_time(mf.ttl) : 0, (uint32_t)vlen, &err);
+                     mf.new_ttl ? mctime_realtime(mf.ttl) : 0, (uint32_t)vlen, &err);
     if (it == NULL) {
         if (err == STORE_ALLOC_TOO_LARGE) {
             STATS_INCR(c->stats, store_too_large);
@@ -412,7 +402,7 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
         /* invalidate: keep serving the value, marked stale, and let the
          * next reader win the right to recache it */
         if (mf.new_ttl)
-            do_store_set_exptime(sh, it, ttl_time(mf.ttl));
+            do_store_set_exptime(sh, it, mctime_realtime(mf.ttl));
         it->iflags |= ITEM_STALE;
         it->iflags &= (uint8_t)~ITEM_TOKEN;
         if (mf.has_new_cas)
@@ -467,7 +457,7 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
     req.req_cas = mf.req_cas;
     req.new_cas = mf.has_new_cas ? mf.new_cas : 0;
     req.set_ttl = mf.new_ttl;
-    req.ttl = mf.new_ttl ? ttl_time(mf.ttl) : 0;
+    req.ttl = mf.new_ttl ? mctime_realtime(mf.ttl) : 0;
 
     switch (cmd_add_delta(c, key, nkey, &req, &res)) {
     case DELTA_OK:
@@ -493,7 +483,7 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
             exptime = 0;
             for (size_t i = 2; i < ntokens - 1; i++) {
                 if (tokens[i].value[0] == 'N')
-                    exptime = ttl_time(mf.autoviv_ttl);
+                    exptime = mctime_realtime(mf.autoviv_ttl);
                 else if (tokens[i].value[0] == 'T')
                     exptime = req.ttl;
             }
@@ -556,7 +546,7 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
             break;
         case 'N':
             if (created)
-                exptime = ttl_time(mf.autoviv_ttl);
+                exptime = mctime_realtime(mf.autoviv_ttl);
             break;
         case 'O':
             if (!append_opaque(c, &tokens[i])) {

@@ -43,7 +43,7 @@ static void stats_general(struct cmd *c)
     stats_line(o, "pid", "%ld", (long)getpid());
     stats_line(o, "uptime", "%u", now - 2);
     stats_line(o, "time", "%ld", (long)mctime_to_unix(now));
-    stats_line(o, "version", "%s", "1.6.18-meshcached-" PACKAGE_VERSION);
+    stats_line(o, "version", "%s", CMD_VERSION_STRING);
     stats_line(o, "libevent", "%s", event_get_version());
     stats_line(o, "pointer_size", "%d", (int)(8 * sizeof(void *)));
     stats_line(o, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec,
@@ -60,33 +60,8 @@ static void stats_general(struct cmd *c)
                (unsigned long long)load(&conn_stats.rejected_connections));
     stats_line(o, "connection_structures", "%llu",
                (unsigned long long)load(&conn_stats.connection_structures));
-#define LINE(name) stats_line(o, #name, "%llu", (unsigned long long)t.name)
-    LINE(cmd_get);
-    LINE(cmd_set);
-    LINE(cmd_flush);
-    LINE(cmd_touch);
-    LINE(cmd_meta);
-    LINE(get_hits);
-    LINE(get_misses);
-    LINE(get_expired);
-    LINE(get_flushed);
-    LINE(delete_misses);
-    LINE(delete_hits);
-    LINE(incr_misses);
-    LINE(incr_hits);
-    LINE(decr_misses);
-    LINE(decr_hits);
-    LINE(cas_misses);
-    LINE(cas_hits);
-    LINE(cas_badval);
-    LINE(touch_hits);
-    LINE(touch_misses);
-    LINE(store_too_large);
-    LINE(store_no_memory);
-    LINE(auth_cmds);
-    LINE(auth_errors);
-    LINE(bytes_read);
-    LINE(bytes_written);
+#define LINE(name) stats_line(o, #name, "%llu", (unsigned long long)t.name);
+    THREAD_STATS_MEMCACHED(LINE)
 #undef LINE
     stats_line(o, "limit_maxbytes", "%llu", (unsigned long long)srv->settings.maxbytes);
     stats_line(o, "accepting_conns", "%d", 1);

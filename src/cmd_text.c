@@ -12,7 +12,6 @@
 #include "config.h"
 
 #define GET_REPLY_MIN_MAX (64u * 1024 * 1024)
-#define VERSION_STRING    "1.6.18-meshcached-" PACKAGE_VERSION
 
 void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
               struct buf *out)
@@ -184,13 +183,6 @@ void cmd_drop_key(struct cmd *c, const char *key, size_t nkey)
 
 /* ---- incr / decr ---- */
 
-/* memcached's safe_strtoull on a value that ends in "\r\n": leading white
- * space, digits, then white space (and anything after it). */
-static bool parse_counter(const char *v, size_t n, uint64_t *out)
-{
-    return util_parse_u64(v, n, out);
-}
-
 enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
                                 const struct delta_req *req, struct delta_res *res)
 {
@@ -218,7 +210,9 @@ enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
             store_release(st, fresh);
             return DELTA_CAS_MISMATCH;
         }
-        if (!parse_counter(item_value(it), it->nbytes, &value)) {
+        /* memcached's safe_strtoull on the value: leading white space,
+         * digits, then white space ("\r\n" at least) and anything after */
+        if (!util_parse_u64(item_value(it), it->nbytes, &value)) {
             store_unlock(sh);
             store_release(st, fresh);
             return DELTA_NON_NUMERIC;
@@ -364,7 +358,7 @@ static void append_value(struct cmd *c, struct item *it, bool return_cas)
     buf_commit(c->out, (size_t)(p - start));
 }
 
-static void count_miss(struct cmd *c, enum store_miss why)
+void cmd_count_miss(struct cmd *c, enum store_miss why)
 {
     if (why == STORE_MISS_EXPIRED)
         STATS_INCR(c->stats, get_expired);
@@ -397,7 +391,7 @@ static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas
         return;
     }
     store_unlock(sh);
-    count_miss(c, why);
+    cmd_count_miss(c, why);
     if (touch) {
         STATS_INCR(c->stats, cmd_touch);
         STATS_INCR(c->stats, touch_misses);
@@ -699,7 +693,7 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         else
             cmd_reply(c, "ERROR");
     } else if (is(cmd, "version")) {
-        cmd_reply(c, "VERSION " VERSION_STRING);
+        cmd_reply(c, "VERSION " CMD_VERSION_STRING);
     } else if (is(cmd, "quit")) {
         return CMD_CLOSE;
     } else if (is(cmd, "verbosity")) {
@@ -748,7 +742,10 @@ void cmd_value_done(struct cmd *c)
         cmd_reply(c, "CLIENT_ERROR bad data chunk");
         return;
     }
-    memcpy(key, item_key(it), nkey);
+    /* The store owns the item once it is stored: keep the key for an ms
+     * that echoes it (k), and copy nothing for anything else. */
+    if (c->meta)
+        memcpy(key, item_key(it), nkey);
     res = cmd_store_item(c, it, c->op, c->req_cas, c->meta_stale, c->meta_new_cas, &cas);
     if (!c->meta) {
         cmd_reply(c, classic_result[res]);

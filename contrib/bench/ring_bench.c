@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ring.h"
+#include "rng.h"
 
 #define NKEYS    1000000
 #define KEYLEN   20 /* "key:" and 16 hex digits */
@@ -21,20 +22,16 @@
 
 static uint64_t rng_state;
 
-/* splitmix64: fast, and plenty random for picking keys. */
-static uint64_t rng_next(void)
+/* splitmix64 (rng.h): fast, and plenty random for picking keys. */
+static uint64_t next_random(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return rng_splitmix64(&rng_state);
 }
 
 static void make_key(char *dst)
 {
     static const char hex[] = "0123456789abcdef";
-    uint64_t v = rng_next();
+    uint64_t v = next_random();
 
     memcpy(dst, "key:", 4);
     for (int i = 0; i < 16; i++)
@@ -214,7 +211,7 @@ static void report_speed(unsigned vnodes)
         /* random hashes: the search alone, over the whole ring */
         t0 = now_ns();
         for (uint32_t i = 0; i < NLOOKUPS; i++)
-            sum += ring_lookup_hash(r, (uint32_t)rng_next());
+            sum += ring_lookup_hash(r, (uint32_t)next_random());
         hash_ns = (now_ns() - t0) / NLOOKUPS;
         t0 = now_ns();
         for (uint32_t i = 0; i < NLOOKUPS / 4; i++) {
