@@ -181,6 +181,23 @@ int peer_reply_frame(struct peer_reply_parser *p, enum peer_reply_kind kind,
             return fail(p);
         s = buf + p->pos;
         end = p->pos + n + 2;
+        if (kind == PEER_REPLY_QUIET) {
+            /* Replies to quiet commands, each a line or a VA block, until
+             * the MN of the appended mn; errors do not end them. */
+            if (token_is(s, n, "MN"))
+                return finish(p, end, consumed);
+            if (n == 0)
+                return fail(p);
+            if (is_error_line(s, n))
+                p->error = true;
+            else if (n >= 2 && memcmp(s, "VA", 2) == 0 && (n == 2 || s[2] == ' ')) {
+                if (!parse_va_line(p, s, n, &p->data_len))
+                    return fail(p);
+                p->in_data = true;
+            }
+            p->pos = end;
+            continue;
+        }
         if (is_error_line(s, n)) {
             p->error = true;
             return finish(p, end, consumed);
@@ -210,6 +227,8 @@ int peer_reply_frame(struct peer_reply_parser *p, enum peer_reply_kind kind,
             p->in_data = true;
             p->pos = end;
             continue;
+        case PEER_REPLY_QUIET:
+            break; /* handled above */
         case PEER_REPLY_STATS:
             if (token_is(s, n, "END"))
                 return finish(p, end, consumed);

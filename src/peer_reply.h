@@ -26,9 +26,9 @@
 #define PEER_REPLY_MAX_KEY  250  /* longest key in a VALUE line, as memcached */
 
 /* What the forwarded command was, hence the shape of its reply. For every
- * kind, a line "ERROR" (alone or followed by a space), or starting with
- * "CLIENT_ERROR " or "SERVER_ERROR ", ends the reply wherever it occurs and
- * sets the parser's `error`. */
+ * kind but PEER_REPLY_QUIET, a line "ERROR" (alone or followed by a space), or starting
+ * with "CLIENT_ERROR " or "SERVER_ERROR ", ends the reply wherever it occurs and sets the
+ * parser's `error`. */
 enum peer_reply_kind {
     /* One non-empty line: STORED, NOT_STORED, EXISTS, NOT_FOUND, DELETED,
      * TOUCHED, OK, an incr/decr number, VERSION ..., MN, HD/NS/EX/NF/EN... */
@@ -41,6 +41,10 @@ enum peer_reply_kind {
     PEER_REPLY_GET,
     /* stats: zero or more "STAT ..." lines, then "END". */
     PEER_REPLY_STATS,
+    /* A quiet command (classic noreply, meta q) followed by "mn": zero or
+     * more replies, each a line or a "VA" line and its data block, then the
+     * line "MN". Error lines set `error` but do not end the reply. */
+    PEER_REPLY_QUIET,
 };
 
 /* Caller-owned; set up with peer_reply_init(). The fields below `nvalues`

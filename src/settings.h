@@ -16,6 +16,15 @@
 
 #define SETTINGS_EXIT_USAGE 64 /* sysexits.h EX_USAGE */
 
+#define SETTINGS_MAX_PEERS  128 /* entries in --peers */
+#define SETTINGS_MAX_ID_LEN 255 /* bytes in --node-id (RING_MAX_ID_LEN) */
+
+/* One --peers entry: where a member's clients connect. */
+struct settings_peer {
+    char host[256]; /* name or address, as given (no brackets for IPv6) */
+    int port;       /* 1..65535 */
+};
+
 struct settings {
     int port;               /* -p: TCP port for clients */
     char listen_addr[256];  /* -l: address to bind */
@@ -32,6 +41,13 @@ struct settings {
     char username[256];     /* -u, empty for none */
     int reqs_per_event;     /* -R: commands per read event before yielding */
     uint32_t idle_timeout;  /* -o idle_timeout: seconds, 0 = never */
+
+    /* cluster */
+    char node_id[SETTINGS_MAX_ID_LEN + 1];          /* --node-id; default "<-l>:<-p>" */
+    struct settings_peer peers[SETTINGS_MAX_PEERS]; /* --peers, in order given */
+    size_t npeers;                                  /* 0: a single node */
+    unsigned vnodes;                                /* --vnodes: ring points per node */
+    uint32_t peer_timeout_ms; /* -o peer_timeout_ms: forwarded request deadline */
 };
 
 /* Fills s with the defaults. */

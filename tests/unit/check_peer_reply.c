@@ -9,12 +9,13 @@
 
 #include "peer_reply.h"
 
-#define MAXV  1024
-#define S(x)  x, sizeof(x) - 1
-#define KLINE PEER_REPLY_LINE
-#define KMETA PEER_REPLY_META
-#define KGET  PEER_REPLY_GET
-#define KSTAT PEER_REPLY_STATS
+#define MAXV   1024
+#define S(x)   x, sizeof(x) - 1
+#define KLINE  PEER_REPLY_LINE
+#define KMETA  PEER_REPLY_META
+#define KGET   PEER_REPLY_GET
+#define KSTAT  PEER_REPLY_STATS
+#define KQUIET PEER_REPLY_QUIET
 
 static int frame_once(enum peer_reply_kind kind, const char *buf, size_t len,
                       size_t *consumed)
@@ -427,6 +428,41 @@ START_TEST(test_peer_reply_line_limit_includes_crlf)
 }
 END_TEST
 
+START_TEST(test_peer_reply_quiet_kind_ends_at_mn_only)
+{
+    struct peer_reply_parser p;
+    size_t consumed = 0;
+    static const char both[] = "CLIENT_ERROR bad command line format\r\nMN\r\n";
+
+    assert_reply(KQUIET, S("MN\r\n"));
+    assert_reply(KQUIET, S("HD\r\nMN\r\n"));
+    assert_reply(KQUIET, S("VA 5 f1\r\nhello\r\nEN\r\nMN\r\n"));
+    assert_reply(KQUIET, S("SERVER_ERROR out of memory\r\nERROR\r\nMN\r\n"));
+    /* an error line does not end a quiet reply, but is noted */
+    peer_reply_init(&p, MAXV);
+    ck_assert_int_eq(peer_reply_frame(&p, KQUIET, S(both), &consumed), 1);
+    ck_assert_uint_eq(consumed, sizeof(both) - 1);
+    ck_assert(p.error);
+    ck_assert_uint_eq(p.nvalues, 0);
+    /* VA data that looks like MN is data */
+    peer_reply_init(&p, MAXV);
+    ck_assert_int_eq(peer_reply_frame(&p, KQUIET, S("VA 2\r\nMN\r\nMN\r\n"), &consumed),
+                     1);
+    ck_assert_uint_eq(consumed, 14);
+    ck_assert_uint_eq(p.nvalues, 1);
+    ck_assert(!p.error);
+}
+END_TEST
+
+START_TEST(test_peer_reply_malformed_quiet_is_refused)
+{
+    assert_malformed(KQUIET, S("\r\nMN\r\n"));
+    assert_malformed(KQUIET, S("HD\nMN\r\n"));
+    assert_malformed(KQUIET, S("VA x\r\nMN\r\n"));
+    assert_malformed(KQUIET, S("VA 2\r\nabcMN\r\n"));
+}
+END_TEST
+
 START_TEST(test_peer_reply_failure_is_sticky_until_init)
 {
     struct peer_reply_parser p;
@@ -485,6 +521,8 @@ static Suite *peer_reply_suite(void)
     tcase_add_test(tc, test_peer_reply_value_above_max_value_is_refused);
     tcase_add_test(tc, test_peer_reply_value_of_exactly_max_value_is_framed);
     tcase_add_test(tc, test_peer_reply_line_limit_includes_crlf);
+    tcase_add_test(tc, test_peer_reply_quiet_kind_ends_at_mn_only);
+    tcase_add_test(tc, test_peer_reply_malformed_quiet_is_refused);
     tcase_add_test(tc, test_peer_reply_failure_is_sticky_until_init);
     tcase_add_test(tc, test_peer_reply_unknown_kind_is_refused);
     suite_add_tcase(s, tc);
