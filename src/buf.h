@@ -35,10 +35,11 @@ static inline void buf_commit(struct buf *b, size_t n)
     b->len += n;
 }
 
+/* Appends p[0..n); p may be NULL when n is 0 (an empty buffer's data). */
 static inline void buf_append(struct buf *b, const void *p, size_t n)
 {
     char *dst = !b->oom && b->len + n <= b->cap ? b->data + b->len : buf_reserve(b, n);
-    if (dst != NULL) {
+    if (dst != NULL && n > 0) {
         memcpy(dst, p, n);
         b->len += n;
     }

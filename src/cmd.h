@@ -59,6 +59,7 @@ struct cmd {
     bool meta_base64;  /* key was base64: echo it encoded */
     size_t stash_len;  /* ms return flags to echo, in request order */
     char stash[CMD_STASH_MAX];
+    bool from_peer; /* the connection said `peer`: serve locally, never forward */
 };
 
 void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
@@ -75,5 +76,19 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len);
 
 /* The data block of a storage command has been read into cmd->item. */
 void cmd_value_done(struct cmd *c);
+
+/* Sends later replies to out, counting what it holds as already written:
+ * memcached's culling of unwritten replies after a failed get must not reach
+ * replies that belong before a forwarded command's. */
+void cmd_set_out(struct cmd *c, struct buf *out);
+
+/*
+ * Looks up one key of a get/gets/gat/gats in the local store, exactly as the
+ * command would, and appends its "VALUE ..." block (nothing on a miss) to out
+ * instead of cmd->out. touch_time is the client's exptime for gat/gats. Used
+ * to answer this node's share of a multi-get that fans out to other nodes.
+ */
+void cmd_get_local(struct cmd *c, struct buf *out, const char *key, size_t nkey,
+                   bool return_cas, bool touch, int32_t touch_time);
 
 #endif

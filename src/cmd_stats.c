@@ -1,4 +1,5 @@
 /* cmd_stats: the `stats` command family, with memcached's field names. */
+#include "cluster.h"
 #include "cmd_internal.h"
 #include "mctime.h"
 
@@ -142,6 +143,17 @@ static void stats_slabs(struct cmd *c)
     stats_line(o, "total_malloced", "%llu", (unsigned long long)ss.mem_used);
 }
 
+static void stats_cluster(struct cmd *c)
+{
+    struct thread_stats t;
+
+    if (c->srv->cluster != NULL)
+        cluster_stats(c->srv->cluster, c->out);
+    sum_threads(c->srv, &t);
+    stats_line(c->out, "forwarded", "%llu", (unsigned long long)t.forwarded);
+    stats_line(c->out, "forward_errors", "%llu", (unsigned long long)t.forward_errors);
+}
+
 static void stats_reset(struct cmd *c)
 {
     for (int i = 0; i < c->srv->nworkers; i++)
@@ -181,6 +193,8 @@ void cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
         stats_slabs(c);
     } else if (strcmp(sub, "sizes") == 0) {
         stats_line(c->out, "sizes_status", "%s", "disabled");
+    } else if (strcmp(sub, "cluster") == 0) {
+        stats_cluster(c);
     } else if (strcmp(sub, "conns") == 0) {
         /* nothing to report per connection yet */
     } else {

@@ -401,11 +401,27 @@ static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas
     }
 }
 
+void cmd_get_local(struct cmd *c, struct buf *out, const char *key, size_t nkey,
+                   bool return_cas, bool touch, int32_t touch_time)
+{
+    struct buf *saved = c->out;
+
+    c->out = out;
+    get_one(c, key, nkey, return_cas, touch, touch ? mctime_realtime(touch_time) : 0);
+    c->out = saved;
+}
+
 /* Notes that memcached would write its replies out at this point. */
 static void mark_sent(struct cmd *c)
 {
     c->sent_mark = c->out->len;
     c->sent_resets = c->out->resets;
+}
+
+void cmd_set_out(struct cmd *c, struct buf *out)
+{
+    c->out = out;
+    mark_sent(c);
 }
 
 /* The largest reply one get may build. The reply is copied into the
@@ -607,6 +623,23 @@ static void process_verbosity(struct cmd *c, struct token *tokens, size_t ntoken
     cmd_reply(c, "OK");
 }
 
+/* "peer <node-id> <vnodes>": another node opens its connection with this.
+ * From then on this connection's commands are served here whatever the
+ * ring says, so that no request is forwarded twice. */
+static void process_peer(struct cmd *c, size_t ntokens)
+{
+    char line[32 + SETTINGS_MAX_ID_LEN];
+
+    if (ntokens != 4) {
+        cmd_reply(c, "ERROR");
+        return;
+    }
+    c->from_peer = true;
+    snprintf(line, sizeof(line), "PEER %s %u", c->srv->settings.node_id,
+             c->srv->settings.vnodes);
+    cmd_reply(c, line);
+}
+
 static bool is(const struct token *t, const char *name)
 {
     return strcmp(t->value, name) == 0;
@@ -699,6 +732,8 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
     } else if (is(cmd, "verbosity")) {
         if (want(c, ntokens, 3, 4))
             process_verbosity(c, tokens, ntokens);
+    } else if (is(cmd, "peer")) {
+        process_peer(c, ntokens);
     } else if (is(cmd, "shutdown")) {
         cmd_reply(c, "ERROR: shutdown not enabled");
     } else {

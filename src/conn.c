@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "item.h"
 #include "proto.h"
+#include "proxy.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -25,11 +26,13 @@
 #define RBUF_KEEP_MAX  65536
 #define RBUF_MAX_LINE  (4u * 1024 * 1024) /* longest multi-get line accepted */
 #define OUT_HIGH_WATER (1u * 1024 * 1024) /* stop parsing above this backlog */
+#define MAX_PROXIED    256                /* forwarded commands awaiting replies */
 
 enum conn_state {
     CONN_LINE,    /* waiting for a command line */
     CONN_VALUE,   /* reading a data block into cmd.item */
     CONN_SWALLOW, /* discarding cmd.swallow bytes */
+    CONN_FORWARD, /* buffering a storage command to forward (fwd_need bytes) */
     CONN_CLOSING, /* flush what is queued, then close */
 };
 
@@ -49,10 +52,19 @@ struct conn {
     struct buf out;
     struct cmd cmd;
     struct conn *prev, *next; /* the worker's list */
+    /* forwarding (px is NULL on a single node) */
+    struct proxy *px;
+    struct proxy_req *pq_head, *pq_tail; /* forwarded commands, in order */
+    unsigned npq;                        /* entries in that queue */
+    struct event *wake_ev;               /* run when a forwarded reply is in */
+    struct route_req fwd_rr;             /* CONN_FORWARD: the command's route */
+    uint32_t fwd_owner;                  /* CONN_FORWARD: where it goes */
+    uint64_t fwd_need;                   /* CONN_FORWARD: line + data bytes */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_free(struct conn *c);
+static void conn_run(struct conn *c, bool more);
 
 static int verbose(const struct conn *c)
 {
@@ -67,6 +79,9 @@ static int set_events(struct conn *c, short flags)
     if (c->ev_flags == flags)
         return 0;
     event_del(c->ev);
+    c->ev_flags = 0;
+    if (flags == 0)
+        return 0; /* parked until a forwarded reply wakes it */
     if (event_assign(c->ev, worker_base(c->w), c->fd, flags | EV_PERSIST, conn_event,
                      c) != 0 ||
         event_add(c->ev, timeout ? &tv : NULL) != 0)
@@ -86,6 +101,7 @@ int conn_new(struct worker *w, int fd)
     c->w = w;
     c->srv = worker_server(w);
     c->stats = worker_stats(w);
+    c->px = worker_proxy(w);
     c->rbuf = malloc(RBUF_INITIAL);
     c->rsize = RBUF_INITIAL;
     c->ev = event_new(worker_base(w), fd, 0, conn_event, c);
@@ -133,6 +149,13 @@ static void conn_free(struct conn *c)
         *worker_conns(c->w) = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    while (c->pq_head != NULL) {
+        struct proxy_req *r = c->pq_head;
+        c->pq_head = r->next;
+        proxy_req_detach(r);
+    }
+    if (c->wake_ev != NULL)
+        event_free(c->wake_ev);
     event_free(c->ev);
     close(c->fd);
     cmd_reset(&c->cmd);
@@ -167,6 +190,104 @@ static bool long_line_allowed(const struct conn *c)
     return (size_t)(end - p) >= 5 && memcmp(p, "gets ", 5) == 0;
 }
 
+/* Too many forwarded commands await replies, or too many local replies wait
+ * behind them: parse nothing more until some are answered. */
+static bool proxy_blocked(const struct conn *c)
+{
+    return c->npq >= MAX_PROXIED ||
+           (c->pq_tail != NULL && buf_pending(&c->pq_tail->after) >= OUT_HIGH_WATER);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_run(arg, false);
+}
+
+struct buf *conn_proxy_out(struct conn *c, const struct proxy_req *r)
+{
+    return c->pq_head == r ? &c->out : NULL;
+}
+
+void conn_proxy_ready(struct conn *c)
+{
+    event_active(c->wake_ev, EV_READ, 0);
+}
+
+/* Appends a forwarded command to the queue of replies; local replies now
+ * go behind it. */
+static void conn_queue(struct conn *c, struct proxy_req *r)
+{
+    if (r != NULL && c->wake_ev == NULL)
+        c->wake_ev = event_new(worker_base(c->w), -1, 0, wake_cb, c);
+    if (r == NULL || c->wake_ev == NULL) {
+        if (r != NULL)
+            proxy_req_detach(r); /* cannot be woken: drop it (answered or not) */
+        buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
+        return;
+    }
+    if (c->pq_tail != NULL)
+        c->pq_tail->next = r;
+    else
+        c->pq_head = r;
+    c->pq_tail = r;
+    c->npq++;
+    cmd_set_out(&c->cmd, &r->after);
+}
+
+/* Moves the replies of answered forwarded commands, and the local replies
+ * behind them, to the output, in order. */
+static void conn_drain(struct conn *c)
+{
+    bool moved = false;
+
+    while (c->pq_head != NULL && proxy_req_done(c->pq_head)) {
+        struct proxy_req *r = c->pq_head;
+        buf_append(&c->out, r->reply.data, r->reply.len);
+        buf_append(&c->out, r->after.data + r->after.off, buf_pending(&r->after));
+        c->pq_head = r->next;
+        if (c->pq_head == NULL)
+            c->pq_tail = NULL;
+        c->npq--;
+        proxy_req_free(r);
+        moved = true;
+    }
+    if (moved && c->pq_head == NULL)
+        cmd_set_out(&c->cmd, &c->out);
+}
+
+/* Sends the line at line[0..len) (ending at nl) to its owner when another
+ * node owns its key(s). Returns true when it took the line. */
+static bool conn_route(struct conn *c, const char *line, size_t len, const char *nl)
+{
+    size_t raw = (size_t)(nl - line) + 1;
+
+    switch (proxy_route(c->px, line, len, &c->fwd_rr, &c->fwd_owner)) {
+    case PROXY_LOCAL:
+        return false;
+    case PROXY_FORWARD:
+        if (c->fwd_rr.data_len > 0) {
+            /* wait until the data block is buffered behind the line */
+            c->fwd_need = raw + c->fwd_rr.data_len;
+            c->state = CONN_FORWARD;
+            return true;
+        }
+        c->rstart += raw;
+        conn_queue(c, proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner, line, raw));
+        return true;
+    case PROXY_FANOUT:
+        c->rstart += raw;
+        conn_queue(c, proxy_fanout(c->px, c, &c->cmd, line, len, &c->fwd_rr));
+        return true;
+    case PROXY_BROADCAST:
+        c->rstart += raw;
+        conn_queue(c, proxy_broadcast(c->px, c, &c->cmd, line, len, line, raw));
+        return true;
+    }
+    return false;
+}
+
 /* Handles one unit of buffered input. Returns 1 when it did something,
  * 0 when more input is needed. */
 static int conn_step(struct conn *c)
@@ -177,7 +298,7 @@ static int conn_step(struct conn *c)
 
     switch (c->state) {
     case CONN_LINE:
-        if (avail == 0)
+        if (avail == 0 || proxy_blocked(c))
             return 0;
         nl = memchr(c->rbuf + c->rstart, '\n', avail);
         if (nl == NULL) {
@@ -193,9 +314,11 @@ static int conn_step(struct conn *c)
         len = (size_t)(nl - line);
         if (len > 1 && line[len - 1] == '\r')
             len--;
-        c->rstart += (size_t)(nl - line) + 1;
         if (verbose(c) > 1)
             fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
+        if (c->px != NULL && !c->cmd.from_peer && conn_route(c, line, len, nl))
+            return 1;
+        c->rstart += (size_t)(nl - line) + 1;
         switch (cmd_process_line(&c->cmd, line, len)) {
         case CMD_NEXT_LINE:
             break;
@@ -234,6 +357,14 @@ static int conn_step(struct conn *c)
         c->state = CONN_LINE;
         return 1;
     }
+    case CONN_FORWARD:
+        if (avail < c->fwd_need)
+            return 0;
+        conn_queue(c, proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner,
+                                    c->rbuf + c->rstart, (size_t)c->fwd_need));
+        c->rstart += (size_t)c->fwd_need;
+        c->state = CONN_LINE;
+        return 1;
     case CONN_CLOSING:
         break;
     }
@@ -327,25 +458,40 @@ static int conn_flush(struct conn *c)
 /* Parses what is buffered, replies, reads more; until the socket has
  * nothing more, the reply backlog blocks, or the request budget (-R) is
  * spent, in which case the connection yields to the others on this thread. */
-static void conn_run(struct conn *c)
+static void conn_run(struct conn *c, bool more)
 {
     int budget = c->srv->settings.reqs_per_event;
-    bool more = true; /* the socket may hold unread bytes */
 
     for (;;) {
+        bool starved = false; /* parsing stopped for want of input */
         ssize_t n;
         int f;
 
+        if (c->pq_head != NULL)
+            conn_drain(c);
         while (c->state != CONN_CLOSING && budget > 0 &&
-               buf_pending(&c->out) < OUT_HIGH_WATER && conn_step(c))
+               buf_pending(&c->out) < OUT_HIGH_WATER) {
+            if (!conn_step(c)) {
+                starved = !proxy_blocked(c);
+                break;
+            }
             budget--;
+        }
+        if (c->pq_head != NULL)
+            conn_drain(c);
         f = conn_flush(c);
-        if (f < 0 || (f > 0 && c->state == CONN_CLOSING)) {
+        if (f < 0 || (f > 0 && c->state == CONN_CLOSING && c->pq_head == NULL)) {
             conn_free(c);
             return;
         }
         if (f == 0)
             return; /* resumes in conn_event on EV_WRITE */
+        if ((c->state == CONN_CLOSING || proxy_blocked(c)) && c->pq_head != NULL) {
+            /* read no more until forwarded replies come back (wake_cb) */
+            if (set_events(c, 0) != 0)
+                conn_free(c);
+            return;
+        }
         if (set_events(c, EV_READ) != 0) {
             conn_free(c);
             return;
@@ -355,8 +501,14 @@ static void conn_run(struct conn *c)
             event_active(c->ev, EV_READ, 0);
             return;
         }
-        if (!more)
+        if (!more) {
+            /* Parsing stopped for room (output sent since) or behind
+             * forwarded commands (answered since), not for input: go on
+             * with what is buffered, as no read event may come for it. */
+            if (!starved && c->state != CONN_CLOSING)
+                continue;
             return; /* drained: saves a read that would say EAGAIN */
+        }
         n = conn_read(c, &more);
         if (n == -2)
             return;
@@ -378,5 +530,5 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
         conn_free(c);
         return;
     }
-    conn_run(c);
+    conn_run(c, true);
 }

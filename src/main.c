@@ -2,6 +2,7 @@
  * main: parse flags, build the server (store, listener, workers, maintenance
  * thread), run until SIGTERM or SIGINT, then take it all down in reverse.
  */
+#include "cluster.h"
 #include "listener.h"
 #include "maint.h"
 #include "mctime.h"
@@ -138,6 +139,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot allocate the store\n");
         return EXIT_FAILURE;
     }
+    if (cluster_new(&srv, &srv.cluster) != 0)
+        goto out;
     base = event_base_new();
     if (base == NULL)
         goto out;
@@ -165,6 +168,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot start the maintenance thread\n");
         goto out;
     }
+    if (srv.settings.npeers > 0 && cluster_start(srv.cluster) != 0) {
+        fprintf(stderr, "meshcached: cannot start the cluster thread\n");
+        goto out;
+    }
     if (srv.verbose > 0)
         fprintf(stderr, "meshcached listening on %s:%d with %d threads, %llu MB\n",
                 srv.settings.listen_addr, srv.settings.port, srv.settings.num_threads,
@@ -186,6 +193,7 @@ out:
     if (srv.workers != NULL)
         worker_stop_all(&srv);
     maint_stop(maint);
+    cluster_free(srv.cluster);
     if (sigterm != NULL)
         event_free(sigterm);
     if (sigint != NULL)

@@ -119,6 +119,7 @@ static int build_nodes(struct ring *r, const struct ring_node *nodes, size_t n)
         size_t len = strlen(nodes[i].id) + 1;
 
         memcpy(r->idbuf + off, nodes[i].id, len);
+        r->nodes[i] = nodes[i];
         r->nodes[i].id = r->idbuf + off;
         off += len;
         r->by_id[i] = (uint32_t)i;

@@ -76,6 +76,7 @@ struct ring;
 /* One member as given to ring_build(). */
 struct ring_node {
     const char *id; /* "host:port", unique, 1..RING_MAX_ID_LEN bytes */
+    uint32_t tag;   /* the caller's, carried along (e.g. a member slot) */
 };
 
 /*

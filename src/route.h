@@ -38,8 +38,9 @@ struct route_req {
     enum route_kind kind;
     /* ROUTE_KEY: the shape of the owner's reply when !quiet. */
     enum peer_reply_kind reply;
-    /* ROUTE_KEY: the owner may answer nothing (classic noreply, meta q): the
-     * forwarder appends "mn\r\n" and frames with PEER_REPLY_QUIET. */
+    /* ROUTE_KEY: the owner may answer nothing (classic noreply, meta q; me
+     * has no q and is never quiet): the forwarder appends "mn\r\n" and
+     * frames with PEER_REPLY_QUIET. */
     bool quiet;
     /* ROUTE_KEY: classic noreply: the client reads no reply at all, so a
      * forwarding failure must not be reported to it either. */
@@ -78,8 +79,10 @@ enum route_kind route_classify(const char *line, size_t len, uint32_t item_size_
 
 /*
  * Walks the keys of a multi-get line: starting at *pos (r->keys_off for the
- * first key), skips spaces and stores the next key in *key/*nkey, advancing
- * *pos past it. Returns false when no key is left before len.
+ * first key), skips spaces and stores the next key in *key and *nkey, advancing
+ * *pos past it. Returns false when no key is left before len or before a NUL
+ * (which ends the line for route_classify() too, so passing the line's full
+ * length yields exactly the r->nkeys keys the command layer looks up).
  */
 bool route_next_key(const char *line, size_t len, size_t *pos, const char **key,
                     size_t *nkey);
@@ -88,8 +91,8 @@ bool route_next_key(const char *line, size_t len, size_t *pos, const char **key,
  * Walks the VALUE blocks of a get reply (framed by peer_reply as
  * PEER_REPLY_GET, or built locally without the "END\r\n"): when buf[*pos..len)
  * starts with a whole "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"
- * block, stores its key in *key/*nkey and the block's start and total length
- * in *block/*nblock, advances *pos past it and returns true. Returns false at
+ * block, stores its key in *key and *nkey and the block's start and total length
+ * in *block and *nblock, advances *pos past it and returns true. Returns false at
  * "END\r\n", at the end of buf, or at anything that is not a whole block.
  */
 bool route_next_value(const char *buf, size_t len, size_t *pos, const char **key,

@@ -16,10 +16,12 @@
 
 struct store;
 struct worker;
+struct cluster;
 
 struct server {
     struct settings settings;
     struct store *store;
+    struct cluster *cluster; /* membership and ring; NULL until main builds it */
     struct worker **workers;
     int nworkers;
     int nlisteners;        /* listening sockets (counted in curr_connections) */

@@ -1,14 +1,73 @@
 /* settings: memcached-compatible command-line flags, strictly validated. */
 #include "settings.h"
+#include "ring.h"
 #include "util.h"
 
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 
 #define MIN_ITEM_SIZE 1024
 #define MAX_ITEM_SIZE (1024u * 1024 * 1024)
+
+#define DEFAULT_PEER_TIMEOUT_MS 500
+#define MAX_PEER_TIMEOUT_MS     60000
+
+/* Every node of a --peers list, plus this one if it is not in the list, fits
+ * in one ring at any --vnodes: no check across the two flags is needed. */
+_Static_assert((SETTINGS_MAX_PEERS + 1) * (uint64_t)RING_MAX_VNODES <= RING_MAX_POINTS,
+               "--peers and --vnodes limits exceed the ring's");
+_Static_assert(SETTINGS_MAX_ID_LEN == RING_MAX_ID_LEN, "node id limits differ");
+
+/* getopt_long values of the options that have no short form. */
+enum {
+    OPT_NODE_ID = 256,
+    OPT_PEERS,
+    OPT_VNODES,
+};
+
+/* Prints one line to err: control characters typed into a value are shown
+ * as \xNN, so that a refused command line always gives exactly one line. */
+static void error_line(FILE *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void error_line(FILE *err, const char *fmt, ...)
+{
+    char small[512], *msg = small;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(small)) {
+        char *big = malloc((size_t)n + 1);
+        if (big != NULL) {
+            va_start(ap, fmt);
+            vsnprintf(big, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+            msg = big;
+        } else {
+            n = (int)sizeof(small) - 1; /* out of memory: truncated */
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)msg[i];
+        if (ch < 0x20 || ch == 0x7f)
+            fprintf(err, "\\x%02x", ch);
+        else
+            putc(ch, err);
+    }
+    putc('\n', err);
+    if (msg != small)
+        free(msg);
+}
 
 void settings_defaults(struct settings *s)
 {
@@ -23,6 +82,8 @@ void settings_defaults(struct settings *s)
     s->evict_to_free = true;
     s->use_cas = true;
     s->reqs_per_event = 20;
+    s->vnodes = RING_DEFAULT_VNODES;
+    s->peer_timeout_ms = DEFAULT_PEER_TIMEOUT_MS;
 }
 
 void settings_usage(FILE *out)
@@ -53,8 +114,22 @@ void settings_usage(FILE *out)
         "-o, --extended=<key=value,...> extended options:\n"
         "    idle_timeout=<seconds>     close client connections idle this long\n"
         "                               (default: 0, never)\n"
+        "    peer_timeout_ms=<ms>       deadline of a request forwarded to another\n"
+        "                               node (default: 500, min: 1, max: 60000)\n"
         "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
         "                               are accepted and ignored with a warning\n"
+        "\n"
+        "Cluster:\n"
+        "    --node-id=<id>             this node's name in the ring, 1 to 255\n"
+        "                               printable bytes without spaces\n"
+        "                               (default: <host>:<port>, from -l and -p)\n"
+        "    --peers=<host:port,...>    the cluster's members by client address\n"
+        "                               ([addr]:port for IPv6), this node may be\n"
+        "                               included; replaces an earlier --peers\n"
+        "                               (default: none, a single node)\n"
+        "    --vnodes=<num>             ring points per node, the same on every\n"
+        "                               node (default: 16384, min: 1, max: 65536)\n"
+        "\n"
         "-h, --help                     print this help and exit\n"
         "-V, --version                  print version and exit\n",
         out);
@@ -136,16 +211,29 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
         if (strcmp(opt, "idle_timeout") == 0) {
             if (val == NULL || !is_decimal(val) || val[0] == '-' ||
                 !util_parse_u32(val, strlen(val), &s->idle_timeout)) {
-                fprintf(err, "meshcached: -o idle_timeout needs a number of seconds\n");
+                error_line(err, "meshcached: -o idle_timeout needs a number of seconds");
                 return -1;
             }
+        } else if (strcmp(opt, "peer_timeout_ms") == 0) {
+            uint32_t ms;
+            if (val == NULL || !is_decimal(val) || val[0] == '-' ||
+                !util_parse_u32(val, strlen(val), &ms) || ms < 1 ||
+                ms > MAX_PEER_TIMEOUT_MS) {
+                error_line(
+                    err,
+                    "meshcached: -o peer_timeout_ms needs a number of milliseconds "
+                    "from 1 to %d",
+                    MAX_PEER_TIMEOUT_MS);
+                return -1;
+            }
+            s->peer_timeout_ms = ms;
         } else if (is_ignored_ext(opt)) {
-            fprintf(err,
-                    "meshcached: warning: -o %s is a memcached option with no "
-                    "effect here; ignored\n",
-                    opt);
+            error_line(err,
+                       "meshcached: warning: -o %s is a memcached option with no "
+                       "effect here; ignored",
+                       opt);
         } else {
-            fprintf(err, "meshcached: unknown -o option '%s'\n", opt);
+            error_line(err, "meshcached: unknown -o option '%s'", opt);
             return -1;
         }
     }
@@ -205,13 +293,167 @@ static bool parse_memory(const char *arg, uint64_t *out)
     return true;
 }
 
+/* A node id is one protocol token that prints as it is: 1..255 bytes of
+ * printable ASCII, no space. */
+static bool valid_node_id(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > SETTINGS_MAX_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)id[i] < 0x21 || (unsigned char)id[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/*
+ * Parses one --peers entry e[0..n), "host:port" or "[addr]:port", into *p.
+ * Returns NULL on success, else why the entry is refused. The host must be
+ * printable without spaces because a member not reached yet is shown, and
+ * named in errors, by its host:port.
+ */
+static const char *parse_peer(const char *e, size_t n, struct settings_peer *p)
+{
+    const char *host, *colon = NULL;
+    size_t nhost, nport;
+    char port[32];
+    int v;
+
+    if (n == 0)
+        return "empty entry";
+    if (e[0] == '[') {
+        const char *close = memchr(e, ']', n);
+        if (close == NULL || close + 1 == e + n || close[1] != ':')
+            return "an IPv6 address is written [addr]:port";
+        host = e + 1;
+        nhost = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (e[i] == ':')
+                colon = e + i;
+        if (colon == NULL)
+            return "no :port";
+        host = e;
+        nhost = (size_t)(colon - e);
+        if (memchr(host, ':', nhost) != NULL)
+            return "an IPv6 address is written [addr]:port";
+    }
+    if (nhost == 0)
+        return "empty host";
+    if (nhost >= sizeof(p->host))
+        return "host longer than 255 bytes";
+    for (size_t i = 0; i < nhost; i++) {
+        unsigned char ch = (unsigned char)host[i];
+        if (ch < 0x21 || ch > 0x7e || ch == '[' || ch == ']')
+            return "host has a space, a control character or a bracket";
+    }
+    nport = n - (size_t)(colon + 1 - e);
+    if (nport == 0 || nport >= sizeof(port))
+        return "port must be 1 to 65535";
+    memcpy(port, colon + 1, nport);
+    port[nport] = '\0';
+    if (!parse_int_range(port, 1, 65535, &v))
+        return "port must be 1 to 65535";
+    memcpy(p->host, host, nhost);
+    p->host[nhost] = '\0';
+    p->port = v;
+    return NULL;
+}
+
+/* --peers: a later list replaces an earlier one, so that a wrapper script's
+ * default list can be overridden on its command line. */
+static int parse_peers(struct settings *s, const char *list, FILE *err)
+{
+    const char *e = list;
+
+    s->npeers = 0;
+    for (;;) {
+        size_t n = strcspn(e, ",");
+        struct settings_peer *p;
+        const char *why;
+
+        if (s->npeers == SETTINGS_MAX_PEERS) {
+            error_line(err,
+                       "meshcached: invalid value '%s' for option --peers: more than %d "
+                       "members (see --help)",
+                       list, SETTINGS_MAX_PEERS);
+            return -1;
+        }
+        p = &s->peers[s->npeers];
+        why = parse_peer(e, n, p);
+        if (why != NULL) {
+            error_line(err,
+                       "meshcached: invalid value '%s' for option --peers: '%.*s': %s "
+                       "(see --help)",
+                       list, (int)n, e, why);
+            return -1;
+        }
+        /* As written: a name and its address are not recognised as one. */
+        for (size_t i = 0; i < s->npeers; i++) {
+            if (s->peers[i].port == p->port &&
+                strcasecmp(s->peers[i].host, p->host) == 0) {
+                error_line(err,
+                           "meshcached: invalid value '%s' for option --peers: '%.*s' is "
+                           "listed twice (see --help)",
+                           list, (int)n, e);
+                return -1;
+            }
+        }
+        s->npeers++;
+        if (e[n] == '\0')
+            return 0;
+        e += n + 1;
+    }
+}
+
+/*
+ * The default --node-id: the address this node listens on, written as a
+ * member's --peers entry would be. The first -l entry is taken; when it names
+ * its own port (memcached's host:port and [addr]:port forms) it is used as
+ * it is, otherwise -p is appended (with brackets around a bare IPv6 address).
+ */
+static int default_node_id(struct settings *s, FILE *err)
+{
+    const char *list = s->listen_addr + strspn(s->listen_addr, ",");
+    size_t n = strcspn(list, ",");
+    char first[sizeof(s->listen_addr)];
+    const char *colon;
+    int len;
+
+    memcpy(first, list, n);
+    first[n] = '\0';
+    colon = strchr(first, ':');
+    /* The same reading of the entry as the listener's. */
+    if (first[0] == '[' ? strstr(first, "]:") != NULL
+                        : colon != NULL && colon == strrchr(first, ':'))
+        len = snprintf(s->node_id, sizeof(s->node_id), "%s", first);
+    else if (first[0] != '[' && colon != NULL)
+        len = snprintf(s->node_id, sizeof(s->node_id), "[%s]:%d", first, s->port);
+    else
+        len = snprintf(s->node_id, sizeof(s->node_id), "%s:%d", first, s->port);
+    if (len < 0 || (size_t)len >= sizeof(s->node_id) || !valid_node_id(s->node_id)) {
+        error_line(err,
+                   "meshcached: -l '%s' makes no valid node id (1 to %d printable bytes "
+                   "without spaces); give --node-id",
+                   first, SETTINGS_MAX_ID_LEN);
+        s->node_id[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 /* The option as the user wrote it, for error messages. */
 static const char *option_name(const struct option *longopts, int opt, char *buf,
                                size_t cap)
 {
     for (const struct option *o = longopts; o->name != NULL; o++) {
         if (o->val == opt) {
-            snprintf(buf, cap, "-%c/--%s", opt, o->name);
+            if (opt > 0xff) /* long only */
+                snprintf(buf, cap, "--%s", o->name);
+            else
+                snprintf(buf, cap, "-%c/--%s", opt, o->name);
             return buf;
         }
     }
@@ -240,9 +482,12 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {"extended", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"node-id", required_argument, NULL, OPT_NODE_ID},
+        {"peers", required_argument, NULL, OPT_PEERS},
+        {"vnodes", required_argument, NULL, OPT_VNODES},
         {NULL, 0, NULL, 0}};
     uint64_t size;
-    int c, udp;
+    int c, udp, vnodes;
     char name[64];
 
     opterr = 0;
@@ -262,7 +507,8 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
             if (!parse_int_range(optarg, 0, 65535, &udp))
                 goto bad_value;
             if (udp != 0) {
-                fprintf(err, "meshcached: UDP is not supported; only -U 0 is accepted\n");
+                error_line(err,
+                           "meshcached: UDP is not supported; only -U 0 is accepted");
                 return -1;
             }
             break;
@@ -319,6 +565,20 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
             if (parse_ext(s, optarg, err) != 0)
                 return -1;
             break;
+        case OPT_NODE_ID:
+            if (!valid_node_id(optarg))
+                goto bad_value;
+            memcpy(s->node_id, optarg, strlen(optarg) + 1);
+            break;
+        case OPT_PEERS:
+            if (parse_peers(s, optarg, err) != 0)
+                return -1;
+            break;
+        case OPT_VNODES:
+            if (!parse_int_range(optarg, 1, RING_MAX_VNODES, &vnodes))
+                goto bad_value;
+            s->vnodes = (unsigned)vnodes;
+            break;
         case 'h':
             settings_usage(out);
             return 1;
@@ -326,31 +586,34 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
             fprintf(out, "meshcached %s\n", PACKAGE_VERSION);
             return 1;
         case ':':
-            fprintf(err, "meshcached: option %s needs a value\n",
-                    option_name(longopts, optopt, name, sizeof(name)));
+            error_line(err, "meshcached: option %s needs a value",
+                       option_name(longopts, optopt, name, sizeof(name)));
             return -1;
         default:
             if (optopt != 0)
-                fprintf(err, "meshcached: unknown option '-%c' (see --help)\n", optopt);
+                error_line(err, "meshcached: unknown option '-%c' (see --help)", optopt);
             else
-                fprintf(err, "meshcached: unknown option '%s' (see --help)\n",
-                        argv[optind - 1]);
+                error_line(err, "meshcached: unknown option '%s' (see --help)",
+                           argv[optind - 1]);
             return -1;
         }
     }
     if (optind < argc) {
-        fprintf(err, "meshcached: unexpected argument '%s' (see --help)\n", argv[optind]);
+        error_line(err, "meshcached: unexpected argument '%s' (see --help)",
+                   argv[optind]);
         return -1;
     }
     if ((uint64_t)s->item_size_max > s->maxbytes / 2) {
-        fprintf(err, "meshcached: -I %u is more than half of -m (%llu bytes)\n",
-                s->item_size_max, (unsigned long long)s->maxbytes);
+        error_line(err, "meshcached: -I %u is more than half of -m (%llu bytes)",
+                   s->item_size_max, (unsigned long long)s->maxbytes);
         return -1;
     }
+    if (s->node_id[0] == '\0' && default_node_id(s, err) != 0)
+        return -1;
     return 0;
 
 bad_value:
-    fprintf(err, "meshcached: invalid value '%s' for option %s (see --help)\n", optarg,
-            option_name(longopts, c, name, sizeof(name)));
+    error_line(err, "meshcached: invalid value '%s' for option %s (see --help)", optarg,
+               option_name(longopts, c, name, sizeof(name)));
     return -1;
 }

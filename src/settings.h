@@ -19,7 +19,8 @@
 #define SETTINGS_MAX_PEERS  128 /* entries in --peers */
 #define SETTINGS_MAX_ID_LEN 255 /* bytes in --node-id (RING_MAX_ID_LEN) */
 
-/* One --peers entry: where a member's clients connect. */
+/* One --peers entry: where a member's clients connect (its client port; the
+ * entry may be this node's own address). */
 struct settings_peer {
     char host[256]; /* name or address, as given (no brackets for IPv6) */
     int port;       /* 1..65535 */
@@ -43,14 +44,15 @@ struct settings {
     uint32_t idle_timeout;  /* -o idle_timeout: seconds, 0 = never */
 
     /* cluster */
-    char node_id[SETTINGS_MAX_ID_LEN + 1];          /* --node-id; default "<-l>:<-p>" */
+    char node_id[SETTINGS_MAX_ID_LEN + 1];          /* --node-id, or "<-l>:<-p>" */
     struct settings_peer peers[SETTINGS_MAX_PEERS]; /* --peers, in order given */
     size_t npeers;                                  /* 0: a single node */
     unsigned vnodes;                                /* --vnodes: ring points per node */
     uint32_t peer_timeout_ms; /* -o peer_timeout_ms: forwarded request deadline */
 };
 
-/* Fills s with the defaults. */
+/* Fills s with the defaults; node_id is left empty for settings_parse() to
+ * derive from -l and -p. */
 void settings_defaults(struct settings *s);
 
 /*
@@ -58,6 +60,9 @@ void settings_defaults(struct settings *s);
  * the command only asked for help or the version (already printed to out),
  * or -1 after printing a one-line error to err (exit with
  * SETTINGS_EXIT_USAGE). Warnings (ignored memcached-only options) go to err.
+ * On 0, node_id is set: without --node-id it is the first -l entry with its
+ * port ("127.0.0.1:11211", "[::1]:11211"), and -1 if that is not a valid id.
+ * A later --peers replaces an earlier list; the entries are unique as written.
  */
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err);
 

@@ -50,7 +50,9 @@
     THREAD_STATS_MEMCACHED(X) \
     X(conn_yields) \
     X(protocol_errors) \
-    X(lines_too_long)
+    X(lines_too_long) \
+    X(forwarded) \
+    X(forward_errors)
 /* clang-format on */
 
 struct thread_stats {

@@ -4,6 +4,7 @@
  */
 #include "worker.h"
 #include "conn.h"
+#include "proxy.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -29,6 +30,7 @@ struct worker {
     pthread_mutex_t q_lock; /* protects q_head/q_tail; a leaf lock */
     struct fd_node *q_head, *q_tail;
     struct conn *conns; /* owned connections, linked by conn.c */
+    struct proxy *px;   /* forwarding to other nodes; NULL on a single node */
     struct thread_stats stats;
 };
 
@@ -52,6 +54,11 @@ struct server *worker_server(struct worker *w)
 struct conn **worker_conns(struct worker *w)
 {
     return &w->conns;
+}
+
+struct proxy *worker_proxy(struct worker *w)
+{
+    return w->px;
 }
 
 struct thread_stats *server_thread_stats(struct server *srv, int i)
@@ -104,6 +111,9 @@ static void *worker_main(void *arg)
 
     event_base_loop(w->base, 0);
     conn_free_all(w);
+    /* after the connections: it answers their orphaned forwarded requests */
+    proxy_free(w->px);
+    w->px = NULL;
     return NULL;
 }
 
@@ -115,6 +125,7 @@ static void worker_free(struct worker *w)
         return;
     while ((fd = pop_fd(w)) >= 0)
         conn_drop_fd(fd);
+    proxy_free(w->px);
     if (w->notify_ev != NULL)
         event_free(w->notify_ev);
     if (w->base != NULL)
@@ -143,6 +154,8 @@ static struct worker *worker_new(struct server *srv)
         goto fail;
     w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST, notify_cb, w);
     if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
+        goto fail;
+    if (srv->settings.npeers > 0 && proxy_new(srv, w->base, &w->stats, &w->px) != 0)
         goto fail;
     return w;
 

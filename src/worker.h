@@ -11,6 +11,7 @@
 
 struct worker;
 struct conn;
+struct proxy;
 
 /* Starts srv->settings.num_threads workers into srv->workers. Returns 0 or
  * -1 (after stopping any already started). */
@@ -31,5 +32,7 @@ struct thread_stats *worker_stats(struct worker *w);
 struct server *worker_server(struct worker *w);
 /* Head of the worker's list of connections, which conn.c maintains. */
 struct conn **worker_conns(struct worker *w);
+/* The worker's forwarding state, or NULL on a single node. */
+struct proxy *worker_proxy(struct worker *w);
 
 #endif

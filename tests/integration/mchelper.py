@@ -69,8 +69,9 @@ def daemon_is_reference():
             or os.path.basename(dut) == "memcached")
 
 
-def free_port():
-    """A port that was free a moment ago (bind to 0, read it, release it).
+def free_port(host="127.0.0.1"):
+    """A port that was free on host a moment ago (bind to 0, read it,
+    release it).
 
     Never hands out the same port twice in one process, so daemons started
     in parallel by one test cannot race for it.
@@ -78,7 +79,7 @@ def free_port():
     with _ports_lock:
         for _ in range(100):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", 0))
+                s.bind((host, 0))
                 port = s.getsockname()[1]
             if port not in _ports_given:
                 _ports_given.add(port)
@@ -86,9 +87,9 @@ def free_port():
     raise TestFailure("no unused free port in 100 tries")
 
 
-def _can_connect(port):
+def _can_connect(port, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -135,23 +136,32 @@ class Daemon:
 
     args are extra flags (e.g. ["-m", "8", "-M"]). The daemon's stdout and
     stderr go to a temporary file whose tail is shown when something fails.
+
+    host is the address given to -l (any 127.0.0.0/8 address works on Linux
+    loopback). port fixes the port instead of picking a free one: when the
+    daemon exits at start (the port is taken), it is tried again on the same
+    port, attempts times in all, 0.2 s apart.
     """
 
-    def __init__(self, binary=None, args=(), attempts=5):
+    def __init__(self, binary=None, args=(), attempts=5, host="127.0.0.1", port=None):
         self.binary = binary or daemon_binary()
         self.args = list(args)
         self.attempts = attempts
+        self.host = host
+        self.fixed_port = port
         self.proc = None
         self.port = None
         self.log = None
         self.sigterm_sent = None  # None: not yet; else whether it was running
+        self.killed = False  # kill() was used: stop() only collects the status
+        self.paused = False  # pause() sent SIGSTOP and resume() has not undone it
 
     @property
     def pid(self):
         return self.proc.pid
 
     def _command(self, port):
-        cmd = [self.binary, "-p", str(port), "-l", "127.0.0.1", "-U", "0"]
+        cmd = [self.binary, "-p", str(port), "-l", self.host, "-U", "0"]
         # memcached refuses to run as root without -u; meshcached accepts -u.
         if os.geteuid() == 0:
             cmd += ["-u", "root"]
@@ -162,8 +172,13 @@ class Daemon:
             # A missing daemon is a broken setup, not a reason to skip.
             raise TestFailure("daemon binary %s is not executable" % self.binary)
         last = ""
-        for _ in range(self.attempts):
-            port = free_port()
+        for attempt in range(self.attempts):
+            if self.fixed_port is None:
+                port = free_port(self.host)
+            else:
+                port = self.fixed_port
+                if attempt:
+                    time.sleep(0.2)
             self.log = tempfile.TemporaryFile()
             self.proc = subprocess.Popen(
                 self._command(port), stdin=subprocess.DEVNULL,
@@ -178,7 +193,7 @@ class Daemon:
                 # once it has been connectable for a while.
                 owned = _owns_listener(self.proc.pid, port)
                 trust = owned is None or time.monotonic() > started + 2
-                if owned or (trust and _can_connect(port)):
+                if owned or (trust and _can_connect(port, self.host)):
                     self.port = port
                     return self
                 time.sleep(0.02)
@@ -189,7 +204,8 @@ class Daemon:
                                   " log:\n%s" % (self.binary, port,
                                                  START_TIMEOUT, last))
             # It exited: most likely another process took the port between
-            # free_port() and bind(). Try another port.
+            # free_port() and bind(). Try another port (or the fixed one
+            # again).
         raise TestFailure("%s failed to start %d times; last log:\n%s"
                           % (self.binary, self.attempts, last))
 
@@ -202,6 +218,29 @@ class Daemon:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """kill -9 the daemon and reap it; stop() afterwards only returns
+        the status. Signals only the process this object started."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                if self.paused:
+                    self.resume()
+                self._kill_hard()
+            self.killed = True
+
+    def pause(self):
+        """SIGSTOP: the daemon keeps its sockets but answers nothing."""
+        if self.alive() and not self.paused:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self):
+        """SIGCONT after pause()."""
+        if self.paused:
+            self.paused = False
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGCONT)
 
     def terminate(self):
         """Send SIGTERM without waiting; stop() collects the exit status."""
@@ -219,6 +258,9 @@ class Daemon:
         """
         if self.proc is None:
             return None
+        if self.killed:
+            return self.proc.returncode
+        self.resume()
         self.terminate()
         try:
             status = self.proc.wait(timeout=STOP_TIMEOUT)
@@ -247,7 +289,7 @@ class Daemon:
         return rss_kb(self.proc.pid)
 
     def connect(self, timeout=IO_TIMEOUT):
-        return Conn(self.port, timeout)
+        return Conn(self.port, timeout, self.host)
 
     def __enter__(self):
         return self.start()
@@ -270,9 +312,9 @@ def rss_kb(pid):
 class Conn:
     """A raw protocol client with a timeout on every socket operation."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT):
+    def __init__(self, port, timeout=IO_TIMEOUT, host="127.0.0.1"):
         self.timeout = timeout
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 

@@ -2,8 +2,8 @@
 """The documentation agrees with the daemon.
 
 Checks that man/meshcached.1 and `meshcached --help` list the same options
-(short and long, with or without an argument) and the same defaults and
-limits; that the memcached-only -o keys the man page lists are really
+(short and long, long-only ones included, with or without an argument) and
+the same defaults and limits; that the memcached-only -o keys the man page lists are really
 accepted with a warning; that -V prints the version configure.ac sets (and
 the man page's footer names); that invalid command lines exit with status 64
 and a one-line error within 2 s while the boundary values the man page gives
@@ -169,15 +169,21 @@ LONG_RE = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 
 def parse_help(text):
     """Returns a list of items {short, long, arg, text, sub} where sub holds
-    the -o sub-items {name, text}."""
+    the -o sub-items {name, text}; short is None for a long-only option
+    (indented to the long options' column). A heading such as "Cluster:"
+    ends the item before it."""
     items, cur, sub = [], None, None
     for line in text.split("\n"):
-        m = re.match(r"^(-[A-Za-z0-9]), (--[a-z][a-z0-9-]*)(\S*)\s*(.*)$", line)
+        m = (re.match(r"^(-[A-Za-z0-9]), (--[a-z][a-z0-9-]*)(\S*)\s*(.*)$", line)
+             or re.match(r"^ {4}()(--[a-z][a-z0-9-]*)(\S*)\s*(.*)$", line))
         if m:
-            cur = {"short": m.group(1), "long": m.group(2), "arg": m.group(3),
+            cur = {"short": m.group(1) or None, "long": m.group(2), "arg": m.group(3),
                    "text": m.group(4), "sub": []}
             items.append(cur)
             sub = None
+            continue
+        if re.match(r"^[A-Z][^:]*:$", line):
+            cur, sub = None, None
             continue
         if cur is None:
             continue
@@ -198,7 +204,8 @@ LIMIT_WORDS = {"default": r"default:?", "min": r"(?:min|minimum):?", "max": r"(?
 
 def check_limits(what, help_text, man_body):
     for kind, value in LIMIT_RE.findall(help_text):
-        value = value.strip()
+        # --help writes a placeholder <host>, the man page an italic host.
+        value = re.sub(r"<([^<>]*)>", r"\1", value.strip())
         pat = LIMIT_WORDS[kind] + r"\s+" + re.escape(value) + r"(?!\w|\.\w)"
         if re.search(pat, man_body, re.I):
             ok("%s: %s %s in the man page" % (what, kind, value))
@@ -224,15 +231,20 @@ def check_options(help_out, man):
             fail("man OPTIONS tag %r names more than one option" % e["tag"])
     help_opts = set()
     for it in items:
-        help_opts.update((it["short"], it["long"]))
-        e1, e2 = man_opts.get(it["short"]), man_opts.get(it["long"])
+        names = ", ".join(o for o in (it["short"], it["long"]) if o)
+        help_opts.update(o for o in (it["short"], it["long"]) if o)
+        e2 = man_opts.get(it["long"])
+        e1 = man_opts.get(it["short"]) if it["short"] else e2
         if e1 is None or e2 is None:
-            fail("%s, %s is in --help but not in the man page OPTIONS" % (it["short"], it["long"]))
+            fail("%s is in --help but not in the man page OPTIONS" % names)
             continue
         if e1 is not e2:
             fail("%s and %s are separate entries in the man page" % (it["short"], it["long"]))
             continue
-        ok("%s, %s documented" % (it["short"], it["long"]))
+        if it["short"] is None and SHORT_RE.search(e1["tag"]):
+            fail("%s is long-only in --help, the man page gives it a short form" % it["long"])
+            continue
+        ok("%s documented" % names)
         help_arg = it["arg"].startswith("=")
         man_arg = re.search(re.escape(it["long"]) + r"=\w", e1["tag"]) is not None
         if help_arg != man_arg:
@@ -332,6 +344,12 @@ INVALID = [
     ["-b", "0"], ["-b", "65536"], ["-R", "0"], ["-R", "1000001"], ["--bogus"],
     ["-o", "bogus"], ["-o", "idle_timeout=x"], ["-o", "idle_timeout"],
     ["--verbose=4"], ["-l", ""], ["-P", ""], ["-u", ""], ["unexpected"], ["-p"],
+    ["--node-id="], ["--node-id=a b"], ["--node-id=" + "n" * 256], ["--node-id"],
+    ["--peers="], ["--peers=127.0.0.1:0"], ["--peers=127.0.0.1"], ["--peers=::1:11211"],
+    ["--peers=a:1,,b:2"], ["--peers=a:1,b:2,a:1"],
+    ["--peers=" + ",".join("h%d:1" % i for i in range(129))],
+    ["--vnodes=0"], ["--vnodes=65537"], ["--vnodes=x"], ["-o", "peer_timeout_ms=0"],
+    ["-o", "peer_timeout_ms=60001"], ["-o", "peer_timeout_ms"],
 ]
 
 # Boundary values the man page states as valid; -V makes each exit at once
@@ -342,6 +360,10 @@ VALID = [
     ["-I", "1k"], ["-I", "1024"], ["-I", "1024m"], ["-I", "1G"], ["-m", "1"], ["-m", "2g"],
     ["-m", "1099511627776"], ["-U", "0"], ["-o", "idle_timeout=4294967295"],
     ["--verbose=3"], ["-vv"], ["-M"], ["-C"], ["--port=11211"], ["-l", "127.0.0.1,::1"],
+    ["--node-id=" + "n" * 255], ["--node-id=!~"], ["--vnodes=1"], ["--vnodes=65536"],
+    ["--peers=" + ",".join("h%d:1" % i for i in range(128))],
+    ["--peers=[::1]:1,localhost:65535"], ["-o", "peer_timeout_ms=1"],
+    ["-o", "peer_timeout_ms=60000"],
 ]
 
 

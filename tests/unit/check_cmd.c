@@ -633,6 +633,40 @@ START_TEST(test_cmd_unknown_and_empty_commands_are_errors)
 }
 END_TEST
 
+START_TEST(test_cmd_peer_hello_answers_our_id_and_marks_the_connection)
+{
+    strcpy(srv.settings.node_id, "n1");
+    srv.settings.vnodes = 128;
+    ck_assert(!c.from_peer);
+    ck_assert_str_eq(feed("peer\r\n"), "ERROR\r\n");
+    ck_assert_str_eq(feed("peer n2\r\n"), "ERROR\r\n");
+    ck_assert(!c.from_peer);
+    ck_assert_str_eq(feed("peer n2 128\r\nmn\r\n"), "PEER n1 128\r\nMN\r\n");
+    ck_assert(c.from_peer);
+}
+END_TEST
+
+START_TEST(test_cmd_get_local_appends_value_blocks_to_the_given_buffer)
+{
+    struct buf part;
+
+    buf_init(&part);
+    feed("set a 5 0 1\r\nx\r\nset b 0 0 2\r\nyz\r\n");
+    buf_reset(&out);
+    cmd_get_local(&c, &part, "b", 1, false, false, 0);
+    cmd_get_local(&c, &part, "none", 4, false, false, 0);
+    cmd_get_local(&c, &part, "a", 1, true, true, 100);
+    ck_assert_uint_eq(buf_pending(&out), 0);
+    buf_append(&part, "", 1);
+    /* b as get, the miss as nothing, a as gats (with its cas), in order */
+    ck_assert_msg(strncmp(part.data, "VALUE b 0 2\r\nyz\r\nVALUE a 5 1 ", 29) == 0, "%s",
+                  part.data);
+    ck_assert_str_eq(part.data + strlen(part.data) - 5, "\r\nx\r\n");
+    ck_assert_str_eq(feed("mg a t\r\n"), "HD t100\r\n");
+    buf_free(&part);
+}
+END_TEST
+
 START_TEST(test_cmd_version_verbosity_shutdown_and_quit)
 {
     ck_assert_str_eq(feed("version\r\n"),
@@ -1021,6 +1055,8 @@ static Suite *cmd_suite(void)
     tcase_add_test(tc, test_cmd_flush_all_with_a_delay_keeps_items_for_now);
     tcase_add_test(tc, test_cmd_unknown_and_empty_commands_are_errors);
     tcase_add_test(tc, test_cmd_version_verbosity_shutdown_and_quit);
+    tcase_add_test(tc, test_cmd_peer_hello_answers_our_id_and_marks_the_connection);
+    tcase_add_test(tc, test_cmd_get_local_appends_value_blocks_to_the_given_buffer);
     tcase_add_test(tc, test_cmd_line_ending_in_bare_newline_is_accepted);
     suite_add_tcase(s, tc);
 

@@ -1,0 +1,68 @@
+/*
+ * cluster: this node's view of the cluster (the members, their states and
+ * ids) and the ring built from the members that are alive.
+ *
+ * Members are this node (slot 0) and the --peers entries that are not this
+ * node (slots 1..). A cluster thread pings every other member once a second
+ * over its own peer connections ("mn"); a member's id is learned from its
+ * answer to our hello, so --peers lists addresses, not ids. A member starts
+ * dead, becomes alive at its first answered ping, and is dead again after
+ * CLUSTER_PING_FAILURES pings in a row fail. Every state or id change builds
+ * a new ring of this node plus the alive members (epoch + 1) and publishes
+ * it; workers read it without locks through cluster_ring_ref().
+ *
+ * Threads: the member table is written by the cluster thread and read by
+ * any thread under the cluster's mutex (a leaf lock, taken only on cold
+ * paths: connecting, refusing a hello, error replies, `stats cluster`).
+ */
+#ifndef MESHCACHED_CLUSTER_H
+#define MESHCACHED_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "ring.h"
+
+#define CLUSTER_PING_INTERVAL_MS 1000
+#define CLUSTER_PING_FAILURES    3
+#define CLUSTER_SELF             0 /* this node's member slot */
+
+struct server;
+struct cluster;
+
+/*
+ * Builds the member table from srv->settings (resolving every --peers
+ * address) and publishes a ring of this node alone. Does not start the
+ * thread. Returns 0, or -1 after printing why to stderr.
+ */
+int cluster_new(struct server *srv, struct cluster **out);
+
+/* Starts the pinging thread (after any fork). Returns 0 or -1. */
+int cluster_start(struct cluster *cl);
+
+/* Stops the thread (if started) and frees everything; rings that workers
+ * still hold stay valid until they release them. NULL is a no-op. */
+void cluster_free(struct cluster *cl);
+
+/* Where the current ring is published. */
+struct ring_ref *cluster_ring_ref(struct cluster *cl);
+
+/* The address of a member's client port. Returns 0, or -ENOENT for a slot
+ * that is not a member. Any thread. */
+int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_storage *sa,
+                        socklen_t *len);
+
+/* Copies a member's id, or its address while its id is unknown, into
+ * buf (cap > 0 bytes, NUL-terminated, truncated to fit). Any thread. */
+void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap);
+
+/* True when id is the id this node last learned for the member (a worker's
+ * check of a member's hello). Any thread. */
+bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id);
+
+/* Appends the `stats cluster` lines, without the final "END". Any thread. */
+void cluster_stats(struct cluster *cl, struct buf *out);
+
+#endif

@@ -1,0 +1,504 @@
+/*
+ * proxy: forwarding client commands to their keys' owners and relaying the
+ * owners' replies; a multi-get over several owners is split per owner and
+ * reassembled in the client's key order.
+ */
+#include "proxy.h"
+#include "cluster.h"
+#include "cmd.h"
+#include "peer.h"
+#include "proto.h"
+#include "ring.h"
+#include "server.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct proxy {
+    struct server *srv;
+    struct cluster *cl;
+    struct peer_set *peers;
+    struct ring_cache rc;
+    const struct ring *ring; /* from the last proxy_route(), until the next */
+    uint64_t epoch;          /* of the ring last seen */
+    struct thread_stats *stats;
+    struct buf scratch; /* builds per-owner get lines */
+};
+
+/* One owner's part of a multi-get. */
+struct proxy_sub {
+    uint32_t owner;  /* member slot; CLUSTER_SELF for the local part */
+    struct buf data; /* its VALUE blocks (and END, from a peer) */
+    size_t at;       /* assembly: the next block to look at */
+};
+
+/* One allocation: this struct, then subs, key_sub and the line. */
+struct proxy_multi {
+    struct proxy *px;
+    char *line; /* a copy of the client's line */
+    size_t len;
+    size_t keys_off;
+    size_t nkeys;
+    uint32_t *key_sub; /* per key, in order: which sub answers it */
+    size_t nsubs;
+    struct proxy_sub subs[];
+};
+
+#define SUB_OF_STACK 64 /* ring nodes mapped to subs without a malloc */
+
+static const char mn_line[] = "mn\r\n";
+
+/* A member's hello on one of this worker's connections: it must be the
+ * member the cluster view knows at that address, with our ring layout. */
+static bool worker_hello(void *arg, uint32_t member, const char *id, unsigned vnodes)
+{
+    struct proxy *px = arg;
+
+    return vnodes == px->srv->settings.vnodes && cluster_member_is(px->cl, member, id);
+}
+
+int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *stats,
+              struct proxy **out)
+{
+    struct proxy *px = calloc(1, sizeof(*px));
+    struct peer_set_config pc = {
+        .base = base,
+        .cluster = srv->cluster,
+        .self_id = srv->settings.node_id,
+        .vnodes = srv->settings.vnodes,
+        .timeout_ms = srv->settings.peer_timeout_ms,
+        .max_value = srv->settings.item_size_max,
+        .hello = worker_hello,
+    };
+
+    if (px == NULL)
+        return -ENOMEM;
+    px->srv = srv;
+    px->cl = srv->cluster;
+    px->stats = stats;
+    pc.hello_arg = px;
+    buf_init(&px->scratch);
+    if (peer_set_new(&pc, &px->peers) != 0) {
+        free(px);
+        return -ENOMEM;
+    }
+    *out = px;
+    return 0;
+}
+
+void proxy_free(struct proxy *px)
+{
+    if (px == NULL)
+        return;
+    peer_set_free(px->peers);
+    ring_cache_clear(&px->rc);
+    buf_free(&px->scratch);
+    free(px);
+}
+
+/* The current ring; when it changed, members that came back get a fresh
+ * connection attempt at once instead of waiting out their backoff. */
+static const struct ring *current_ring(struct proxy *px)
+{
+    const struct ring *r = ring_cache_get(&px->rc, cluster_ring_ref(px->cl));
+
+    if (ring_epoch(r) != px->epoch) {
+        px->epoch = ring_epoch(r);
+        for (size_t i = 0; i < ring_node_count(r); i++)
+            peer_reset_backoff(px->peers, ring_node(r, i)->tag);
+    }
+    px->ring = r;
+    return r;
+}
+
+static uint32_t owner_of(const struct ring *r, const char *key, size_t nkey)
+{
+    return ring_node(r, ring_lookup(r, key, nkey))->tag;
+}
+
+enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
+                                struct route_req *rr, uint32_t *owner)
+{
+    const struct ring *r;
+    size_t pos;
+    const char *key;
+    size_t nkey;
+    uint32_t first;
+
+    switch (route_classify(line, len, px->srv->settings.item_size_max, rr)) {
+    case ROUTE_LOCAL:
+        if (len >= 9 && memcmp(line, "flush_all", 9) == 0 && (len == 9 || line[9] == ' '))
+            return ring_node_count(current_ring(px)) < 2 ? PROXY_LOCAL : PROXY_BROADCAST;
+        return PROXY_LOCAL;
+    case ROUTE_KEY:
+        r = current_ring(px);
+        if (ring_node_count(r) < 2)
+            return PROXY_LOCAL;
+        *owner = owner_of(r, rr->key, rr->nkey);
+        return *owner == CLUSTER_SELF ? PROXY_LOCAL : PROXY_FORWARD;
+    case ROUTE_MULTIGET:
+        r = current_ring(px);
+        if (ring_node_count(r) < 2)
+            return PROXY_LOCAL;
+        pos = rr->keys_off;
+        if (!route_next_key(line, len, &pos, &key, &nkey))
+            return PROXY_LOCAL;
+        first = owner_of(r, key, nkey);
+        while (route_next_key(line, len, &pos, &key, &nkey))
+            if (owner_of(r, key, nkey) != first)
+                return PROXY_FANOUT;
+        if (first == CLUSTER_SELF)
+            return PROXY_LOCAL;
+        *owner = first;
+        rr->reply = PEER_REPLY_GET;
+        rr->quiet = false;
+        rr->noreply = false;
+        return PROXY_FORWARD;
+    }
+    return PROXY_LOCAL;
+}
+
+static struct proxy_req *req_new(struct proxy *px, struct conn *conn)
+{
+    struct proxy_req *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->px = px;
+    r->conn = conn;
+    buf_init(&r->reply);
+    buf_init(&r->after);
+    STATS_INCR(px->stats, forwarded);
+    return r;
+}
+
+/* Makes r's reply the error for a member that failed with status. */
+static void fail_with(struct proxy_req *r, uint32_t member, int status)
+{
+    char name[SETTINGS_MAX_ID_LEN + 16], line[SETTINGS_MAX_ID_LEN + 64];
+
+    if (r->failed)
+        return;
+    r->failed = true;
+    STATS_INCR(r->px->stats, forward_errors);
+    buf_reset(&r->reply);
+    if (r->noreply)
+        return; /* the client reads no reply, so no error either */
+    cluster_member_name(r->px->cl, member, name, sizeof(name));
+    snprintf(line, sizeof(line), "SERVER_ERROR peer %s %s\r\n", name,
+             peer_strerror(status));
+    buf_append_str(&r->reply, line);
+}
+
+static void multi_free(struct proxy_multi *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nsubs; i++)
+        buf_free(&m->subs[i].data);
+    free(m);
+}
+
+void proxy_req_free(struct proxy_req *r)
+{
+    if (r == NULL)
+        return;
+    multi_free(r->multi);
+    buf_free(&r->reply);
+    buf_free(&r->after);
+    free(r);
+}
+
+void proxy_req_detach(struct proxy_req *r)
+{
+    r->conn = NULL;
+    if (r->outstanding == 0)
+        proxy_req_free(r);
+}
+
+/* One answer less: tell the connection, or free an orphan. */
+static void answered(struct proxy_req *r)
+{
+    if (--r->outstanding > 0)
+        return;
+    if (r->conn == NULL)
+        proxy_req_free(r);
+    else
+        conn_proxy_ready(r->conn);
+}
+
+static void on_answer(void *arg, uint32_t member, int status, bool error,
+                      const char *reply, size_t len)
+{
+    struct proxy_req *r = arg;
+
+    (void)error;
+    if (status != 0) {
+        fail_with(r, member, status);
+    } else if (r->conn != NULL) {
+        /* first in its connection's queue: straight to the output */
+        struct buf *dst = conn_proxy_out(r->conn, r);
+        buf_append(dst != NULL ? dst : &r->reply, reply,
+                   r->quiet ? len - (sizeof(mn_line) - 1) : len);
+    }
+    answered(r);
+}
+
+struct proxy_req *proxy_forward(struct proxy *px, struct conn *conn,
+                                const struct route_req *rr, uint32_t owner,
+                                const char *raw, size_t nraw)
+{
+    struct proxy_req *r = req_new(px, conn);
+    struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
+                           {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
+    int rc;
+
+    if (r == NULL)
+        return NULL;
+    r->noreply = rr->noreply;
+    r->quiet = rr->quiet;
+    rc = peer_request(px->peers, owner, iov, rr->quiet ? 2 : 1,
+                      rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r, owner);
+    if (rc != 0)
+        fail_with(r, owner, rc);
+    else
+        r->outstanding = 1;
+    return r;
+}
+
+/* Builds the final reply of a multi-get from its parts, in key order. */
+static void assemble(struct proxy_req *r)
+{
+    struct proxy_multi *m = r->multi;
+    size_t pos = m->keys_off, k = 0;
+    const char *key;
+    size_t nkey;
+
+    if (!r->failed) {
+        while (k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey)) {
+            struct proxy_sub *s = &m->subs[m->key_sub[k++]];
+            size_t p = s->at, nv, nb;
+            const char *vk, *block;
+            if (route_next_value(s->data.data, s->data.len, &p, &vk, &nv, &block, &nb) &&
+                nv == nkey && memcmp(vk, key, nkey) == 0) {
+                buf_append(&r->reply, block, nb);
+                s->at = p;
+            }
+        }
+        buf_append(&r->reply, "END\r\n", 5);
+    }
+    multi_free(m);
+    r->multi = NULL;
+}
+
+static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
+                          const char *reply, size_t len)
+{
+    struct proxy_req *r = arg;
+    struct proxy_multi *m = r->multi;
+
+    if (status != 0) {
+        fail_with(r, m->subs[sub].owner, status);
+    } else if (error && !r->failed) {
+        /* the owner's own error (say, its reply bound) is the answer */
+        r->failed = true;
+        buf_reset(&r->reply);
+        buf_append(&r->reply, reply, len);
+    } else if (r->conn != NULL && !r->failed) {
+        buf_append(&m->subs[sub].data, reply, len);
+    }
+    if (r->outstanding == 1)
+        assemble(r);
+    answered(r);
+}
+
+/* Sends the get line for sub s: the command, the exptime of gat/gats, and
+ * the keys of s in the client's order. */
+static int send_sub(struct proxy_req *r, const struct route_req *rr, uint32_t s)
+{
+    struct proxy_multi *m = r->multi;
+    struct proxy *px = m->px;
+    struct buf *b = &px->scratch;
+    size_t pos = m->keys_off, k = 0;
+    const char *key;
+    size_t nkey;
+    struct iovec iov;
+    int rc;
+
+    buf_reset(b);
+    buf_append(b, rr->cmd, rr->ncmd);
+    if (rr->touch) {
+        buf_append(b, " ", 1);
+        buf_append(b, rr->exptime, rr->nexptime);
+    }
+    while (route_next_key(m->line, m->len, &pos, &key, &nkey)) {
+        if (m->key_sub[k++] != s)
+            continue;
+        buf_append(b, " ", 1);
+        buf_append(b, key, nkey);
+    }
+    buf_append(b, "\r\n", 2);
+    if (b->oom) {
+        b->oom = false;
+        return -ENOMEM;
+    }
+    iov.iov_base = b->data;
+    iov.iov_len = b->len;
+    rc = peer_request(px->peers, m->subs[s].owner, &iov, 1, PEER_REPLY_GET, on_sub_answer,
+                      r, s);
+    buf_reset(b);
+    return rc;
+}
+
+/* Splits the keys over their owners: key_sub and subs. */
+static int split_keys(struct proxy_multi *m, const struct ring *ring)
+{
+    size_t nnodes = ring_node_count(ring), pos = m->keys_off, k = 0;
+    uint32_t stack[SUB_OF_STACK];
+    uint32_t *sub_of = nnodes <= SUB_OF_STACK ? stack : malloc(nnodes * sizeof(*sub_of));
+    const char *key;
+    size_t nkey;
+
+    if (sub_of == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < nnodes; i++)
+        sub_of[i] = UINT32_MAX;
+    while (k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey)) {
+        size_t node = ring_lookup(ring, key, nkey);
+        if (sub_of[node] == UINT32_MAX) {
+            sub_of[node] = (uint32_t)m->nsubs;
+            m->subs[m->nsubs].owner = ring_node(ring, node)->tag;
+            buf_init(&m->subs[m->nsubs].data);
+            m->nsubs++;
+        }
+        m->key_sub[k++] = sub_of[node];
+    }
+    m->nkeys = k;
+    if (sub_of != stack)
+        free(sub_of);
+    return 0;
+}
+
+struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *cmd,
+                               const char *line, size_t len, const struct route_req *rr)
+{
+    struct proxy_req *r = req_new(px, conn);
+    size_t nsubs_max = ring_node_count(px->ring);
+    struct proxy_multi *m;
+
+    if (r == NULL)
+        return NULL;
+    if (nsubs_max > rr->nkeys)
+        nsubs_max = rr->nkeys;
+    m = r->multi = calloc(1, sizeof(*m) + nsubs_max * sizeof(m->subs[0]) +
+                                 rr->nkeys * sizeof(*m->key_sub) + len + 1);
+    if (m == NULL)
+        goto nomem;
+    m->key_sub = (uint32_t *)(m->subs + nsubs_max);
+    m->line = (char *)(m->key_sub + rr->nkeys);
+    memcpy(m->line, line, len);
+    m->line[len] = '\0';
+    m->px = px;
+    m->len = len;
+    m->keys_off = rr->keys_off;
+    m->nkeys = rr->nkeys;
+    if (split_keys(m, px->ring) != 0)
+        goto nomem;
+
+    r->outstanding = 1; /* held while sending, so nothing completes early */
+    for (uint32_t s = 0; s < m->nsubs; s++) {
+        struct proxy_sub *sub = &m->subs[s];
+        int rc;
+        if (r->failed)
+            break; /* the reply is an error whatever the others say */
+        if (sub->owner != CLUSTER_SELF) {
+            rc = send_sub(r, rr, s);
+            if (rc == 0)
+                r->outstanding++;
+            else
+                fail_with(r, sub->owner, rc);
+            continue;
+        }
+        size_t pos = m->keys_off, k = 0;
+        const char *key;
+        size_t nkey;
+        while (route_next_key(m->line, m->len, &pos, &key, &nkey))
+            if (m->key_sub[k++] == s)
+                cmd_get_local(cmd, &sub->data, key, nkey, rr->return_cas, rr->touch,
+                              rr->touch_time);
+    }
+    if (r->outstanding == 1)
+        assemble(r);
+    r->outstanding--;
+    return r;
+
+nomem:
+    proxy_req_free(r);
+    return NULL;
+}
+
+static void on_bcast_answer(void *arg, uint32_t member, int status, bool error,
+                            const char *reply, size_t len)
+{
+    struct proxy_req *r = arg;
+    bool ok = r->quiet ? len == 4 && memcmp(reply, "MN\r\n", 4) == 0
+                       : len == 4 && memcmp(reply, "OK\r\n", 4) == 0;
+
+    if (status != 0) {
+        fail_with(r, member, status);
+    } else if (!ok && !r->failed) {
+        r->failed = true;
+        buf_reset(&r->reply);
+        if (error && !r->noreply)
+            buf_append(&r->reply, reply, r->quiet ? len - (sizeof(mn_line) - 1) : len);
+        else if (!r->noreply)
+            buf_append_str(&r->reply, "SERVER_ERROR flush_all failed on a peer\r\n");
+    }
+    answered(r);
+}
+
+struct proxy_req *proxy_broadcast(struct proxy *px, struct conn *conn, struct cmd *cmd,
+                                  const char *line, size_t len, const char *raw,
+                                  size_t nraw)
+{
+    struct proxy_req *r = req_new(px, conn);
+    const struct ring *ring = px->ring;
+    struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
+                           {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
+    struct buf *saved = cmd->out;
+    char copy[PROTO_MAX_LINE_NOGET + 1];
+
+    if (r == NULL)
+        return NULL;
+    /* here first: the command's own checks decide whether it goes further */
+    if (len > PROTO_MAX_LINE_NOGET)
+        len = PROTO_MAX_LINE_NOGET;
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    cmd_set_out(cmd, &r->reply);
+    cmd_process_line(cmd, copy, len);
+    cmd_set_out(cmd, saved);
+    if (r->reply.len > 0 &&
+        !(r->reply.len == 4 && memcmp(r->reply.data, "OK\r\n", 4) == 0))
+        return r; /* refused here: no member is asked */
+    r->noreply = r->quiet = r->reply.len == 0;
+    r->outstanding = 1; /* held while sending */
+    for (size_t i = 0; i < ring_node_count(ring); i++) {
+        uint32_t member = ring_node(ring, i)->tag;
+        int rc;
+        if (member == CLUSTER_SELF)
+            continue;
+        rc = peer_request(px->peers, member, iov, r->quiet ? 2 : 1,
+                          r->quiet ? PEER_REPLY_QUIET : PEER_REPLY_LINE, on_bcast_answer,
+                          r, member);
+        if (rc == 0)
+            r->outstanding++;
+        else
+            fail_with(r, member, rc);
+    }
+    r->outstanding--;
+    return r;
+}
