@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "buf.h"
 #include "cmd.h"
+#include "inbuf.h"
 #include "item.h"
 #include "proto.h"
 #include "proxy.h"
@@ -44,10 +45,7 @@ struct conn {
     struct event *ev;
     short ev_flags; /* EV_READ or EV_WRITE, as registered */
     enum conn_state state;
-    char *rbuf;
-    size_t rsize;       /* allocated */
-    size_t rstart;      /* first unparsed byte */
-    size_t rend;        /* end of data */
+    struct inbuf in;    /* [start, end): read, not yet parsed */
     uint32_t value_got; /* bytes of the data block read so far */
     struct buf out;
     struct cmd cmd;
@@ -102,10 +100,8 @@ int conn_new(struct worker *w, int fd)
     c->srv = worker_server(w);
     c->stats = worker_stats(w);
     c->px = worker_proxy(w);
-    c->rbuf = malloc(RBUF_INITIAL);
-    c->rsize = RBUF_INITIAL;
     c->ev = event_new(worker_base(w), fd, 0, conn_event, c);
-    if (c->rbuf == NULL || c->ev == NULL)
+    if (inbuf_init(&c->in, RBUF_INITIAL) != 0 || c->ev == NULL)
         goto fail;
     buf_init(&c->out);
     cmd_init(&c->cmd, c->srv, c->stats, &c->out);
@@ -126,7 +122,7 @@ fail:
     if (c != NULL) {
         if (c->ev != NULL)
             event_free(c->ev);
-        free(c->rbuf);
+        inbuf_free(&c->in);
         free(c);
     }
     conn_drop_fd(fd);
@@ -160,7 +156,7 @@ static void conn_free(struct conn *c)
     close(c->fd);
     cmd_reset(&c->cmd);
     buf_free(&c->out);
-    free(c->rbuf);
+    inbuf_free(&c->in);
     free(c);
     __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
@@ -176,7 +172,7 @@ void conn_free_all(struct worker *w)
  * rule); anything else is junk and the connection is dropped. */
 static bool long_line_allowed(const struct conn *c)
 {
-    const char *p = c->rbuf + c->rstart, *end = c->rbuf + c->rend;
+    const char *p = c->in.data + c->in.start, *end = c->in.data + c->in.end;
     size_t spaces = 0;
 
     while (p < end && *p == ' ') {
@@ -273,15 +269,15 @@ static bool conn_route(struct conn *c, const char *line, size_t len, const char 
             c->state = CONN_FORWARD;
             return true;
         }
-        c->rstart += raw;
+        c->in.start += raw;
         conn_queue(c, proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner, line, raw));
         return true;
     case PROXY_FANOUT:
-        c->rstart += raw;
+        c->in.start += raw;
         conn_queue(c, proxy_fanout(c->px, c, &c->cmd, line, len, &c->fwd_rr));
         return true;
     case PROXY_BROADCAST:
-        c->rstart += raw;
+        c->in.start += raw;
         conn_queue(c, proxy_broadcast(c->px, c, &c->cmd, line, len, line, raw));
         return true;
     }
@@ -292,7 +288,7 @@ static bool conn_route(struct conn *c, const char *line, size_t len, const char 
  * 0 when more input is needed. */
 static int conn_step(struct conn *c)
 {
-    size_t avail = c->rend - c->rstart;
+    size_t avail = c->in.end - c->in.start;
     char *line, *nl;
     size_t len;
 
@@ -300,7 +296,7 @@ static int conn_step(struct conn *c)
     case CONN_LINE:
         if (avail == 0 || proxy_blocked(c))
             return 0;
-        nl = memchr(c->rbuf + c->rstart, '\n', avail);
+        nl = memchr(c->in.data + c->in.start, '\n', avail);
         if (nl == NULL) {
             if (avail > PROTO_MAX_LINE_NOGET &&
                 (!long_line_allowed(c) || avail >= RBUF_MAX_LINE)) {
@@ -310,7 +306,7 @@ static int conn_step(struct conn *c)
             }
             return 0;
         }
-        line = c->rbuf + c->rstart;
+        line = c->in.data + c->in.start;
         len = (size_t)(nl - line);
         if (len > 1 && line[len - 1] == '\r')
             len--;
@@ -318,7 +314,7 @@ static int conn_step(struct conn *c)
             fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
         if (c->px != NULL && !c->cmd.from_peer && conn_route(c, line, len, nl))
             return 1;
-        c->rstart += (size_t)(nl - line) + 1;
+        c->in.start += (size_t)(nl - line) + 1;
         switch (cmd_process_line(&c->cmd, line, len)) {
         case CMD_NEXT_LINE:
             break;
@@ -339,8 +335,8 @@ static int conn_step(struct conn *c)
         size_t take = it->nbytes - c->value_got;
         if (take > avail)
             take = avail;
-        memcpy(item_value(it) + c->value_got, c->rbuf + c->rstart, take);
-        c->rstart += take;
+        memcpy(item_value(it) + c->value_got, c->in.data + c->in.start, take);
+        c->in.start += take;
         c->value_got += (uint32_t)take;
         if (c->value_got < it->nbytes)
             return 0;
@@ -350,7 +346,7 @@ static int conn_step(struct conn *c)
     }
     case CONN_SWALLOW: {
         size_t take = c->cmd.swallow < avail ? (size_t)c->cmd.swallow : avail;
-        c->rstart += take;
+        c->in.start += take;
         c->cmd.swallow -= take;
         if (c->cmd.swallow > 0)
             return 0;
@@ -361,8 +357,8 @@ static int conn_step(struct conn *c)
         if (avail < c->fwd_need)
             return 0;
         conn_queue(c, proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner,
-                                    c->rbuf + c->rstart, (size_t)c->fwd_need));
-        c->rstart += (size_t)c->fwd_need;
+                                    c->in.data + c->in.start, (size_t)c->fwd_need));
+        c->in.start += (size_t)c->fwd_need;
         c->state = CONN_LINE;
         return 1;
     case CONN_CLOSING:
@@ -380,15 +376,8 @@ static ssize_t conn_read(struct conn *c, bool *more)
     size_t want;
 
     *more = false;
-    if (c->rstart == c->rend) {
-        c->rstart = c->rend = 0;
-        if (c->rsize > RBUF_KEEP_MAX) {
-            char *small = realloc(c->rbuf, RBUF_INITIAL);
-            if (small != NULL) {
-                c->rbuf = small;
-                c->rsize = RBUF_INITIAL;
-            }
-        }
+    if (c->in.start == c->in.end) {
+        inbuf_rewind(&c->in, RBUF_INITIAL, RBUF_KEEP_MAX);
         if (c->state == CONN_VALUE) {
             /* Nothing buffered: read the data block straight into the item. */
             struct item *it = c->cmd.item;
@@ -406,24 +395,13 @@ static ssize_t conn_read(struct conn *c, bool *more)
             return n < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1) : n;
         }
     }
-    if (c->rend == c->rsize) {
-        if (c->rstart > 0) {
-            memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
-            c->rend -= c->rstart;
-            c->rstart = 0;
-        } else {
-            char *big = realloc(c->rbuf, c->rsize * 2);
-            if (big == NULL)
-                return -1;
-            c->rbuf = big;
-            c->rsize *= 2;
-        }
-    }
-    want = c->rsize - c->rend;
-    n = read(c->fd, c->rbuf + c->rend, want);
+    if (inbuf_make_room(&c->in) != 0)
+        return -1;
+    want = c->in.size - c->in.end;
+    n = read(c->fd, c->in.data + c->in.end, want);
     *more = n == (ssize_t)want;
     if (n > 0) {
-        c->rend += (size_t)n;
+        c->in.end += (size_t)n;
         STATS_ADD(c->stats, bytes_read, (uint64_t)n);
         return n;
     }

@@ -6,6 +6,7 @@
 #include "peer.h"
 #include "buf.h"
 #include "cluster.h"
+#include "inbuf.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -50,8 +51,7 @@ struct peer {
     short ev_flags;      /* as registered */
     struct event *timer; /* the oldest request's deadline */
     struct buf out;      /* requests not yet written */
-    char *rbuf;          /* replies read, not yet framed */
-    size_t rsize, rstart, rend;
+    struct inbuf in;     /* replies read, not yet framed */
     struct peer_reply_parser parser;
     struct pending *q; /* ring buffer of requests awaiting replies */
     size_t qcap, qhead, qlen;
@@ -203,7 +203,7 @@ static void peer_fail(struct peer *p, int status)
     evtimer_del(p->timer);
     buf_reset(&p->out);
     p->out.oom = false;
-    p->rstart = p->rend = 0;
+    p->in.start = p->in.end = 0;
     p->q = NULL;
     p->qcap = p->qhead = p->qlen = 0;
     p->retry_at_ms = now + p->backoff_ms;
@@ -328,13 +328,11 @@ static int peer_connect(struct peer *p)
     p->fd = fd;
     p->ev_flags = EV_WRITE;
     p->state = PEER_CONNECTING;
-    if (p->rbuf == NULL) {
-        p->rbuf = malloc(RBUF_INITIAL);
-        p->rsize = p->rbuf != NULL ? RBUF_INITIAL : 0;
-    }
+    if (p->in.data == NULL)
+        inbuf_init(&p->in, RBUF_INITIAL);
     peer_reply_init(&p->parser, p->ps->cfg.max_value);
     buf_append(&p->out, p->ps->hello, p->ps->hello_len);
-    if (p->rbuf == NULL || p->out.oom ||
+    if (p->in.data == NULL || p->out.oom ||
         push_pending(p, NULL, NULL, HELLO_TAG, PEER_REPLY_LINE) != 0) {
         peer_fail(p, -ECONNRESET);
         return -EAGAIN;
@@ -416,10 +414,10 @@ static bool hello_ok(struct peer *p, const char *s, size_t n)
  * failing the peer. */
 static int peer_deliver(struct peer *p)
 {
-    while (p->rstart < p->rend) {
+    while (p->in.start < p->in.end) {
         struct pending e;
         size_t consumed = 0;
-        const char *r = p->rbuf + p->rstart;
+        const char *r = p->in.data + p->in.start;
         int rc;
 
         if (p->qlen == 0) {
@@ -428,7 +426,7 @@ static int peer_deliver(struct peer *p)
         }
         e = p->q[p->qhead];
         rc = peer_reply_frame(&p->parser, (enum peer_reply_kind)e.kind, r,
-                              p->rend - p->rstart, &consumed);
+                              p->in.end - p->in.start, &consumed);
         if (rc == 0)
             return 0;
         if (rc < 0) {
@@ -437,7 +435,7 @@ static int peer_deliver(struct peer *p)
         }
         p->qhead = (p->qhead + 1) % p->qcap;
         p->qlen--;
-        p->rstart += consumed;
+        p->in.start += consumed;
         if (e.fn == NULL) {
             if (p->parser.error || !hello_ok(p, r, consumed)) {
                 peer_fail(p, -ECONNRESET);
@@ -458,38 +456,19 @@ static int peer_read(struct peer *p)
     for (;;) {
         ssize_t n;
 
-        if (p->rstart == p->rend) {
-            p->rstart = p->rend = 0;
-            if (p->rsize > RBUF_KEEP_MAX) {
-                char *small = realloc(p->rbuf, RBUF_INITIAL);
-                if (small != NULL) {
-                    p->rbuf = small;
-                    p->rsize = RBUF_INITIAL;
-                }
-            }
+        inbuf_rewind(&p->in, RBUF_INITIAL, RBUF_KEEP_MAX);
+        /* moving the unframed reply is safe: the parser's offsets are
+         * relative to the reply's first byte */
+        if (inbuf_make_room(&p->in) != 0) {
+            peer_fail(p, -ECONNRESET);
+            return -1;
         }
-        if (p->rend == p->rsize) {
-            if (p->rstart > 0) {
-                memmove(p->rbuf, p->rbuf + p->rstart, p->rend - p->rstart);
-                p->rend -= p->rstart;
-                /* the parser's offsets are relative to the reply's start */
-                p->rstart = 0;
-            } else {
-                char *big = realloc(p->rbuf, p->rsize * 2);
-                if (big == NULL) {
-                    peer_fail(p, -ECONNRESET);
-                    return -1;
-                }
-                p->rbuf = big;
-                p->rsize *= 2;
-            }
-        }
-        n = recv(p->fd, p->rbuf + p->rend, p->rsize - p->rend, 0);
+        n = recv(p->fd, p->in.data + p->in.end, p->in.size - p->in.end, 0);
         if (n > 0) {
-            p->rend += (size_t)n;
+            p->in.end += (size_t)n;
             if (peer_deliver(p) != 0)
                 return -1;
-            if (p->rend < p->rsize)
+            if (p->in.end < p->in.size)
                 return 0; /* short read: drained */
             continue;
         }
@@ -547,7 +526,7 @@ void peer_set_free(struct peer_set *ps)
         peer_fail(p, -ECANCELED);
         event_free(p->timer);
         buf_free(&p->out);
-        free(p->rbuf);
+        inbuf_free(&p->in);
         free(p);
     }
     free(ps->peers);

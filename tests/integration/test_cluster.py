@@ -1158,6 +1158,65 @@ def test_memccapable_through_cluster():
 
 # ---- 8. a single node ----
 
+def test_flush_all_reaches_every_member():
+    with Cluster() as cl:
+        cl.wait_formed()
+        oracle = cl.oracle()
+        owned = {nid: oracle.keys_of(nid, b"flush:", 5) for nid in cl.ids}
+        keys = [k for nid in cl.ids for k in owned[nid]]
+        items = {k: (0, b"v" + k) for k in keys}
+
+        def hits(c, ks):
+            c.send(b"get " + b" ".join(ks) + b"\r\n")
+            return c.read_until(b"END\r\n").count(b"VALUE ")
+
+        with cl.conn(1) as c:
+            store_all(c, items)
+            check_eq(hits(c, keys), len(keys), "every key readable before flush_all")
+            check_eq(c.line(b"flush_all\r\n"), b"OK\r\n", "flush_all through node 2")
+            check_eq(hits(c, keys), 0, "every key gone after flush_all")
+            store_all(c, items)
+            # noreply: nothing comes back, and the next command's reply is its own
+            c.send(b"flush_all noreply\r\nmn\r\n")
+            check_eq(c.read_until(b"\r\n"), b"MN\r\n", "flush_all noreply answers nothing")
+            check_eq(hits(c, keys), 0, "every key gone after flush_all noreply")
+            check_eq(c.line(b"flush_all x\r\n"), b"CLIENT_ERROR invalid exptime argument\r\n",
+                     "a bad flush_all is refused here, as by memcached")
+            store_all(c, items)
+        # On a peer's connection (after the hello) flush_all stays local.
+        with cl.conn(0) as c:
+            check(c.line(b"peer tester %d\r\n" % cl.vnodes).startswith(b"PEER "), "hello")
+            check_eq(c.line(b"flush_all\r\n"), b"OK\r\n", "flush_all on a peer connection")
+        with cl.conn(1) as c:
+            check_eq(hits(c, owned[cl.ids[0]]), 0, "node 1's keys gone")
+            check_eq(hits(c, owned[cl.ids[1]] + owned[cl.ids[2]]), 10,
+                     "flush_all from a peer connection flushes that node only")
+        # A member down: the others are flushed, the client hears which failed.
+        cl.kill(2)
+        with cl.conn(0) as c:
+            reply = c.line(b"flush_all\r\n")
+        check(reply.startswith(b"SERVER_ERROR peer "),
+              "flush_all with a member down (not yet marked dead) answers %r" % reply)
+        with cl.conn(1, 2.0) as c:
+            check_eq(hits(c, owned[cl.ids[1]]), 0, "the reachable member was flushed anyway")
+
+
+def test_forwarded_command_is_never_forwarded_again():
+    """A node serves whatever arrives on a peer connection itself, even a key
+    its own ring gives to another node: two views that disagree cannot make
+    a request bounce."""
+    with Cluster() as cl:
+        cl.wait_formed()
+        oracle = cl.oracle()
+        key = oracle.keys_of(cl.ids[1], b"bounce:", 1)[0]  # owned by node 2
+        with cl.conn(0) as c:
+            check(c.line(b"peer tester %d\r\n" % cl.vnodes).startswith(b"PEER "), "hello")
+            check_eq(c.set_value(key, b"here"), b"STORED\r\n", "set on a peer connection")
+            check_eq(cluster_field(c, "forwarded"), 0, "nothing forwarded from a peer connection")
+        check_eq(curr_items(cl.nodes[0]), 1, "stored where it arrived")
+        check_eq(curr_items(cl.nodes[1]), 0, "not on the ring's owner")
+
+
 def test_single_node():
     require_meshcached()
     # No --peers at all, then --peers naming only itself.
@@ -1194,4 +1253,6 @@ if __name__ == "__main__":
         test_node_stopped_times_out,
         test_pymemcache_through_cluster,
         test_memccapable_through_cluster,
+        test_flush_all_reaches_every_member,
+        test_forwarded_command_is_never_forwarded_again,
     ])

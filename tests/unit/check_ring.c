@@ -162,6 +162,22 @@ static void setup(void)
 
 /* ---- building ---- */
 
+START_TEST(test_ring_carries_each_nodes_tag)
+{
+    struct ring_node nodes[3] = {{"c", 30}, {"a", 10}, {"b", 20}};
+    struct ring *r = build(nodes, 3, 64);
+    size_t at;
+
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_str_eq(ring_node(r, i)->id, nodes[i].id);
+        ck_assert_uint_eq(ring_node(r, i)->tag, nodes[i].tag);
+    }
+    ck_assert_int_eq(ring_node_index(r, "a", &at), 0);
+    ck_assert_uint_eq(ring_node(r, at)->tag, 10);
+    ring_free(r);
+}
+END_TEST
+
 START_TEST(test_ring_build_rejects_bad_input)
 {
     struct ring *r = (struct ring *)&r; /* must stay untouched */
@@ -821,6 +837,7 @@ static Suite *ring_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_ring_build_rejects_bad_input);
+    tcase_add_test(tc, test_ring_carries_each_nodes_tag);
     tcase_add_test(tc, test_ring_build_refuses_more_points_or_nodes_than_the_limits);
     tcase_add_test(tc, test_ring_build_unwinds_when_any_allocation_fails);
     tcase_add_test(tc, test_ring_copies_ids_and_finds_nodes_by_id);
