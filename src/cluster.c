@@ -3,6 +3,8 @@
  * their ids, and the ring rebuilt from the alive ones on every change.
  */
 #include "cluster.h"
+#include "gmsg.h"
+#include "gossip.h"
 #include "peer.h"
 #include "server.h"
 #include "stats.h"
@@ -16,9 +18,16 @@
 #include <string.h>
 
 enum member_state {
-    MEMBER_DEAD,  /* not in the ring: never reached, or stopped answering */
-    MEMBER_ALIVE, /* in the ring */
+    MEMBER_DEAD,    /* not in the ring: never reached, or stopped answering */
+    MEMBER_ALIVE,   /* in the ring */
+    MEMBER_SUSPECT, /* gossip: may be down; still in the ring */
+    MEMBER_LEFT,    /* gossip: left on purpose; not in the ring */
+    MEMBER_GONE,    /* gossip: forgotten; not shown */
 };
+
+/* Room for members learned by gossip; slots are never reused, so a member
+ * keeps its slot (and workers their connection) across restarts. */
+#define CLUSTER_MAX_MEMBERS 4096
 
 struct member {
     char addr[SETTINGS_MAX_ID_LEN + 8]; /* "host:port" as configured */
@@ -26,15 +35,18 @@ struct member {
     socklen_t salen;
     char id[SETTINGS_MAX_ID_LEN + 1]; /* learned from its hello; "" until then */
     enum member_state state;
-    bool alias;     /* turned out to be this node under another address */
-    unsigned fails; /* pings failed in a row (cluster thread only) */
+    bool alias;           /* turned out to be this node under another address */
+    unsigned fails;       /* pings failed in a row (cluster thread only) */
+    bool resolved;        /* sa holds addr's address */
+    uint64_t incarnation; /* gossip: the member's own version of itself */
 };
 
 struct cluster {
     struct server *srv;
-    pthread_mutex_t lock; /* protects the members' id, state, alias; a leaf */
-    struct member *members;
-    size_t nmembers;
+    pthread_mutex_t lock;   /* protects the members' id, state, alias; a leaf */
+    struct member *members; /* room for cap; slots below nmembers in use */
+    size_t nmembers, cap;
+    struct gossip *gossip; /* gossip mode; NULL with static --peers */
     struct ring_ref ring;
     uint64_t epoch; /* of the last ring built (cluster thread, or before) */
     pthread_t thread;
@@ -46,7 +58,15 @@ struct cluster {
 
 static const char *state_name(enum member_state s)
 {
-    return s == MEMBER_ALIVE ? "alive" : "dead";
+    static const char *const names[] = {"dead", "alive", "suspect", "left", "gone"};
+
+    return names[s];
+}
+
+static bool in_ring(const struct member *m)
+{
+    return (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT) && !m->alias &&
+           m->id[0] != '\0' && m->resolved;
 }
 
 static int verbose(const struct cluster *cl)
@@ -62,23 +82,27 @@ struct ring_ref *cluster_ring_ref(struct cluster *cl)
 int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_storage *sa,
                         socklen_t *len)
 {
-    if (slot >= cl->nmembers)
-        return -ENOENT;
-    *sa = cl->members[slot].sa; /* written before any thread started */
-    *len = cl->members[slot].salen;
-    return 0;
+    int rc = -ENOENT;
+
+    pthread_mutex_lock(&cl->lock);
+    if (slot < cl->nmembers && cl->members[slot].resolved) {
+        *sa = cl->members[slot].sa;
+        *len = cl->members[slot].salen;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return rc;
 }
 
 void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap)
 {
-    if (slot >= cl->nmembers) {
-        snprintf(buf, cap, "#%u", slot);
-        return;
-    }
     pthread_mutex_lock(&cl->lock);
-    snprintf(buf, cap, "%s",
-             cl->members[slot].id[0] != '\0' ? cl->members[slot].id
-                                             : cl->members[slot].addr);
+    if (slot >= cl->nmembers)
+        snprintf(buf, cap, "#%u", slot);
+    else
+        snprintf(buf, cap, "%s",
+                 cl->members[slot].id[0] != '\0' ? cl->members[slot].id
+                                                 : cl->members[slot].addr);
     pthread_mutex_unlock(&cl->lock);
 }
 
@@ -86,10 +110,8 @@ bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id)
 {
     bool same;
 
-    if (slot >= cl->nmembers)
-        return false;
     pthread_mutex_lock(&cl->lock);
-    same = strcmp(cl->members[slot].id, id) == 0;
+    same = slot < cl->nmembers && strcmp(cl->members[slot].id, id) == 0;
     pthread_mutex_unlock(&cl->lock);
     return same;
 }
@@ -109,7 +131,7 @@ static void rebuild_ring_locked(struct cluster *cl)
     }
     for (size_t i = 0; i < cl->nmembers; i++) {
         const struct member *m = &cl->members[i];
-        if (m->state == MEMBER_ALIVE && !m->alias && m->id[0] != '\0') {
+        if (in_ring(m)) {
             nodes[n].id = m->id;
             nodes[n].tag = (uint32_t)i;
             n++;
@@ -165,7 +187,9 @@ int cluster_new(struct server *srv, struct cluster **out)
     cl->srv = srv;
     pthread_mutex_init(&cl->lock, NULL);
     ring_ref_init(&cl->ring);
-    cl->members = calloc(s->npeers + 1, sizeof(*cl->members));
+    /* untouched pages of a large calloc() cost no memory */
+    cl->cap = s->gossip ? CLUSTER_MAX_MEMBERS : s->npeers + 1;
+    cl->members = calloc(cl->cap, sizeof(*cl->members));
     if (cl->members == NULL)
         goto nomem;
     /* slot 0: this node, always alive */
@@ -173,6 +197,7 @@ int cluster_new(struct server *srv, struct cluster **out)
              s->port);
     snprintf(cl->members[0].id, sizeof(cl->members[0].id), "%s", s->node_id);
     cl->members[0].state = MEMBER_ALIVE;
+    cl->members[0].resolved = true;
     cl->nmembers = 1;
     for (size_t i = 0; i < s->npeers; i++) {
         struct member *m = &cl->members[cl->nmembers];
@@ -183,6 +208,7 @@ int cluster_new(struct server *srv, struct cluster **out)
                  p->host, p->port);
         if (resolve(m, p) != 0)
             goto fail;
+        m->resolved = true;
         cl->nmembers++;
     }
     pthread_mutex_lock(&cl->lock);
@@ -310,6 +336,12 @@ int cluster_start(struct cluster *cl)
     struct timeval every = {.tv_sec = CLUSTER_PING_INTERVAL_MS / 1000,
                             .tv_usec = (CLUSTER_PING_INTERVAL_MS % 1000) * 1000};
 
+    if (s->gossip) {
+        /* nng starts threads: only now, after any fork */
+        if (gossip_new(cl->srv, cl, &cl->gossip) != 0)
+            return -1;
+        return gossip_start(cl->gossip);
+    }
     cl->base = event_base_new();
     if (cl->base == NULL)
         return -1;
@@ -325,10 +357,17 @@ int cluster_start(struct cluster *cl)
     return 0;
 }
 
+void cluster_leave(struct cluster *cl)
+{
+    if (cl != NULL)
+        gossip_leave(cl->gossip);
+}
+
 void cluster_free(struct cluster *cl)
 {
     if (cl == NULL)
         return;
+    gossip_free(cl->gossip);
     if (cl->started) {
         event_base_loopbreak(cl->base);
         pthread_join(cl->thread, NULL);
@@ -354,12 +393,18 @@ void cluster_stats(struct cluster *cl, struct buf *out)
     for (size_t i = 0; i < cl->nmembers; i++) {
         const struct member *m = &cl->members[i];
         char name[SETTINGS_MAX_ID_LEN + 16];
-        if (m->alias)
+        if (m->alias || m->state == MEMBER_GONE)
             continue;
         snprintf(name, sizeof(name), "member:%s", m->id[0] != '\0' ? m->id : m->addr);
-        stats_line(out, name, "%s %s", state_name(m->state), m->addr);
+        if (cl->srv->settings.gossip)
+            stats_line(out, name, "%s %s %llu", state_name(m->state), m->addr,
+                       (unsigned long long)m->incarnation);
+        else
+            stats_line(out, name, "%s %s", state_name(m->state), m->addr);
     }
     pthread_mutex_unlock(&cl->lock);
+    if (cl->gossip != NULL)
+        gossip_stats(cl->gossip, out);
     stats_line(out, "ring_epoch", "%llu", (unsigned long long)ring_epoch(r));
     stats_line(out, "ring_vnodes", "%u", ring_vnodes(r));
     stats_line(out, "ring_nodes", "%zu", ring_node_count(r));
@@ -369,4 +414,86 @@ void cluster_stats(struct cluster *cl, struct buf *out)
                    : 0.0);
     stats_line(out, "peer_timeout_ms", "%u", cl->srv->settings.peer_timeout_ms);
     ring_release(r);
+}
+
+/* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
+ * gossip thread). Returns 0 or -1. */
+static int resolve_addr(struct member *m, const char *addr)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char host[GMSG_MAX_ADDR + 1];
+    const char *colon = strrchr(addr, ':');
+    size_t hl;
+
+    if (colon == NULL)
+        return -1;
+    hl = (size_t)(colon - addr);
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+        addr++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return -1;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
+        return -1;
+    if (res->ai_addrlen <= sizeof(m->sa)) {
+        memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
+        m->salen = res->ai_addrlen;
+    }
+    freeaddrinfo(res);
+    return m->salen > 0 ? 0 : -1;
+}
+
+void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
+                           int state, uint64_t incarnation)
+{
+    static const enum member_state map[] = {
+        [0] = MEMBER_GONE,
+        [GMSG_ALIVE] = MEMBER_ALIVE,
+        [GMSG_SUSPECT] = MEMBER_SUSPECT,
+        [GMSG_DEAD] = MEMBER_DEAD,
+        [GMSG_LEFT] = MEMBER_LEFT,
+    };
+    struct member *m = NULL;
+    bool was, now;
+
+    if (state < 0 || state > GMSG_LEFT)
+        return;
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < cl->nmembers; i++)
+        if (strcmp(cl->members[i].id, id) == 0)
+            m = &cl->members[i];
+    if (m == &cl->members[0]) {
+        m->incarnation = incarnation; /* ourselves: for stats only */
+        goto out;
+    }
+    if (m == NULL) {
+        if (state == 0 || cl->nmembers == cl->cap)
+            goto out;
+        m = &cl->members[cl->nmembers++];
+        snprintf(m->id, sizeof(m->id), "%s", id);
+        m->state = MEMBER_GONE;
+    }
+    was = in_ring(m);
+    if (strcmp(m->addr, addr) != 0 || !m->resolved) {
+        snprintf(m->addr, sizeof(m->addr), "%s", addr);
+        m->salen = 0;
+        m->resolved = resolve_addr(m, addr) == 0;
+        if (!m->resolved)
+            fprintf(stderr,
+                    "meshcached: member %s has an address that is not numeric: %s\n", id,
+                    addr);
+    }
+    m->state = map[state];
+    m->incarnation = incarnation;
+    now = in_ring(m);
+    if (was != now)
+        rebuild_ring_locked(cl);
+out:
+    pthread_mutex_unlock(&cl->lock);
 }

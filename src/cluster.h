@@ -39,7 +39,9 @@ struct cluster;
  */
 int cluster_new(struct server *srv, struct cluster **out);
 
-/* Starts the pinging thread (after any fork). Returns 0 or -1. */
+/* Starts membership (after any fork): gossip when settings say so (which
+ * opens the cluster port), else the thread that pings the static members.
+ * Returns 0 or -1 (after printing why). */
 int cluster_start(struct cluster *cl);
 
 /* Stops the thread (if started) and frees everything; rings that workers
@@ -64,5 +66,19 @@ bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id);
 
 /* Appends the `stats cluster` lines, without the final "END". Any thread. */
 void cluster_stats(struct cluster *cl, struct buf *out);
+
+/*
+ * Gossip mode: what the membership protocol says of a member: its client
+ * address ("host:port", numeric), its state (a gmsg_state, or 0 once it is
+ * forgotten) and incarnation. Adds members not seen before and rebuilds the
+ * ring when the set of members in it (alive or suspect) changes. Called by
+ * the gossip module, under its lock.
+ */
+void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
+                           int state, uint64_t incarnation);
+
+/* Gossip mode: tells the other members this node is leaving (SIGTERM), for
+ * a short bounded time. A no-op with static membership. */
+void cluster_leave(struct cluster *cl);
 
 #endif

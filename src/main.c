@@ -168,8 +168,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot start the maintenance thread\n");
         goto out;
     }
-    if (srv.settings.npeers > 0 && cluster_start(srv.cluster) != 0) {
-        fprintf(stderr, "meshcached: cannot start the cluster thread\n");
+    if ((srv.settings.npeers > 0 || srv.settings.gossip) &&
+        cluster_start(srv.cluster) != 0) {
+        fprintf(stderr, "meshcached: cannot start cluster membership\n");
         goto out;
     }
     if (srv.verbose > 0)
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
     signal(SIGINT, SIG_IGN);
     if (srv.verbose > 0)
         fprintf(stderr, "meshcached: shutting down\n");
+    cluster_leave(srv.cluster); /* the others drop us now, not after suspicion */
     rc = EXIT_SUCCESS;
 
 out:

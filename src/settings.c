@@ -17,6 +17,13 @@
 #define DEFAULT_PEER_TIMEOUT_MS 500
 #define MAX_PEER_TIMEOUT_MS     60000
 
+#define DEFAULT_GOSSIP_INTERVAL_MS 500
+#define MIN_GOSSIP_INTERVAL_MS     50
+#define MAX_GOSSIP_INTERVAL_MS     60000
+
+/* Without --cluster-port, gossip listens this far above -p. */
+#define CLUSTER_PORT_OFFSET 1000
+
 /* Every node of a --peers list, plus this one if it is not in the list, fits
  * in one ring at any --vnodes: no check across the two flags is needed. */
 _Static_assert((SETTINGS_MAX_PEERS + 1) * (uint64_t)RING_MAX_VNODES <= RING_MAX_POINTS,
@@ -28,6 +35,9 @@ enum {
     OPT_NODE_ID = 256,
     OPT_PEERS,
     OPT_VNODES,
+    OPT_CLUSTER_PORT,
+    OPT_JOIN,
+    OPT_CLUSTER_KEY,
 };
 
 /* Prints one line to err: control characters typed into a value are shown
@@ -84,6 +94,7 @@ void settings_defaults(struct settings *s)
     s->reqs_per_event = 20;
     s->vnodes = RING_DEFAULT_VNODES;
     s->peer_timeout_ms = DEFAULT_PEER_TIMEOUT_MS;
+    s->gossip_interval_ms = DEFAULT_GOSSIP_INTERVAL_MS;
 }
 
 void settings_usage(FILE *out)
@@ -116,6 +127,9 @@ void settings_usage(FILE *out)
         "                               (default: 0, never)\n"
         "    peer_timeout_ms=<ms>       deadline of a request forwarded to another\n"
         "                               node (default: 500, min: 1, max: 60000)\n"
+        "    gossip_interval_ms=<ms>    gossip protocol period: each node probes one\n"
+        "                               member this often (default: 500, min: 50,\n"
+        "                               max: 60000)\n"
         "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
         "                               are accepted and ignored with a warning\n"
         "\n"
@@ -129,6 +143,16 @@ void settings_usage(FILE *out)
         "                               (default: none, a single node)\n"
         "    --vnodes=<num>             ring points per node, the same on every\n"
         "                               node (default: 16384, min: 1, max: 65536)\n"
+        "    --cluster-port=<port>      TCP port for gossip membership (instead of\n"
+        "                               --peers), on the -l address; turns gossip on\n"
+        "                               (default: -p + 1000)\n"
+        "    --join=<host:port,...>     seeds: cluster ports of existing members\n"
+        "                               ([addr]:port for IPv6), this node may be\n"
+        "                               included; replaces an earlier --join; turns\n"
+        "                               gossip on (default: none, a new cluster)\n"
+        "    --cluster-key=<file>       file holding the cluster's shared secret;\n"
+        "                               gossip messages then carry its HMAC\n"
+        "                               (default: none, unauthenticated)\n"
         "\n"
         "-h, --help                     print this help and exit\n"
         "-V, --version                  print version and exit\n",
@@ -227,6 +251,19 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                 return -1;
             }
             s->peer_timeout_ms = ms;
+        } else if (strcmp(opt, "gossip_interval_ms") == 0) {
+            uint32_t ms;
+            if (val == NULL || !is_decimal(val) || val[0] == '-' ||
+                !util_parse_u32(val, strlen(val), &ms) || ms < MIN_GOSSIP_INTERVAL_MS ||
+                ms > MAX_GOSSIP_INTERVAL_MS) {
+                error_line(
+                    err,
+                    "meshcached: -o gossip_interval_ms needs a number of milliseconds "
+                    "from %d to %d",
+                    MIN_GOSSIP_INTERVAL_MS, MAX_GOSSIP_INTERVAL_MS);
+                return -1;
+            }
+            s->gossip_interval_ms = ms;
         } else if (is_ignored_ext(opt)) {
             error_line(err,
                        "meshcached: warning: -o %s is a memcached option with no "
@@ -362,46 +399,49 @@ static const char *parse_peer(const char *e, size_t n, struct settings_peer *p)
     return NULL;
 }
 
-/* --peers: a later list replaces an earlier one, so that a wrapper script's
- * default list can be overridden on its command line. */
-static int parse_peers(struct settings *s, const char *list, FILE *err)
+/*
+ * --peers and --join (opt, for errors): parses list into peers[0..*npeers),
+ * which holds SETTINGS_MAX_PEERS. A later list replaces an earlier one, so
+ * that a wrapper script's default list can be overridden on its command line.
+ */
+static int parse_peer_list(const char *opt, const char *list, struct settings_peer *peers,
+                           size_t *npeers, FILE *err)
 {
     const char *e = list;
 
-    s->npeers = 0;
+    *npeers = 0;
     for (;;) {
         size_t n = strcspn(e, ",");
         struct settings_peer *p;
         const char *why;
 
-        if (s->npeers == SETTINGS_MAX_PEERS) {
+        if (*npeers == SETTINGS_MAX_PEERS) {
             error_line(err,
-                       "meshcached: invalid value '%s' for option --peers: more than %d "
+                       "meshcached: invalid value '%s' for option %s: more than %d "
                        "members (see --help)",
-                       list, SETTINGS_MAX_PEERS);
+                       list, opt, SETTINGS_MAX_PEERS);
             return -1;
         }
-        p = &s->peers[s->npeers];
+        p = &peers[*npeers];
         why = parse_peer(e, n, p);
         if (why != NULL) {
             error_line(err,
-                       "meshcached: invalid value '%s' for option --peers: '%.*s': %s "
+                       "meshcached: invalid value '%s' for option %s: '%.*s': %s "
                        "(see --help)",
-                       list, (int)n, e, why);
+                       list, opt, (int)n, e, why);
             return -1;
         }
         /* As written: a name and its address are not recognised as one. */
-        for (size_t i = 0; i < s->npeers; i++) {
-            if (s->peers[i].port == p->port &&
-                strcasecmp(s->peers[i].host, p->host) == 0) {
+        for (size_t i = 0; i < *npeers; i++) {
+            if (peers[i].port == p->port && strcasecmp(peers[i].host, p->host) == 0) {
                 error_line(err,
-                           "meshcached: invalid value '%s' for option --peers: '%.*s' is "
+                           "meshcached: invalid value '%s' for option %s: '%.*s' is "
                            "listed twice (see --help)",
-                           list, (int)n, e);
+                           list, opt, (int)n, e);
                 return -1;
             }
         }
-        s->npeers++;
+        (*npeers)++;
         if (e[n] == '\0')
             return 0;
         e += n + 1;
@@ -485,6 +525,9 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {"node-id", required_argument, NULL, OPT_NODE_ID},
         {"peers", required_argument, NULL, OPT_PEERS},
         {"vnodes", required_argument, NULL, OPT_VNODES},
+        {"cluster-port", required_argument, NULL, OPT_CLUSTER_PORT},
+        {"join", required_argument, NULL, OPT_JOIN},
+        {"cluster-key", required_argument, NULL, OPT_CLUSTER_KEY},
         {NULL, 0, NULL, 0}};
     uint64_t size;
     int c, udp, vnodes;
@@ -571,13 +614,28 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
             memcpy(s->node_id, optarg, strlen(optarg) + 1);
             break;
         case OPT_PEERS:
-            if (parse_peers(s, optarg, err) != 0)
+            if (parse_peer_list("--peers", optarg, s->peers, &s->npeers, err) != 0)
                 return -1;
             break;
         case OPT_VNODES:
             if (!parse_int_range(optarg, 1, RING_MAX_VNODES, &vnodes))
                 goto bad_value;
             s->vnodes = (unsigned)vnodes;
+            break;
+        case OPT_CLUSTER_PORT:
+            if (!parse_int_range(optarg, 1, 65535, &s->cluster_port))
+                goto bad_value;
+            s->gossip = true;
+            break;
+        case OPT_JOIN:
+            if (parse_peer_list("--join", optarg, s->joins, &s->njoins, err) != 0)
+                return -1;
+            s->gossip = true;
+            break;
+        case OPT_CLUSTER_KEY:
+            /* Only the path: the daemon reads the secret at start-up. */
+            if (!copy_str(s->cluster_key_file, sizeof(s->cluster_key_file), optarg))
+                goto bad_value;
             break;
         case 'h':
             settings_usage(out);
@@ -607,6 +665,24 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         error_line(err, "meshcached: -I %u is more than half of -m (%llu bytes)",
                    s->item_size_max, (unsigned long long)s->maxbytes);
         return -1;
+    }
+    /* Two sources of membership would disagree on who is in the ring. */
+    if (s->gossip && s->npeers > 0) {
+        error_line(err,
+                   "meshcached: --peers cannot be used with %s: membership is either "
+                   "static or gossiped",
+                   s->njoins > 0 ? "--join" : "--cluster-port");
+        return -1;
+    }
+    if (s->gossip && s->cluster_port == 0) {
+        if (s->port > 65535 - CLUSTER_PORT_OFFSET) {
+            error_line(err,
+                       "meshcached: -p %d leaves no default cluster port (-p + %d is "
+                       "above 65535); give --cluster-port",
+                       s->port, CLUSTER_PORT_OFFSET);
+            return -1;
+        }
+        s->cluster_port = s->port + CLUSTER_PORT_OFFSET;
     }
     if (s->node_id[0] == '\0' && default_node_id(s, err) != 0)
         return -1;

@@ -16,11 +16,12 @@
 
 #define SETTINGS_EXIT_USAGE 64 /* sysexits.h EX_USAGE */
 
-#define SETTINGS_MAX_PEERS  128 /* entries in --peers */
+#define SETTINGS_MAX_PEERS  128 /* entries in --peers, in --join */
 #define SETTINGS_MAX_ID_LEN 255 /* bytes in --node-id (RING_MAX_ID_LEN) */
 
-/* One --peers entry: where a member's clients connect (its client port; the
- * entry may be this node's own address). */
+/* One --peers or --join entry: a member's client port for --peers, its
+ * cluster (gossip) port for --join; either list may hold this node's own
+ * address. */
 struct settings_peer {
     char host[256]; /* name or address, as given (no brackets for IPv6) */
     int port;       /* 1..65535 */
@@ -49,6 +50,13 @@ struct settings {
     size_t npeers;                                  /* 0: a single node */
     unsigned vnodes;                                /* --vnodes: ring points per node */
     uint32_t peer_timeout_ms; /* -o peer_timeout_ms: forwarded request deadline */
+    /* gossip membership (SWIM); on when --join or --cluster-port is given */
+    bool gossip;      /* --join or --cluster-port seen */
+    int cluster_port; /* --cluster-port; default -p + 1000 */
+    struct settings_peer joins[SETTINGS_MAX_PEERS]; /* --join seeds (gossip ports) */
+    size_t njoins;                                  /* 0: start a new cluster */
+    char cluster_key_file[4096]; /* --cluster-key; empty: messages unauthenticated */
+    uint32_t gossip_interval_ms; /* -o gossip_interval_ms: protocol period */
 };
 
 /* Fills s with the defaults; node_id is left empty for settings_parse() to
@@ -62,7 +70,10 @@ void settings_defaults(struct settings *s);
  * SETTINGS_EXIT_USAGE). Warnings (ignored memcached-only options) go to err.
  * On 0, node_id is set: without --node-id it is the first -l entry with its
  * port ("127.0.0.1:11211", "[::1]:11211"), and -1 if that is not a valid id.
- * A later --peers replaces an earlier list; the entries are unique as written.
+ * A later --peers or --join replaces an earlier list; the entries are unique
+ * as written. --peers with --join or --cluster-port is -1. With gossip on and
+ * no --cluster-port, cluster_port is set to -p + 1000, and -1 returned if
+ * that is above 65535. --cluster-key is checked for length only, not read.
  */
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err);
 

@@ -155,7 +155,8 @@ static struct worker *worker_new(struct server *srv)
     w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST, notify_cb, w);
     if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
         goto fail;
-    if (srv->settings.npeers > 0 && proxy_new(srv, w->base, &w->stats, &w->px) != 0)
+    if ((srv->settings.npeers > 0 || srv->settings.gossip) &&
+        proxy_new(srv, w->base, &w->stats, &w->px) != 0)
         goto fail;
     return w;
 

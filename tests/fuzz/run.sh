@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 secs=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-"fuzz_proto fuzz_meta_flags fuzz_peer_reply fuzz_route"}
+targets=${*:-"fuzz_proto fuzz_meta_flags fuzz_peer_reply fuzz_route fuzz_gmsg"}
 out=${FUZZ_BUILD_DIR:-${TMPDIR:-/tmp}/meshcached-fuzz}
 cc=${CC_FUZZ:-clang}
 
@@ -37,8 +37,8 @@ mkdir -p "$out"
 srcs=$(ls "$top"/src/*.c | grep -v '/main\.c$')
 cflags="-g -O1 -D_GNU_SOURCE -I$top/src -I$confdir -fsanitize=fuzzer,address,undefined \
 -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
-$(pkg-config --cflags libevent libevent_pthreads libmurmurhash)"
-libs="$(pkg-config --libs libevent libevent_pthreads libmurmurhash) -lnng"
+$(pkg-config --cflags libevent libevent_pthreads libmurmurhash libsodium)"
+libs="$(pkg-config --libs libevent libevent_pthreads libmurmurhash libsodium) -lnng -lm"
 
 status=0
 for t in $targets; do

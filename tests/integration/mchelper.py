@@ -95,11 +95,12 @@ def _can_connect(port, host="127.0.0.1"):
         return False
 
 
-def _listening_inodes(port):
-    """Socket inodes listening on TCP port (IPv4), from /proc/net/tcp;
+def _listening_inodes(port, pid=None):
+    """Socket inodes listening on TCP port (IPv4), from /proc/net/tcp (with
+    pid: /proc/PID/net/tcp, the table of that process's network namespace);
     None if that file cannot be read."""
     try:
-        with open("/proc/net/tcp") as f:
+        with open("/proc/net/tcp" if pid is None else "/proc/%d/net/tcp" % pid) as f:
             rows = f.read().splitlines()[1:]
     except OSError:
         return None
@@ -114,7 +115,10 @@ def _listening_inodes(port):
 def _owns_listener(pid, port):
     """True if process pid holds a socket listening on port; None if
     /proc cannot tell."""
-    inodes = _listening_inodes(port)
+    # The process's own table: it may run in another network namespace.
+    inodes = _listening_inodes(port, pid)
+    if inodes is None:
+        inodes = _listening_inodes(port)
     if inodes is None:
         return None
     try:
@@ -141,11 +145,18 @@ class Daemon:
     loopback). port fixes the port instead of picking a free one: when the
     daemon exits at start (the port is taken), it is tried again on the same
     port, attempts times in all, 0.2 s apart.
+
+    prefix is a command put before the daemon's, e.g. ["ip", "netns",
+    "exec", NAME]; it must exec the daemon in its own process (as `ip netns
+    exec` does), so that the pid is the daemon's. Its listener is then found
+    in /proc/PID/net/tcp, whatever network namespace it runs in.
     """
 
-    def __init__(self, binary=None, args=(), attempts=5, host="127.0.0.1", port=None):
+    def __init__(self, binary=None, args=(), attempts=5, host="127.0.0.1", port=None,
+                 prefix=()):
         self.binary = binary or daemon_binary()
         self.args = list(args)
+        self.prefix = list(prefix)
         self.attempts = attempts
         self.host = host
         self.fixed_port = port
@@ -161,7 +172,7 @@ class Daemon:
         return self.proc.pid
 
     def _command(self, port):
-        cmd = [self.binary, "-p", str(port), "-l", self.host, "-U", "0"]
+        cmd = self.prefix + [self.binary, "-p", str(port), "-l", self.host, "-U", "0"]
         # memcached refuses to run as root without -u; meshcached accepts -u.
         if os.geteuid() == 0:
             cmd += ["-u", "root"]

@@ -350,6 +350,11 @@ INVALID = [
     ["--peers=" + ",".join("h%d:1" % i for i in range(129))],
     ["--vnodes=0"], ["--vnodes=65537"], ["--vnodes=x"], ["-o", "peer_timeout_ms=0"],
     ["-o", "peer_timeout_ms=60001"], ["-o", "peer_timeout_ms"],
+    ["--cluster-port=0"], ["--cluster-port=65536"], ["--cluster-port"], ["--join="],
+    ["--join=127.0.0.1:0"], ["--join=a:1,a:1"], ["--cluster-key="],
+    ["-o", "gossip_interval_ms=49"], ["-o", "gossip_interval_ms=60001"],
+    ["--peers=127.0.0.1:1", "--join=127.0.0.1:2"],
+    ["--peers=127.0.0.1:1", "--cluster-port=2"], ["-p", "64536", "--join=127.0.0.1:2"],
 ]
 
 # Boundary values the man page states as valid; -V makes each exit at once
@@ -363,7 +368,10 @@ VALID = [
     ["--node-id=" + "n" * 255], ["--node-id=!~"], ["--vnodes=1"], ["--vnodes=65536"],
     ["--peers=" + ",".join("h%d:1" % i for i in range(128))],
     ["--peers=[::1]:1,localhost:65535"], ["-o", "peer_timeout_ms=1"],
-    ["-o", "peer_timeout_ms=60000"],
+    ["-o", "peer_timeout_ms=60000"], ["--cluster-port=1"], ["--cluster-port=65535"],
+    ["--join=" + ",".join("h%d:1" % i for i in range(128))],
+    ["--cluster-key=/nonexistent/key"], ["-o", "gossip_interval_ms=50"],
+    ["-o", "gossip_interval_ms=60000"],
 ]
 
 

@@ -10,7 +10,7 @@
 
 #include "config.h"
 
-#include "../../contrib/bench/rng.h"
+#include "rng.h"
 #include "base64.h"
 #include "buf.h"
 #include "cmd.h"

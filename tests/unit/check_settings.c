@@ -696,6 +696,280 @@ START_TEST(test_settings_help_lists_the_cluster_flags)
 }
 END_TEST
 
+/* ---- gossip membership flags ---- */
+
+START_TEST(test_settings_gossip_is_off_by_default)
+{
+    struct settings s;
+
+    memset(&s, 0x5a, sizeof(s));
+    settings_defaults(&s);
+    ck_assert(!s.gossip);
+    ck_assert_int_eq(s.cluster_port, 0); /* filled by settings_parse() */
+    ck_assert_uint_eq(s.njoins, 0);
+    ck_assert_str_eq(s.cluster_key_file, "");
+    ck_assert_uint_eq(s.gossip_interval_ms, 500);
+    ck_assert_int_eq(PARSE("-p", "2000", "--vnodes=160"), 0);
+    ck_assert(!r.s.gossip);
+    ck_assert_int_eq(r.s.cluster_port, 0);
+}
+END_TEST
+
+START_TEST(test_settings_cluster_port_turns_gossip_on)
+{
+    ck_assert_int_eq(PARSE("--cluster-port=7946"), 0);
+    ck_assert_str_eq(r.err, "");
+    ck_assert(r.s.gossip);
+    ck_assert_int_eq(r.s.cluster_port, 7946);
+    ck_assert_uint_eq(r.s.njoins, 0); /* a new cluster */
+    ck_assert_int_eq(PARSE("--cluster-port", "1"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 1);
+    ck_assert_int_eq(PARSE("--cluster-port=65535"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 65535);
+    ck_assert_int_eq(PARSE("--cluster-port=5000", "--cluster-port=6000"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 6000);
+}
+END_TEST
+
+START_TEST(test_settings_join_turns_gossip_on_and_parses_like_peers)
+{
+    ck_assert_int_eq(PARSE("--join=10.0.0.1:12211,cache-b.example:7946,[::1]:1,"
+                           "Host-C:65535"),
+                     0);
+    ck_assert_str_eq(r.err, "");
+    ck_assert(r.s.gossip);
+    ck_assert_uint_eq(r.s.npeers, 0);
+    ck_assert_uint_eq(r.s.njoins, 4);
+    ck_assert_str_eq(r.s.joins[0].host, "10.0.0.1");
+    ck_assert_int_eq(r.s.joins[0].port, 12211);
+    ck_assert_str_eq(r.s.joins[1].host, "cache-b.example");
+    ck_assert_int_eq(r.s.joins[1].port, 7946);
+    ck_assert_str_eq(r.s.joins[2].host, "::1");
+    ck_assert_int_eq(r.s.joins[2].port, 1);
+    ck_assert_str_eq(r.s.joins[3].host, "Host-C");
+    ck_assert_int_eq(r.s.joins[3].port, 65535);
+}
+END_TEST
+
+/* Every node of a cluster can be started with the same seeds. */
+START_TEST(test_settings_join_may_list_this_nodes_own_cluster_address)
+{
+    ck_assert_int_eq(PARSE("-p", "2001", "--join=127.0.0.1:3001,127.0.0.1:3002"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 3001);
+    ck_assert_uint_eq(r.s.njoins, 2);
+    ck_assert_int_eq(r.s.joins[0].port, 3001);
+}
+END_TEST
+
+START_TEST(test_settings_a_later_join_list_replaces_an_earlier_one)
+{
+    ck_assert_int_eq(PARSE("--join=a:1,b:2,c:3", "--join=d:4"), 0);
+    ck_assert_uint_eq(r.s.njoins, 1);
+    ck_assert_str_eq(r.s.joins[0].host, "d");
+    ck_assert_int_eq(PARSE("--join=a:1,b:2", "--join=b:2,a:1"), 0);
+    ck_assert_uint_eq(r.s.njoins, 2);
+    ck_assert_str_eq(r.s.joins[0].host, "b");
+}
+END_TEST
+
+START_TEST(test_settings_join_holds_up_to_128_seeds)
+{
+    char list[SETTINGS_MAX_PEERS * 8 + 16];
+
+    ck_assert_int_eq(PARSE("--join", peer_list(list, sizeof(list), 128)), 0);
+    ck_assert_uint_eq(r.s.njoins, 128);
+    ck_assert_str_eq(r.s.joins[127].host, "h127");
+    PARSE("--join", peer_list(list, sizeof(list), 129));
+    assert_refused("--join <129 members>");
+    ck_assert_ptr_nonnull(strstr(r.err, "--join"));
+    ck_assert_ptr_nonnull(strstr(r.err, "128"));
+}
+END_TEST
+
+/* Checked once everything is parsed, so -p may come after --join. */
+START_TEST(test_settings_cluster_port_defaults_to_the_client_port_plus_1000)
+{
+    ck_assert_int_eq(PARSE("--join=a:1"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 12211);
+    ck_assert_int_eq(PARSE("--join=a:1", "-p", "2000"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 3000);
+    ck_assert_int_eq(PARSE("-p", "64535", "--join=a:1"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 65535);
+    /* given, it wins */
+    ck_assert_int_eq(PARSE("-p", "2000", "--join=a:1", "--cluster-port=9000"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 9000);
+    ck_assert_int_eq(r.s.port, 2000);
+}
+END_TEST
+
+START_TEST(test_settings_refuses_a_default_cluster_port_above_65535)
+{
+    PARSE("-p", "64536", "--join=a:1");
+    assert_refused("-p 64536 --join=a:1");
+    ck_assert_ptr_nonnull(strstr(r.err, "--cluster-port"));
+    PARSE("--join=a:1", "-p", "65535");
+    assert_refused("--join=a:1 -p 65535");
+    ck_assert_int_eq(PARSE("-p", "65535", "--join=a:1", "--cluster-port=1"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 1);
+    /* without gossip there is no cluster port to derive */
+    ck_assert_int_eq(PARSE("-p", "65535"), 0);
+    ck_assert_int_eq(r.s.cluster_port, 0);
+}
+END_TEST
+
+START_TEST(test_settings_cluster_key_takes_a_path_and_does_not_turn_gossip_on)
+{
+    char path[sizeof(r.s.cluster_key_file)];
+
+    ck_assert_int_eq(PARSE("--cluster-key=/etc/meshcached/key"), 0);
+    ck_assert_str_eq(r.s.cluster_key_file, "/etc/meshcached/key");
+    ck_assert(!r.s.gossip);
+    ck_assert_int_eq(r.s.cluster_port, 0);
+    /* not read while parsing */
+    ck_assert_int_eq(PARSE("--cluster-key", "/nonexistent/key", "--join=a:1"), 0);
+    ck_assert_str_eq(r.s.cluster_key_file, "/nonexistent/key");
+    ck_assert(r.s.gossip);
+    ck_assert_int_eq(PARSE("--cluster-key", repeat(path, 'k', sizeof(path) - 1)), 0);
+    ck_assert_uint_eq(strlen(r.s.cluster_key_file), sizeof(path) - 1);
+}
+END_TEST
+
+START_TEST(test_settings_refuses_empty_and_oversized_cluster_key_paths)
+{
+    char path[sizeof(r.s.cluster_key_file) + 1];
+
+    PARSE("--cluster-key=");
+    assert_refused("--cluster-key=''");
+    ck_assert_ptr_nonnull(strstr(r.err, "--cluster-key"));
+    PARSE("--cluster-key", repeat(path, 'k', sizeof(path) - 1));
+    assert_refused("--cluster-key <4096 bytes>");
+    PARSE("--cluster-key");
+    assert_refused("--cluster-key without a value");
+}
+END_TEST
+
+START_TEST(test_settings_gossip_interval_takes_50_to_60000_ms_and_defaults_to_500)
+{
+    ck_assert_int_eq(PARSE("-o", "gossip_interval_ms=50"), 0);
+    ck_assert_uint_eq(r.s.gossip_interval_ms, 50);
+    ck_assert_str_eq(r.err, "");
+    ck_assert_int_eq(PARSE("-o", "gossip_interval_ms=60000"), 0);
+    ck_assert_uint_eq(r.s.gossip_interval_ms, 60000);
+    ck_assert_int_eq(PARSE("-o", "peer_timeout_ms=250,gossip_interval_ms=200"), 0);
+    ck_assert_uint_eq(r.s.gossip_interval_ms, 200);
+    ck_assert_uint_eq(r.s.peer_timeout_ms, 250);
+    ck_assert_int_eq(PARSE("--join=a:1"), 0);
+    ck_assert_uint_eq(r.s.gossip_interval_ms, 500);
+}
+END_TEST
+
+START_TEST(test_settings_refuses_gossip_intervals_outside_50_to_60000)
+{
+    static const char *const bad[] = {
+        "gossip_interval_ms=49",    "gossip_interval_ms=0",
+        "gossip_interval_ms=60001", "gossip_interval_ms=",
+        "gossip_interval_ms",       "gossip_interval_ms=x",
+        "gossip_interval_ms=-500",  "gossip_interval_ms=+500",
+        "gossip_interval_ms=0.5",   "gossip_interval_ms=4294967296"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        PARSE("-o", bad[i]);
+        assert_refused(bad[i]);
+        ck_assert_msg(strstr(r.err, "gossip_interval_ms") != NULL, "%s: %s", bad[i],
+                      r.err);
+    }
+}
+END_TEST
+
+START_TEST(test_settings_refuses_cluster_ports_outside_1_to_65535)
+{
+    static const char *const bad[] = {"0", "65536", "-1", "x", "", "1 ", "+5", "0x50"};
+    char label[64];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(label, sizeof(label), "--cluster-port='%s'", bad[i]);
+        PARSE("--cluster-port", bad[i]);
+        assert_refused(label);
+        ck_assert_msg(strstr(r.err, "--cluster-port") != NULL, "%s: %s", label, r.err);
+    }
+    PARSE("--cluster-port");
+    assert_refused("--cluster-port without a value");
+}
+END_TEST
+
+/* The same rules as --peers (see test_settings_refuses_malformed_peer_entries
+ * for all of them): one parser serves both. */
+START_TEST(test_settings_refuses_malformed_join_entries)
+{
+    static const char *const bad[] = {
+        "",       "a:1,",   "a:1,,b:2", "a",       "a:0",     "a:+1",      "a b:1",
+        "::1:80", "[::1]:", "a:1:2",    "a:1,a:1", "A:1,a:1", "a:80,a:080"};
+    char label[64];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(label, sizeof(label), "--join='%s'", bad[i]);
+        PARSE("--join", bad[i]);
+        assert_refused(label);
+        ck_assert_msg(strstr(r.err, "--join") != NULL, "%s: %s", label, r.err);
+    }
+    PARSE("--join=a:1,b:1,a:1");
+    ck_assert_ptr_nonnull(strstr(r.err, "twice"));
+    PARSE("--join");
+    assert_refused("--join without a value");
+}
+END_TEST
+
+/* Static and gossiped membership would disagree on who is in the ring. */
+START_TEST(test_settings_refuses_peers_with_join)
+{
+    PARSE("--peers=a:1", "--join=b:2");
+    assert_refused("--peers=a:1 --join=b:2");
+    ck_assert_ptr_nonnull(strstr(r.err, "--peers"));
+    ck_assert_ptr_nonnull(strstr(r.err, "--join"));
+    PARSE("--join=b:2", "--peers=a:1");
+    assert_refused("--join=b:2 --peers=a:1");
+}
+END_TEST
+
+START_TEST(test_settings_refuses_peers_with_cluster_port)
+{
+    PARSE("--peers=a:1", "--cluster-port=7946");
+    assert_refused("--peers=a:1 --cluster-port=7946");
+    ck_assert_ptr_nonnull(strstr(r.err, "--peers"));
+    ck_assert_ptr_nonnull(strstr(r.err, "--cluster-port"));
+    PARSE("--cluster-port=7946", "--peers=a:1");
+    assert_refused("--cluster-port=7946 --peers=a:1");
+}
+END_TEST
+
+START_TEST(test_settings_parses_gossip_flags_together)
+{
+    ck_assert_int_eq(PARSE("-l", "0.0.0.0", "-p", "2000", "--node-id=n2",
+                           "--join=10.0.0.1:7946,10.0.0.2:7946", "--cluster-port=7946",
+                           "--cluster-key=/etc/meshcached/key", "-o",
+                           "gossip_interval_ms=200", "--vnodes=4096"),
+                     0);
+    ck_assert_str_eq(r.err, "");
+    ck_assert(r.s.gossip);
+    ck_assert_int_eq(r.s.cluster_port, 7946);
+    ck_assert_uint_eq(r.s.njoins, 2);
+    ck_assert_uint_eq(r.s.npeers, 0);
+    ck_assert_str_eq(r.s.cluster_key_file, "/etc/meshcached/key");
+    ck_assert_uint_eq(r.s.gossip_interval_ms, 200);
+    ck_assert_str_eq(r.s.node_id, "n2");
+}
+END_TEST
+
+START_TEST(test_settings_help_lists_the_gossip_flags)
+{
+    ck_assert_int_eq(PARSE("--help"), 1);
+    ck_assert_ptr_nonnull(strstr(r.out, "\n    --cluster-port=<port> "));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n    --join=<host:port,...> "));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n    --cluster-key=<file> "));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n    gossip_interval_ms=<ms> "));
+}
+END_TEST
+
 START_TEST(test_settings_refuses_bad_node_ids)
 {
     char id[300];
@@ -839,6 +1113,15 @@ START_TEST(test_settings_error_names_a_long_only_flag_by_its_long_name)
                             "'b:0': port must be 1 to 65535 (see --help)\n");
     PARSE("--vnodes");
     ck_assert_str_eq(r.err, "meshcached: option --vnodes needs a value\n");
+    PARSE("--cluster-port=0");
+    ck_assert_str_eq(r.err, "meshcached: invalid value '0' for option --cluster-port "
+                            "(see --help)\n");
+    PARSE("--join=a:1,b:0");
+    ck_assert_str_eq(r.err, "meshcached: invalid value 'a:1,b:0' for option --join: "
+                            "'b:0': port must be 1 to 65535 (see --help)\n");
+    PARSE("--cluster-key=");
+    ck_assert_str_eq(r.err, "meshcached: invalid value '' for option --cluster-key "
+                            "(see --help)\n");
 }
 END_TEST
 
@@ -900,6 +1183,30 @@ static Suite *settings_suite(void)
     tcase_add_test(tc, test_settings_refuses_vnodes_outside_1_to_65536);
     tcase_add_test(tc, test_settings_refuses_peer_timeouts_outside_1_to_60000);
     tcase_add_test(tc, test_settings_error_names_a_long_only_flag_by_its_long_name);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("gossip");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_settings_gossip_is_off_by_default);
+    tcase_add_test(tc, test_settings_cluster_port_turns_gossip_on);
+    tcase_add_test(tc, test_settings_join_turns_gossip_on_and_parses_like_peers);
+    tcase_add_test(tc, test_settings_join_may_list_this_nodes_own_cluster_address);
+    tcase_add_test(tc, test_settings_a_later_join_list_replaces_an_earlier_one);
+    tcase_add_test(tc, test_settings_join_holds_up_to_128_seeds);
+    tcase_add_test(tc, test_settings_cluster_port_defaults_to_the_client_port_plus_1000);
+    tcase_add_test(tc, test_settings_refuses_a_default_cluster_port_above_65535);
+    tcase_add_test(tc,
+                   test_settings_cluster_key_takes_a_path_and_does_not_turn_gossip_on);
+    tcase_add_test(tc, test_settings_refuses_empty_and_oversized_cluster_key_paths);
+    tcase_add_test(
+        tc, test_settings_gossip_interval_takes_50_to_60000_ms_and_defaults_to_500);
+    tcase_add_test(tc, test_settings_refuses_gossip_intervals_outside_50_to_60000);
+    tcase_add_test(tc, test_settings_refuses_cluster_ports_outside_1_to_65535);
+    tcase_add_test(tc, test_settings_refuses_malformed_join_entries);
+    tcase_add_test(tc, test_settings_refuses_peers_with_join);
+    tcase_add_test(tc, test_settings_refuses_peers_with_cluster_port);
+    tcase_add_test(tc, test_settings_parses_gossip_flags_together);
+    tcase_add_test(tc, test_settings_help_lists_the_gossip_flags);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refused");

@@ -1,12 +1,13 @@
 /*
  * rng: a small, fast pseudo-random generator (xoshiro256**, seeded through
- * splitmix64) for the load generator.
+ * splitmix64) for the load generator, and splitmix64 alone for the daemon's
+ * few random choices (gossip targets).
  *
  * One struct rng per thread; nothing here is shared or locked. Not for
  * anything that needs unpredictability: a benchmark wants repeatable runs.
  */
-#ifndef BENCH_RNG_H
-#define BENCH_RNG_H
+#ifndef MESHCACHED_RNG_H
+#define MESHCACHED_RNG_H
 
 #include <stdint.h>
 
