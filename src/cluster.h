@@ -1,19 +1,29 @@
 /*
  * cluster: this node's view of the cluster (the members, their states and
- * ids) and the ring built from the members that are alive.
+ * ids) and the ring built from the members that are in it.
  *
- * Members are this node (slot 0) and the --peers entries that are not this
- * node (slots 1..). A cluster thread pings every other member once a second
- * over its own peer connections ("mn"); a member's id is learned from its
- * answer to our hello, so --peers lists addresses, not ids. A member starts
- * dead, becomes alive at its first answered ping, and is dead again after
- * CLUSTER_PING_FAILURES pings in a row fail. Every state or id change builds
- * a new ring of this node plus the alive members (epoch + 1) and publishes
- * it; workers read it without locks through cluster_ring_ref().
+ * Two sources of membership, chosen by the settings:
  *
- * Threads: the member table is written by the cluster thread and read by
- * any thread under the cluster's mutex (a leaf lock, taken only on cold
- * paths: connecting, refusing a hello, error replies, `stats cluster`).
+ * Static (--peers): members are this node (slot 0) and the --peers entries
+ * that are not this node (slots 1..). A cluster thread pings every other
+ * member once a second over its own peer connections ("mn"); a member's id
+ * is learned from its answer to our hello, so --peers lists addresses, not
+ * ids. A member starts dead, becomes alive at its first answered ping, and
+ * is dead again after CLUSTER_PING_FAILURES pings in a row fail.
+ *
+ * Gossip (--join, --cluster-port): the gossip module reports every member
+ * it learns of and every change of state (alive, suspect, dead, left,
+ * forgotten) through cluster_gossip_update(); members get slots in the
+ * order they are learned, up to CLUSTER_MAX_MEMBERS, and keep them.
+ *
+ * Either way, every change of the set of members in the ring (alive, and
+ * with gossip suspect too) builds a new ring of them (epoch + 1) and
+ * publishes it; workers read it without locks through cluster_ring_ref().
+ *
+ * Threads: the member table is written by the cluster or gossip thread and
+ * read by any thread under the cluster's mutex (a leaf lock but for the
+ * gossip lock, which is taken before it; taken only on cold paths:
+ * connecting, refusing a hello, error replies, `stats cluster`).
  */
 #ifndef MESHCACHED_CLUSTER_H
 #define MESHCACHED_CLUSTER_H
