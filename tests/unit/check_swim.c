@@ -1553,7 +1553,7 @@ static void sim_setup(void)
     sim_periods = 0;
     sim_sync_every = 0;
     for (int i = 0; i < NN; i++) {
-        char id[4], host[16];
+        char id[16], host[16];
         struct gmsg_member self;
         snprintf(id, sizeof(id), "n%d", i);
         snprintf(host, sizeof(host), "10.0.0.%d", i + 1);
@@ -1589,7 +1589,7 @@ static void run_periods(int k)
 /* Every up node sees node x in state st (and, when inc != 0, at inc). */
 static bool all_see(int x, int st, uint64_t inc)
 {
-    char id[4];
+    char id[16];
 
     snprintf(id, sizeof(id), "n%d", x);
     for (int i = 0; i < NN; i++) {
