@@ -47,6 +47,7 @@ struct cluster {
     struct member *members; /* room for cap; slots below nmembers in use */
     size_t nmembers, cap;
     struct gossip *gossip; /* gossip mode; NULL with static --peers */
+    bool ring_dirty;       /* gossip mode: members changed since the last ring */
     struct ring_ref ring;
     uint64_t epoch; /* of the last ring built (cluster thread, or before) */
     pthread_t thread;
@@ -493,7 +494,31 @@ void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
     m->incarnation = incarnation;
     now = in_ring(m);
     if (was != now)
-        rebuild_ring_locked(cl);
+        cl->ring_dirty = true; /* built by cluster_commit(), off the gossip lock */
 out:
     pthread_mutex_unlock(&cl->lock);
+}
+
+bool cluster_commit(struct cluster *cl)
+{
+    bool built = false;
+
+    pthread_mutex_lock(&cl->lock);
+    if (cl->ring_dirty) {
+        cl->ring_dirty = false;
+        rebuild_ring_locked(cl);
+        built = true;
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return built;
+}
+
+bool cluster_dirty(struct cluster *cl)
+{
+    bool dirty;
+
+    pthread_mutex_lock(&cl->lock);
+    dirty = cl->ring_dirty;
+    pthread_mutex_unlock(&cl->lock);
+    return dirty;
 }

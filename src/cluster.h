@@ -87,6 +87,16 @@ void cluster_stats(struct cluster *cl, struct buf *out);
 void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
                            int state, uint64_t incarnation);
 
+/* Gossip mode: builds and publishes the ring when members joined or left it
+ * since the last build. Returns true when it built one. Batching changes
+ * this way costs one ring per burst (a cluster forming, several nodes
+ * failing at once) instead of one per change, and keeps the build (tens of
+ * milliseconds for tens of nodes) out of the gossip lock. */
+bool cluster_commit(struct cluster *cl);
+
+/* Gossip mode: whether cluster_commit() has work. */
+bool cluster_dirty(struct cluster *cl);
+
 /* Gossip mode: tells the other members this node is leaving (SIGTERM), for
  * a short bounded time. A no-op with static membership. */
 void cluster_leave(struct cluster *cl);

@@ -31,6 +31,7 @@
 #define SYNC_EVERY      4            /* periods between push/pulls */
 #define SYNC_DEAD_EVERY 2            /* every 2nd push/pull: with a dead member */
 #define LEAVE_WAIT_MS   500
+#define RING_EVERY_MS   100 /* ring builds at most this often */
 #define RECV_MAX        (GMSG_MAX_SIZE + MAC_LEN)
 
 enum req_kind {
@@ -506,6 +507,7 @@ static uint64_t step(struct gossip *g, uint64_t now)
 static void *gossip_main(void *arg)
 {
     struct gossip *g = arg;
+    uint64_t last_ring = 0;
 
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {
@@ -518,6 +520,19 @@ static void *gossip_main(void *arg)
             reap(g);
             pthread_mutex_lock(&g->lock);
             continue;
+        }
+        if (cluster_dirty(g->cl)) {
+            /* at most one ring per RING_EVERY_MS: a burst of changes
+             * (a cluster forming) costs one build, not one each */
+            if (now >= last_ring + RING_EVERY_MS) {
+                pthread_mutex_unlock(&g->lock);
+                cluster_commit(g->cl);
+                last_ring = now_ms();
+                pthread_mutex_lock(&g->lock);
+                continue;
+            }
+            if (wake > last_ring + RING_EVERY_MS)
+                wake = last_ring + RING_EVERY_MS;
         }
         if (wake <= now)
             continue;
@@ -546,6 +561,7 @@ static void on_change(void *arg, const struct gmsg_member *m, int old_state)
                 m->addr, names[m->state <= GMSG_LEFT ? m->state : 0],
                 (unsigned long long)m->incarnation);
     cluster_gossip_update(g->cl, m->id, m->addr, m->state, m->incarnation);
+    pthread_cond_signal(&g->cond); /* the thread builds the new ring */
 }
 
 /* ---- set-up and tear-down ---- */
