@@ -178,18 +178,26 @@ static void absorb(struct gossip *g, struct gmsg_reader *r, const struct gmsg_he
 }
 
 /* Builds a message of type with piggybacked updates (or, for SYNC and
- * SYNC_ACK, every member) into g->wbuf. Under lock. Returns its length. */
-static size_t build(struct gossip *g, enum gmsg_type type, const char *target)
+ * SYNC_ACK, every member) into g->wbuf; subject is who the message is
+ * about (NULL: nobody). Under lock. Returns its length. */
+static size_t build(struct gossip *g, enum gmsg_type type, const char *subject)
 {
     struct gmsg_writer w;
     bool full = type == GMSG_SYNC || type == GMSG_SYNC_ACK;
+    const struct gmsg_member *about =
+        subject != NULL ? swim_find(g->swim, subject) : NULL;
 
     gmsg_begin(&w, g->wbuf, full ? GMSG_MAX_SIZE : PROBE_MSG_MAX, type,
-               swim_self(g->swim), target);
-    if (full)
+               swim_self(g->swim), type == GMSG_PING_REQ ? subject : NULL);
+    if (full) {
         swim_fill_all(g->swim, &w);
-    else
+    } else {
+        /* A suspect we probe learns of its suspicion from the probe itself
+         * (as in memberlist), not only if a rumour happens to reach it. */
+        if (type == GMSG_PING && about != NULL && about->state == GMSG_SUSPECT)
+            gmsg_add(&w, about);
         swim_piggyback(g->swim, &w);
+    }
     return gmsg_end(&w);
 }
 
@@ -270,7 +278,7 @@ static int send_req(struct gossip *g, enum req_kind kind, const char *gaddr,
         free(q);
         return -1;
     }
-    msg = seal(g, g->wbuf, build(g, type, type == GMSG_PING_REQ ? subject : NULL));
+    msg = seal(g, g->wbuf, build(g, type, subject));
     if (msg == NULL) {
         nng_aio_free(q->aio);
         nng_ctx_close(q->ctx);
@@ -389,7 +397,7 @@ static void serv_cb(void *arg)
                 const struct gmsg_member *t = swim_find(g->swim, h.target);
                 struct greq *q;
                 if (t != NULL && !g->stop &&
-                    send_req(g, REQ_RELAY, t->gaddr, GMSG_PING, NULL,
+                    send_req(g, REQ_RELAY, t->gaddr, GMSG_PING, t->id,
                              swim_probe_timeout_ms(g->swim), &q) == 0) {
                     q->relay_for = s; /* answered when our probe ends */
                     pthread_mutex_unlock(&g->lock);

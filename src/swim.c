@@ -207,8 +207,9 @@ static bool refute(struct swim *s, const struct gmsg_member *u, uint64_t now)
 {
     struct smember *self = &s->mem[0];
 
-    if (self->m.state == GMSG_LEFT || u->state == GMSG_ALIVE ||
-        u->incarnation < self->m.incarnation)
+    if (self->m.state == GMSG_LEFT ||
+        (u->state != GMSG_SUSPECT && u->state != GMSG_DEAD && u->state != GMSG_LEFT) ||
+        u->incarnation < self->m.incarnation || u->incarnation == UINT64_MAX)
         return false;
     self->m.incarnation = u->incarnation + 1;
     health(s, +1); /* being suspected is a sign we are slow */
