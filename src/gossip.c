@@ -354,8 +354,11 @@ static void serv_cb(void *arg);
 static void serv_answer(struct gserv *s, enum gmsg_type type)
 {
     struct gossip *g = s->g;
-    nng_msg *msg = seal(g, g->wbuf, build(g, type, NULL));
+    nng_msg *msg;
 
+    if (g->stop)
+        return; /* shutting down: its context is being closed */
+    msg = seal(g, g->wbuf, build(g, type, NULL));
     if (msg == NULL) {
         nng_ctx_recv(s->ctx, s->aio); /* drop it; the requester times out */
         return;
@@ -604,6 +607,7 @@ int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
     struct gossip *g = calloc(1, sizeof(*g));
     struct gmsg_member self;
     struct swim_config sc;
+    struct timespec wall;
     char url[GMSG_MAX_ADDR + 16];
     uint64_t seed;
     int rc;
@@ -621,8 +625,10 @@ int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
         goto fail;
     memset(&self, 0, sizeof(self));
     snprintf(self.id, sizeof(self.id), "%s", s->node_id);
-    /* a restart must outrank whatever the others remember of us */
-    self.incarnation = (uint64_t)time(NULL) * 1000;
+    /* a restart must outrank whatever the others remember of us: the wall
+     * clock in milliseconds (a refutation adds only 1 at a time) */
+    clock_gettime(CLOCK_REALTIME, &wall);
+    self.incarnation = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
     self.state = GMSG_ALIVE;
     snprintf(self.addr, sizeof(self.addr),
              strchr(s->listen_addr, ':') ? "[%s]:%d" : "%s:%d", s->listen_addr, s->port);
@@ -713,12 +719,18 @@ void gossip_free(struct gossip *g)
     pthread_mutex_unlock(&g->lock);
     if (g->started)
         pthread_join(g->thread, NULL);
-    /* closing the sockets ends every pending aio with NNG_ECLOSED */
-    nng_close(g->rep);
+    /* Tear down in an order that leaves nng nothing to race on: first stop
+     * the server contexts' operations (with stop set, their callbacks
+     * start no new ones, and a relay's late answer is not sent), then end
+     * our requests by closing their sockets, and close the listening socket
+     * last, when none of its contexts has anything pending. (Closing it
+     * first, with receives pending on 16 contexts, now and then never
+     * returned in libnng 1.5.2 when many nodes stopped at once.) */
+    for (int i = 0; i < SERVER_CTXS; i++)
+        if (g->serv[i].aio != NULL)
+            nng_aio_stop(g->serv[i].aio);
     for (struct gpeer *p = g->peers; p != NULL; p = p->next)
         nng_close(p->sock);
-    /* requests end with NNG_ECLOSED; a relay among them may still answer
-     * through a server context, so those go last */
     for (;;) {
         bool idle;
         reap(g);
@@ -730,9 +742,14 @@ void gossip_free(struct gossip *g)
         nng_msleep(5);
     }
     reap(g);
-    for (int i = 0; i < SERVER_CTXS; i++)
-        if (g->serv[i].aio != NULL)
+    for (int i = 0; i < SERVER_CTXS; i++) {
+        if (g->serv[i].aio != NULL) {
+            nng_aio_stop(g->serv[i].aio);
+            nng_ctx_close(g->serv[i].ctx);
             nng_aio_free(g->serv[i].aio);
+        }
+    }
+    nng_close(g->rep);
     while (g->peers != NULL) {
         struct gpeer *p = g->peers;
         g->peers = p->next;
