@@ -54,8 +54,10 @@ struct greq {
     bool receiving; /* the send is done, waiting for the answer */
     uint64_t round; /* REQ_PROBE, REQ_INDIRECT: the probe round */
     char target[GMSG_MAX_ID + 1];
-    struct gserv *relay_for; /* REQ_RELAY: whose PING_REQ we serve */
-    struct greq *next;       /* the done list */
+    struct gserv *relay_for;            /* REQ_RELAY: whose PING_REQ we serve */
+    struct greq *next;                  /* the done list */
+    struct greq *prev_live, *next_live; /* the list of unfinished requests */
+    bool cancelled;                     /* gossip_free() cancelled it */
 };
 
 struct gpeer {
@@ -81,6 +83,7 @@ struct gossip {
     struct gserv serv[SERVER_CTXS];
     struct gpeer *peers;
     struct greq *done; /* finished requests, freed by the thread */
+    struct greq *live; /* unfinished requests */
     unsigned inflight; /* requests not yet finished */
     pthread_t thread;
     bool started, stop;
@@ -242,6 +245,12 @@ static void req_finish(struct greq *q)
 {
     struct gossip *g = q->g;
 
+    if (q->prev_live != NULL)
+        q->prev_live->next_live = q->next_live;
+    else
+        g->live = q->next_live;
+    if (q->next_live != NULL)
+        q->next_live->prev_live = q->prev_live;
     q->next = g->done;
     g->done = q;
     g->inflight--;
@@ -288,6 +297,10 @@ static int send_req(struct gossip *g, enum req_kind kind, const char *gaddr,
     nng_aio_set_timeout(q->aio, (nng_duration)timeout_ms);
     nng_aio_set_msg(q->aio, msg);
     g->inflight++;
+    q->next_live = g->live;
+    if (g->live != NULL)
+        g->live->prev_live = q;
+    g->live = q;
     if (out != NULL)
         *out = q;
     nng_ctx_send(q->ctx, q->aio);
@@ -729,6 +742,26 @@ void gossip_free(struct gossip *g)
     for (int i = 0; i < SERVER_CTXS; i++)
         if (g->serv[i].aio != NULL)
             nng_aio_stop(g->serv[i].aio);
+    /* Cancel our requests rather than let the sockets' close end them: a
+     * request still queued for a peer that never connected was not freed
+     * by libnng 1.5.2's close (LeakSanitizer). Their callbacks run with
+     * stop set, free what is ours and move them to the done list. */
+    for (;;) {
+        struct greq *q;
+        nng_aio *aio = NULL;
+        pthread_mutex_lock(&g->lock);
+        for (q = g->live; q != NULL; q = q->next_live) {
+            if (!q->cancelled) {
+                q->cancelled = true;
+                aio = q->aio;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (aio == NULL)
+            break;
+        nng_aio_cancel(aio);
+    }
     for (struct gpeer *p = g->peers; p != NULL; p = p->next)
         nng_close(p->sock);
     for (;;) {
