@@ -636,6 +636,14 @@ int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
         goto nomem;
     if (s->cluster_key_file[0] != '\0' && read_key(g, s->cluster_key_file) != 0)
         goto fail;
+    if (strcmp(s->listen_addr, "0.0.0.0") == 0 || strcmp(s->listen_addr, "::") == 0) {
+        /* it is also the address this node advertises */
+        fprintf(stderr,
+                "meshcached: gossip needs -l set to an address the other members "
+                "can reach, not %s\n",
+                s->listen_addr);
+        goto fail;
+    }
     memset(&self, 0, sizeof(self));
     snprintf(self.id, sizeof(self.id), "%s", s->node_id);
     /* a restart must outrank whatever the others remember of us: the wall
