@@ -495,6 +495,25 @@ def test_gossip_kill_and_restart():
 
 # ---- 3. SIGSTOP for 2 s: suspected perhaps, never dead ----
 
+def test_gossip_two_quiet_nodes_never_suspect_each_other():
+    """Regression: direct probes were never matched to their target, so with
+    no third member to probe indirectly two healthy nodes flapped between
+    alive and suspect every few periods."""
+    with GossipCluster(n=2) as cl:
+        cl.wait_formed()
+        start = time.monotonic()
+
+        def always_alive(vs, t):
+            for i, v in vs.items():
+                other = cl.ids[1 - i]
+                check(v.state(other) == "alive",
+                      "%s shows the healthy %s %s %.1f s after formation"
+                      % (cl.ids[i], other, v.state(other), t - start))
+
+        cl.poll([0, 1], lambda vs: time.monotonic() >= start + 8, start + 10,
+                "two quiet nodes for 8 s", each=always_alive)
+
+
 def test_gossip_stop_cont():
     with GossipCluster() as cl:
         cl.wait_formed()
@@ -882,6 +901,7 @@ if __name__ == "__main__":
         test_gossip_single_node,
         test_gossip_formation,
         test_gossip_kill_and_restart,
+        test_gossip_two_quiet_nodes_never_suspect_each_other,
         test_gossip_stop_cont,
         test_gossip_sigterm_leaves,
         test_gossip_cluster_key,
