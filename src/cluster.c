@@ -8,6 +8,7 @@
 #include "peer.h"
 #include "server.h"
 #include "stats.h"
+#include "util.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -156,26 +157,38 @@ static void rebuild_ring_locked(struct cluster *cl)
                 (unsigned long long)cl->epoch, n);
 }
 
+/* Stores the first address of host and port in m->sa. Returns 0, a
+ * getaddrinfo() error, or EAI_FAMILY for an address that does not fit. */
+static int lookup(struct member *m, const char *host, const char *port, int flags)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = flags};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+
+    if (rc == 0 && (res == NULL || res->ai_addrlen > sizeof(m->sa)))
+        rc = EAI_FAMILY;
+    if (rc == 0) {
+        memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
+        m->salen = res->ai_addrlen;
+    }
+    if (res != NULL)
+        freeaddrinfo(res);
+    return rc;
+}
+
+/* A --peers entry, by name or number (start-up only: may wait on DNS). */
 static int resolve(struct member *m, const struct settings_peer *p)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
     char port[16];
     int rc;
 
     snprintf(port, sizeof(port), "%d", p->port);
-    rc = getaddrinfo(p->host, port, &hints, &res);
-    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(m->sa)) {
+    rc = lookup(m, p->host, port, 0);
+    if (rc != 0)
         fprintf(stderr, "meshcached: cannot resolve peer %s:%d: %s\n", p->host, p->port,
-                rc != 0 ? gai_strerror(rc) : "no address");
-        if (res != NULL)
-            freeaddrinfo(res);
-        return -1;
-    }
-    memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
-    m->salen = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
+                rc == EAI_FAMILY ? "no address" : gai_strerror(rc));
+    return rc == 0 ? 0 : -1;
 }
 
 int cluster_new(struct server *srv, struct cluster **out)
@@ -205,8 +218,7 @@ int cluster_new(struct server *srv, struct cluster **out)
         const struct settings_peer *p = &s->peers[i];
         if (p->port == s->port && strcmp(p->host, s->listen_addr) == 0)
             continue; /* the shared list names this node too */
-        snprintf(m->addr, sizeof(m->addr), strchr(p->host, ':') ? "[%s]:%d" : "%s:%d",
-                 p->host, p->port);
+        util_format_hostport(m->addr, sizeof(m->addr), p->host, p->port);
         if (resolve(m, p) != 0)
             goto fail;
         m->resolved = true;
@@ -421,10 +433,6 @@ void cluster_stats(struct cluster *cl, struct buf *out)
  * gossip thread). Returns 0 or -1. */
 static int resolve_addr(struct member *m, const char *addr)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
     char host[GMSG_MAX_ADDR + 1];
     const char *colon = strrchr(addr, ':');
     size_t hl;
@@ -440,14 +448,7 @@ static int resolve_addr(struct member *m, const char *addr)
         return -1;
     memcpy(host, addr, hl);
     host[hl] = '\0';
-    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
-        return -1;
-    if (res->ai_addrlen <= sizeof(m->sa)) {
-        memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
-        m->salen = res->ai_addrlen;
-    }
-    freeaddrinfo(res);
-    return m->salen > 0 ? 0 : -1;
+    return lookup(m, host, colon + 1, AI_NUMERICHOST | AI_NUMERICSERV) == 0 ? 0 : -1;
 }
 
 void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,

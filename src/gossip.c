@@ -6,9 +6,11 @@
 #include "gossip.h"
 #include "cluster.h"
 #include "gmsg.h"
+#include "mctime.h"
 #include "server.h"
 #include "stats.h"
 #include "swim.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,14 +104,6 @@ struct gossip {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, bad_mac;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int verbose(const struct gossip *g)
 {
     return __atomic_load_n(&g->srv->verbose, __ATOMIC_RELAXED);
@@ -174,7 +168,7 @@ static int open_msg(struct gossip *g, nng_msg *msg, struct gmsg_reader *r,
 static void absorb(struct gossip *g, struct gmsg_reader *r, const struct gmsg_header *h)
 {
     struct gmsg_member m;
-    uint64_t now = now_ms();
+    uint64_t now = mctime_mono_ms();
 
     swim_apply(g->swim, &h->sender, now);
     while (gmsg_read_record(r, &m) == 1)
@@ -346,7 +340,7 @@ static void req_cb(void *arg)
         if (ack && q->round == g->round && strcmp(q->target, g->target) == 0 &&
             !g->acked) {
             g->acked = true;
-            swim_probe_acked(g->swim, q->target, now_ms());
+            swim_probe_acked(g->swim, q->target, mctime_mono_ms());
         }
         break;
     case REQ_RELAY:
@@ -473,9 +467,8 @@ static void sync_round(struct gossip *g)
     if (alone || g->syncs % (SYNC_DEAD_EVERY * 2) == 0) {
         for (size_t i = 0; i < s->njoins; i++) {
             char gaddr[GMSG_MAX_ADDR + 1];
-            snprintf(gaddr, sizeof(gaddr),
-                     strchr(s->joins[i].host, ':') ? "[%s]:%d" : "%s:%d",
-                     s->joins[i].host, s->joins[i].port);
+            util_format_hostport(gaddr, sizeof(gaddr), s->joins[i].host,
+                                 s->joins[i].port);
             if (strcmp(gaddr, swim_self(g->swim)->gaddr) != 0)
                 send_req(g, REQ_SYNC, gaddr, GMSG_SYNC, NULL,
                          swim_interval_ms(g->swim) * 2, NULL);
@@ -536,9 +529,9 @@ static void *gossip_main(void *arg)
 
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {
-        uint64_t wake = step(g, now_ms());
+        uint64_t wake = step(g, mctime_mono_ms());
         struct timespec ts;
-        uint64_t now = now_ms();
+        uint64_t now = mctime_mono_ms();
 
         if (g->done != NULL) {
             pthread_mutex_unlock(&g->lock);
@@ -552,7 +545,7 @@ static void *gossip_main(void *arg)
             if (now >= last_ring + RING_EVERY_MS) {
                 pthread_mutex_unlock(&g->lock);
                 cluster_commit(g->cl);
-                last_ring = now_ms();
+                last_ring = mctime_mono_ms();
                 pthread_mutex_lock(&g->lock);
                 continue;
             }
@@ -561,13 +554,7 @@ static void *gossip_main(void *arg)
         }
         if (wake <= now)
             continue;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)((wake - now) / 1000);
-        ts.tv_nsec += (long)((wake - now) % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        mctime_deadline(&ts, wake - now);
         pthread_cond_timedwait(&g->cond, &g->lock, &ts);
     }
     pthread_mutex_unlock(&g->lock);
@@ -621,7 +608,6 @@ int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
     struct gossip *g = calloc(1, sizeof(*g));
     struct gmsg_member self;
     struct swim_config sc;
-    struct timespec wall;
     char url[GMSG_MAX_ADDR + 16];
     uint64_t seed;
     int rc;
@@ -649,14 +635,10 @@ int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
     snprintf(self.id, sizeof(self.id), "%s", s->node_id);
     /* a restart must outrank whatever the others remember of us: the wall
      * clock in milliseconds (a refutation adds only 1 at a time) */
-    clock_gettime(CLOCK_REALTIME, &wall);
-    self.incarnation = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+    self.incarnation = mctime_wall_ms();
     self.state = GMSG_ALIVE;
-    snprintf(self.addr, sizeof(self.addr),
-             strchr(s->listen_addr, ':') ? "[%s]:%d" : "%s:%d", s->listen_addr, s->port);
-    snprintf(self.gaddr, sizeof(self.gaddr),
-             strchr(s->listen_addr, ':') ? "[%s]:%d" : "%s:%d", s->listen_addr,
-             s->cluster_port);
+    util_format_hostport(self.addr, sizeof(self.addr), s->listen_addr, s->port);
+    util_format_hostport(self.gaddr, sizeof(self.gaddr), s->listen_addr, s->cluster_port);
     swim_config_defaults(&sc, s->gossip_interval_ms);
     getrandom(&seed, sizeof(seed), 0);
     rc = swim_new(&sc, &self, seed, on_change, g, &g->swim);
@@ -706,7 +688,7 @@ int gossip_start(struct gossip *g)
 
 void gossip_leave(struct gossip *g)
 {
-    uint64_t until;
+    struct timespec until;
 
     if (g == NULL || !g->started)
         return;
@@ -717,17 +699,10 @@ void gossip_leave(struct gossip *g)
         if (m->state == GMSG_ALIVE || m->state == GMSG_SUSPECT)
             send_req(g, REQ_LEAVE, m->gaddr, GMSG_PING, NULL, LEAVE_WAIT_MS, NULL);
     }
-    until = now_ms() + LEAVE_WAIT_MS;
-    while (g->inflight > 0 && now_ms() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&g->cond, &g->lock, &ts);
-    }
+    /* every finished request signals the condition */
+    mctime_deadline(&until, LEAVE_WAIT_MS);
+    while (g->inflight > 0 && pthread_cond_timedwait(&g->cond, &g->lock, &until) == 0)
+        ;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -787,8 +762,7 @@ static void close_bounded(nng_socket sock)
         return;
     }
     pthread_detach(t);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += CLOSE_WAIT_MS / 1000;
+    mctime_deadline(&ts, CLOSE_WAIT_MS);
     pthread_mutex_lock(&c->lock);
     while (!c->done && pthread_cond_timedwait(&c->cond, &c->lock, &ts) == 0)
         ;

@@ -40,4 +40,14 @@ rel_time_t mctime_realtime(int64_t exptime);
 /* Unix time for a rel_time_t (for `me` and stats). */
 time_t mctime_to_unix(rel_time_t t);
 
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines and timeouts. */
+uint64_t mctime_mono_ms(void);
+
+/* Milliseconds since the unix epoch, from the wall clock. */
+uint64_t mctime_wall_ms(void);
+
+/* *ts = the wall clock ms milliseconds from now: the deadline argument of
+ * pthread_cond_timedwait() on a default (CLOCK_REALTIME) condition. */
+void mctime_deadline(struct timespec *ts, uint64_t ms);
+
 #endif

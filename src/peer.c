@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "cluster.h"
 #include "inbuf.h"
+#include "mctime.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -73,14 +74,6 @@ struct peer_set {
 
 static void peer_event(evutil_socket_t fd, short what, void *arg);
 static void peer_timer(evutil_socket_t fd, short what, void *arg);
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 const char *peer_strerror(int status)
 {
@@ -161,7 +154,7 @@ static void arm_timer(struct peer *p)
         evtimer_del(p->timer);
         return;
     }
-    now = now_ms();
+    now = mctime_mono_ms();
     wait = p->q[p->qhead].deadline_ms > now ? p->q[p->qhead].deadline_ms - now : 0;
     tv.tv_sec = (time_t)(wait / 1000);
     tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
@@ -190,7 +183,7 @@ static void peer_fail(struct peer *p, int status)
 {
     struct pending *q = p->q;
     size_t qcap = p->qcap, qhead = p->qhead, qlen = p->qlen;
-    uint64_t now = now_ms();
+    uint64_t now = mctime_mono_ms();
 
     if (p->fd >= 0) {
         event_free(p->ev);
@@ -291,7 +284,7 @@ static int push_pending(struct peer *p, peer_done_fn fn, void *arg, uint32_t tag
     e->arg = arg;
     e->tag = tag;
     e->kind = (uint8_t)kind;
-    e->deadline_ms = now_ms() + p->ps->cfg.timeout_ms;
+    e->deadline_ms = mctime_mono_ms() + p->ps->cfg.timeout_ms;
     /* A pending timer is for an earlier deadline: it fires first and
      * re-arms for the queue's head then, which saves a timer update per
      * request. */
@@ -340,7 +333,7 @@ static int peer_connect(struct peer *p)
     return 0;
 
 fail:
-    p->retry_at_ms = now_ms() + p->backoff_ms;
+    p->retry_at_ms = mctime_mono_ms() + p->backoff_ms;
     p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff_ms * 2;
     return -EAGAIN;
 }
@@ -358,7 +351,7 @@ int peer_request(struct peer_set *ps, uint32_t member, const struct iovec *iov,
     if (p->qlen >= MAX_PENDING || buf_pending(&p->out) >= MAX_OUT_BYTES)
         return -ENOBUFS;
     if (p->state == PEER_IDLE) {
-        if (now_ms() < p->retry_at_ms)
+        if (mctime_mono_ms() < p->retry_at_ms)
             return -EAGAIN;
         if ((rc = peer_connect(p)) != 0)
             return rc;
@@ -509,7 +502,7 @@ static void peer_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (p->qlen > 0 && p->q[p->qhead].deadline_ms <= now_ms())
+    if (p->qlen > 0 && p->q[p->qhead].deadline_ms <= mctime_mono_ms())
         peer_fail(p, -ETIMEDOUT);
     else
         arm_timer(p);

@@ -25,7 +25,9 @@ struct proxy {
     const struct ring *ring; /* from the last proxy_route(), until the next */
     uint64_t epoch;          /* of the ring last seen */
     struct thread_stats *stats;
-    struct buf scratch; /* builds per-owner get lines */
+    struct buf scratch;      /* builds per-owner get lines */
+    struct proxy_req *spare; /* finished requests kept for reuse */
+    unsigned nspare;
 };
 
 /* One owner's part of a multi-get. */
@@ -47,9 +49,13 @@ struct proxy_multi {
     struct proxy_sub subs[];
 };
 
-#define SUB_OF_STACK 64 /* ring nodes mapped to subs without a malloc */
+#define SUB_OF_STACK  64   /* ring nodes mapped to subs without a malloc */
+#define PROXY_SPARES  256  /* finished requests a worker keeps for reuse */
+#define SPARE_BUF_MAX 4096 /* largest buffer a spare keeps */
 
 static const char mn_line[] = "mn\r\n";
+
+static void req_destroy(struct proxy_req *r);
 
 /* A member's hello on one of this worker's connections: it must be the
  * member the cluster view knows at that address, with our ring layout. */
@@ -93,7 +99,12 @@ void proxy_free(struct proxy *px)
 {
     if (px == NULL)
         return;
-    peer_set_free(px->peers);
+    peer_set_free(px->peers); /* answers, and so frees, what is outstanding */
+    while (px->spare != NULL) {
+        struct proxy_req *r = px->spare;
+        px->spare = r->next;
+        req_destroy(r);
+    }
     ring_cache_clear(&px->rc);
     buf_free(&px->scratch);
     free(px);
@@ -161,16 +172,25 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
     return PROXY_LOCAL;
 }
 
+/* A request, from the spares when there is one: forwarding allocates
+ * nothing per command once the worker has warmed up. */
 static struct proxy_req *req_new(struct proxy *px, struct conn *conn)
 {
-    struct proxy_req *r = calloc(1, sizeof(*r));
+    struct proxy_req *r = px->spare;
 
-    if (r == NULL)
-        return NULL;
+    if (r != NULL) {
+        px->spare = r->next;
+        px->nspare--;
+        r->next = NULL;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return NULL;
+        buf_init(&r->reply);
+        buf_init(&r->after);
+    }
     r->px = px;
     r->conn = conn;
-    buf_init(&r->reply);
-    buf_init(&r->after);
     STATS_INCR(px->stats, forwarded);
     return r;
 }
@@ -202,14 +222,41 @@ static void multi_free(struct proxy_multi *m)
     free(m);
 }
 
-void proxy_req_free(struct proxy_req *r)
+/* Empties a spare request's buffer, keeping at most SPARE_BUF_MAX of it:
+ * spares must not pin the memory of a big reply. */
+static void spare_buf(struct buf *b)
 {
-    if (r == NULL)
-        return;
-    multi_free(r->multi);
+    if (b->cap > SPARE_BUF_MAX)
+        buf_free(b); /* and ready for use again */
+    else
+        buf_reset(b);
+}
+
+static void req_destroy(struct proxy_req *r)
+{
     buf_free(&r->reply);
     buf_free(&r->after);
     free(r);
+}
+
+void proxy_req_free(struct proxy_req *r)
+{
+    struct proxy *px;
+
+    if (r == NULL)
+        return;
+    px = r->px;
+    multi_free(r->multi);
+    if (px->nspare >= PROXY_SPARES) {
+        req_destroy(r);
+        return;
+    }
+    /* keep it, and its buffers when small, for the next */
+    spare_buf(&r->reply);
+    spare_buf(&r->after);
+    *r = (struct proxy_req){.reply = r->reply, .after = r->after, .next = px->spare};
+    px->spare = r;
+    px->nspare++;
 }
 
 void proxy_req_detach(struct proxy_req *r)

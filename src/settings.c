@@ -469,10 +469,10 @@ static int default_node_id(struct settings *s, FILE *err)
     if (first[0] == '[' ? strstr(first, "]:") != NULL
                         : colon != NULL && colon == strrchr(first, ':'))
         len = snprintf(s->node_id, sizeof(s->node_id), "%s", first);
-    else if (first[0] != '[' && colon != NULL)
-        len = snprintf(s->node_id, sizeof(s->node_id), "[%s]:%d", first, s->port);
-    else
+    else if (first[0] == '[') /* "[v6]" without a port */
         len = snprintf(s->node_id, sizeof(s->node_id), "%s:%d", first, s->port);
+    else
+        len = util_format_hostport(s->node_id, sizeof(s->node_id), first, s->port);
     if (len < 0 || (size_t)len >= sizeof(s->node_id) || !valid_node_id(s->node_id)) {
         error_line(err,
                    "meshcached: -l '%s' makes no valid node id (1 to %d printable bytes "

@@ -1,6 +1,7 @@
 /* util: strict decimal parsing and formatting without locale or errno games. */
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool is_space(char c)
@@ -154,4 +155,10 @@ size_t util_u64_to_str(uint64_t v, char *dst)
         dst[i] = tmp[n - 1 - i];
     dst[n] = '\0';
     return n;
+}
+
+int util_format_hostport(char *buf, size_t cap, const char *host, int port)
+{
+    return snprintf(buf, cap, strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host,
+                    port);
 }

@@ -34,4 +34,9 @@ bool util_parse_size(const char *s, size_t len, uint64_t *out);
 /* Formats v in decimal at dst (at least 21 bytes); returns the length. */
 size_t util_u64_to_str(uint64_t v, char *dst);
 
+/* Writes "host:port" into buf (cap bytes), bracketing a host that holds a
+ * ':' (an IPv6 address): "[::1]:11211". Returns snprintf()'s result, so a
+ * value >= cap means it was truncated. */
+int util_format_hostport(char *buf, size_t cap, const char *host, int port);
+
 #endif

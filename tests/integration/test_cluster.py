@@ -282,24 +282,25 @@ def curr_items(node):
 
 # ---- a cluster of daemons ----
 
-_hosts = None
+_bindable = {}  # candidate addresses -> whether all of them can be bound
 
 
-def cluster_hosts(n):
-    """n distinct loopback addresses when they can be bound, else
-    127.0.0.1 n times (the nodes then differ by port only)."""
-    global _hosts
-    if _hosts is None:
+def cluster_hosts(n, hosts=HOSTS):
+    """The first n of hosts (distinct loopback addresses) when they can all
+    be bound, else 127.0.0.1 n times (the nodes then differ by port only)."""
+    hosts = tuple(hosts)
+    check(n <= len(hosts), "at most %d nodes" % len(hosts))
+    if hosts not in _bindable:
         import socket
-        _hosts = list(HOSTS)
-        for host in HOSTS:
+        _bindable[hosts] = True
+        for host in hosts:
             try:
                 with socket.socket() as s:
                     s.bind((host, 0))
             except OSError:
-                _hosts = ["127.0.0.1"] * len(HOSTS)
+                _bindable[hosts] = False
                 break
-    return _hosts[:n]
+    return list(hosts[:n]) if _bindable[hosts] else ["127.0.0.1"] * n
 
 
 def require_meshcached():

@@ -31,8 +31,8 @@ import time
 
 import mchelper
 from mchelper import TestFailure, check, check_eq
-from test_cluster import (CLUSTER_FIELDS, TEST_VNODES, Cluster, ClusterView, cluster_view,
-                          curr_items, read_values, require_meshcached, store_all)
+from test_cluster import (CLUSTER_FIELDS, TEST_VNODES, Cluster, ClusterView, cluster_hosts,
+                          cluster_view, curr_items, read_values, require_meshcached, store_all)
 
 GOSSIP_FIELDS = ["gossip_interval_ms", "gossip_msgs_in", "gossip_msgs_out", "gossip_bytes_in",
                  "gossip_bytes_out", "gossip_dropped", "gossip_bad_mac"]
@@ -111,24 +111,9 @@ def gossip_view(conn, timeout=2.0):
 
 # ---- a gossip cluster ----
 
-_hosts = None
-
-
 def gossip_hosts(n):
-    """n distinct loopback addresses (127.0.0.2 on) when they can be bound,
-    else 127.0.0.1 n times (the nodes then differ by port only)."""
-    global _hosts
-    if _hosts is None:
-        _hosts = list(HOSTS)
-        for host in HOSTS:
-            try:
-                with socket.socket() as s:
-                    s.bind((host, 0))
-            except OSError:
-                _hosts = []
-                break
-    check(n <= len(HOSTS), "at most %d nodes" % len(HOSTS))
-    return _hosts[:n] if _hosts else ["127.0.0.1"] * n
+    """n distinct loopback addresses (127.0.0.2 on), or 127.0.0.1 n times."""
+    return cluster_hosts(n, HOSTS)
 
 
 class GossipCluster(Cluster):
