@@ -174,6 +174,14 @@ static int set_events(struct peer *p, short flags)
     return 0;
 }
 
+/* No reconnect before the backoff runs out; the next one waits twice as
+ * long, up to BACKOFF_MAX. */
+static void back_off(struct peer *p)
+{
+    p->retry_at_ms = mctime_mono_ms() + p->backoff_ms;
+    p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff_ms * 2;
+}
+
 /*
  * Closes the connection and answers every queued request with status. The
  * queue is taken off the peer first, so a callback that queues a new request
@@ -183,7 +191,6 @@ static void peer_fail(struct peer *p, int status)
 {
     struct pending *q = p->q;
     size_t qcap = p->qcap, qhead = p->qhead, qlen = p->qlen;
-    uint64_t now = mctime_mono_ms();
 
     if (p->fd >= 0) {
         event_free(p->ev);
@@ -195,12 +202,10 @@ static void peer_fail(struct peer *p, int status)
     p->ev_flags = 0;
     evtimer_del(p->timer);
     buf_reset(&p->out);
-    p->out.oom = false;
     p->in.start = p->in.end = 0;
     p->q = NULL;
     p->qcap = p->qhead = p->qlen = 0;
-    p->retry_at_ms = now + p->backoff_ms;
-    p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff_ms * 2;
+    back_off(p);
     for (size_t i = 0; i < qlen; i++) {
         struct pending *e = &q[(qhead + i) % qcap];
         if (e->fn != NULL)
@@ -333,8 +338,7 @@ static int peer_connect(struct peer *p)
     return 0;
 
 fail:
-    p->retry_at_ms = mctime_mono_ms() + p->backoff_ms;
-    p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff_ms * 2;
+    back_off(p);
     return -EAGAIN;
 }
 
@@ -385,7 +389,7 @@ static bool hello_ok(struct peer *p, const char *s, size_t n)
     char line[PEER_REPLY_MAX_LINE], *id, *sp, *end;
     unsigned long vnodes;
 
-    if (n < 2 || n - 2 >= sizeof(line) || n < 7 || memcmp(s, "PEER ", 5) != 0)
+    if (n < 7 || n - 2 >= sizeof(line) || memcmp(s, "PEER ", 5) != 0)
         return false;
     memcpy(line, s + 5, n - 7);
     line[n - 7] = '\0';
