@@ -26,11 +26,13 @@ struct listener {
 static void reject(int fd)
 {
     static const char msg[] = "ERROR Too many open connections\r\n";
-    ssize_t n = write(fd, msg, sizeof(msg) - 1);
+    ssize_t n;
 
+    /* counted before the client can see the answer (and ask for stats) */
+    __atomic_fetch_add(&conn_stats.rejected_connections, 1, __ATOMIC_RELAXED);
+    n = write(fd, msg, sizeof(msg) - 1);
     (void)n;
     close(fd);
-    __atomic_fetch_add(&conn_stats.rejected_connections, 1, __ATOMIC_RELAXED);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
