@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#define BASE64_KEY_MAX 336 /* base64 of the longest key (250 bytes) */
+
 /* Decodes n bytes of src into dst (which may equal src). Returns the decoded
  * length, or 0 when src is not valid padded base64 or decodes to nothing. */
 size_t base64_decode(const char *src, size_t n, char *dst);

@@ -65,10 +65,19 @@ static const char *state_name(enum member_state s)
     return names[s];
 }
 
+/* Dead members stay in the ring, marked down: their keys are served by the
+ * next owners meanwhile, and their copies are hinted (replication). */
 static bool in_ring(const struct member *m)
 {
-    return (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT) && !m->alias &&
-           m->id[0] != '\0' && m->resolved;
+    return (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT ||
+            m->state == MEMBER_DEAD) &&
+           !m->alias && m->id[0] != '\0' && m->resolved;
+}
+
+/* How a member appears in the ring: 0 not at all, 1 up, 2 down. */
+static int ring_state(const struct member *m)
+{
+    return !in_ring(m) ? 0 : m->state == MEMBER_DEAD ? 2 : 1;
 }
 
 static int verbose(const struct cluster *cl)
@@ -136,6 +145,7 @@ static void rebuild_ring_locked(struct cluster *cl)
         if (in_ring(m)) {
             nodes[n].id = m->id;
             nodes[n].tag = (uint32_t)i;
+            nodes[n].down = m->state == MEMBER_DEAD;
             n++;
         }
     }
@@ -420,12 +430,16 @@ void cluster_stats(struct cluster *cl, struct buf *out)
         gossip_stats(cl->gossip, out);
     stats_line(out, "ring_epoch", "%llu", (unsigned long long)ring_epoch(r));
     stats_line(out, "ring_vnodes", "%u", ring_vnodes(r));
-    stats_line(out, "ring_nodes", "%zu", ring_node_count(r));
+    stats_line(out, "ring_nodes", "%zu", ring_node_count(r) - ring_down_count(r));
+    stats_line(out, "ring_down", "%zu", ring_down_count(r));
     stats_line(out, "ring_share", "%.4f",
                ring_node_index(r, cl->srv->settings.node_id, &self) == 0
                    ? ring_share(r, self)
                    : 0.0);
     stats_line(out, "peer_timeout_ms", "%u", cl->srv->settings.peer_timeout_ms);
+    stats_line(out, "replicas", "%u", cl->srv->settings.replicas);
+    stats_line(out, "write_quorum", "%u", cl->srv->settings.write_quorum);
+    stats_line(out, "read_quorum", "%u", cl->srv->settings.read_quorum);
     ring_release(r);
 }
 
@@ -462,7 +476,7 @@ void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
         [GMSG_LEFT] = MEMBER_LEFT,
     };
     struct member *m = NULL;
-    bool was, now;
+    int was, now;
 
     if (state < 0 || state > GMSG_LEFT)
         return;
@@ -481,7 +495,7 @@ void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
         snprintf(m->id, sizeof(m->id), "%s", id);
         m->state = MEMBER_GONE;
     }
-    was = in_ring(m);
+    was = ring_state(m);
     if (strcmp(m->addr, addr) != 0 || !m->resolved) {
         snprintf(m->addr, sizeof(m->addr), "%s", addr);
         m->salen = 0;
@@ -493,7 +507,7 @@ void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
     }
     m->state = map[state];
     m->incarnation = incarnation;
-    now = in_ring(m);
+    now = ring_state(m);
     if (was != now)
         cl->ring_dirty = true; /* built by cluster_commit(), off the gossip lock */
 out:

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "item.h"
 
 struct server;
 struct thread_stats;
@@ -36,6 +37,7 @@ enum cmd_store_op {
     STORE_OP_APPEND,
     STORE_OP_PREPEND,
     STORE_OP_CAS,
+    STORE_OP_REPLICA, /* rs: a replica's state, newest wins */
 };
 
 #define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 2 */
@@ -60,6 +62,11 @@ struct cmd {
     size_t stash_len;  /* ms return flags to echo, in request order */
     char stash[CMD_STASH_MAX];
     bool from_peer; /* the connection said `peer`: serve locally, never forward */
+    /* the last command's change to the store, for replication: set when it
+     * stored, deleted, touched or counted the key (cleared per command) */
+    bool wrote;
+    uint8_t wrote_nkey;
+    char wrote_key[KEY_MAX_LENGTH];
 };
 
 void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
@@ -90,5 +97,27 @@ void cmd_set_out(struct cmd *c, struct buf *out);
  */
 void cmd_get_local(struct cmd *c, struct buf *out, const char *key, size_t nkey,
                    bool return_cas, bool touch, int32_t touch_time);
+
+/* ---- what replicas exchange (cmd_repl.c) ---- */
+
+struct store_state;
+
+/* Appends "rs <key> <flags> <exptime> <version> <bytes>[ <opts>]\r\n", the
+ * value and "\r\n": the command that gives a replica the key's state s.
+ * The reply is "HD" (taken), or "NS <version>" when the replica holds a
+ * newer version. */
+void cmd_repl_encode_store(struct buf *out, const char *key, size_t nkey,
+                           const struct store_state *s, const char *value);
+
+/* Appends "rg <key>[ b]\r\n": asks a replica for the key's state. */
+void cmd_repl_encode_get(struct buf *out, const char *key, size_t nkey);
+
+/*
+ * Parses the answer to an rg, as framed by peer_reply (PEER_REPLY_META):
+ * "EN" (s->version 0: nothing held) or the state and *value, pointing into
+ * reply (s->nvalue bytes). Returns 0 or -EPROTO.
+ */
+int cmd_repl_parse_state(const char *reply, size_t len, struct store_state *s,
+                         const char **value);
 
 #endif

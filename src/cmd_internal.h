@@ -87,6 +87,21 @@ void cmd_meta_append_key(struct cmd *c, const char *key, size_t nkey, bool binar
 /* Meta commands (mg ms md ma me); tokens[0] is the two-letter command. */
 enum cmd_next cmd_meta(struct cmd *c, struct token *tokens, size_t ntokens);
 
+/* Replica commands (rs rg), peer connections only; tokens[0] is the
+ * two-letter command. */
+enum cmd_next cmd_repl(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* The data block of an rs is in it: apply it and reply. Consumes it. */
+void cmd_repl_value_done(struct cmd *c, struct item *it);
+
+/* Notes that the command changed key (see cmd->wrote). */
+static inline void cmd_note_write(struct cmd *c, const char *key, size_t nkey)
+{
+    c->wrote = true;
+    c->wrote_nkey = (uint8_t)nkey;
+    memcpy(c->wrote_key, key, nkey);
+}
+
 /* The stats command family. */
 void cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens);
 

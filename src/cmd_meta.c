@@ -137,6 +137,7 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     if (it == NULL && stub != NULL) {
         if (mf.has_new_cas) {
             stub->cas = mf.new_cas;
+            store_observe_version(st, stub->cas);
             do_store_link_cas(sh, stub, NULL);
         } else {
             do_store_link(sh, stub, NULL);
@@ -249,6 +250,8 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     }
     store_unlock(sh);
     c->noreply = false;
+    if (created || ttl_set)
+        cmd_note_write(c, key, nkey);
     if (ttl_set) {
         STATS_INCR(c->stats, cmd_touch);
         STATS_INCR(c->stats, touch_hits);
@@ -395,6 +398,10 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
     if (it == NULL) {
         STATS_INCR(c->stats, delete_misses);
         code = "NF";
+        /* replicated: written down all the same (a replica may hold it) */
+        if (!mf.has_cas && !mf.set_stale &&
+            do_store_delete_absent(sh, tokens[1].value, tokens[1].length, hv) != 0)
+            cmd_note_write(c, tokens[1].value, tokens[1].length);
     } else if (mf.has_cas && it->cas != mf.req_cas) {
         STATS_INCR(c->stats, delete_misses);
         code = "EX";
@@ -405,14 +412,18 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
             do_store_set_exptime(sh, it, mctime_realtime(mf.ttl));
         it->iflags |= ITEM_STALE;
         it->iflags &= (uint8_t)~ITEM_TOKEN;
-        if (mf.has_new_cas)
+        if (mf.has_new_cas) {
             it->cas = mf.new_cas;
-        else
+            store_observe_version(c->srv->store, it->cas);
+        } else {
             do_store_new_cas(sh, it);
+        }
+        cmd_note_write(c, tokens[1].value, tokens[1].length);
         code = "HD";
     } else {
         STATS_INCR(c->stats, delete_hits);
-        do_store_unlink(sh, it);
+        do_store_delete(sh, it);
+        cmd_note_write(c, tokens[1].value, tokens[1].length);
         code = "HD";
     }
     store_unlock(sh);

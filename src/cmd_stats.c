@@ -152,6 +152,16 @@ static void stats_cluster(struct cmd *c)
     sum_threads(c->srv, &t);
     stats_line(c->out, "forwarded", "%llu", (unsigned long long)t.forwarded);
     stats_line(c->out, "forward_errors", "%llu", (unsigned long long)t.forward_errors);
+#define REPL_STAT(name) stats_line(c->out, #name, "%llu", (unsigned long long)t.name);
+    REPL_STAT(repl_applied)
+    REPL_STAT(repl_writes)
+    REPL_STAT(repl_write_failures)
+    REPL_STAT(quorum_failures)
+    REPL_STAT(read_repairs)
+    REPL_STAT(hints_stored)
+    REPL_STAT(hints_delivered)
+    REPL_STAT(hints_dropped)
+#undef REPL_STAT
 }
 
 static void stats_reset(struct cmd *c)

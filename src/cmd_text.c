@@ -137,6 +137,7 @@ enum store_result cmd_store_item(struct cmd *c, struct item *it, enum cmd_store_
                 break;
             case STORE_OP_REPLACE:
             case STORE_OP_SET:
+            case STORE_OP_REPLICA: /* never comes here: see cmd_value_done() */
                 do_store = true;
                 break;
             }
@@ -155,11 +156,14 @@ enum store_result cmd_store_item(struct cmd *c, struct item *it, enum cmd_store_
             }
         }
         if (do_store) {
-            if (keep_cas)
+            if (keep_cas) {
+                store_observe_version(st, it->cas);
                 do_store_link_cas(sh, it, old);
-            else
+            } else {
                 do_store_link(sh, it, old);
+            }
             *cas_out = it->cas;
+            cmd_note_write(c, item_key(it), it->nkey);
             res = STORE_STORED;
         }
         store_unlock(sh);
@@ -228,10 +232,12 @@ enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
              * does (a shrunken counter keeps its length). */
             memset(item_value(it) + res->len, ' ', it->nbytes - 2 - res->len);
             memcpy(item_value(it), res->value, res->len);
-            if (req->new_cas != 0)
+            if (req->new_cas != 0) {
                 it->cas = req->new_cas;
-            else
+                store_observe_version(st, it->cas);
+            } else {
                 do_store_new_cas(sh, it);
+            }
             do_store_bump(sh, it);
         } else if (fresh == NULL || fresh->nbytes != res->len + 2) {
             uint32_t flags = it->flags;
@@ -253,6 +259,7 @@ enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
             fresh->iflags |= it->iflags & ITEM_KEY_BINARY;
             if (req->new_cas != 0) {
                 fresh->cas = req->new_cas;
+                store_observe_version(st, fresh->cas);
                 do_store_link_cas(sh, fresh, it);
             } else {
                 do_store_link(sh, fresh, it);
@@ -264,6 +271,7 @@ enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
         if (req->set_ttl)
             do_store_set_exptime(sh, it, req->ttl);
         res->cas = it->cas;
+        cmd_note_write(c, key, nkey);
         if (req->incr)
             STATS_INCR(c->stats, incr_hits);
         else
@@ -508,6 +516,7 @@ static void process_touch(struct cmd *c, struct token *tokens, size_t ntokens)
         do_store_set_exptime(sh, it, mctime_realtime(exp));
         it->iflags |= ITEM_FETCHED;
         do_store_bump(sh, it);
+        cmd_note_write(c, key, nkey);
     }
     store_unlock(sh);
     STATS_INCR(c->stats, cmd_touch);
@@ -583,8 +592,14 @@ static void process_delete(struct cmd *c, struct token *tokens, size_t ntokens)
     hv = store_hash(key, nkey);
     sh = store_lock(c->srv->store, hv);
     it = do_store_find(sh, key, nkey, hv, NULL);
-    if (it != NULL)
-        do_store_unlink(sh, it);
+    /* with tombstones, even a miss here is written down and replicated: a
+     * replica may still hold the key (evicted here) */
+    if (it != NULL) {
+        do_store_delete(sh, it); /* frees it: only its NULLness is used below */
+        cmd_note_write(c, key, nkey);
+    } else if (do_store_delete_absent(sh, key, nkey, hv) != 0) {
+        cmd_note_write(c, key, nkey);
+    }
     store_unlock(sh);
     if (it != NULL) {
         STATS_INCR(c->stats, delete_hits);
@@ -664,6 +679,7 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
     len = strnlen(line, len);
     ntokens = proto_tokenize(line, len, tokens, PROTO_MAX_TOKENS);
     c->noreply = false;
+    c->wrote = false;
     if (ntokens < 2 || cmd->length < 2) {
         cmd_reply(c, "ERROR");
         return CMD_NEXT_LINE;
@@ -676,6 +692,9 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         }
         return cmd_meta(c, tokens, ntokens);
     }
+    if (cmd->value[0] == 'r' && cmd->length == 2 &&
+        (cmd->value[1] == 's' || cmd->value[1] == 'g'))
+        return cmd_repl(c, tokens, ntokens);
     if (cmd->value[0] == 'g') {
         bool s = is(cmd, "gets") || is(cmd, "gats");
         bool t = is(cmd, "gat") || is(cmd, "gats");
@@ -769,7 +788,8 @@ void cmd_value_done(struct cmd *c)
     uint64_t cas = 0;
 
     c->item = NULL;
-    STATS_INCR(c->stats, cmd_set);
+    if (c->op != STORE_OP_REPLICA)
+        STATS_INCR(c->stats, cmd_set);
     if (v[it->nbytes - 2] != '\r' || v[it->nbytes - 1] != '\n') {
         store_release(c->srv->store, it);
         if (c->meta)
@@ -781,6 +801,10 @@ void cmd_value_done(struct cmd *c)
      * that echoes it (k), and copy nothing for anything else. */
     if (c->meta)
         memcpy(key, item_key(it), nkey);
+    if (c->op == STORE_OP_REPLICA) {
+        cmd_repl_value_done(c, it);
+        return;
+    }
     res = cmd_store_item(c, it, c->op, c->req_cas, c->meta_stale, c->meta_new_cas, &cas);
     if (!c->meta) {
         cmd_reply(c, classic_result[res]);

@@ -10,6 +10,7 @@
 #include "item.h"
 #include "proto.h"
 #include "proxy.h"
+#include "repl.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -55,9 +56,12 @@ struct conn {
     struct proxy_req *pq_head, *pq_tail; /* forwarded commands, in order */
     unsigned npq;                        /* entries in that queue */
     struct event *wake_ev;               /* run when a forwarded reply is in */
-    struct route_req fwd_rr;             /* CONN_FORWARD: the command's route */
+    struct route_req fwd_rr;             /* the route of the last line */
     uint32_t fwd_owner;                  /* CONN_FORWARD: where it goes */
     uint64_t fwd_need;                   /* CONN_FORWARD: line + data bytes */
+    unsigned nsync;                      /* sync reads in the queue */
+    unsigned nfwd_writes;                /* forwarded writes in the queue */
+    bool held; /* the next line waits until those are answered */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -190,7 +194,7 @@ static bool long_line_allowed(const struct conn *c)
  * behind them: parse nothing more until some are answered. */
 static bool proxy_blocked(const struct conn *c)
 {
-    return c->npq >= MAX_PROXIED ||
+    return c->npq >= MAX_PROXIED || c->held ||
            (c->pq_tail != NULL && buf_pending(&c->pq_tail->after) >= OUT_HIGH_WATER);
 }
 
@@ -246,42 +250,106 @@ static void conn_drain(struct conn *c)
         if (c->pq_head == NULL)
             c->pq_tail = NULL;
         c->npq--;
+        c->nsync -= r->sync;
+        c->nfwd_writes -= r->fwd_write;
         proxy_req_free(r);
         moved = true;
     }
+    if (moved)
+        c->held = false; /* the held line decides again */
     if (moved && c->pq_head == NULL)
         cmd_set_out(&c->cmd, &c->out);
 }
 
+/* Forwards raw[0..nraw) as c->fwd_rr and c->fwd_owner say. */
+static void conn_forward(struct conn *c, const char *raw, size_t nraw)
+{
+    struct proxy_req *r = proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner, raw, nraw);
+
+    if (r != NULL && c->fwd_rr.write && proxy_replicates(c->px)) {
+        r->fwd_write = true;
+        c->nfwd_writes++;
+    }
+    conn_queue(c, r);
+}
+
 /* Sends the line at line[0..len) (ending at nl) to its owner when another
- * node owns its key(s). Returns true when it took the line. */
-static bool conn_route(struct conn *c, const char *line, size_t len, const char *nl)
+ * node owns its key(s), or through a read quorum. Returns 1 when it took the
+ * line, 0 when the line runs here, -1 when it must wait: a write here must
+ * not overtake reads before it that wait for their quorum. */
+static int conn_route(struct conn *c, const char *line, size_t len, const char *nl)
 {
     size_t raw = (size_t)(nl - line) + 1;
+    struct proxy_req *r;
 
-    switch (proxy_route(c->px, line, len, &c->fwd_rr, &c->fwd_owner)) {
+    enum proxy_decision d =
+        proxy_route(c->px, line, len, c->cmd.from_peer, &c->fwd_rr, &c->fwd_owner);
+
+    /* Commands of one connection take effect in order: nothing keyed runs
+     * here while a write forwarded before it is unanswered, and no write
+     * runs here while a read before it waits for its quorum. */
+    if (d != PROXY_FORWARD && c->fwd_rr.kind != ROUTE_LOCAL &&
+        (c->nfwd_writes > 0 || (c->nsync > 0 && c->fwd_rr.write))) {
+        c->held = true;
+        return -1;
+    }
+    switch (d) {
     case PROXY_LOCAL:
-        return false;
+        return 0;
+    case PROXY_SYNC:
+        c->in.start += raw;
+        r = repl_sync(c->px, c, line, len, &c->fwd_rr);
+        if (r != NULL) {
+            r->sync = true;
+            c->nsync++;
+        }
+        conn_queue(c, r);
+        return 1;
     case PROXY_FORWARD:
         if (c->fwd_rr.data_len > 0) {
             /* wait until the data block is buffered behind the line */
             c->fwd_need = raw + c->fwd_rr.data_len;
             c->state = CONN_FORWARD;
-            return true;
+            return 1;
         }
         c->in.start += raw;
-        conn_queue(c, proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner, line, raw));
-        return true;
+        conn_forward(c, line, raw);
+        return 1;
     case PROXY_FANOUT:
         c->in.start += raw;
         conn_queue(c, proxy_fanout(c->px, c, &c->cmd, line, len, &c->fwd_rr));
-        return true;
+        return 1;
     case PROXY_BROADCAST:
         c->in.start += raw;
         conn_queue(c, proxy_broadcast(c->px, c, &c->cmd, line, len, line, raw));
-        return true;
+        return 1;
     }
-    return false;
+    return 0;
+}
+
+/* After a command ran here: a write is copied to the key's other owners
+ * (the reply perhaps waiting for them), a read perhaps checked against
+ * them. mark is where the command's reply starts in cmd.out. */
+static void conn_after(struct conn *c, size_t mark)
+{
+    if (c->px == NULL)
+        return;
+    if (c->cmd.wrote) {
+        struct proxy_req *r =
+            repl_write(c->px, c, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+        if (r != NULL)
+            conn_queue(c, r);
+    } else if (c->fwd_rr.kind == ROUTE_KEY && !c->fwd_rr.write) {
+        repl_read_done(c->px, c->fwd_rr.key, c->fwd_rr.nkey);
+    }
+}
+
+static void conn_value_done(struct conn *c)
+{
+    size_t mark = c->cmd.out->len;
+
+    cmd_value_done(&c->cmd);
+    conn_after(c, mark);
 }
 
 /* Handles one unit of buffered input. Returns 1 when it did something,
@@ -290,7 +358,7 @@ static int conn_step(struct conn *c)
 {
     size_t avail = c->in.end - c->in.start;
     char *line, *nl;
-    size_t len;
+    size_t len, mark;
 
     switch (c->state) {
     case CONN_LINE:
@@ -312,11 +380,18 @@ static int conn_step(struct conn *c)
             len--;
         if (verbose(c) > 1)
             fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
-        if (c->px != NULL && !c->cmd.from_peer && conn_route(c, line, len, nl))
-            return 1;
+        /* a line from a peer is never forwarded: it needs routing only
+         * for a read quorum and a write's replies */
+        if (c->px != NULL && (!c->cmd.from_peer || proxy_replicates(c->px))) {
+            int routed = conn_route(c, line, len, nl);
+            if (routed != 0)
+                return routed > 0;
+        }
         c->in.start += (size_t)(nl - line) + 1;
+        mark = c->cmd.out->len;
         switch (cmd_process_line(&c->cmd, line, len)) {
         case CMD_NEXT_LINE:
+            conn_after(c, mark);
             break;
         case CMD_READ_VALUE:
             c->state = CONN_VALUE;
@@ -340,7 +415,7 @@ static int conn_step(struct conn *c)
         c->value_got += (uint32_t)take;
         if (c->value_got < it->nbytes)
             return 0;
-        cmd_value_done(&c->cmd);
+        conn_value_done(c);
         c->state = CONN_LINE;
         return 1;
     }
@@ -356,8 +431,7 @@ static int conn_step(struct conn *c)
     case CONN_FORWARD:
         if (avail < c->fwd_need)
             return 0;
-        conn_queue(c, proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner,
-                                    c->in.data + c->in.start, (size_t)c->fwd_need));
+        conn_forward(c, c->in.data + c->in.start, (size_t)c->fwd_need);
         c->in.start += (size_t)c->fwd_need;
         c->state = CONN_LINE;
         return 1;
@@ -388,7 +462,7 @@ static ssize_t conn_read(struct conn *c, bool *more)
                 c->value_got += (uint32_t)n;
                 STATS_ADD(c->stats, bytes_read, (uint64_t)n);
                 if (c->value_got == it->nbytes) {
-                    cmd_value_done(&c->cmd);
+                    conn_value_done(c);
                     c->state = CONN_LINE;
                 }
             }
@@ -490,6 +564,13 @@ static void conn_run(struct conn *c, bool more)
         n = conn_read(c, &more);
         if (n == -2)
             return;
+        if (n == 0 && c->pq_head != NULL) {
+            /* The client is done sending ("printf ... | nc"), but replies
+             * of commands it sent are still on their way: send them, then
+             * close. What is left unparsed is an incomplete command. */
+            c->state = CONN_CLOSING;
+            continue;
+        }
         if (n <= 0) {
             conn_free(c);
             return;

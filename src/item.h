@@ -23,6 +23,7 @@
 #define ITEM_TOKEN      0x04 /* a meta "win" token has been handed out (Z for others) */
 #define ITEM_STALE      0x08 /* invalidated by meta I: served with X */
 #define ITEM_KEY_BINARY 0x10 /* stored with a base64 key (meta b): echo it encoded */
+#define ITEM_TOMBSTONE  0x20 /* a deleted key's version (replication): never served */
 
 struct item {
     struct item *h_next; /* hash chain */

@@ -8,6 +8,7 @@
 #include "mctime.h"
 #include "server.h"
 #include "store.h"
+#include "version.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -105,7 +106,7 @@ static int write_pidfile(const char *path)
 int main(int argc, char **argv)
 {
     static struct server srv;
-    struct store_config scfg;
+    struct store_config scfg = {0};
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     struct listener *lst = NULL;
@@ -135,6 +136,15 @@ int main(int argc, char **argv)
     scfg.maxbytes = srv.settings.maxbytes;
     scfg.item_size_max = srv.settings.item_size_max;
     scfg.evict_to_free = srv.settings.evict_to_free;
+    if (srv.settings.npeers > 0 || srv.settings.gossip) {
+        /* a cluster: CAS values are versions comparable across nodes, and
+         * with copies on several nodes a delete must outlive the item */
+        scfg.hlc = true;
+        scfg.version_tag =
+            version_tag(srv.settings.node_id, strlen(srv.settings.node_id));
+        scfg.tombstones = srv.settings.replicas > 1;
+        scfg.tombstone_ttl = srv.settings.tombstone_ttl;
+    }
     if (store_create(&srv.store, &scfg) != 0) {
         fprintf(stderr, "meshcached: cannot allocate the store\n");
         return EXIT_FAILURE;

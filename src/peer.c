@@ -193,6 +193,13 @@ static void peer_fail(struct peer *p, int status)
     size_t qcap = p->qcap, qhead = p->qhead, qlen = p->qlen;
 
     if (p->fd >= 0) {
+        /* Abort, do not close: a normal close would still deliver what is
+         * unsent or unacknowledged, so after a partition heals a command
+         * the client was told had failed (timed out) could run on the
+         * member, late, and as a write even win over newer ones. A reset
+         * drops it. */
+        struct linger abort_now = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof(abort_now));
         event_free(p->ev);
         p->ev = NULL;
         close(p->fd);
@@ -268,7 +275,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static int push_pending(struct peer *p, peer_done_fn fn, void *arg, uint32_t tag,
-                        enum peer_reply_kind kind)
+                        enum peer_reply_kind kind, uint32_t timeout_ms)
 {
     struct pending *e;
 
@@ -289,7 +296,7 @@ static int push_pending(struct peer *p, peer_done_fn fn, void *arg, uint32_t tag
     e->arg = arg;
     e->tag = tag;
     e->kind = (uint8_t)kind;
-    e->deadline_ms = mctime_mono_ms() + p->ps->cfg.timeout_ms;
+    e->deadline_ms = mctime_mono_ms() + timeout_ms;
     /* A pending timer is for an earlier deadline: it fires first and
      * re-arms for the queue's head then, which saves a timer update per
      * request. */
@@ -331,7 +338,8 @@ static int peer_connect(struct peer *p)
     peer_reply_init(&p->parser, p->ps->cfg.max_value);
     buf_append(&p->out, p->ps->hello, p->ps->hello_len);
     if (p->in.data == NULL || p->out.oom ||
-        push_pending(p, NULL, NULL, HELLO_TAG, PEER_REPLY_LINE) != 0) {
+        push_pending(p, NULL, NULL, HELLO_TAG, PEER_REPLY_LINE, p->ps->cfg.timeout_ms) !=
+            0) {
         peer_fail(p, -ECONNRESET);
         return -EAGAIN;
     }
@@ -345,6 +353,14 @@ fail:
 int peer_request(struct peer_set *ps, uint32_t member, const struct iovec *iov,
                  int iovcnt, enum peer_reply_kind kind, peer_done_fn fn, void *arg,
                  uint32_t tag)
+{
+    return peer_request_within(ps, member, iov, iovcnt, kind, fn, arg, tag,
+                               ps->cfg.timeout_ms);
+}
+
+int peer_request_within(struct peer_set *ps, uint32_t member, const struct iovec *iov,
+                        int iovcnt, enum peer_reply_kind kind, peer_done_fn fn, void *arg,
+                        uint32_t tag, uint32_t timeout_ms)
 {
     struct peer *p = peer_get(ps, member);
     size_t mark;
@@ -363,7 +379,7 @@ int peer_request(struct peer_set *ps, uint32_t member, const struct iovec *iov,
     mark = p->out.len;
     for (int i = 0; i < iovcnt; i++)
         buf_append(&p->out, iov[i].iov_base, iov[i].iov_len);
-    if (p->out.oom || push_pending(p, fn, arg, tag, kind) != 0) {
+    if (p->out.oom || push_pending(p, fn, arg, tag, kind, timeout_ms) != 0) {
         p->out.len = mark;
         p->out.oom = false;
         return -ENOMEM;
@@ -371,6 +387,13 @@ int peer_request(struct peer_set *ps, uint32_t member, const struct iovec *iov,
     if (p->state == PEER_UP)
         mark_dirty(p);
     return 0;
+}
+
+bool peer_available(const struct peer_set *ps, uint32_t member)
+{
+    const struct peer *p = member < ps->npeers ? ps->peers[member] : NULL;
+
+    return p == NULL || p->state != PEER_IDLE || mctime_mono_ms() >= p->retry_at_ms;
 }
 
 void peer_reset_backoff(struct peer_set *ps, uint32_t member)

@@ -84,6 +84,17 @@ int peer_request(struct peer_set *ps, uint32_t member, const struct iovec *iov,
                  int iovcnt, enum peer_reply_kind kind, peer_done_fn fn, void *arg,
                  uint32_t tag);
 
+/* The same with its own timeout instead of the set's. Replies come in
+ * order, so a request behind one with a later deadline may wait for that
+ * one's. */
+int peer_request_within(struct peer_set *ps, uint32_t member, const struct iovec *iov,
+                        int iovcnt, enum peer_reply_kind kind, peer_done_fn fn, void *arg,
+                        uint32_t tag, uint32_t timeout_ms);
+
+/* False while the member's connection failed recently and its backoff
+ * runs: a request now would fail at once with -EAGAIN. */
+bool peer_available(const struct peer_set *ps, uint32_t member);
+
 /* Forgets a member's backoff, so that the next request connects at once
  * (called when the membership view learns the member is alive again). */
 void peer_reset_backoff(struct peer_set *ps, uint32_t member);

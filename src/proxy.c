@@ -3,11 +3,12 @@
  * owners' replies; a multi-get over several owners is split per owner and
  * reassembled in the client's key order.
  */
-#include "proxy.h"
 #include "cluster.h"
 #include "cmd.h"
 #include "peer.h"
 #include "proto.h"
+#include "proxy_internal.h"
+#include "repl.h"
 #include "ring.h"
 #include "server.h"
 #include "stats.h"
@@ -16,19 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct proxy {
-    struct server *srv;
-    struct cluster *cl;
-    struct peer_set *peers;
-    struct ring_cache rc;
-    const struct ring *ring; /* from the last proxy_route(), until the next */
-    uint64_t epoch;          /* of the ring last seen */
-    struct thread_stats *stats;
-    struct buf scratch;      /* builds per-owner get lines */
-    struct proxy_req *spare; /* finished requests kept for reuse */
-    unsigned nspare;
-};
 
 /* One owner's part of a multi-get. */
 struct proxy_sub {
@@ -46,6 +34,10 @@ struct proxy_multi {
     size_t nkeys;
     uint32_t *key_sub; /* per key, in order: which sub answers it */
     size_t nsubs;
+    uint32_t local_sub; /* the sub answered here, once its quorum is in */
+    bool sending;       /* proxy_fanout() is still sending the subs */
+    bool return_cas, touch;
+    int32_t touch_time;
     struct proxy_sub subs[];
 };
 
@@ -91,15 +83,27 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
         free(px);
         return -ENOMEM;
     }
+    if (repl_new(px, &pc, &px->repl) != 0) {
+        peer_set_free(px->peers);
+        free(px);
+        return -ENOMEM;
+    }
     *out = px;
     return 0;
+}
+
+bool proxy_replicates(const struct proxy *px)
+{
+    return px->repl != NULL;
 }
 
 void proxy_free(struct proxy *px)
 {
     if (px == NULL)
         return;
+    repl_stop(px->repl);      /* no new work from its timer */
     peer_set_free(px->peers); /* answers, and so frees, what is outstanding */
+    repl_free(px->repl);
     while (px->spare != NULL) {
         struct proxy_req *r = px->spare;
         px->spare = r->next;
@@ -112,57 +116,111 @@ void proxy_free(struct proxy *px)
 
 /* The current ring; when it changed, members that came back get a fresh
  * connection attempt at once instead of waiting out their backoff. */
-static const struct ring *current_ring(struct proxy *px)
+const struct ring *proxy_ring(struct proxy *px)
 {
     const struct ring *r = ring_cache_get(&px->rc, cluster_ring_ref(px->cl));
 
     if (ring_epoch(r) != px->epoch) {
         px->epoch = ring_epoch(r);
-        for (size_t i = 0; i < ring_node_count(r); i++)
+        for (size_t i = 0; i < ring_node_count(r); i++) {
             peer_reset_backoff(px->peers, ring_node(r, i)->tag);
+            if (px->repl != NULL)
+                repl_reset_backoff(px->repl, ring_node(r, i)->tag);
+        }
     }
     px->ring = r;
     return r;
 }
 
-static uint32_t owner_of(const struct ring *r, const char *key, size_t nkey)
+/*
+ * The node that serves a key here. With one copy, its owner. With
+ * replication: for a read this node when it is one of the owners; else
+ * (and for a write) the first owner that is this node or whose connection
+ * is not backing off after a failure, so that an owner that just died is
+ * passed over at once, before membership declares it dead.
+ */
+static size_t serving_node(struct proxy *px, const struct ring *r, const char *key,
+                           size_t nkey, bool write)
 {
-    return ring_node(r, ring_lookup(r, key, nkey))->tag;
+    uint32_t hv = ring_hash(key, nkey);
+    size_t idx[REPL_MAX_REPLICAS], n;
+    unsigned replicas = px->repl != NULL ? repl_replicas(px->repl) : 1;
+
+    if (replicas == 1 || ring_owners(r, hv, replicas, idx, &n) != 0)
+        return ring_first_up(r, hv);
+    if (!write)
+        for (size_t i = 0; i < n; i++)
+            if (ring_node(r, idx[i])->tag == CLUSTER_SELF)
+                return idx[i];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t tag = ring_node(r, idx[i])->tag;
+        if (tag == CLUSTER_SELF || peer_available(px->peers, tag))
+            return idx[i];
+    }
+    return idx[0];
+}
+
+static uint32_t owner_of(struct proxy *px, const struct ring *r, const char *key,
+                         size_t nkey, bool write)
+{
+    size_t i = serving_node(px, r, key, nkey, write);
+
+    return i == SIZE_MAX ? CLUSTER_SELF : ring_node(r, i)->tag;
+}
+
+/* Whether every key of a multi-get is served by this node. */
+static bool all_keys_here(struct proxy *px, const struct ring *r, const char *line,
+                          size_t len, const struct route_req *rr, uint32_t *first)
+{
+    size_t pos = rr->keys_off;
+    const char *key;
+    size_t nkey;
+    bool here = true;
+
+    *first = UINT32_MAX;
+    while (route_next_key(line, len, &pos, &key, &nkey)) {
+        uint32_t o = owner_of(px, r, key, nkey, false);
+        if (*first == UINT32_MAX)
+            *first = o;
+        if (o != *first)
+            here = false;
+    }
+    return here;
 }
 
 enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
-                                struct route_req *rr, uint32_t *owner)
+                                bool from_peer, struct route_req *rr, uint32_t *owner)
 {
     const struct ring *r;
-    size_t pos;
-    const char *key;
-    size_t nkey;
     uint32_t first;
+    bool sync = px->repl != NULL && repl_read_quorum(px->repl) > 1;
 
     switch (route_classify(line, len, px->srv->settings.item_size_max, rr)) {
     case ROUTE_LOCAL:
-        if (len >= 9 && memcmp(line, "flush_all", 9) == 0 && (len == 9 || line[9] == ' '))
-            return ring_node_count(current_ring(px)) < 2 ? PROXY_LOCAL : PROXY_BROADCAST;
+        if (!from_peer && len >= 9 && memcmp(line, "flush_all", 9) == 0 &&
+            (len == 9 || line[9] == ' '))
+            return ring_node_count(proxy_ring(px)) < 2 ? PROXY_LOCAL : PROXY_BROADCAST;
         return PROXY_LOCAL;
     case ROUTE_KEY:
-        r = current_ring(px);
+        if (from_peer) /* served here, as the forwarder decided */
+            return sync && !rr->write ? PROXY_SYNC : PROXY_LOCAL;
+        r = proxy_ring(px);
         if (ring_node_count(r) < 2)
             return PROXY_LOCAL;
-        *owner = owner_of(r, rr->key, rr->nkey);
-        return *owner == CLUSTER_SELF ? PROXY_LOCAL : PROXY_FORWARD;
+        *owner = owner_of(px, r, rr->key, rr->nkey, rr->write);
+        if (*owner != CLUSTER_SELF)
+            return PROXY_FORWARD;
+        return sync && !rr->write ? PROXY_SYNC : PROXY_LOCAL;
     case ROUTE_MULTIGET:
-        r = current_ring(px);
+        if (from_peer)
+            return sync ? PROXY_SYNC : PROXY_LOCAL;
+        r = proxy_ring(px);
         if (ring_node_count(r) < 2)
             return PROXY_LOCAL;
-        pos = rr->keys_off;
-        if (!route_next_key(line, len, &pos, &key, &nkey))
-            return PROXY_LOCAL;
-        first = owner_of(r, key, nkey);
-        while (route_next_key(line, len, &pos, &key, &nkey))
-            if (owner_of(r, key, nkey) != first)
-                return PROXY_FANOUT;
+        if (!all_keys_here(px, r, line, len, rr, &first))
+            return PROXY_FANOUT;
         if (first == CLUSTER_SELF)
-            return PROXY_LOCAL;
+            return sync ? PROXY_SYNC : PROXY_LOCAL;
         *owner = first;
         rr->reply = PEER_REPLY_GET;
         rr->quiet = false;
@@ -172,9 +230,19 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
     return PROXY_LOCAL;
 }
 
+/* How long a forwarded command may take: with replication, the owner may
+ * itself wait up to peer_timeout_ms for the other owners before it
+ * answers (a quorum error then), and that answer must not be cut off. */
+static uint32_t forward_timeout(const struct proxy *px)
+{
+    uint32_t t = px->srv->settings.peer_timeout_ms;
+
+    return px->repl != NULL ? 2 * t + 100 : t;
+}
+
 /* A request, from the spares when there is one: forwarding allocates
  * nothing per command once the worker has warmed up. */
-static struct proxy_req *req_new(struct proxy *px, struct conn *conn)
+struct proxy_req *proxy_req_new(struct proxy *px, struct conn *conn)
 {
     struct proxy_req *r = px->spare;
 
@@ -191,7 +259,6 @@ static struct proxy_req *req_new(struct proxy *px, struct conn *conn)
     }
     r->px = px;
     r->conn = conn;
-    STATS_INCR(px->stats, forwarded);
     return r;
 }
 
@@ -267,7 +334,7 @@ void proxy_req_detach(struct proxy_req *r)
 }
 
 /* One answer less: tell the connection, or free an orphan. */
-static void answered(struct proxy_req *r)
+void proxy_req_answered(struct proxy_req *r)
 {
     if (--r->outstanding > 0)
         return;
@@ -291,14 +358,16 @@ static void on_answer(void *arg, uint32_t member, int status, bool error,
         buf_append(dst != NULL ? dst : &r->reply, reply,
                    r->quiet ? len - (sizeof(mn_line) - 1) : len);
     }
-    answered(r);
+    proxy_req_answered(r);
 }
 
 struct proxy_req *proxy_forward(struct proxy *px, struct conn *conn,
                                 const struct route_req *rr, uint32_t owner,
                                 const char *raw, size_t nraw)
 {
-    struct proxy_req *r = req_new(px, conn);
+    struct proxy_req *r = proxy_req_new(px, conn);
+
+    STATS_INCR(px->stats, forwarded);
     struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
                            {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
     int rc;
@@ -307,8 +376,9 @@ struct proxy_req *proxy_forward(struct proxy *px, struct conn *conn,
         return NULL;
     r->noreply = rr->noreply;
     r->quiet = rr->quiet;
-    rc = peer_request(px->peers, owner, iov, rr->quiet ? 2 : 1,
-                      rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r, owner);
+    rc = peer_request_within(px->peers, owner, iov, rr->quiet ? 2 : 1,
+                             rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r,
+                             owner, forward_timeout(px));
     if (rc != 0)
         fail_with(r, owner, rc);
     else
@@ -359,7 +429,7 @@ static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
     }
     if (r->outstanding == 1)
         assemble(r);
-    answered(r);
+    proxy_req_answered(r);
 }
 
 /* Sends the get line for sub s: the command, the exptime of gat/gats, and
@@ -394,8 +464,8 @@ static int send_sub(struct proxy_req *r, const struct route_req *rr, uint32_t s)
     }
     iov.iov_base = b->data;
     iov.iov_len = b->len;
-    rc = peer_request(px->peers, m->subs[s].owner, &iov, 1, PEER_REPLY_GET, on_sub_answer,
-                      r, s);
+    rc = peer_request_within(px->peers, m->subs[s].owner, &iov, 1, PEER_REPLY_GET,
+                             on_sub_answer, r, s, forward_timeout(px));
     buf_reset(b);
     return rc;
 }
@@ -414,7 +484,7 @@ static int split_keys(struct proxy_multi *m, const struct ring *ring)
     for (size_t i = 0; i < nnodes; i++)
         sub_of[i] = UINT32_MAX;
     while (k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey)) {
-        size_t node = ring_lookup(ring, key, nkey);
+        size_t node = serving_node(m->px, ring, key, nkey, false);
         if (sub_of[node] == UINT32_MAX) {
             sub_of[node] = (uint32_t)m->nsubs;
             m->subs[m->nsubs].owner = ring_node(ring, node)->tag;
@@ -429,10 +499,68 @@ static int split_keys(struct proxy_multi *m, const struct ring *ring)
     return 0;
 }
 
+/* Looks up the keys of the multi-get's local sub here. */
+static void local_part(struct proxy_req *r, struct cmd *cmd)
+{
+    struct proxy_multi *m = r->multi;
+    struct proxy_sub *sub = &m->subs[m->local_sub];
+    size_t pos = m->keys_off, k = 0;
+    const char *key;
+    size_t nkey;
+
+    while (route_next_key(m->line, m->len, &pos, &key, &nkey))
+        if (m->key_sub[k++] == m->local_sub)
+            cmd_get_local(cmd, &sub->data, key, nkey, m->return_cas, m->touch,
+                          m->touch_time);
+}
+
+static void on_local_synced(void *arg, const char *err)
+{
+    struct proxy_req *r = arg;
+
+    if (err != NULL && !r->failed) {
+        r->failed = true;
+        buf_reset(&r->reply);
+        buf_append_str(&r->reply, err);
+    } else if (!r->failed && r->conn != NULL) {
+        local_part(r, repl_cmd(r->px->repl));
+    }
+    if (r->outstanding == 1 && !r->multi->sending)
+        assemble(r);
+    proxy_req_answered(r);
+}
+
+/* With a read quorum: the local sub's keys are first brought up to date
+ * from the other owners. */
+static int local_sync(struct proxy_req *r)
+{
+    struct proxy_multi *m = r->multi;
+    const char **keys = malloc(m->nkeys * sizeof(*keys));
+    size_t *nkeys = malloc(m->nkeys * sizeof(*nkeys));
+    size_t pos = m->keys_off, k = 0, n = 0;
+    const char *key;
+    size_t nkey;
+    int rc = -ENOMEM;
+
+    if (keys != NULL && nkeys != NULL) {
+        while (route_next_key(m->line, m->len, &pos, &key, &nkey))
+            if (m->key_sub[k++] == m->local_sub) {
+                keys[n] = key;
+                nkeys[n++] = nkey;
+            }
+        rc = repl_sync_keys(m->px, keys, nkeys, n, on_local_synced, r);
+    }
+    free(keys);
+    free(nkeys);
+    return rc;
+}
+
 struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *cmd,
                                const char *line, size_t len, const struct route_req *rr)
 {
-    struct proxy_req *r = req_new(px, conn);
+    struct proxy_req *r = proxy_req_new(px, conn);
+
+    STATS_INCR(px->stats, forwarded);
     size_t nsubs_max = ring_node_count(px->ring);
     struct proxy_multi *m;
 
@@ -452,10 +580,14 @@ struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *
     m->len = len;
     m->keys_off = rr->keys_off;
     m->nkeys = rr->nkeys;
+    m->return_cas = rr->return_cas;
+    m->touch = rr->touch;
+    m->touch_time = rr->touch_time;
     if (split_keys(m, px->ring) != 0)
         goto nomem;
 
     r->outstanding = 1; /* held while sending, so nothing completes early */
+    m->sending = true;
     for (uint32_t s = 0; s < m->nsubs; s++) {
         struct proxy_sub *sub = &m->subs[s];
         int rc;
@@ -469,14 +601,18 @@ struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *
                 fail_with(r, sub->owner, rc);
             continue;
         }
-        size_t pos = m->keys_off, k = 0;
-        const char *key;
-        size_t nkey;
-        while (route_next_key(m->line, m->len, &pos, &key, &nkey))
-            if (m->key_sub[k++] == s)
-                cmd_get_local(cmd, &sub->data, key, nkey, rr->return_cas, rr->touch,
-                              rr->touch_time);
+        m->local_sub = s;
+        if (px->repl != NULL && repl_read_quorum(px->repl) > 1) {
+            r->outstanding++; /* first: local_sync() may answer at once */
+            if (local_sync(r) != 0) {
+                r->outstanding--;
+                fail_with(r, CLUSTER_SELF, -ENOMEM);
+            }
+            continue;
+        }
+        local_part(r, cmd);
     }
+    m->sending = false;
     if (r->outstanding == 1)
         assemble(r);
     r->outstanding--;
@@ -504,14 +640,16 @@ static void on_bcast_answer(void *arg, uint32_t member, int status, bool error,
         else if (!r->noreply)
             buf_append_str(&r->reply, "SERVER_ERROR flush_all failed on a peer\r\n");
     }
-    answered(r);
+    proxy_req_answered(r);
 }
 
 struct proxy_req *proxy_broadcast(struct proxy *px, struct conn *conn, struct cmd *cmd,
                                   const char *line, size_t len, const char *raw,
                                   size_t nraw)
 {
-    struct proxy_req *r = req_new(px, conn);
+    struct proxy_req *r = proxy_req_new(px, conn);
+
+    STATS_INCR(px->stats, forwarded);
     const struct ring *ring = px->ring;
     struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
                            {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
@@ -536,7 +674,7 @@ struct proxy_req *proxy_broadcast(struct proxy *px, struct conn *conn, struct cm
     for (size_t i = 0; i < ring_node_count(ring); i++) {
         uint32_t member = ring_node(ring, i)->tag;
         int rc;
-        if (member == CLUSTER_SELF)
+        if (member == CLUSTER_SELF || ring_node(ring, i)->down)
             continue;
         rc = peer_request(px->peers, member, iov, r->quiet ? 2 : 1,
                           r->quiet ? PEER_REPLY_QUIET : PEER_REPLY_LINE, on_bcast_answer,

@@ -40,6 +40,11 @@ struct proxy_req {
     bool noreply;           /* classic noreply: the client reads nothing */
     bool quiet;             /* sent with "mn": strip the owner's MN */
     bool failed;            /* reply holds an error line */
+    bool sync;              /* a read waiting for its quorum: the connection
+                               runs no local write until it is answered */
+    bool fwd_write;         /* a write forwarded to the key's first owner: the
+                               connection runs nothing keyed here until it is
+                               answered (a read must see the write before it) */
     /* multi-get across several owners */
     struct proxy_multi *multi;
 };
@@ -50,6 +55,7 @@ enum proxy_decision {
     PROXY_FORWARD,   /* one remote owner: send the line (and data) as is */
     PROXY_FANOUT,    /* a multi-get over several owners, this node perhaps one */
     PROXY_BROADCAST, /* flush_all: here and on every other member */
+    PROXY_SYNC,      /* a read served here once R-1 other owners answered */
 };
 
 /* The worker's proxy, or NULL when the node is not in a cluster. Returns 0
@@ -57,16 +63,21 @@ enum proxy_decision {
 int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *stats,
               struct proxy **out);
 
+/* Whether keys have several copies (--replicas > 1). */
+bool proxy_replicates(const struct proxy *px);
+
 /* Fails everything outstanding and frees the proxy. NULL is a no-op. */
 void proxy_free(struct proxy *px);
 
 /*
  * Classifies the line (into *rr) and looks up its owner(s) in the current
  * ring. PROXY_FORWARD sets *owner (a member slot). Cheap when the result is
- * PROXY_LOCAL for a command without keys.
+ * PROXY_LOCAL for a command without keys. A line from a peer (from_peer) is
+ * never forwarded: it is PROXY_LOCAL or, for a read under a read quorum,
+ * PROXY_SYNC.
  */
 enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
-                                struct route_req *rr, uint32_t *owner);
+                                bool from_peer, struct route_req *rr, uint32_t *owner);
 
 /*
  * Sends a PROXY_FORWARD command: raw[0..nraw) is the client's line with its

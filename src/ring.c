@@ -28,6 +28,8 @@ struct ring {
     char *idbuf;               /* every id, NUL-terminated, back to back */
     uint32_t *by_id;           /* node indices sorted by id (strcmp) */
     uint64_t *owned;           /* per node: hash values it owns, out of 2^32 */
+    bool *down;                /* per node: its ring_node's down flag */
+    size_t ndown;              /* nodes that are down */
     size_t npoints;            /* nnodes * vnodes */
     struct ring_point *points; /* sorted by token, ties by id */
     uint32_t *slice;           /* slice j starts at points[slice[j]]; 2^bits + 1 */
@@ -48,6 +50,7 @@ static void ring_destroy(struct ring *r)
     free(r->idbuf);
     free(r->by_id);
     free(r->owned);
+    free(r->down);
     free(r->points);
     free(r->slice);
     free(r);
@@ -113,7 +116,9 @@ static int build_nodes(struct ring *r, const struct ring_node *nodes, size_t n)
     r->idbuf = malloc(total);
     r->by_id = malloc(n * sizeof(*r->by_id));
     r->owned = malloc(n * sizeof(*r->owned));
-    if (r->nodes == NULL || r->idbuf == NULL || r->by_id == NULL || r->owned == NULL)
+    r->down = malloc(n * sizeof(*r->down));
+    if (r->nodes == NULL || r->idbuf == NULL || r->by_id == NULL || r->owned == NULL ||
+        r->down == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(nodes[i].id) + 1;
@@ -124,6 +129,8 @@ static int build_nodes(struct ring *r, const struct ring_node *nodes, size_t n)
         off += len;
         r->by_id[i] = (uint32_t)i;
         r->owned[i] = 0;
+        r->down[i] = nodes[i].down;
+        r->ndown += nodes[i].down;
     }
     r->nnodes = n;
     qsort_r(r->by_id, n, sizeof(*r->by_id), cmp_id, r->nodes);
@@ -200,16 +207,35 @@ static int build_slices(struct ring *r)
     return 0;
 }
 
+/* The node that serves the arc ending at point i: its own node, or with
+ * nodes down the first node up clockwise (next_up carries it backwards). */
+static size_t arc_owner(const struct ring *r, size_t i, size_t *next_up)
+{
+    size_t node = r->points[i].node;
+
+    if (!r->down[node])
+        *next_up = node;
+    return *next_up;
+}
+
 static void build_shares(struct ring *r)
 {
     const struct ring_point *p = r->points;
-    size_t np = r->npoints;
+    size_t np = r->npoints, next_up = SIZE_MAX;
 
-    /* The first point also owns the wrapped arc past the last one; with a
-     * single point that arc is the whole circle. */
-    r->owned[p[0].node] += (uint64_t)p[0].token + (1ull << 32) - p[np - 1].token;
-    for (size_t i = 1; i < np; i++)
-        r->owned[p[i].node] += p[i].token - p[i - 1].token;
+    if (r->ndown == r->nnodes)
+        return; /* nobody serves anything */
+    /* the first node up from the start, for the arcs at the end */
+    for (size_t i = 0; i < np && next_up == SIZE_MAX; i++)
+        if (!r->down[p[i].node])
+            next_up = p[i].node;
+    /* Backwards, so that each arc's first up node is known. The first point
+     * also owns the wrapped arc past the last one; with a single point that
+     * arc is the whole circle. */
+    for (size_t i = np - 1; i > 0; i--)
+        r->owned[arc_owner(r, i, &next_up)] += p[i].token - p[i - 1].token;
+    r->owned[arc_owner(r, 0, &next_up)] +=
+        (uint64_t)p[0].token + (1ull << 32) - p[np - 1].token;
 }
 
 int ring_build(const struct ring_node *nodes, size_t n, unsigned vnodes, uint64_t epoch,
@@ -310,6 +336,26 @@ int ring_preference(const struct ring *r, const void *key, size_t nkey, const bo
                     size_t max, size_t *out, size_t *out_n)
 {
     return ring_preference_hash(r, ring_hash(key, nkey), down, max, out, out_n);
+}
+
+int ring_owners(const struct ring *r, uint32_t hv, size_t max, size_t *out, size_t *out_n)
+{
+    return ring_preference_hash(r, hv, r->ndown > 0 ? r->down : NULL, max, out, out_n);
+}
+
+size_t ring_first_up(const struct ring *r, uint32_t hv)
+{
+    size_t first;
+    size_t n;
+
+    if (r->ndown == 0)
+        return ring_lookup_hash(r, hv);
+    return ring_owners(r, hv, 1, &first, &n) == 0 ? first : SIZE_MAX;
+}
+
+size_t ring_down_count(const struct ring *r)
+{
+    return r->ndown;
 }
 
 double ring_share(const struct ring *r, size_t i)

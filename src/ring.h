@@ -77,6 +77,8 @@ struct ring;
 struct ring_node {
     const char *id; /* "host:port", unique, 1..RING_MAX_ID_LEN bytes */
     uint32_t tag;   /* the caller's, carried along (e.g. a member slot) */
+    bool down;      /* placed, but not serving (a dead member): ring_owners()
+                       and ring_first_up() skip it, ring_lookup() does not */
 };
 
 /*
@@ -121,8 +123,21 @@ int ring_preference(const struct ring *r, const void *key, size_t nkey, const bo
 int ring_preference_hash(const struct ring *r, uint32_t hv, const bool *down, size_t max,
                          size_t *out, size_t *out_n);
 
-/* The fraction of the circle (so of uniformly hashed keys) node i owns as
- * first owner; the shares of all nodes sum to 1. */
+/* The preference list of hash hv without the nodes built as down: the
+ * owners of the key that serve. Same results as ring_preference_hash(). */
+int ring_owners(const struct ring *r, uint32_t hv, size_t max, size_t *out,
+                size_t *out_n);
+
+/* The first node up clockwise from hv (ring_lookup_hash() when none is
+ * down), or SIZE_MAX when every node is down. */
+size_t ring_first_up(const struct ring *r, uint32_t hv);
+
+/* Nodes built as down. */
+size_t ring_down_count(const struct ring *r);
+
+/* The fraction of the circle (so of uniformly hashed keys) node i serves
+ * as first owner up (0 for a node that is down); the shares sum to 1
+ * unless every node is down. */
 double ring_share(const struct ring *r, size_t i);
 
 uint64_t ring_epoch(const struct ring *r);

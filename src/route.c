@@ -93,6 +93,7 @@ static enum route_kind classify_update(const struct token *tokens, size_t ntoken
         return ROUTE_LOCAL;
     r->data_len = (uint64_t)vlen + 2;
     r->noreply = r->quiet = proto_noreply(tokens, ntokens);
+    r->write = true;
     return ROUTE_KEY;
 }
 
@@ -132,6 +133,7 @@ static enum route_kind classify_keyed(const struct token *tokens, size_t ntokens
     if (tokens[1].length > KEY_MAX_LENGTH)
         return ROUTE_LOCAL;
     r->noreply = r->quiet = noreply;
+    r->write = true;
     return ROUTE_KEY;
 }
 
@@ -188,7 +190,11 @@ static enum route_kind classify_meta(const struct token *tokens, size_t ntokens,
             r->quiet = true;
         else if (tokens[i].value[0] == 'b')
             binary = true;
+        else if (tokens[i].value[0] == 'N' || tokens[i].value[0] == 'T')
+            r->write = true; /* mg: creates the item, or touches it */
     }
+    if (which != 'g')
+        r->write = true;
     if (binary && !decode_key(r))
         return ROUTE_LOCAL;
     return ROUTE_KEY;

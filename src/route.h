@@ -45,6 +45,10 @@ struct route_req {
     /* ROUTE_KEY: classic noreply: the client reads no reply at all, so a
      * forwarding failure must not be reported to it either. */
     bool noreply;
+    /* ROUTE_KEY: the command may change the key (a storage command, incr,
+     * decr, touch, delete, ms, md, ma, mg with N or T): with replication it
+     * runs on the key's first live owner, which copies the result. */
+    bool write;
     /* ROUTE_KEY: the key as the owner's store sees it (base64-decoded for a
      * meta command with the b flag): points into the line or into keybuf. */
     const char *key;

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,18 @@
 #define DEFAULT_GOSSIP_INTERVAL_MS 500
 #define MIN_GOSSIP_INTERVAL_MS     50
 #define MAX_GOSSIP_INTERVAL_MS     60000
+
+#define DEFAULT_REPLICAS     2
+#define DEFAULT_WRITE_QUORUM 2 /* lowered to --replicas when that is less */
+#define DEFAULT_READ_QUORUM  1
+
+#define DEFAULT_TOMBSTONE_TTL 600
+#define MAX_TOMBSTONE_TTL     (30 * 24 * 3600) /* memcached's relative-expiry limit */
+
+#define DEFAULT_READ_REPAIR_CHANCE 0.1
+
+#define DEFAULT_HINTS_MAX 65536
+#define MAX_HINTS_MAX     (16u * 1024 * 1024)
 
 /* Without --cluster-port, gossip listens this far above -p. */
 #define CLUSTER_PORT_OFFSET 1000
@@ -38,6 +51,18 @@ enum {
     OPT_CLUSTER_PORT,
     OPT_JOIN,
     OPT_CLUSTER_KEY,
+    OPT_REPLICAS,
+    OPT_WRITE_QUORUM,
+    OPT_READ_QUORUM,
+    OPT_CONSISTENCY,
+};
+
+/* --consistency: the quorum it stands for is known only once --replicas is. */
+enum consistency {
+    CONSISTENCY_UNSET,
+    CONSISTENCY_ONE,    /* 1 */
+    CONSISTENCY_QUORUM, /* a majority of the owners: N / 2 + 1 */
+    CONSISTENCY_ALL,    /* N */
 };
 
 /* Prints one line to err: control characters typed into a value are shown
@@ -95,6 +120,12 @@ void settings_defaults(struct settings *s)
     s->vnodes = RING_DEFAULT_VNODES;
     s->peer_timeout_ms = DEFAULT_PEER_TIMEOUT_MS;
     s->gossip_interval_ms = DEFAULT_GOSSIP_INTERVAL_MS;
+    s->replicas = DEFAULT_REPLICAS;
+    s->write_quorum = DEFAULT_WRITE_QUORUM;
+    s->read_quorum = DEFAULT_READ_QUORUM;
+    s->tombstone_ttl = DEFAULT_TOMBSTONE_TTL;
+    s->read_repair_chance = DEFAULT_READ_REPAIR_CHANCE;
+    s->hints_max = DEFAULT_HINTS_MAX;
 }
 
 void settings_usage(FILE *out)
@@ -130,6 +161,15 @@ void settings_usage(FILE *out)
         "    gossip_interval_ms=<ms>    gossip protocol period: each node probes one\n"
         "                               member this often (default: 500, min: 50,\n"
         "                               max: 60000)\n"
+        "    tombstone_ttl=<seconds>    how long owners keep a deleted key's\n"
+        "                               tombstone (default: 600, min: 1,\n"
+        "                               max: 2592000)\n"
+        "    read_repair_chance=<0..1>  with --read-quorum 1, the fraction of reads\n"
+        "                               that also check the other owners in the\n"
+        "                               background (default: 0.1, min: 0, max: 1)\n"
+        "    hints_max=<num>            writes kept per node for owners that are\n"
+        "                               down, 0 for none (default: 65536, min: 0,\n"
+        "                               max: 16777216)\n"
         "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
         "                               are accepted and ignored with a warning\n"
         "\n"
@@ -143,6 +183,16 @@ void settings_usage(FILE *out)
         "                               (default: none, a single node)\n"
         "    --vnodes=<num>             ring points per node, the same on every\n"
         "                               node (default: 16384, min: 1, max: 65536)\n"
+        "    --replicas=<num>           owners (copies) of every key, on distinct\n"
+        "                               nodes (default: 2, min: 1, max: 16)\n"
+        "    --write-quorum=<num>       owners that must store a write before it is\n"
+        "                               answered (default: 2, or --replicas if\n"
+        "                               less; min: 1, max: --replicas)\n"
+        "    --read-quorum=<num>        owners a read consults (default: 1, min: 1,\n"
+        "                               max: --replicas)\n"
+        "    --consistency=<level>      one, quorum or all: sets each of\n"
+        "                               --write-quorum and --read-quorum not given\n"
+        "                               to 1, --replicas / 2 + 1 or --replicas\n"
         "    --cluster-port=<port>      TCP port for gossip membership (instead of\n"
         "                               --peers), on the -l address; turns gossip on\n"
         "                               (default: -p + 1000)\n"
@@ -222,6 +272,46 @@ static bool is_decimal(const char *arg)
     return true;
 }
 
+/* An -o value: a plain decimal number from lo to hi. */
+static bool parse_ext_u32(const char *val, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    uint32_t v;
+
+    if (val == NULL || !is_decimal(val) || val[0] == '-' ||
+        !util_parse_u32(val, strlen(val), &v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* An -o fraction from 0 to 1, written as digits with at most one point
+ * ("0", "0.05", "1.0"): strtod() alone would also take a sign, spaces, an
+ * exponent, hex, "inf" and "nan". */
+static bool parse_ext_fraction(const char *val, double *out)
+{
+    size_t ndigits = 0, npoints = 0;
+    char *end;
+    double v;
+
+    if (val == NULL)
+        return false;
+    for (const char *p = val; *p != '\0'; p++) {
+        if (*p >= '0' && *p <= '9')
+            ndigits++;
+        else if (*p == '.')
+            npoints++;
+        else
+            return false;
+    }
+    if (ndigits == 0 || npoints > 1)
+        return false;
+    v = strtod(val, &end);
+    if (*end != '\0' || !isfinite(v) || v < 0 || v > 1)
+        return false;
+    *out = v;
+    return true;
+}
+
 static int parse_ext(struct settings *s, char *list, FILE *err)
 {
     char *save = NULL;
@@ -233,16 +323,12 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
         if (eq != NULL)
             *eq = '\0';
         if (strcmp(opt, "idle_timeout") == 0) {
-            if (val == NULL || !is_decimal(val) || val[0] == '-' ||
-                !util_parse_u32(val, strlen(val), &s->idle_timeout)) {
+            if (!parse_ext_u32(val, 0, UINT32_MAX, &s->idle_timeout)) {
                 error_line(err, "meshcached: -o idle_timeout needs a number of seconds");
                 return -1;
             }
         } else if (strcmp(opt, "peer_timeout_ms") == 0) {
-            uint32_t ms;
-            if (val == NULL || !is_decimal(val) || val[0] == '-' ||
-                !util_parse_u32(val, strlen(val), &ms) || ms < 1 ||
-                ms > MAX_PEER_TIMEOUT_MS) {
+            if (!parse_ext_u32(val, 1, MAX_PEER_TIMEOUT_MS, &s->peer_timeout_ms)) {
                 error_line(
                     err,
                     "meshcached: -o peer_timeout_ms needs a number of milliseconds "
@@ -250,12 +336,9 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                     MAX_PEER_TIMEOUT_MS);
                 return -1;
             }
-            s->peer_timeout_ms = ms;
         } else if (strcmp(opt, "gossip_interval_ms") == 0) {
-            uint32_t ms;
-            if (val == NULL || !is_decimal(val) || val[0] == '-' ||
-                !util_parse_u32(val, strlen(val), &ms) || ms < MIN_GOSSIP_INTERVAL_MS ||
-                ms > MAX_GOSSIP_INTERVAL_MS) {
+            if (!parse_ext_u32(val, MIN_GOSSIP_INTERVAL_MS, MAX_GOSSIP_INTERVAL_MS,
+                               &s->gossip_interval_ms)) {
                 error_line(
                     err,
                     "meshcached: -o gossip_interval_ms needs a number of milliseconds "
@@ -263,7 +346,28 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                     MIN_GOSSIP_INTERVAL_MS, MAX_GOSSIP_INTERVAL_MS);
                 return -1;
             }
-            s->gossip_interval_ms = ms;
+        } else if (strcmp(opt, "tombstone_ttl") == 0) {
+            if (!parse_ext_u32(val, 1, MAX_TOMBSTONE_TTL, &s->tombstone_ttl)) {
+                error_line(
+                    err,
+                    "meshcached: -o tombstone_ttl needs a number of seconds from 1 "
+                    "to %d",
+                    MAX_TOMBSTONE_TTL);
+                return -1;
+            }
+        } else if (strcmp(opt, "read_repair_chance") == 0) {
+            if (!parse_ext_fraction(val, &s->read_repair_chance)) {
+                error_line(
+                    err,
+                    "meshcached: -o read_repair_chance needs a fraction from 0 to 1");
+                return -1;
+            }
+        } else if (strcmp(opt, "hints_max") == 0) {
+            if (!parse_ext_u32(val, 0, MAX_HINTS_MAX, &s->hints_max)) {
+                error_line(err, "meshcached: -o hints_max needs a number from 0 to %u",
+                           MAX_HINTS_MAX);
+                return -1;
+            }
         } else if (is_ignored_ext(opt)) {
             error_line(err,
                        "meshcached: warning: -o %s is a memcached option with no "
@@ -484,6 +588,46 @@ static int default_node_id(struct settings *s, FILE *err)
     return 0;
 }
 
+static bool parse_consistency(const char *arg, enum consistency *out)
+{
+    if (strcmp(arg, "one") == 0)
+        *out = CONSISTENCY_ONE;
+    else if (strcmp(arg, "quorum") == 0)
+        *out = CONSISTENCY_QUORUM;
+    else if (strcmp(arg, "all") == 0)
+        *out = CONSISTENCY_ALL;
+    else
+        return false;
+    return true;
+}
+
+/*
+ * Sets one quorum (*q, holding its default) once every flag is read, so that
+ * the order of the flags does not matter: the value given by its own flag
+ * (opt; 0 when not given) wins and must not exceed n = --replicas; else
+ * --consistency's; else the default, lowered to n so that "--replicas 1"
+ * alone is a valid command line.
+ */
+static int resolve_quorum(const char *opt, unsigned given, enum consistency c, unsigned n,
+                          unsigned *q, FILE *err)
+{
+    if (given > n) {
+        error_line(err, "meshcached: %s %u is larger than --replicas %u", opt, given, n);
+        return -1;
+    }
+    if (given != 0)
+        *q = given;
+    else if (c == CONSISTENCY_ONE)
+        *q = 1;
+    else if (c == CONSISTENCY_QUORUM)
+        *q = n / 2 + 1;
+    else if (c == CONSISTENCY_ALL)
+        *q = n;
+    else if (*q > n)
+        *q = n;
+    return 0;
+}
+
 /* The option as the user wrote it, for error messages. */
 static const char *option_name(const struct option *longopts, int opt, char *buf,
                                size_t cap)
@@ -528,9 +672,15 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {"cluster-port", required_argument, NULL, OPT_CLUSTER_PORT},
         {"join", required_argument, NULL, OPT_JOIN},
         {"cluster-key", required_argument, NULL, OPT_CLUSTER_KEY},
+        {"replicas", required_argument, NULL, OPT_REPLICAS},
+        {"write-quorum", required_argument, NULL, OPT_WRITE_QUORUM},
+        {"read-quorum", required_argument, NULL, OPT_READ_QUORUM},
+        {"consistency", required_argument, NULL, OPT_CONSISTENCY},
         {NULL, 0, NULL, 0}};
+    enum consistency consistency = CONSISTENCY_UNSET;
+    unsigned write_quorum = 0, read_quorum = 0; /* 0: not given */
     uint64_t size;
-    int c, udp, vnodes;
+    int c, udp, num;
     char name[64];
 
     opterr = 0;
@@ -618,9 +768,28 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
                 return -1;
             break;
         case OPT_VNODES:
-            if (!parse_int_range(optarg, 1, RING_MAX_VNODES, &vnodes))
+            if (!parse_int_range(optarg, 1, RING_MAX_VNODES, &num))
                 goto bad_value;
-            s->vnodes = (unsigned)vnodes;
+            s->vnodes = (unsigned)num;
+            break;
+        case OPT_REPLICAS:
+            if (!parse_int_range(optarg, 1, SETTINGS_MAX_REPLICAS, &num))
+                goto bad_value;
+            s->replicas = (unsigned)num;
+            break;
+        case OPT_WRITE_QUORUM:
+            if (!parse_int_range(optarg, 1, SETTINGS_MAX_REPLICAS, &num))
+                goto bad_value;
+            write_quorum = (unsigned)num;
+            break;
+        case OPT_READ_QUORUM:
+            if (!parse_int_range(optarg, 1, SETTINGS_MAX_REPLICAS, &num))
+                goto bad_value;
+            read_quorum = (unsigned)num;
+            break;
+        case OPT_CONSISTENCY:
+            if (!parse_consistency(optarg, &consistency))
+                goto bad_value;
             break;
         case OPT_CLUSTER_PORT:
             if (!parse_int_range(optarg, 1, 65535, &s->cluster_port))
@@ -684,6 +853,11 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         }
         s->cluster_port = s->port + CLUSTER_PORT_OFFSET;
     }
+    if (resolve_quorum("--write-quorum", write_quorum, consistency, s->replicas,
+                       &s->write_quorum, err) != 0 ||
+        resolve_quorum("--read-quorum", read_quorum, consistency, s->replicas,
+                       &s->read_quorum, err) != 0)
+        return -1;
     if (s->node_id[0] == '\0' && default_node_id(s, err) != 0)
         return -1;
     return 0;

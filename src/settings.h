@@ -16,8 +16,9 @@
 
 #define SETTINGS_EXIT_USAGE 64 /* sysexits.h EX_USAGE */
 
-#define SETTINGS_MAX_PEERS  128 /* entries in --peers, in --join */
-#define SETTINGS_MAX_ID_LEN 255 /* bytes in --node-id (RING_MAX_ID_LEN) */
+#define SETTINGS_MAX_PEERS    128 /* entries in --peers, in --join */
+#define SETTINGS_MAX_ID_LEN   255 /* bytes in --node-id (RING_MAX_ID_LEN) */
+#define SETTINGS_MAX_REPLICAS 16  /* --replicas, and so --write/read-quorum */
 
 /* One --peers or --join entry: a member's client port for --peers, its
  * cluster (gossip) port for --join; either list may hold this node's own
@@ -57,6 +58,18 @@ struct settings {
     size_t njoins;                                  /* 0: start a new cluster */
     char cluster_key_file[4096]; /* --cluster-key; empty: messages unauthenticated */
     uint32_t gossip_interval_ms; /* -o gossip_interval_ms: protocol period */
+    /* replication; the flags are accepted on a single node too, where they
+     * have no effect */
+    unsigned replicas;         /* --replicas: owners (copies) of every key, N */
+    unsigned write_quorum;     /* --write-quorum: owners that store a write before
+                                * the client's reply, W <= N */
+    unsigned read_quorum;      /* --read-quorum: owners a read consults, R <= N */
+    uint32_t tombstone_ttl;    /* -o tombstone_ttl: seconds a delete's tombstone
+                                * is kept */
+    double read_repair_chance; /* -o read_repair_chance: with R = 1, fraction of
+                                * reads that check the other owners, 0..1 */
+    uint32_t hints_max;        /* -o hints_max: writes kept per node for down
+                                * owners (hinted handoff), 0 = none */
 };
 
 /* Fills s with the defaults; node_id is left empty for settings_parse() to
@@ -74,6 +87,10 @@ void settings_defaults(struct settings *s);
  * as written. --peers with --join or --cluster-port is -1. With gossip on and
  * no --cluster-port, cluster_port is set to -p + 1000, and -1 returned if
  * that is above 65535. --cluster-key is checked for length only, not read.
+ * --consistency one|quorum|all sets whichever of write_quorum and read_quorum
+ * was not given by --write-quorum / --read-quorum (in any order) to 1,
+ * replicas / 2 + 1 or replicas; without either, write_quorum is lowered to
+ * replicas when that is less. An explicit quorum above replicas is -1.
  */
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err);
 

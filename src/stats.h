@@ -52,7 +52,15 @@
     X(protocol_errors) \
     X(lines_too_long) \
     X(forwarded) \
-    X(forward_errors)
+    X(forward_errors) \
+    X(repl_applied) \
+    X(repl_writes) \
+    X(repl_write_failures) \
+    X(quorum_failures) \
+    X(read_repairs) \
+    X(hints_stored) \
+    X(hints_delivered) \
+    X(hints_dropped)
 /* clang-format on */
 
 struct thread_stats {

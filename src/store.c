@@ -3,6 +3,7 @@
  * per shard, and a single atomic byte counter that enforces the memory limit.
  */
 #include "store.h"
+#include "version.h"
 
 #include <malloc.h>
 #include <murmurhash.h>
@@ -13,9 +14,10 @@
 
 #define HASH_INITIAL_BUCKETS 64
 #define HASH_MAX_BUCKETS     (1u << (32 - STORE_SHARD_BITS))
-#define REHASH_STEP          4  /* buckets moved per insert while growing */
-#define TAIL_SEARCH          5  /* LRU tail items checked for an expired one */
-#define SAMPLE_BUCKETS       64 /* buckets examined per shard per sampler pass */
+#define REHASH_STEP          4     /* buckets moved per insert while growing */
+#define TAIL_SEARCH          5     /* LRU tail items checked for an expired one */
+#define SAMPLE_BUCKETS       64    /* buckets examined per shard per sampler pass */
+#define STORE_MAX_DRIFT_MS   60000 /* versions further ahead are not followed */
 
 struct htab {
     struct item **b; /* buckets */
@@ -28,7 +30,8 @@ struct store_shard {
     struct htab ht[2];     /* ht[1] is the bigger table while growing */
     bool growing;          /* moving buckets from ht[0] to ht[1] */
     uint32_t rehash_idx;   /* next ht[0] bucket to move */
-    uint32_t count;        /* linked items */
+    uint32_t count;        /* linked items, tombstones included */
+    uint32_t tombs;        /* linked tombstones */
     uint32_t nexp;         /* linked items with an expiry time */
     uint32_t sweep_epoch;  /* flush epoch when the current sampler sweep began */
     uint32_t swept_epoch;  /* flush epoch a whole sampler sweep has covered */
@@ -215,6 +218,7 @@ static void unlink_free(struct store_shard *sh, struct item *it)
         *pp = it->h_next;
     lru_unlink(sh, it);
     sh->count--;
+    sh->tombs -= (it->iflags & ITEM_TOMBSTONE) != 0;
     sh->nexp -= it->exptime != 0;
     sh->bytes -= charge;
     mem_sub(sh->st, charge);
@@ -388,8 +392,9 @@ void store_unlock(struct store_shard *sh)
     pthread_mutex_unlock(&sh->lock);
 }
 
-struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
-                           uint32_t hv, enum store_miss *why)
+/* The key's item or tombstone; expired and flushed ones are reclaimed. */
+static struct item *find_any(struct store_shard *sh, const char *key, size_t nkey,
+                             uint32_t hv, enum store_miss *why)
 {
     rel_time_t now = mctime_now();
 
@@ -417,10 +422,20 @@ struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
     return NULL;
 }
 
+struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
+                           uint32_t hv, enum store_miss *why)
+{
+    struct item *it = find_any(sh, key, nkey, hv, why);
+
+    return it != NULL && (it->iflags & ITEM_TOMBSTONE) ? NULL : it;
+}
+
 void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old)
 {
     struct item **pp;
 
+    if (old == NULL && sh->tombs > 0)
+        old = find_any(sh, item_key(it), it->nkey, it->hv, NULL); /* its tombstone */
     if (old != NULL)
         unlink_free(sh, old);
     maybe_grow(sh);
@@ -433,7 +448,10 @@ void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old
     lru_push_head(sh, it);
     sh->count++;
     sh->nexp += it->exptime != 0;
-    sh->total_items++;
+    if (it->iflags & ITEM_TOMBSTONE)
+        sh->tombs++;
+    else
+        sh->total_items++;
     sh->bytes += charge_of(it);
 }
 
@@ -470,7 +488,145 @@ void do_store_new_cas(struct store_shard *sh, struct item *it)
 
 uint64_t store_next_cas(struct store *st)
 {
-    return __atomic_add_fetch(&st->cas, 1, __ATOMIC_RELAXED);
+    uint64_t last, next;
+
+    if (!st->cfg.hlc)
+        return __atomic_add_fetch(&st->cas, 1, __ATOMIC_RELAXED);
+    last = __atomic_load_n(&st->cas, __ATOMIC_RELAXED);
+    do {
+        next = version_next(last, mctime_wall_ms(), st->cfg.version_tag);
+    } while (!__atomic_compare_exchange_n(&st->cas, &last, next, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return next;
+}
+
+void store_observe_version(struct store *st, uint64_t v)
+{
+    uint64_t last = __atomic_load_n(&st->cas, __ATOMIC_RELAXED), next;
+
+    /* A version from far ahead of this clock (a client's explicit E, a
+     * peer with a broken clock) would drag every later write with it, and
+     * near the top of the range wrap the clock around: such a version is
+     * stored as given, but not followed. */
+    if (!st->cfg.hlc || version_ms(v) > mctime_wall_ms() + STORE_MAX_DRIFT_MS)
+        return;
+    do {
+        next = version_observe(last, v);
+        if (next == last)
+            return;
+    } while (!__atomic_compare_exchange_n(&st->cas, &last, next, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+}
+
+/* A tombstone for key, charged like an item; called with sh locked, so
+ * room is made by evicting with trylock only. NULL when there is none. */
+static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nkey,
+                             uint32_t hv)
+{
+    struct store *st = sh->st;
+    struct item *t = malloc(item_size(nkey, 2));
+    uint64_t charge;
+
+    if (t == NULL)
+        return NULL;
+    charge = charge_of(t);
+    for (int tries = 0; !mem_try_add(st, charge); tries++) {
+        if (!st->cfg.evict_to_free || tries >= 64 ||
+            !evict_one(st, (uint32_t)(sh - st->shards), sh)) {
+            free(t);
+            return NULL;
+        }
+    }
+    memset(t, 0, sizeof(*t));
+    t->exptime = mctime_now() + st->cfg.tombstone_ttl;
+    t->nbytes = 2;
+    t->hv = hv;
+    t->nkey = (uint8_t)nkey;
+    t->iflags = ITEM_TOMBSTONE;
+    memcpy(t->data, key, nkey);
+    memcpy(t->data + nkey, "\r\n", 2);
+    t->cas = store_next_cas(st);
+    do_store_link_cas(sh, t, NULL);
+    return t;
+}
+
+uint64_t do_store_delete(struct store_shard *sh, struct item *it)
+{
+    char key[KEY_MAX_LENGTH];
+    size_t nkey = it->nkey;
+    uint32_t hv = it->hv;
+    uint8_t binary = it->iflags & ITEM_KEY_BINARY;
+    struct item *t;
+
+    memcpy(key, item_key(it), nkey);
+    unlink_free(sh, it); /* first: eviction for the tombstone must not pick it */
+    if (!sh->st->cfg.tombstones || (t = tomb_new(sh, key, nkey, hv)) == NULL)
+        return 0;
+    t->iflags |= binary;
+    return t->cas;
+}
+
+uint64_t do_store_delete_absent(struct store_shard *sh, const char *key, size_t nkey,
+                                uint32_t hv)
+{
+    struct item *t;
+
+    if (!sh->st->cfg.tombstones)
+        return 0;
+    t = find_any(sh, key, nkey, hv, NULL);
+    if (t == NULL)
+        t = tomb_new(sh, key, nkey, hv);
+    return t != NULL ? t->cas : 0;
+}
+
+bool store_read_state(struct store *st, const char *key, size_t nkey,
+                      struct store_state *s, struct buf *value)
+{
+    uint32_t hv = store_hash(key, nkey);
+    struct store_shard *sh = store_lock(st, hv);
+    struct item *it = find_any(sh, key, nkey, hv, NULL);
+
+    memset(s, 0, sizeof(*s));
+    if (it != NULL) {
+        s->version = it->cas;
+        s->flags = it->flags;
+        s->exptime = it->exptime != 0 ? (int64_t)mctime_to_unix(it->exptime) : 0;
+        s->iflags = it->iflags & (ITEM_TOMBSTONE | ITEM_STALE | ITEM_KEY_BINARY);
+        s->nvalue = it->nbytes - 2;
+        if (value != NULL)
+            buf_append(value, item_value(it), s->nvalue);
+    }
+    store_unlock(sh);
+    return it != NULL;
+}
+
+enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held)
+{
+    struct store_shard *sh = store_lock(st, it->hv);
+    struct item *cur = find_any(sh, item_key(it), it->nkey, it->hv, NULL);
+    enum store_apply_result res = STORE_APPLIED;
+    uint64_t version = it->cas;
+
+    if (cur != NULL && cur->cas > version) {
+        res = STORE_OLDER;
+        version = cur->cas;
+    } else if (cur != NULL && cur->cas == version) {
+        /* a replicated touch: items only, tombstones keep their own expiry */
+        if (!(cur->iflags & ITEM_TOMBSTONE) && cur->exptime != it->exptime)
+            do_store_set_exptime(sh, cur, it->exptime);
+        res = STORE_TOUCHED;
+    } else {
+        if ((it->iflags & ITEM_TOMBSTONE) && it->exptime == 0)
+            it->exptime = mctime_now() + st->cfg.tombstone_ttl; /* never forever */
+        do_store_link_cas(sh, it, cur);
+        it = NULL;
+    }
+    store_unlock(sh);
+    store_release(st, it);
+    store_observe_version(st, version);
+    if (held != NULL)
+        *held = version;
+    return res;
 }
 
 void store_flush(struct store *st, int64_t delay)
@@ -574,7 +730,8 @@ void store_get_stats(struct store *st, struct store_stats *out)
     for (uint32_t i = 0; i < STORE_SHARDS; i++) {
         struct store_shard *sh = &st->shards[i];
         pthread_mutex_lock(&sh->lock);
-        out->curr_items += sh->count;
+        out->curr_items += sh->count - sh->tombs;
+        out->tombstones += sh->tombs;
         out->total_items += sh->total_items;
         out->bytes += sh->bytes;
         out->table_bytes += sh->table_bytes;

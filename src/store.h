@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "item.h"
 
 #define STORE_SHARD_BITS 8
@@ -35,6 +36,11 @@ struct store_config {
     uint64_t maxbytes;      /* hard limit for items and tables */
     uint32_t item_size_max; /* largest value (without "\r\n") accepted */
     bool evict_to_free;     /* false: fail allocations when full (-M) */
+    /* replication (a cluster with copies on several nodes) */
+    bool hlc;               /* CAS values are hybrid logical clock versions */
+    uint32_t version_tag;   /* with hlc: this node's tag (version_tag()) */
+    bool tombstones;        /* deletes leave tombstones */
+    uint32_t tombstone_ttl; /* seconds a tombstone is kept */
 };
 
 /* Why store_alloc() failed. */
@@ -53,7 +59,8 @@ enum store_miss {
 
 /* Counters summed over all shards by store_get_stats(). */
 struct store_stats {
-    uint64_t curr_items;
+    uint64_t curr_items; /* live items, tombstones not counted */
+    uint64_t tombstones;
     uint64_t total_items;
     uint64_t bytes; /* memory charged to items */
     uint64_t table_bytes;
@@ -124,6 +131,64 @@ void do_store_new_cas(struct store_shard *sh, struct item *it);
 
 /* The next CAS value (monotonic, never 0). */
 uint64_t store_next_cas(struct store *st);
+
+/*
+ * Deletes a linked live item. Without tombstones it is unlinked and freed;
+ * with them it is replaced by a tombstone with a fresh version that expires
+ * after tombstone_ttl (or simply unlinked when no memory can be had for
+ * the tombstone). Returns the tombstone's version, or 0 when none is left.
+ */
+uint64_t do_store_delete(struct store_shard *sh, struct item *it);
+
+/*
+ * With tombstones: records the deletion of a key that has no live item
+ * (evicted here, say, but perhaps still held by a replica), unless a
+ * tombstone already stands for it. Returns the version of the key's
+ * tombstone, or 0 (no memory, or tombstones are off).
+ */
+uint64_t do_store_delete_absent(struct store_shard *sh, const char *key, size_t nkey,
+                                uint32_t hv);
+
+/* ---- replication: the state of a key as replicas exchange it ---- */
+
+struct store_state {
+    uint64_t version; /* 0: the key holds neither an item nor a tombstone */
+    uint32_t flags;   /* client flags */
+    int64_t exptime;  /* unix time it expires at, 0 for never */
+    uint8_t iflags;   /* ITEM_TOMBSTONE, ITEM_STALE, ITEM_KEY_BINARY */
+    uint32_t nvalue;  /* value bytes, without the "\r\n" */
+};
+
+/*
+ * Copies the state of key: its live item or tombstone, into *s, and its
+ * value (without "\r\n") onto value when value is not NULL. Does not bump
+ * the LRU or count as a fetch. Returns true when the key holds something.
+ */
+bool store_read_state(struct store *st, const char *key, size_t nkey,
+                      struct store_state *s, struct buf *value);
+
+/* What store_apply() did. */
+enum store_apply_result {
+    STORE_APPLIED, /* it is the key's state now */
+    STORE_TOUCHED, /* same version already held: an item takes the expiry */
+    STORE_OLDER,   /* the key holds a newer version: ignored */
+};
+
+/*
+ * Applies a replica's state: it (from store_alloc(), its value written, its
+ * cas the version, iflags among ITEM_TOMBSTONE, ITEM_STALE and
+ * ITEM_KEY_BINARY) replaces what the key holds when its version is newer;
+ * with the same version only the expiry is taken (a replicated touch);
+ * an older one is ignored. Newest wins, whatever order versions arrive in.
+ * The version is observed by the clock, so later local writes are newer.
+ * Always consumes it. *held (if not NULL) gets the version the key holds
+ * afterwards.
+ */
+enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held);
+
+/* Makes this node's next version newer than v (a version seen elsewhere),
+ * unless v is more than a minute ahead of the wall clock. */
+void store_observe_version(struct store *st, uint64_t v);
 
 /*
  * flush_all: items stored before now (delay 0) or before the moment `delay`

@@ -60,9 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    /* The first byte picks the server options (-C, -M) and whether a data
+    /* The first byte picks the server options (-C, -M), whether a data
      * block longer than the rest of the input is made up (else the client
-     * is taken to have gone away mid-value). */
+     * is taken to have gone away mid-value), whether the input comes from
+     * a peer (rs and rg are served) and whether the store replicates
+     * (versions, tombstones). */
     opts = data[0];
     data++;
     size--;
@@ -75,10 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     srv.settings.use_cas = !(opts & 1);
     srv.settings.evict_to_free = !(opts & 2);
     cfg.evict_to_free = srv.settings.evict_to_free;
+    cfg.hlc = cfg.tombstones = (opts & 16) != 0;
+    cfg.tombstone_ttl = 600;
+    cfg.version_tag = 3;
     if (store_create(&srv.store, &cfg) != 0)
         return 0;
     buf_init(&out);
     cmd_init(&c, &srv, &ts, &out);
+    c.from_peer = (opts & 8) != 0;
 
     while (pos < size) {
         const uint8_t *nl = memchr(data + pos, '\n', size - pos);

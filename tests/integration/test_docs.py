@@ -355,6 +355,11 @@ INVALID = [
     ["-o", "gossip_interval_ms=49"], ["-o", "gossip_interval_ms=60001"],
     ["--peers=127.0.0.1:1", "--join=127.0.0.1:2"],
     ["--peers=127.0.0.1:1", "--cluster-port=2"], ["-p", "64536", "--join=127.0.0.1:2"],
+    ["--replicas=0"], ["--replicas=17"], ["--write-quorum=0"], ["--read-quorum=17"],
+    ["--write-quorum=3"], ["--replicas=3", "--read-quorum=4"], ["--consistency=most"],
+    ["-o", "tombstone_ttl=0"], ["-o", "tombstone_ttl=2592001"],
+    ["-o", "read_repair_chance=1.5"], ["-o", "read_repair_chance=-0.1"],
+    ["-o", "read_repair_chance=nan"], ["-o", "hints_max=16777217"],
 ]
 
 # Boundary values the man page states as valid; -V makes each exit at once
@@ -371,7 +376,12 @@ VALID = [
     ["-o", "peer_timeout_ms=60000"], ["--cluster-port=1"], ["--cluster-port=65535"],
     ["--join=" + ",".join("h%d:1" % i for i in range(128))],
     ["--cluster-key=/nonexistent/key"], ["-o", "gossip_interval_ms=50"],
-    ["-o", "gossip_interval_ms=60000"],
+    ["-o", "gossip_interval_ms=60000"], ["--replicas=1"], ["--replicas=16"],
+    ["--replicas=16", "--write-quorum=16", "--read-quorum=16"],
+    ["--consistency=one"], ["--consistency=quorum"], ["--consistency=all"],
+    ["-o", "tombstone_ttl=1"], ["-o", "tombstone_ttl=2592000"],
+    ["-o", "read_repair_chance=0"], ["-o", "read_repair_chance=1"],
+    ["-o", "hints_max=0"], ["-o", "hints_max=16777216"],
 ]
 
 

@@ -144,7 +144,8 @@ class GossipCluster(Cluster):
         for i in range(n):
             mine = seeds[i] if seeds and isinstance(seeds[0], (tuple, list)) else seeds
             args = ["-v", "--node-id", self.ids[i], "--cluster-port", str(self.gports[i]),
-                    "--join", ",".join(self.gaddrs[s] for s in mine), "--vnodes", str(vnodes)]
+                    "--join", ",".join(self.gaddrs[s] for s in mine), "--vnodes", str(vnodes),
+                    "--replicas", "1"]  # placement tests: one copy per key
             if keys and keys[i]:
                 args += ["--cluster-key", keys[i]]
             if interval_ms is not None:

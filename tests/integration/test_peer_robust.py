@@ -122,7 +122,7 @@ def test_misbehaving_member_gets_errors_not_trust():
     port = mchelper.free_port()
     peers = "127.0.0.1:%d,127.0.0.1:%d" % (port, fake.port)
     node_id = "real-node"
-    args = ["--node-id", node_id, "--peers", peers, "--vnodes", str(VNODES),
+    args = ["--node-id", node_id, "--peers", peers, "--vnodes", str(VNODES), "--replicas", "1",
             "-o", "peer_timeout_ms=%d" % TIMEOUT_MS, "-v"]
     try:
         with Daemon(args=args, port=port) as d:

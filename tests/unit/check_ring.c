@@ -635,6 +635,53 @@ START_TEST(test_ring_preference_skips_down_nodes_as_if_they_were_removed)
 }
 END_TEST
 
+START_TEST(test_ring_nodes_built_down_serve_nothing_and_their_arcs_go_clockwise)
+{
+    struct ring_node marked[10], up[7];
+    struct ring *all, *without;
+    size_t wrong = 0;
+    char key[KEYLEN];
+
+    for (size_t i = 0, j = 0; i < 10; i++) {
+        marked[i] = ids[i];
+        marked[i].down = i == 2 || i == 5 || i == 7;
+        if (!marked[i].down)
+            up[j++] = ids[i];
+    }
+    all = build(marked, 10, 512);
+    without = build(up, 7, 512);
+    ck_assert_uint_eq(ring_down_count(all), 3);
+    /* shares: as if the down nodes were not there at all */
+    for (size_t i = 0; i < 10; i++) {
+        size_t j;
+        if (marked[i].down) {
+            ck_assert_double_eq(ring_share(all, i), 0.0);
+            continue;
+        }
+        ck_assert_int_eq(ring_node_index(without, ids[i].id, &j), 0);
+        ck_assert_double_eq_tol(ring_share(all, i), ring_share(without, j), 1e-12);
+    }
+    /* owners and the first node up: the same lists, from the ring's own flags */
+    rng_state = 11;
+    for (int k = 0; k < 20000; k++) {
+        size_t got[3], want[3], n, wn;
+        uint32_t hv;
+
+        make_key(key);
+        hv = ring_hash(key, sizeof(key));
+        wrong += ring_owners(all, hv, 3, got, &n) != 0;
+        wrong += ring_preference_hash(without, hv, NULL, 3, want, &wn) != 0;
+        wrong += n != 3 || wn != 3;
+        for (size_t j = 0; j < n && j < wn; j++)
+            wrong += marked[got[j]].down || !same_id(all, got[j], without, want[j]);
+        wrong += ring_first_up(all, hv) != got[0];
+    }
+    ck_assert_uint_eq(wrong, 0);
+    ring_free(all);
+    ring_free(without);
+}
+END_TEST
+
 START_TEST(test_ring_preference_with_few_nodes_up)
 {
     bool down[6] = {true, true, false, true, true, true};
@@ -858,6 +905,8 @@ static Suite *ring_suite(void)
     tcase_add_test(tc, test_ring_preference_wraps_around);
     tcase_add_test(tc, test_ring_preference_skips_down_nodes_as_if_they_were_removed);
     tcase_add_test(tc, test_ring_preference_with_few_nodes_up);
+    tcase_add_test(tc,
+                   test_ring_nodes_built_down_serve_nothing_and_their_arcs_go_clockwise);
     tcase_add_test(tc, test_ring_publish_requires_a_newer_epoch);
     tcase_add_test(tc, test_ring_held_ring_outlives_its_replacement);
     tcase_add_test(tc, test_ring_cache_follows_the_published_ring);

@@ -2,6 +2,7 @@
  * one line on stderr, never clamped. */
 #include <check.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 #include "ring.h"
 #include "settings.h"
 
-#define MAX_ARGS 32
+#define MAX_ARGS     32
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One settings_parse() call with captured output. */
 struct run {
@@ -99,6 +101,68 @@ static void assert_refused(const char *what)
     ck_assert_msg(count_char(r.err, '\n') == 1 && r.err[strlen(r.err) - 1] == '\n',
                   "%s: not one line: \"%s\"", what, r.err);
     ck_assert_msg(strncmp(r.err, "meshcached: ", 12) == 0, "%s: \"%s\"", what, r.err);
+}
+
+/* Checks that flag is refused, on one line that names it, with each value in
+ * bad (as a separate argument) and with no value. */
+static void assert_flag_refuses(const char *flag, const char *const *bad, size_t nbad)
+{
+    char label[64];
+
+    for (size_t i = 0; i <= nbad; i++) {
+        if (i < nbad) {
+            snprintf(label, sizeof(label), "%s='%s'", flag, bad[i]);
+            PARSE(flag, bad[i]);
+        } else {
+            snprintf(label, sizeof(label), "%s without a value", flag);
+            PARSE(flag);
+        }
+        assert_refused(label);
+        ck_assert_msg(strstr(r.err, flag) != NULL, "%s: %s", label, r.err);
+    }
+}
+
+/* --help shows each of entries ("--flag=<arg>") at the start of an indented
+ * line. */
+static void assert_help_lists(const char *const *entries, size_t n)
+{
+    char want[128];
+
+    ck_assert_int_eq(PARSE("--help"), 1);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(want, sizeof(want), "\n    %s ", entries[i]);
+        ck_assert_msg(strstr(r.out, want) != NULL, "--help does not list %s", entries[i]);
+    }
+}
+
+/* -o key=lo and -o key=hi are taken silently into *field, a field of r.s
+ * (which every PARSE fills again). */
+static void assert_o_takes_bounds(const char *key, const uint32_t *field, uint32_t lo,
+                                  uint32_t hi)
+{
+    const uint32_t bounds[] = {lo, hi};
+    char item[64];
+
+    for (size_t i = 0; i < ARRAY_LEN(bounds); i++) {
+        snprintf(item, sizeof(item), "%s=%" PRIu32, key, bounds[i]);
+        ck_assert_msg(PARSE("-o", item) == 0, "-o %s refused: %s", item, r.err);
+        ck_assert_uint_eq(*field, bounds[i]);
+        ck_assert_str_eq(r.err, "");
+    }
+}
+
+/* Each -o item in bad is refused on one line that names key; unless error is
+ * NULL, the line for bad[0] is error to the letter. */
+static void assert_o_refuses(const char *key, const char *const *bad, size_t nbad,
+                             const char *error)
+{
+    for (size_t i = 0; i < nbad; i++) {
+        PARSE("-o", bad[i]);
+        assert_refused(bad[i]);
+        ck_assert_msg(strstr(r.err, key) != NULL, "%s: %s", bad[i], r.err);
+        if (i == 0 && error != NULL)
+            ck_assert_str_eq(r.err, error);
+    }
 }
 
 START_TEST(test_settings_defaults_match_memcached_where_they_overlap)
@@ -658,11 +722,7 @@ END_TEST
 
 START_TEST(test_settings_peer_timeout_takes_1_to_60000_ms_and_defaults_to_500)
 {
-    ck_assert_int_eq(PARSE("-o", "peer_timeout_ms=1"), 0);
-    ck_assert_uint_eq(r.s.peer_timeout_ms, 1);
-    ck_assert_str_eq(r.err, "");
-    ck_assert_int_eq(PARSE("-o", "peer_timeout_ms=60000"), 0);
-    ck_assert_uint_eq(r.s.peer_timeout_ms, 60000);
+    assert_o_takes_bounds("peer_timeout_ms", &r.s.peer_timeout_ms, 1, 60000);
     ck_assert_int_eq(PARSE("-o", "idle_timeout=5,peer_timeout_ms=250", "-o", "modern"),
                      0);
     ck_assert_uint_eq(r.s.peer_timeout_ms, 250);
@@ -688,11 +748,10 @@ END_TEST
 
 START_TEST(test_settings_help_lists_the_cluster_flags)
 {
-    ck_assert_int_eq(PARSE("--help"), 1);
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    --node-id=<id> "));
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    --peers=<host:port,...> "));
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    --vnodes=<num> "));
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    peer_timeout_ms=<ms> "));
+    static const char *const entries[] = {"--node-id=<id>", "--peers=<host:port,...>",
+                                          "--vnodes=<num>", "peer_timeout_ms=<ms>"};
+
+    assert_help_lists(entries, ARRAY_LEN(entries));
 }
 END_TEST
 
@@ -850,11 +909,7 @@ END_TEST
 
 START_TEST(test_settings_gossip_interval_takes_50_to_60000_ms_and_defaults_to_500)
 {
-    ck_assert_int_eq(PARSE("-o", "gossip_interval_ms=50"), 0);
-    ck_assert_uint_eq(r.s.gossip_interval_ms, 50);
-    ck_assert_str_eq(r.err, "");
-    ck_assert_int_eq(PARSE("-o", "gossip_interval_ms=60000"), 0);
-    ck_assert_uint_eq(r.s.gossip_interval_ms, 60000);
+    assert_o_takes_bounds("gossip_interval_ms", &r.s.gossip_interval_ms, 50, 60000);
     ck_assert_int_eq(PARSE("-o", "peer_timeout_ms=250,gossip_interval_ms=200"), 0);
     ck_assert_uint_eq(r.s.gossip_interval_ms, 200);
     ck_assert_uint_eq(r.s.peer_timeout_ms, 250);
@@ -872,28 +927,15 @@ START_TEST(test_settings_refuses_gossip_intervals_outside_50_to_60000)
         "gossip_interval_ms=-500",  "gossip_interval_ms=+500",
         "gossip_interval_ms=0.5",   "gossip_interval_ms=4294967296"};
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        PARSE("-o", bad[i]);
-        assert_refused(bad[i]);
-        ck_assert_msg(strstr(r.err, "gossip_interval_ms") != NULL, "%s: %s", bad[i],
-                      r.err);
-    }
+    assert_o_refuses("gossip_interval_ms", bad, ARRAY_LEN(bad), NULL);
 }
 END_TEST
 
 START_TEST(test_settings_refuses_cluster_ports_outside_1_to_65535)
 {
     static const char *const bad[] = {"0", "65536", "-1", "x", "", "1 ", "+5", "0x50"};
-    char label[64];
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(label, sizeof(label), "--cluster-port='%s'", bad[i]);
-        PARSE("--cluster-port", bad[i]);
-        assert_refused(label);
-        ck_assert_msg(strstr(r.err, "--cluster-port") != NULL, "%s: %s", label, r.err);
-    }
-    PARSE("--cluster-port");
-    assert_refused("--cluster-port without a value");
+    assert_flag_refuses("--cluster-port", bad, ARRAY_LEN(bad));
 }
 END_TEST
 
@@ -904,18 +946,10 @@ START_TEST(test_settings_refuses_malformed_join_entries)
     static const char *const bad[] = {
         "",       "a:1,",   "a:1,,b:2", "a",       "a:0",     "a:+1",      "a b:1",
         "::1:80", "[::1]:", "a:1:2",    "a:1,a:1", "A:1,a:1", "a:80,a:080"};
-    char label[64];
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(label, sizeof(label), "--join='%s'", bad[i]);
-        PARSE("--join", bad[i]);
-        assert_refused(label);
-        ck_assert_msg(strstr(r.err, "--join") != NULL, "%s: %s", label, r.err);
-    }
+    assert_flag_refuses("--join", bad, ARRAY_LEN(bad));
     PARSE("--join=a:1,b:1,a:1");
     ck_assert_ptr_nonnull(strstr(r.err, "twice"));
-    PARSE("--join");
-    assert_refused("--join without a value");
 }
 END_TEST
 
@@ -962,11 +996,228 @@ END_TEST
 
 START_TEST(test_settings_help_lists_the_gossip_flags)
 {
-    ck_assert_int_eq(PARSE("--help"), 1);
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    --cluster-port=<port> "));
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    --join=<host:port,...> "));
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    --cluster-key=<file> "));
-    ck_assert_ptr_nonnull(strstr(r.out, "\n    gossip_interval_ms=<ms> "));
+    static const char *const entries[] = {
+        "--cluster-port=<port>", "--join=<host:port,...>", "--cluster-key=<file>",
+        "gossip_interval_ms=<ms>"};
+
+    assert_help_lists(entries, ARRAY_LEN(entries));
+}
+END_TEST
+
+/* ---- replication flags ---- */
+
+/* The command line is accepted with write quorum w and read quorum rd; a
+ * macro, so that a failure names the caller's line. */
+#define PARSES_WITH_QUORUMS(w, rd, ...)                                                  \
+    do {                                                                                 \
+        ck_assert_int_eq(PARSE(__VA_ARGS__), 0);                                         \
+        ck_assert_uint_eq(r.s.write_quorum, (w));                                        \
+        ck_assert_uint_eq(r.s.read_quorum, (rd));                                        \
+    } while (0)
+
+START_TEST(test_settings_replication_defaults_to_two_copies_written_to_both_read_from_one)
+{
+    struct settings s;
+
+    memset(&s, 0x5a, sizeof(s));
+    settings_defaults(&s);
+    ck_assert_uint_eq(s.replicas, 2);
+    ck_assert_uint_eq(s.write_quorum, 2);
+    ck_assert_uint_eq(s.read_quorum, 1);
+    ck_assert_uint_eq(s.tombstone_ttl, 600);
+    ck_assert_double_eq(s.read_repair_chance, 0.1);
+    ck_assert_uint_eq(s.hints_max, 65536);
+    PARSES_WITH_QUORUMS(2, 1, "-p", "2000");
+    ck_assert_uint_eq(r.s.replicas, 2);
+}
+END_TEST
+
+/* The flags only take effect in a cluster, but a single node accepts them so
+ * that every node can be started with the same command line. */
+START_TEST(test_settings_replication_flags_are_accepted_on_a_single_node)
+{
+    ck_assert_int_eq(PARSE("--replicas=3", "--write-quorum=2", "--read-quorum=2", "-o",
+                           "tombstone_ttl=60,read_repair_chance=0.5,hints_max=10"),
+                     0);
+    ck_assert_str_eq(r.err, "");
+    ck_assert_uint_eq(r.s.npeers, 0);
+    ck_assert(!r.s.gossip);
+    ck_assert_uint_eq(r.s.replicas, 3);
+    ck_assert_uint_eq(r.s.write_quorum, 2);
+    ck_assert_uint_eq(r.s.read_quorum, 2);
+    ck_assert_uint_eq(r.s.tombstone_ttl, 60);
+    ck_assert_double_eq(r.s.read_repair_chance, 0.5);
+    ck_assert_uint_eq(r.s.hints_max, 10);
+}
+END_TEST
+
+START_TEST(test_settings_replicas_and_quorums_take_1_to_16)
+{
+    PARSES_WITH_QUORUMS(16, 16, "--replicas=16", "--write-quorum=16", "--read-quorum",
+                        "16");
+    ck_assert_uint_eq(r.s.replicas, SETTINGS_MAX_REPLICAS);
+    PARSES_WITH_QUORUMS(1, 1, "--replicas", "1", "--write-quorum=1", "--read-quorum=1");
+    ck_assert_uint_eq(r.s.replicas, 1);
+    ck_assert_int_eq(PARSE("--replicas=5", "--replicas=3"), 0);
+    ck_assert_uint_eq(r.s.replicas, 3);
+}
+END_TEST
+
+/* W defaults to 2, which one copy cannot satisfy: not given, it follows N. */
+START_TEST(test_settings_replicas_1_alone_lowers_the_default_write_quorum_to_1)
+{
+    PARSES_WITH_QUORUMS(1, 1, "--replicas=1");
+    ck_assert_str_eq(r.err, "");
+    ck_assert_uint_eq(r.s.replicas, 1);
+    /* and it is not raised with N */
+    PARSES_WITH_QUORUMS(2, 1, "--replicas=5");
+}
+END_TEST
+
+START_TEST(test_settings_consistency_sets_both_quorums_from_the_replica_count)
+{
+    PARSES_WITH_QUORUMS(1, 1, "--replicas=3", "--consistency=one");
+    PARSES_WITH_QUORUMS(2, 2, "--replicas=3", "--consistency=quorum");
+    PARSES_WITH_QUORUMS(3, 3, "--replicas=3", "--consistency", "all");
+    /* a majority of 2 is both */
+    PARSES_WITH_QUORUMS(2, 2, "--consistency=quorum");
+    PARSES_WITH_QUORUMS(3, 3, "--replicas=4", "--consistency=quorum");
+    /* N is read once every flag is: --replicas may come after */
+    PARSES_WITH_QUORUMS(5, 5, "--consistency=all", "--replicas=5");
+    /* the last --consistency counts */
+    PARSES_WITH_QUORUMS(1, 1, "--replicas=3", "--consistency=all", "--consistency=one");
+}
+END_TEST
+
+START_TEST(test_settings_an_explicit_quorum_beats_consistency_in_either_order)
+{
+    PARSES_WITH_QUORUMS(1, 3, "--replicas=3", "--write-quorum=1", "--consistency=all");
+    PARSES_WITH_QUORUMS(1, 3, "--replicas=3", "--consistency=all", "--write-quorum=1");
+    PARSES_WITH_QUORUMS(1, 3, "--read-quorum=3", "--consistency=one", "--replicas=3");
+    PARSES_WITH_QUORUMS(1, 3, "--consistency=one", "--replicas=3", "--read-quorum=3");
+}
+END_TEST
+
+/* Checked once every flag is read, so the order does not matter; the
+ * default W is lowered instead (see above), a given one never is. */
+START_TEST(test_settings_refuses_a_quorum_larger_than_the_replica_count)
+{
+    PARSE("--write-quorum=3");
+    assert_refused("--write-quorum=3");
+    ck_assert_str_eq(r.err, "meshcached: --write-quorum 3 is larger than --replicas 2\n");
+    PARSE("--read-quorum=3");
+    assert_refused("--read-quorum=3");
+    ck_assert_str_eq(r.err, "meshcached: --read-quorum 3 is larger than --replicas 2\n");
+    PARSE("--write-quorum=4", "--replicas=3");
+    assert_refused("--write-quorum=4 --replicas=3");
+    ck_assert_str_eq(r.err, "meshcached: --write-quorum 4 is larger than --replicas 3\n");
+    PARSE("--replicas=1", "--write-quorum=2");
+    assert_refused("--replicas=1 --write-quorum=2");
+    PARSE("--replicas=5", "--read-quorum=6", "--consistency=one");
+    assert_refused("--replicas=5 --read-quorum=6 --consistency=one");
+    /* a later --replicas counts, not the one before the quorum */
+    PARSE("--replicas=3", "--write-quorum=3", "--replicas=2");
+    assert_refused("--replicas=3 --write-quorum=3 --replicas=2");
+    ck_assert_int_eq(PARSE("--write-quorum=3", "--read-quorum=3", "--replicas=3"), 0);
+}
+END_TEST
+
+START_TEST(test_settings_refuses_replica_and_quorum_counts_outside_1_to_16)
+{
+    static const char *const flags[] = {"--replicas", "--write-quorum", "--read-quorum"};
+    static const char *const bad[] = {
+        "0", "17", "-1", "x", "", "2 ", "+2", "1.5", "99999999999999999999"};
+
+    for (size_t f = 0; f < ARRAY_LEN(flags); f++)
+        assert_flag_refuses(flags[f], bad, ARRAY_LEN(bad));
+    PARSE("--replicas=0");
+    ck_assert_str_eq(r.err, "meshcached: invalid value '0' for option --replicas "
+                            "(see --help)\n");
+}
+END_TEST
+
+START_TEST(test_settings_refuses_unknown_consistency_levels)
+{
+    static const char *const bad[] = {"",        "two",  "ONE", "Quorum",
+                                      "quorum ", " all", "2",   "majority"};
+
+    assert_flag_refuses("--consistency", bad, ARRAY_LEN(bad));
+    PARSE("--consistency=most");
+    ck_assert_str_eq(r.err, "meshcached: invalid value 'most' for option --consistency "
+                            "(see --help)\n");
+}
+END_TEST
+
+START_TEST(test_settings_read_repair_chance_takes_a_fraction_from_0_to_1)
+{
+    static const struct {
+        const char *item;
+        double want;
+    } ok[] = {{"read_repair_chance=0", 0},
+              {"read_repair_chance=1", 1},
+              {"read_repair_chance=1.0", 1},
+              {"read_repair_chance=0.25", 0.25},
+              {"read_repair_chance=.5", 0.5}};
+
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        ck_assert_msg(PARSE("-o", ok[i].item) == 0, "-o %s refused: %s", ok[i].item,
+                      r.err);
+        ck_assert_double_eq(r.s.read_repair_chance, ok[i].want);
+        ck_assert_str_eq(r.err, "");
+    }
+}
+END_TEST
+
+START_TEST(test_settings_refuses_read_repair_chances_outside_0_to_1_or_not_numbers)
+{
+    static const char *const bad[] = {
+        "read_repair_chance=1.5",   "read_repair_chance=-0.1",
+        "read_repair_chance=nan",   "read_repair_chance=abc",
+        "read_repair_chance=inf",   "read_repair_chance=",
+        "read_repair_chance",       "read_repair_chance=.",
+        "read_repair_chance=1.0.0", "read_repair_chance=1e-1",
+        "read_repair_chance=0x0p",  "read_repair_chance= 0.5",
+        "read_repair_chance=0.5x",  "read_repair_chance=+0.5",
+        "read_repair_chance=1.0001"};
+
+    assert_o_refuses("read_repair_chance", bad, ARRAY_LEN(bad),
+                     "meshcached: -o read_repair_chance needs a fraction from 0 to 1\n");
+}
+END_TEST
+
+START_TEST(test_settings_tombstone_ttl_takes_1_to_2592000_seconds)
+{
+    static const char *const bad[] = {"tombstone_ttl=0", "tombstone_ttl=2592001",
+                                      "tombstone_ttl=",  "tombstone_ttl",
+                                      "tombstone_ttl=x", "tombstone_ttl=-1"};
+
+    assert_o_takes_bounds("tombstone_ttl", &r.s.tombstone_ttl, 1, 2592000);
+    assert_o_refuses("tombstone_ttl", bad, ARRAY_LEN(bad),
+                     "meshcached: -o tombstone_ttl needs a number of seconds from 1 to "
+                     "2592000\n");
+}
+END_TEST
+
+/* 0 turns hinted handoff off; it is not refused like the other zeros. */
+START_TEST(test_settings_hints_max_takes_0_to_16777216)
+{
+    static const char *const bad[] = {"hints_max=16777217", "hints_max=", "hints_max",
+                                      "hints_max=-1", "hints_max=1k"};
+
+    assert_o_takes_bounds("hints_max", &r.s.hints_max, 0, 16777216);
+    assert_o_refuses("hints_max", bad, ARRAY_LEN(bad),
+                     "meshcached: -o hints_max needs a number from 0 to 16777216\n");
+}
+END_TEST
+
+START_TEST(test_settings_help_lists_the_replication_flags)
+{
+    static const char *const entries[] = {
+        "--replicas=<num>",      "--write-quorum=<num>",    "--read-quorum=<num>",
+        "--consistency=<level>", "tombstone_ttl=<seconds>", "read_repair_chance=<0..1>",
+        "hints_max=<num>"};
+
+    assert_help_lists(entries, ARRAY_LEN(entries));
 }
 END_TEST
 
@@ -1026,14 +1277,9 @@ START_TEST(test_settings_refuses_malformed_peer_entries)
         "a:1 ",      " a:1",  "a b:1",   "a\tb:1", "::1:80",   "::1",       "[::1]",
         "[::1]80",   "[]:80", "[::1:80", "[::1]:", "[::1]:0",  "a[b:1",     "a]b:1",
         "[[::1]]:1", "a:1:2", "a:0x50",  "a:1e3",  "a:\x7f",   "\xc3\xa9:1"};
-    char big[300], label[400];
+    char big[300];
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(label, sizeof(label), "--peers='%s'", bad[i]);
-        PARSE("--peers", bad[i]);
-        assert_refused(label);
-        ck_assert_msg(strstr(r.err, "--peers") != NULL, "%s: %s", label, r.err);
-    }
+    assert_flag_refuses("--peers", bad, ARRAY_LEN(bad));
     repeat(big, 'h', 256);
     strcat(big, ":1");
     PARSE("--peers", big);
@@ -1042,8 +1288,6 @@ START_TEST(test_settings_refuses_malformed_peer_entries)
     strcat(big, ":1");
     ck_assert_int_eq(PARSE("--peers", big), 0);
     ck_assert_uint_eq(strlen(r.s.peers[0].host), 255);
-    PARSE("--peers");
-    assert_refused("--peers without a value");
 }
 END_TEST
 
@@ -1070,15 +1314,8 @@ START_TEST(test_settings_refuses_vnodes_outside_1_to_65536)
 {
     static const char *const bad[] = {
         "0", "65537", "-1", "x", "", "16k", "1 ", "+5", "99999999999999999999"};
-    char label[64];
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(label, sizeof(label), "--vnodes='%s'", bad[i]);
-        PARSE("--vnodes", bad[i]);
-        assert_refused(label);
-    }
-    PARSE("--vnodes");
-    assert_refused("--vnodes without a value");
+    assert_flag_refuses("--vnodes", bad, ARRAY_LEN(bad));
 }
 END_TEST
 
@@ -1089,11 +1326,7 @@ START_TEST(test_settings_refuses_peer_timeouts_outside_1_to_60000)
         "peer_timeout_ms",    "peer_timeout_ms=x",     "peer_timeout_ms=-5",
         "peer_timeout_ms=+5", "peer_timeout_ms=1.5",   "peer_timeout_ms=4294967296"};
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        PARSE("-o", bad[i]);
-        assert_refused(bad[i]);
-        ck_assert_msg(strstr(r.err, "peer_timeout_ms") != NULL, "%s: %s", bad[i], r.err);
-    }
+    assert_o_refuses("peer_timeout_ms", bad, ARRAY_LEN(bad), NULL);
 }
 END_TEST
 
@@ -1207,6 +1440,30 @@ static Suite *settings_suite(void)
     tcase_add_test(tc, test_settings_refuses_peers_with_cluster_port);
     tcase_add_test(tc, test_settings_parses_gossip_flags_together);
     tcase_add_test(tc, test_settings_help_lists_the_gossip_flags);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("replication");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(
+        tc,
+        test_settings_replication_defaults_to_two_copies_written_to_both_read_from_one);
+    tcase_add_test(tc, test_settings_replication_flags_are_accepted_on_a_single_node);
+    tcase_add_test(tc, test_settings_replicas_and_quorums_take_1_to_16);
+    tcase_add_test(tc,
+                   test_settings_replicas_1_alone_lowers_the_default_write_quorum_to_1);
+    tcase_add_test(tc,
+                   test_settings_consistency_sets_both_quorums_from_the_replica_count);
+    tcase_add_test(tc,
+                   test_settings_an_explicit_quorum_beats_consistency_in_either_order);
+    tcase_add_test(tc, test_settings_refuses_a_quorum_larger_than_the_replica_count);
+    tcase_add_test(tc, test_settings_refuses_replica_and_quorum_counts_outside_1_to_16);
+    tcase_add_test(tc, test_settings_refuses_unknown_consistency_levels);
+    tcase_add_test(tc, test_settings_read_repair_chance_takes_a_fraction_from_0_to_1);
+    tcase_add_test(
+        tc, test_settings_refuses_read_repair_chances_outside_0_to_1_or_not_numbers);
+    tcase_add_test(tc, test_settings_tombstone_ttl_takes_1_to_2592000_seconds);
+    tcase_add_test(tc, test_settings_hints_max_takes_0_to_16777216);
+    tcase_add_test(tc, test_settings_help_lists_the_replication_flags);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refused");
