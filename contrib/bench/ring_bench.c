@@ -61,7 +61,7 @@ static void make_ids(struct ids *ids, size_t n, int set)
         else
             snprintf(ids->buf[i], sizeof(ids->buf[i]), "10.%d.%zu.%zu:11211", set,
                      i / 250, 1 + i % 250);
-        ids->nodes[i].id = ids->buf[i];
+        ids->nodes[i] = (struct ring_node){.id = ids->buf[i]};
     }
 }
 

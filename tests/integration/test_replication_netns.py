@@ -73,7 +73,7 @@ DETECT_TIMEOUT = 15.0
 # period; test_gossip_netns measured 5-15 s).
 MINORITY_WAIT = 20.0
 WRITE_AFTER_DEAD = 3.0  # writes go on this long once the majority shows it dead
-HEAL_ALIVE_TIMEOUT = 15.0  # heal -> every member alive everywhere (as test_gossip_netns)
+HEAL_ALIVE_TIMEOUT = 30.0  # heal -> every member alive everywhere (measured 2-7 s; 17 s seen under ASan on a loaded machine)
 # heal -> every copy of every key the same: the heal, then hinted handoff
 # (hints are checked every 200 ms once their member is alive again).
 CONVERGE_TIMEOUT = 20.0

@@ -27,7 +27,7 @@ static enum cmd_next last_next; /* what the last command line returned */
 
 static void start(uint64_t maxbytes, uint32_t item_size_max, bool evict)
 {
-    struct store_config cfg;
+    struct store_config cfg = {0};
 
     mctime_init();
     memset(&srv, 0, sizeof(srv));

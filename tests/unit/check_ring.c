@@ -208,7 +208,7 @@ END_TEST
 START_TEST(test_ring_build_refuses_more_points_or_nodes_than_the_limits)
 {
     size_t n = RING_MAX_NODES + 1;
-    struct ring_node *many = malloc(n * sizeof(*many));
+    struct ring_node *many = calloc(n, sizeof(*many));
     char *buf = malloc(n * 16);
     struct ring *r = NULL;
 
