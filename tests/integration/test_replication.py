@@ -138,16 +138,21 @@ def read_copy(conn, timeout=None):
     return Copy(int(parts[4]), int(parts[2]), int(parts[3]), data[:-2], b"t" in opts)
 
 
-def copies_of(cl, i, keys):
-    """{key: Copy or None} of node i (pipelined rg)."""
+def rg_copies(conn, keys, timeout):
+    """{key: Copy or None} over a peer connection (pipelined rg)."""
     out = {}
-    with peer_conn(cl, i, 10) as c:
-        for start in range(0, len(keys), BATCH):
-            chunk = keys[start:start + BATCH]
-            c.send(b"".join(b"rg %s\r\n" % k for k in chunk))
-            for k in chunk:
-                out[k] = read_copy(c, 10)
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start:start + BATCH]
+        conn.send(b"".join(b"rg %s\r\n" % k for k in chunk))
+        for k in chunk:
+            out[k] = read_copy(conn, timeout)
     return out
+
+
+def copies_of(cl, i, keys):
+    """{key: Copy or None} of node i."""
+    with peer_conn(cl, i, 10) as c:
+        return rg_copies(c, keys, 10)
 
 
 # An expected state of a key: ("val", flags, data) or ("tomb",).

@@ -53,13 +53,14 @@ import bisect
 import os
 import random
 import time
-from collections import namedtuple
 
 import mchelper
 from mchelper import TestFailure, TestSkip, check, check_eq
 from test_cluster import RING_SEED, murmur3_x86_32, require_meshcached
 from test_gossip import GossipCluster, gossip_view
 from test_gossip_netns import GPORT, PORT, InNetns, Net, ip_binary
+from test_replication import peer_conn as repl_peer_conn
+from test_replication import rg_copies
 
 REPLICAS = 3
 REPL_ARGS = ["--replicas", str(REPLICAS), "--write-quorum", "2", "--read-quorum", "1"]
@@ -92,7 +93,6 @@ HINT_FIELDS = ["hints_stored", "hints_delivered", "hints_dropped", "repl_write_f
                "quorum_failures", "forward_errors", "read_repairs"]
 
 # A key's copy on one node, as rg gives it.
-Copy = namedtuple("Copy", "version flags exptime value tomb")
 TOMB = ("tomb",)  # an expected state: deleted (a tombstone, or absent)
 
 
@@ -143,43 +143,13 @@ class Owners:
 
 # ---- one node's own copies ----
 
-def peer_conn(cl, i, timeout=IO_TIMEOUT):
-    """A connection to node i introduced as a peer, so that rg is served
-    by node i itself."""
-    c = cl.conn(i, timeout)
-    try:
-        hello = c.line(b"peer repl-netns-test %d\r\n" % cl.vnodes)
-        check(hello.startswith(b"PEER %s " % cl.ids[i].encode()),
-              "peer hello to %s answered %r" % (cl.ids[i], hello))
-    except Exception:
-        c.close()
-        raise
-    return c
-
-
-def read_copy(conn):
-    """One rg reply: a Copy, or None for EN."""
-    line = conn.read_until(b"\r\n", IO_TIMEOUT)
-    if line == b"EN\r\n":
-        return None
-    parts = line.split()
-    check(parts[:1] == [b"VA"] and len(parts) in (5, 6) and all(p.isdigit() for p in parts[1:5]),
-          "bad rg reply %r" % line)
-    data = conn.read_exact(int(parts[1]) + 2, IO_TIMEOUT)
-    check(data.endswith(b"\r\n"), "rg data not ended by \\r\\n after %r" % line)
-    opts = parts[5] if len(parts) == 6 else b""
-    return Copy(int(parts[4]), int(parts[2]), int(parts[3]), data[:-2], b"t" in opts)
-
-
 def copies_of(conn, keys):
-    """{key: Copy or None} over a peer connection (pipelined rg)."""
-    out = {}
-    for start in range(0, len(keys), BATCH):
-        chunk = keys[start:start + BATCH]
-        conn.send(b"".join(b"rg %s\r\n" % k for k in chunk))
-        for k in chunk:
-            out[k] = read_copy(conn)
-    return out
+    """{key: Copy or None} over a peer connection."""
+    return rg_copies(conn, keys, IO_TIMEOUT)
+
+
+def peer_conn(cl, i):
+    return repl_peer_conn(cl, i, IO_TIMEOUT)
 
 
 def read_get(conn):
