@@ -2,14 +2,14 @@
  * main: parse flags, build the server (store, listener, workers, maintenance
  * thread), run until SIGTERM or SIGINT, then take it all down in reverse.
  */
-#include "cluster.h"
-#include "listener.h"
-#include "maint.h"
-#include "mctime.h"
-#include "server.h"
-#include "store.h"
-#include "version.h"
-#include "worker.h"
+#include "cluster/cluster.h"
+#include "net/listener.h"
+#include "store/maint.h"
+#include "base/mctime.h"
+#include "base/server.h"
+#include "store/store.h"
+#include "base/version.h"
+#include "net/worker.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 #define IBUF_SIZE    (64 * 1024) /* longest reply line we accept, and read size */
 #define TICK_USEC    100000      /* how often timeouts and SIGINT are checked */

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ring.h"
-#include "rng.h"
+#include "cluster/ring.h"
+#include "base/rng.h"
 
 #define NKEYS    1000000
 #define KEYLEN   20 /* "key:" and 16 hex digits */

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 struct zipf {
     uint64_t n;     /* number of ranks */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "peer_reply.h"
+#include "proto/peer_reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "item.h"
-#include "mctime.h"
-#include "server.h"
-#include "settings.h"
-#include "stats.h"
-#include "store.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "store/item.h"
+#include "base/mctime.h"
+#include "base/server.h"
+#include "base/settings.h"
+#include "base/stats.h"
+#include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -19,15 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "item.h"
-#include "mctime.h"
-#include "peer_reply.h"
-#include "route.h"
-#include "server.h"
-#include "settings.h"
-#include "store.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "store/item.h"
+#include "base/mctime.h"
+#include "proto/peer_reply.h"
+#include "proto/route.h"
+#include "base/server.h"
+#include "base/settings.h"
+#include "store/store.h"
 
 #define ISM 1024u /* item_size_max: small, so that both sides of it are reachable */
 

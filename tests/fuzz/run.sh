@@ -34,7 +34,7 @@ if [ -z "$confdir" ] || [ ! -f "$confdir/config.h" ]; then
 fi
 
 mkdir -p "$out"
-srcs=$(ls "$top"/src/*.c | grep -v '/main\.c$')
+srcs=$(ls "$top"/src/*/*.c)
 cflags="-g -O1 -D_GNU_SOURCE -I$top/src -I$confdir -fsanitize=fuzzer,address,undefined \
 -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
 $(pkg-config --cflags libevent libevent_pthreads libmurmurhash libsodium)"

@@ -5,7 +5,7 @@ distinct ports where those cannot be bound) started with --node-id,
 
 Every node accepts every command and forwards a key's command to the key's
 owner; the owner of every key is computed here independently, with a pure
-Python murmur3_x86_32 and the placement rule of src/ring.h, and checked
+Python murmur3_x86_32 and the placement rule of src/cluster/ring.h, and checked
 against where the keys really are (each node's curr_items). Covered:
 formation and `stats cluster`; 10,000 keys stored only on their owners;
 multi-key gets in the client's key order; replies through a non-owner byte
@@ -98,7 +98,7 @@ MURMUR3_VECTORS = [
 
 
 class RingOracle:
-    """src/ring.h's placement, recomputed: point i of node ID at
+    """src/cluster/ring.h's placement, recomputed: point i of node ID at
     murmur3("ID#i"), a key at murmur3(key), the owner is the first point at
     or after the key clockwise (wrapping), colliding points ordered by id
     (strcmp order, which is the order of Python bytes)."""

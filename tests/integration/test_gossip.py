@@ -58,7 +58,7 @@ BIG_BUDGET = 90.0  # the whole 30-node test
 # nng's TCP transport: both sides send an 8-byte header {0, 'S', 'P', 0,
 # protocol (16 bits), 0, 0}, then messages as a 64-bit big-endian length
 # and the payload. A REQ message's payload starts with its 32-bit request id
-# (high bit set), then the body: here, a gmsg (src/gmsg.h).
+# (high bit set), then the body: here, a gmsg (src/cluster/gmsg.h).
 SP_REQ, SP_REP, SP_PAIR = 0x30, 0x31, 0x10
 
 
@@ -643,7 +643,7 @@ def gmsg_record(nid, inc, state, addr, gaddr):
 
 
 def gmsg(mtype, sender, records=(), target=None, version=1):
-    """A gmsg (src/gmsg.h) of type mtype from sender (a gmsg_record)."""
+    """A gmsg (src/cluster/gmsg.h) of type mtype from sender (a gmsg_record)."""
     out = b"MCg" + bytes([version, mtype]) + sender
     if target is not None:
         out += _s8(target)

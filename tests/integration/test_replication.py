@@ -726,7 +726,7 @@ def test_concurrent_sets_converge():
 # ---- 7: two copies, W=1, R=1 ----
 
 def preference(oracle, key, n):
-    """The first n distinct nodes clockwise from the key (src/ring.h)."""
+    """The first n distinct nodes clockwise from the key (src/cluster/ring.h)."""
     i = bisect.bisect_left(oracle.tokens, tc.murmur3_x86_32(key, tc.RING_SEED))
     out = []
     for step in range(len(oracle.tokens)):

@@ -114,7 +114,7 @@ class ReplNetnsCluster(GossipCluster):
 
 
 class Owners:
-    """src/ring.h's owners of a key: the first REPLICAS distinct live
+    """src/cluster/ring.h's owners of a key: the first REPLICAS distinct live
     members clockwise from the key's hash (test_cluster's RingOracle holds
     every node's points; a dead member's are skipped)."""
 
@@ -201,7 +201,7 @@ def show(state):
 
 
 def show_version(v):
-    """src/version.h: milliseconds, counter and writer's tag."""
+    """src/base/version.h: milliseconds, counter and writer's tag."""
     return "v%d (ms %d ctr %d tag %d)" % (v, v >> 22, (v >> 10) & 0xfff, v & 0x3ff)
 
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 /* Lets the sanitizer build see a failed allocation as NULL, as libc does,
  * instead of aborting: the out-of-memory tests depend on it. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gmsg.h"
+#include "cluster/gmsg.h"
 
 #define S(x)       x, sizeof(x) - 1
 #define MIN_RECORD 18 /* a record's size without its id: "h:1" addresses */

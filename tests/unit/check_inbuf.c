@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inbuf.h"
+#include "base/inbuf.h"
 
 static struct inbuf b;
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mctime.h"
+#include "base/mctime.h"
 
 /* A plausible process start and server time for the pure conversions. */
 #define STARTED ((time_t)1700000000)

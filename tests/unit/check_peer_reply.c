@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "peer_reply.h"
+#include "proto/peer_reply.h"
 
 #define MAXV   1024
 #define S(x)   x, sizeof(x) - 1

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "proto/proto.h"
 
 /* A writable copy of the line under test (the tokenizer works in place). */
 static char line[4096];

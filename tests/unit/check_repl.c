@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "item.h"
-#include "repl.h"
-#include "store.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "store/item.h"
+#include "cluster/repl.h"
+#include "store/store.h"
 
 START_TEST(test_repl_quorum_is_met_once_enough_owners_acknowledged)
 {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ring.h"
-#include "rng.h"
+#include "cluster/ring.h"
+#include "base/rng.h"
 
 #define NKEYS  1000000
 #define KEYLEN 20 /* "key:" and 16 hex digits */

@@ -10,18 +10,18 @@
 
 #include "config.h"
 
-#include "rng.h"
-#include "base64.h"
-#include "buf.h"
-#include "cmd.h"
-#include "item.h"
-#include "mctime.h"
-#include "peer_reply.h"
-#include "proto.h"
-#include "route.h"
-#include "server.h"
-#include "settings.h"
-#include "store.h"
+#include "base/rng.h"
+#include "base/base64.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "store/item.h"
+#include "base/mctime.h"
+#include "proto/peer_reply.h"
+#include "proto/proto.h"
+#include "proto/route.h"
+#include "base/server.h"
+#include "base/settings.h"
+#include "store/store.h"
 
 #define MAXV (1024u * 1024) /* item_size_max for the plain tests */
 #define ISM  2000u          /* item_size_max of the cross-check store */

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "ring.h"
-#include "settings.h"
+#include "cluster/ring.h"
+#include "base/settings.h"
 
 #define MAX_ARGS     32
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

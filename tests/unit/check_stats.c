@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "stats.h"
+#include "base/buf.h"
+#include "base/stats.h"
 
 static struct buf out;
 

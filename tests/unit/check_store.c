@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "item.h"
-#include "mctime.h"
-#include "store.h"
-#include "version.h"
+#include "base/buf.h"
+#include "store/item.h"
+#include "base/mctime.h"
+#include "store/store.h"
+#include "base/version.h"
 
 static struct store *st;
 

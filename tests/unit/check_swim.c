@@ -13,8 +13,8 @@
 
 #include "config.h"
 
-#include "gmsg.h"
-#include "swim.h"
+#include "cluster/gmsg.h"
+#include "cluster/swim.h"
 
 #define IV      1000u /* protocol period of the tests, ms */
 #define SEED    42

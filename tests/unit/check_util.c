@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* Parse a NUL-terminated literal with its full length. */
 #define U64(s, out)  util_parse_u64((s), strlen(s), (out))

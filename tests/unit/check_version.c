@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rng.h"
-#include "version.h"
+#include "base/rng.h"
+#include "base/version.h"
 
 #define T0 (VERSION_EPOCH_MS + 86400000ull * 1000) /* some day in 2026 */
 

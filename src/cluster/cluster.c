@@ -1,0 +1,539 @@
+/*
+ * cluster: the static member list, a thread that pings members and learns
+ * their ids, and the ring rebuilt from the alive ones on every change.
+ */
+#include "cluster/cluster.h"
+#include "cluster/gmsg.h"
+#include "cluster/gossip.h"
+#include "cluster/peer.h"
+#include "base/server.h"
+#include "base/stats.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum member_state {
+    MEMBER_DEAD,    /* not in the ring: never reached, or stopped answering */
+    MEMBER_ALIVE,   /* in the ring */
+    MEMBER_SUSPECT, /* gossip: may be down; still in the ring */
+    MEMBER_LEFT,    /* gossip: left on purpose; not in the ring */
+    MEMBER_GONE,    /* gossip: forgotten; not shown */
+};
+
+/* Room for members learned by gossip; slots are never reused, so a member
+ * keeps its slot (and workers their connection) across restarts. */
+#define CLUSTER_MAX_MEMBERS 4096
+
+struct member {
+    char addr[SETTINGS_MAX_ID_LEN + 8]; /* "host:port" as configured */
+    struct sockaddr_storage sa;         /* its client port, resolved at start */
+    socklen_t salen;
+    char id[SETTINGS_MAX_ID_LEN + 1]; /* learned from its hello; "" until then */
+    enum member_state state;
+    bool alias;           /* turned out to be this node under another address */
+    unsigned fails;       /* pings failed in a row (cluster thread only) */
+    bool resolved;        /* sa holds addr's address */
+    uint64_t incarnation; /* gossip: the member's own version of itself */
+};
+
+struct cluster {
+    struct server *srv;
+    pthread_mutex_t lock;   /* protects the members' id, state, alias; a leaf */
+    struct member *members; /* room for cap; slots below nmembers in use */
+    size_t nmembers, cap;
+    struct gossip *gossip; /* gossip mode; NULL with static --peers */
+    bool ring_dirty;       /* gossip mode: members changed since the last ring */
+    struct ring_ref ring;
+    uint64_t epoch; /* of the last ring built (cluster thread, or before) */
+    pthread_t thread;
+    bool started;
+    struct event_base *base;
+    struct event *tick;
+    struct peer_set *peers; /* the pinger's own connections */
+};
+
+static const char *state_name(enum member_state s)
+{
+    static const char *const names[] = {"dead", "alive", "suspect", "left", "gone"};
+
+    return names[s];
+}
+
+/* Dead members stay in the ring, marked down: their keys are served by the
+ * next owners meanwhile, and their copies are hinted (replication). */
+static bool in_ring(const struct member *m)
+{
+    return (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT ||
+            m->state == MEMBER_DEAD) &&
+           !m->alias && m->id[0] != '\0' && m->resolved;
+}
+
+/* How a member appears in the ring: 0 not at all, 1 up, 2 down. */
+static int ring_state(const struct member *m)
+{
+    return !in_ring(m) ? 0 : m->state == MEMBER_DEAD ? 2 : 1;
+}
+
+static int verbose(const struct cluster *cl)
+{
+    return __atomic_load_n(&cl->srv->verbose, __ATOMIC_RELAXED);
+}
+
+struct ring_ref *cluster_ring_ref(struct cluster *cl)
+{
+    return &cl->ring;
+}
+
+int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_storage *sa,
+                        socklen_t *len)
+{
+    int rc = -ENOENT;
+
+    pthread_mutex_lock(&cl->lock);
+    if (slot < cl->nmembers && cl->members[slot].resolved) {
+        *sa = cl->members[slot].sa;
+        *len = cl->members[slot].salen;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return rc;
+}
+
+void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&cl->lock);
+    if (slot >= cl->nmembers)
+        snprintf(buf, cap, "#%u", slot);
+    else
+        snprintf(buf, cap, "%s",
+                 cl->members[slot].id[0] != '\0' ? cl->members[slot].id
+                                                 : cl->members[slot].addr);
+    pthread_mutex_unlock(&cl->lock);
+}
+
+bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id)
+{
+    bool same;
+
+    pthread_mutex_lock(&cl->lock);
+    same = slot < cl->nmembers && strcmp(cl->members[slot].id, id) == 0;
+    pthread_mutex_unlock(&cl->lock);
+    return same;
+}
+
+/* Builds and publishes the ring of this node plus the alive members. Called
+ * with the lock held (it reads ids and states), by one thread at a time. */
+static void rebuild_ring_locked(struct cluster *cl)
+{
+    struct ring_node *nodes = malloc(cl->nmembers * sizeof(*nodes));
+    struct ring *r = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (nodes == NULL) {
+        fprintf(stderr, "meshcached: out of memory rebuilding the ring\n");
+        return;
+    }
+    for (size_t i = 0; i < cl->nmembers; i++) {
+        const struct member *m = &cl->members[i];
+        if (in_ring(m)) {
+            nodes[n].id = m->id;
+            nodes[n].tag = (uint32_t)i;
+            nodes[n].down = m->state == MEMBER_DEAD;
+            n++;
+        }
+    }
+    rc = ring_build(nodes, n, cl->srv->settings.vnodes, cl->epoch + 1, &r);
+    free(nodes);
+    if (rc != 0) {
+        /* duplicate ids (two members claim one id) or no memory: keep the
+         * ring we have rather than route by a wrong one */
+        fprintf(stderr, "meshcached: cannot rebuild the ring: %s\n", strerror(-rc));
+        return;
+    }
+    if (ring_ref_publish(&cl->ring, r) != 0) {
+        ring_free(r);
+        return;
+    }
+    cl->epoch++;
+    if (verbose(cl) > 0)
+        fprintf(stderr, "meshcached: ring epoch %llu: %zu nodes\n",
+                (unsigned long long)cl->epoch, n);
+}
+
+/* Stores the first address of host and port in m->sa. Returns 0, a
+ * getaddrinfo() error, or EAI_FAMILY for an address that does not fit. */
+static int lookup(struct member *m, const char *host, const char *port, int flags)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = flags};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+
+    if (rc == 0 && (res == NULL || res->ai_addrlen > sizeof(m->sa)))
+        rc = EAI_FAMILY;
+    if (rc == 0) {
+        memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
+        m->salen = res->ai_addrlen;
+    }
+    if (res != NULL)
+        freeaddrinfo(res);
+    return rc;
+}
+
+/* A --peers entry, by name or number (start-up only: may wait on DNS). */
+static int resolve(struct member *m, const struct settings_peer *p)
+{
+    char port[16];
+    int rc;
+
+    snprintf(port, sizeof(port), "%d", p->port);
+    rc = lookup(m, p->host, port, 0);
+    if (rc != 0)
+        fprintf(stderr, "meshcached: cannot resolve peer %s:%d: %s\n", p->host, p->port,
+                rc == EAI_FAMILY ? "no address" : gai_strerror(rc));
+    return rc == 0 ? 0 : -1;
+}
+
+int cluster_new(struct server *srv, struct cluster **out)
+{
+    const struct settings *s = &srv->settings;
+    struct cluster *cl = calloc(1, sizeof(*cl));
+
+    if (cl == NULL)
+        goto nomem;
+    cl->srv = srv;
+    pthread_mutex_init(&cl->lock, NULL);
+    ring_ref_init(&cl->ring);
+    /* untouched pages of a large calloc() cost no memory */
+    cl->cap = s->gossip ? CLUSTER_MAX_MEMBERS : s->npeers + 1;
+    cl->members = calloc(cl->cap, sizeof(*cl->members));
+    if (cl->members == NULL)
+        goto nomem;
+    /* slot 0: this node, always alive */
+    snprintf(cl->members[0].addr, sizeof(cl->members[0].addr), "%s:%d", s->listen_addr,
+             s->port);
+    snprintf(cl->members[0].id, sizeof(cl->members[0].id), "%s", s->node_id);
+    cl->members[0].state = MEMBER_ALIVE;
+    cl->members[0].resolved = true;
+    cl->nmembers = 1;
+    for (size_t i = 0; i < s->npeers; i++) {
+        struct member *m = &cl->members[cl->nmembers];
+        const struct settings_peer *p = &s->peers[i];
+        if (p->port == s->port && strcmp(p->host, s->listen_addr) == 0)
+            continue; /* the shared list names this node too */
+        util_format_hostport(m->addr, sizeof(m->addr), p->host, p->port);
+        if (resolve(m, p) != 0)
+            goto fail;
+        m->resolved = true;
+        cl->nmembers++;
+    }
+    pthread_mutex_lock(&cl->lock);
+    rebuild_ring_locked(cl);
+    pthread_mutex_unlock(&cl->lock);
+    if (cl->epoch == 0)
+        goto nomem;
+    *out = cl;
+    return 0;
+
+nomem:
+    fprintf(stderr, "meshcached: out of memory building the cluster view\n");
+fail:
+    cluster_free(cl);
+    return -1;
+}
+
+/* A member answered our hello: learn its id. Refuses this node under
+ * another address, and members whose rings would not match ours. */
+static bool on_hello(void *arg, uint32_t slot, const char *id, unsigned vnodes)
+{
+    struct cluster *cl = arg;
+    struct member *m = &cl->members[slot];
+    bool ok = true;
+
+    pthread_mutex_lock(&cl->lock);
+    if (strcmp(id, cl->srv->settings.node_id) == 0) {
+        if (!m->alias && verbose(cl) > 0)
+            fprintf(stderr, "meshcached: peer %s is this node\n", m->addr);
+        m->alias = true;
+        ok = false;
+    } else if (vnodes != cl->srv->settings.vnodes) {
+        fprintf(stderr,
+                "meshcached: peer %s (%s) uses --vnodes %u, this node %u: "
+                "not adding it to the ring\n",
+                m->addr, id, vnodes, cl->srv->settings.vnodes);
+        ok = false;
+    } else if (strlen(id) > SETTINGS_MAX_ID_LEN) {
+        ok = false;
+    } else if (strcmp(m->id, id) != 0) {
+        if (m->id[0] != '\0' && verbose(cl) > 0)
+            fprintf(stderr, "meshcached: peer %s is now %s (was %s)\n", m->addr, id,
+                    m->id);
+        snprintf(m->id, sizeof(m->id), "%s", id);
+        if (m->state == MEMBER_ALIVE)
+            rebuild_ring_locked(cl);
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return ok;
+}
+
+static void set_state(struct cluster *cl, struct member *m, enum member_state st)
+{
+    pthread_mutex_lock(&cl->lock);
+    if (m->state != st && !m->alias && m->id[0] != '\0') {
+        m->state = st;
+        if (verbose(cl) > 0)
+            fprintf(stderr, "meshcached: member %s (%s) is %s\n", m->id, m->addr,
+                    state_name(st));
+        rebuild_ring_locked(cl);
+    }
+    pthread_mutex_unlock(&cl->lock);
+}
+
+static void ping_result(struct cluster *cl, uint32_t slot, bool ok)
+{
+    struct member *m = &cl->members[slot];
+
+    if (ok) {
+        m->fails = 0;
+        set_state(cl, m, MEMBER_ALIVE);
+    } else if (++m->fails >= CLUSTER_PING_FAILURES) {
+        set_state(cl, m, MEMBER_DEAD);
+    }
+}
+
+static void ping_done(void *arg, uint32_t slot, int status, bool error, const char *reply,
+                      size_t len)
+{
+    ping_result(arg, slot,
+                status == 0 && !error && len == 4 && memcmp(reply, "MN\r\n", 4) == 0);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    static const char mn[] = "mn\r\n";
+    struct cluster *cl = arg;
+    struct iovec iov = {.iov_base = (void *)mn, .iov_len = sizeof(mn) - 1};
+
+    (void)fd;
+    (void)what;
+    for (uint32_t i = 1; i < cl->nmembers; i++) {
+        bool alias;
+        pthread_mutex_lock(&cl->lock);
+        alias = cl->members[i].alias;
+        pthread_mutex_unlock(&cl->lock);
+        if (alias)
+            continue;
+        if (peer_request(cl->peers, i, &iov, 1, PEER_REPLY_LINE, ping_done, cl, i) != 0)
+            ping_result(cl, i, false);
+    }
+}
+
+static void *cluster_main(void *arg)
+{
+    struct cluster *cl = arg;
+
+    tick_cb(-1, 0, cl); /* the first round at once: a new cluster forms fast */
+    event_base_dispatch(cl->base);
+    return NULL;
+}
+
+int cluster_start(struct cluster *cl)
+{
+    const struct settings *s = &cl->srv->settings;
+    struct peer_set_config pc = {
+        .cluster = cl,
+        .self_id = s->node_id,
+        .vnodes = s->vnodes,
+        .timeout_ms = s->peer_timeout_ms,
+        .max_value = 64,
+        .hello = on_hello,
+        .hello_arg = cl,
+    };
+    struct timeval every = {.tv_sec = CLUSTER_PING_INTERVAL_MS / 1000,
+                            .tv_usec = (CLUSTER_PING_INTERVAL_MS % 1000) * 1000};
+
+    if (s->gossip) {
+        /* nng starts threads: only now, after any fork */
+        if (gossip_new(cl->srv, cl, &cl->gossip) != 0)
+            return -1;
+        return gossip_start(cl->gossip);
+    }
+    cl->base = event_base_new();
+    if (cl->base == NULL)
+        return -1;
+    pc.base = cl->base;
+    if (peer_set_new(&pc, &cl->peers) != 0)
+        return -1;
+    cl->tick = event_new(cl->base, -1, EV_PERSIST, tick_cb, cl);
+    if (cl->tick == NULL || event_add(cl->tick, &every) != 0)
+        return -1;
+    if (pthread_create(&cl->thread, NULL, cluster_main, cl) != 0)
+        return -1;
+    cl->started = true;
+    return 0;
+}
+
+void cluster_leave(struct cluster *cl)
+{
+    if (cl != NULL)
+        gossip_leave(cl->gossip);
+}
+
+void cluster_free(struct cluster *cl)
+{
+    if (cl == NULL)
+        return;
+    gossip_free(cl->gossip);
+    if (cl->started) {
+        event_base_loopbreak(cl->base);
+        pthread_join(cl->thread, NULL);
+    }
+    peer_set_free(cl->peers);
+    if (cl->tick != NULL)
+        event_free(cl->tick);
+    if (cl->base != NULL)
+        event_base_free(cl->base);
+    ring_ref_fini(&cl->ring);
+    free(cl->members);
+    pthread_mutex_destroy(&cl->lock);
+    free(cl);
+}
+
+void cluster_stats(struct cluster *cl, struct buf *out)
+{
+    struct ring *r = ring_acquire(&cl->ring);
+    size_t self;
+
+    stats_line(out, "self", "%s", cl->srv->settings.node_id);
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < cl->nmembers; i++) {
+        const struct member *m = &cl->members[i];
+        char name[SETTINGS_MAX_ID_LEN + 16];
+        if (m->alias || m->state == MEMBER_GONE)
+            continue;
+        snprintf(name, sizeof(name), "member:%s", m->id[0] != '\0' ? m->id : m->addr);
+        if (cl->srv->settings.gossip)
+            stats_line(out, name, "%s %s %llu", state_name(m->state), m->addr,
+                       (unsigned long long)m->incarnation);
+        else
+            stats_line(out, name, "%s %s", state_name(m->state), m->addr);
+    }
+    pthread_mutex_unlock(&cl->lock);
+    if (cl->gossip != NULL)
+        gossip_stats(cl->gossip, out);
+    stats_line(out, "ring_epoch", "%llu", (unsigned long long)ring_epoch(r));
+    stats_line(out, "ring_vnodes", "%u", ring_vnodes(r));
+    stats_line(out, "ring_nodes", "%zu", ring_node_count(r) - ring_down_count(r));
+    stats_line(out, "ring_down", "%zu", ring_down_count(r));
+    stats_line(out, "ring_share", "%.4f",
+               ring_node_index(r, cl->srv->settings.node_id, &self) == 0
+                   ? ring_share(r, self)
+                   : 0.0);
+    stats_line(out, "peer_timeout_ms", "%u", cl->srv->settings.peer_timeout_ms);
+    stats_line(out, "replicas", "%u", cl->srv->settings.replicas);
+    stats_line(out, "write_quorum", "%u", cl->srv->settings.write_quorum);
+    stats_line(out, "read_quorum", "%u", cl->srv->settings.read_quorum);
+    ring_release(r);
+}
+
+/* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
+ * gossip thread). Returns 0 or -1. */
+static int resolve_addr(struct member *m, const char *addr)
+{
+    char host[GMSG_MAX_ADDR + 1];
+    const char *colon = strrchr(addr, ':');
+    size_t hl;
+
+    if (colon == NULL)
+        return -1;
+    hl = (size_t)(colon - addr);
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+        addr++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return -1;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    return lookup(m, host, colon + 1, AI_NUMERICHOST | AI_NUMERICSERV) == 0 ? 0 : -1;
+}
+
+void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
+                           int state, uint64_t incarnation)
+{
+    static const enum member_state map[] = {
+        [0] = MEMBER_GONE,
+        [GMSG_ALIVE] = MEMBER_ALIVE,
+        [GMSG_SUSPECT] = MEMBER_SUSPECT,
+        [GMSG_DEAD] = MEMBER_DEAD,
+        [GMSG_LEFT] = MEMBER_LEFT,
+    };
+    struct member *m = NULL;
+    int was, now;
+
+    if (state < 0 || state > GMSG_LEFT)
+        return;
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < cl->nmembers; i++)
+        if (strcmp(cl->members[i].id, id) == 0)
+            m = &cl->members[i];
+    if (m == &cl->members[0]) {
+        m->incarnation = incarnation; /* ourselves: for stats only */
+        goto out;
+    }
+    if (m == NULL) {
+        if (state == 0 || cl->nmembers == cl->cap)
+            goto out;
+        m = &cl->members[cl->nmembers++];
+        snprintf(m->id, sizeof(m->id), "%s", id);
+        m->state = MEMBER_GONE;
+    }
+    was = ring_state(m);
+    if (strcmp(m->addr, addr) != 0 || !m->resolved) {
+        snprintf(m->addr, sizeof(m->addr), "%s", addr);
+        m->salen = 0;
+        m->resolved = resolve_addr(m, addr) == 0;
+        if (!m->resolved)
+            fprintf(stderr,
+                    "meshcached: member %s has an address that is not numeric: %s\n", id,
+                    addr);
+    }
+    m->state = map[state];
+    m->incarnation = incarnation;
+    now = ring_state(m);
+    if (was != now)
+        cl->ring_dirty = true; /* built by cluster_commit(), off the gossip lock */
+out:
+    pthread_mutex_unlock(&cl->lock);
+}
+
+bool cluster_commit(struct cluster *cl)
+{
+    bool built = false;
+
+    pthread_mutex_lock(&cl->lock);
+    if (cl->ring_dirty) {
+        cl->ring_dirty = false;
+        rebuild_ring_locked(cl);
+        built = true;
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return built;
+}
+
+bool cluster_dirty(struct cluster *cl)
+{
+    bool dirty;
+
+    pthread_mutex_lock(&cl->lock);
+    dirty = cl->ring_dirty;
+    pthread_mutex_unlock(&cl->lock);
+    return dirty;
+}

@@ -1,0 +1,104 @@
+/*
+ * cluster: this node's view of the cluster (the members, their states and
+ * ids) and the ring built from the members that are in it.
+ *
+ * Two sources of membership, chosen by the settings:
+ *
+ * Static (--peers): members are this node (slot 0) and the --peers entries
+ * that are not this node (slots 1..). A cluster thread pings every other
+ * member once a second over its own peer connections ("mn"); a member's id
+ * is learned from its answer to our hello, so --peers lists addresses, not
+ * ids. A member starts dead, becomes alive at its first answered ping, and
+ * is dead again after CLUSTER_PING_FAILURES pings in a row fail.
+ *
+ * Gossip (--join, --cluster-port): the gossip module reports every member
+ * it learns of and every change of state (alive, suspect, dead, left,
+ * forgotten) through cluster_gossip_update(); members get slots in the
+ * order they are learned, up to CLUSTER_MAX_MEMBERS, and keep them.
+ *
+ * Either way, every change of the set of members in the ring (alive, and
+ * with gossip suspect too) builds a new ring of them (epoch + 1) and
+ * publishes it; workers read it without locks through cluster_ring_ref().
+ *
+ * Threads: the member table is written by the cluster or gossip thread and
+ * read by any thread under the cluster's mutex (a leaf lock but for the
+ * gossip lock, which is taken before it; taken only on cold paths:
+ * connecting, refusing a hello, error replies, `stats cluster`).
+ */
+#ifndef MESHCACHED_CLUSTER_H
+#define MESHCACHED_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/buf.h"
+#include "cluster/ring.h"
+
+#define CLUSTER_PING_INTERVAL_MS 1000
+#define CLUSTER_PING_FAILURES    3
+#define CLUSTER_SELF             0 /* this node's member slot */
+
+struct server;
+struct cluster;
+
+/*
+ * Builds the member table from srv->settings (resolving every --peers
+ * address) and publishes a ring of this node alone. Does not start the
+ * thread. Returns 0, or -1 after printing why to stderr.
+ */
+int cluster_new(struct server *srv, struct cluster **out);
+
+/* Starts membership (after any fork): gossip when settings say so (which
+ * opens the cluster port), else the thread that pings the static members.
+ * Returns 0 or -1 (after printing why). */
+int cluster_start(struct cluster *cl);
+
+/* Stops the thread (if started) and frees everything; rings that workers
+ * still hold stay valid until they release them. NULL is a no-op. */
+void cluster_free(struct cluster *cl);
+
+/* Where the current ring is published. */
+struct ring_ref *cluster_ring_ref(struct cluster *cl);
+
+/* The address of a member's client port. Returns 0, or -ENOENT for a slot
+ * that is not a member. Any thread. */
+int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_storage *sa,
+                        socklen_t *len);
+
+/* Copies a member's id, or its address while its id is unknown, into
+ * buf (cap > 0 bytes, NUL-terminated, truncated to fit). Any thread. */
+void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap);
+
+/* True when id is the id this node last learned for the member (a worker's
+ * check of a member's hello). Any thread. */
+bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id);
+
+/* Appends the `stats cluster` lines, without the final "END". Any thread. */
+void cluster_stats(struct cluster *cl, struct buf *out);
+
+/*
+ * Gossip mode: what the membership protocol says of a member: its client
+ * address ("host:port", numeric), its state (a gmsg_state, or 0 once it is
+ * forgotten) and incarnation. Adds members not seen before and rebuilds the
+ * ring when the set of members in it (alive or suspect) changes. Called by
+ * the gossip module, under its lock.
+ */
+void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
+                           int state, uint64_t incarnation);
+
+/* Gossip mode: builds and publishes the ring when members joined or left it
+ * since the last build. Returns true when it built one. Batching changes
+ * this way costs one ring per burst (a cluster forming, several nodes
+ * failing at once) instead of one per change, and keeps the build (tens of
+ * milliseconds for tens of nodes) out of the gossip lock. */
+bool cluster_commit(struct cluster *cl);
+
+/* Gossip mode: whether cluster_commit() has work. */
+bool cluster_dirty(struct cluster *cl);
+
+/* Gossip mode: tells the other members this node is leaving (SIGTERM), for
+ * a short bounded time. A no-op with static membership. */
+void cluster_leave(struct cluster *cl);
+
+#endif

@@ -1,0 +1,689 @@
+/*
+ * proxy: forwarding client commands to their keys' owners and relaying the
+ * owners' replies; a multi-get over several owners is split per owner and
+ * reassembled in the client's key order.
+ */
+#include "cluster/cluster.h"
+#include "cmd/cmd.h"
+#include "cluster/peer.h"
+#include "proto/proto.h"
+#include "cluster/proxy_internal.h"
+#include "cluster/repl.h"
+#include "cluster/ring.h"
+#include "base/server.h"
+#include "base/stats.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One owner's part of a multi-get. */
+struct proxy_sub {
+    uint32_t owner;  /* member slot; CLUSTER_SELF for the local part */
+    struct buf data; /* its VALUE blocks (and END, from a peer) */
+    size_t at;       /* assembly: the next block to look at */
+};
+
+/* One allocation: this struct, then subs, key_sub and the line. */
+struct proxy_multi {
+    struct proxy *px;
+    char *line; /* a copy of the client's line */
+    size_t len;
+    size_t keys_off;
+    size_t nkeys;
+    uint32_t *key_sub; /* per key, in order: which sub answers it */
+    size_t nsubs;
+    uint32_t local_sub; /* the sub answered here, once its quorum is in */
+    bool sending;       /* proxy_fanout() is still sending the subs */
+    bool return_cas, touch;
+    int32_t touch_time;
+    struct proxy_sub subs[];
+};
+
+#define SUB_OF_STACK  64   /* ring nodes mapped to subs without a malloc */
+#define PROXY_SPARES  256  /* finished requests a worker keeps for reuse */
+#define SPARE_BUF_MAX 4096 /* largest buffer a spare keeps */
+
+static const char mn_line[] = "mn\r\n";
+
+static void req_destroy(struct proxy_req *r);
+
+/* A member's hello on one of this worker's connections: it must be the
+ * member the cluster view knows at that address, with our ring layout. */
+static bool worker_hello(void *arg, uint32_t member, const char *id, unsigned vnodes)
+{
+    struct proxy *px = arg;
+
+    return vnodes == px->srv->settings.vnodes && cluster_member_is(px->cl, member, id);
+}
+
+int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *stats,
+              struct proxy **out)
+{
+    struct proxy *px = calloc(1, sizeof(*px));
+    struct peer_set_config pc = {
+        .base = base,
+        .cluster = srv->cluster,
+        .self_id = srv->settings.node_id,
+        .vnodes = srv->settings.vnodes,
+        .timeout_ms = srv->settings.peer_timeout_ms,
+        .max_value = srv->settings.item_size_max,
+        .hello = worker_hello,
+    };
+
+    if (px == NULL)
+        return -ENOMEM;
+    px->srv = srv;
+    px->cl = srv->cluster;
+    px->stats = stats;
+    pc.hello_arg = px;
+    buf_init(&px->scratch);
+    if (peer_set_new(&pc, &px->peers) != 0) {
+        free(px);
+        return -ENOMEM;
+    }
+    if (repl_new(px, &pc, &px->repl) != 0) {
+        peer_set_free(px->peers);
+        free(px);
+        return -ENOMEM;
+    }
+    *out = px;
+    return 0;
+}
+
+bool proxy_replicates(const struct proxy *px)
+{
+    return px->repl != NULL;
+}
+
+void proxy_free(struct proxy *px)
+{
+    if (px == NULL)
+        return;
+    repl_stop(px->repl);      /* no new work from its timer */
+    peer_set_free(px->peers); /* answers, and so frees, what is outstanding */
+    repl_free(px->repl);
+    while (px->spare != NULL) {
+        struct proxy_req *r = px->spare;
+        px->spare = r->next;
+        req_destroy(r);
+    }
+    ring_cache_clear(&px->rc);
+    buf_free(&px->scratch);
+    free(px);
+}
+
+/* The current ring; when it changed, members that came back get a fresh
+ * connection attempt at once instead of waiting out their backoff. */
+const struct ring *proxy_ring(struct proxy *px)
+{
+    const struct ring *r = ring_cache_get(&px->rc, cluster_ring_ref(px->cl));
+
+    if (ring_epoch(r) != px->epoch) {
+        px->epoch = ring_epoch(r);
+        for (size_t i = 0; i < ring_node_count(r); i++) {
+            peer_reset_backoff(px->peers, ring_node(r, i)->tag);
+            if (px->repl != NULL)
+                repl_reset_backoff(px->repl, ring_node(r, i)->tag);
+        }
+    }
+    px->ring = r;
+    return r;
+}
+
+/*
+ * The node that serves a key here. With one copy, its owner. With
+ * replication: for a read this node when it is one of the owners; else
+ * (and for a write) the first owner that is this node or whose connection
+ * is not backing off after a failure, so that an owner that just died is
+ * passed over at once, before membership declares it dead.
+ */
+static size_t serving_node(struct proxy *px, const struct ring *r, const char *key,
+                           size_t nkey, bool write)
+{
+    uint32_t hv = ring_hash(key, nkey);
+    size_t idx[REPL_MAX_REPLICAS], n;
+    unsigned replicas = px->repl != NULL ? repl_replicas(px->repl) : 1;
+
+    if (replicas == 1 || ring_owners(r, hv, replicas, idx, &n) != 0)
+        return ring_first_up(r, hv);
+    if (!write)
+        for (size_t i = 0; i < n; i++)
+            if (ring_node(r, idx[i])->tag == CLUSTER_SELF)
+                return idx[i];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t tag = ring_node(r, idx[i])->tag;
+        if (tag == CLUSTER_SELF || peer_available(px->peers, tag))
+            return idx[i];
+    }
+    return idx[0];
+}
+
+static uint32_t owner_of(struct proxy *px, const struct ring *r, const char *key,
+                         size_t nkey, bool write)
+{
+    size_t i = serving_node(px, r, key, nkey, write);
+
+    return i == SIZE_MAX ? CLUSTER_SELF : ring_node(r, i)->tag;
+}
+
+/* Whether every key of a multi-get is served by this node. */
+static bool all_keys_here(struct proxy *px, const struct ring *r, const char *line,
+                          size_t len, const struct route_req *rr, uint32_t *first)
+{
+    size_t pos = rr->keys_off;
+    const char *key;
+    size_t nkey;
+    bool here = true;
+
+    *first = UINT32_MAX;
+    while (route_next_key(line, len, &pos, &key, &nkey)) {
+        uint32_t o = owner_of(px, r, key, nkey, false);
+        if (*first == UINT32_MAX)
+            *first = o;
+        if (o != *first)
+            here = false;
+    }
+    return here;
+}
+
+enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
+                                bool from_peer, struct route_req *rr, uint32_t *owner)
+{
+    const struct ring *r;
+    uint32_t first;
+    bool sync = px->repl != NULL && repl_read_quorum(px->repl) > 1;
+
+    switch (route_classify(line, len, px->srv->settings.item_size_max, rr)) {
+    case ROUTE_LOCAL:
+        if (!from_peer && len >= 9 && memcmp(line, "flush_all", 9) == 0 &&
+            (len == 9 || line[9] == ' '))
+            return ring_node_count(proxy_ring(px)) < 2 ? PROXY_LOCAL : PROXY_BROADCAST;
+        return PROXY_LOCAL;
+    case ROUTE_KEY:
+        if (from_peer) /* served here, as the forwarder decided */
+            return sync && !rr->write ? PROXY_SYNC : PROXY_LOCAL;
+        r = proxy_ring(px);
+        if (ring_node_count(r) < 2)
+            return PROXY_LOCAL;
+        *owner = owner_of(px, r, rr->key, rr->nkey, rr->write);
+        if (*owner != CLUSTER_SELF)
+            return PROXY_FORWARD;
+        return sync && !rr->write ? PROXY_SYNC : PROXY_LOCAL;
+    case ROUTE_MULTIGET:
+        if (from_peer)
+            return sync ? PROXY_SYNC : PROXY_LOCAL;
+        r = proxy_ring(px);
+        if (ring_node_count(r) < 2)
+            return PROXY_LOCAL;
+        if (!all_keys_here(px, r, line, len, rr, &first))
+            return PROXY_FANOUT;
+        if (first == CLUSTER_SELF)
+            return sync ? PROXY_SYNC : PROXY_LOCAL;
+        *owner = first;
+        rr->reply = PEER_REPLY_GET;
+        rr->quiet = false;
+        rr->noreply = false;
+        return PROXY_FORWARD;
+    }
+    return PROXY_LOCAL;
+}
+
+/* How long a forwarded command may take: with replication, the owner may
+ * itself wait up to peer_timeout_ms for the other owners before it
+ * answers (a quorum error then), and that answer must not be cut off. */
+static uint32_t forward_timeout(const struct proxy *px)
+{
+    uint32_t t = px->srv->settings.peer_timeout_ms;
+
+    return px->repl != NULL ? 2 * t + 100 : t;
+}
+
+/* A request, from the spares when there is one: forwarding allocates
+ * nothing per command once the worker has warmed up. */
+struct proxy_req *proxy_req_new(struct proxy *px, struct conn *conn)
+{
+    struct proxy_req *r = px->spare;
+
+    if (r != NULL) {
+        px->spare = r->next;
+        px->nspare--;
+        r->next = NULL;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return NULL;
+        buf_init(&r->reply);
+        buf_init(&r->after);
+    }
+    r->px = px;
+    r->conn = conn;
+    return r;
+}
+
+/* Makes r's reply the error for a member that failed with status. */
+static void fail_with(struct proxy_req *r, uint32_t member, int status)
+{
+    char name[SETTINGS_MAX_ID_LEN + 16], line[SETTINGS_MAX_ID_LEN + 64];
+
+    if (r->failed)
+        return;
+    r->failed = true;
+    STATS_INCR(r->px->stats, forward_errors);
+    buf_reset(&r->reply);
+    if (r->noreply)
+        return; /* the client reads no reply, so no error either */
+    cluster_member_name(r->px->cl, member, name, sizeof(name));
+    snprintf(line, sizeof(line), "SERVER_ERROR peer %s %s\r\n", name,
+             peer_strerror(status));
+    buf_append_str(&r->reply, line);
+}
+
+static void multi_free(struct proxy_multi *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nsubs; i++)
+        buf_free(&m->subs[i].data);
+    free(m);
+}
+
+/* Empties a spare request's buffer, keeping at most SPARE_BUF_MAX of it:
+ * spares must not pin the memory of a big reply. */
+static void spare_buf(struct buf *b)
+{
+    if (b->cap > SPARE_BUF_MAX)
+        buf_free(b); /* and ready for use again */
+    else
+        buf_reset(b);
+}
+
+static void req_destroy(struct proxy_req *r)
+{
+    buf_free(&r->reply);
+    buf_free(&r->after);
+    free(r);
+}
+
+void proxy_req_free(struct proxy_req *r)
+{
+    struct proxy *px;
+
+    if (r == NULL)
+        return;
+    px = r->px;
+    multi_free(r->multi);
+    if (px->nspare >= PROXY_SPARES) {
+        req_destroy(r);
+        return;
+    }
+    /* keep it, and its buffers when small, for the next */
+    spare_buf(&r->reply);
+    spare_buf(&r->after);
+    *r = (struct proxy_req){.reply = r->reply, .after = r->after, .next = px->spare};
+    px->spare = r;
+    px->nspare++;
+}
+
+void proxy_req_detach(struct proxy_req *r)
+{
+    r->conn = NULL;
+    if (r->outstanding == 0)
+        proxy_req_free(r);
+}
+
+/* One answer less: tell the connection, or free an orphan. */
+void proxy_req_answered(struct proxy_req *r)
+{
+    if (--r->outstanding > 0)
+        return;
+    if (r->conn == NULL)
+        proxy_req_free(r);
+    else
+        conn_proxy_ready(r->conn);
+}
+
+static void on_answer(void *arg, uint32_t member, int status, bool error,
+                      const char *reply, size_t len)
+{
+    struct proxy_req *r = arg;
+
+    (void)error;
+    if (status != 0) {
+        fail_with(r, member, status);
+    } else if (r->conn != NULL) {
+        /* first in its connection's queue: straight to the output */
+        struct buf *dst = conn_proxy_out(r->conn, r);
+        buf_append(dst != NULL ? dst : &r->reply, reply,
+                   r->quiet ? len - (sizeof(mn_line) - 1) : len);
+    }
+    proxy_req_answered(r);
+}
+
+struct proxy_req *proxy_forward(struct proxy *px, struct conn *conn,
+                                const struct route_req *rr, uint32_t owner,
+                                const char *raw, size_t nraw)
+{
+    struct proxy_req *r = proxy_req_new(px, conn);
+
+    STATS_INCR(px->stats, forwarded);
+    struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
+                           {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
+    int rc;
+
+    if (r == NULL)
+        return NULL;
+    r->noreply = rr->noreply;
+    r->quiet = rr->quiet;
+    rc = peer_request_within(px->peers, owner, iov, rr->quiet ? 2 : 1,
+                             rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r,
+                             owner, forward_timeout(px));
+    if (rc != 0)
+        fail_with(r, owner, rc);
+    else
+        r->outstanding = 1;
+    return r;
+}
+
+/* Builds the final reply of a multi-get from its parts, in key order. */
+static void assemble(struct proxy_req *r)
+{
+    struct proxy_multi *m = r->multi;
+    size_t pos = m->keys_off, k = 0;
+    const char *key;
+    size_t nkey;
+
+    if (!r->failed) {
+        while (k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey)) {
+            struct proxy_sub *s = &m->subs[m->key_sub[k++]];
+            size_t p = s->at, nv, nb;
+            const char *vk, *block;
+            if (route_next_value(s->data.data, s->data.len, &p, &vk, &nv, &block, &nb) &&
+                nv == nkey && memcmp(vk, key, nkey) == 0) {
+                buf_append(&r->reply, block, nb);
+                s->at = p;
+            }
+        }
+        buf_append(&r->reply, "END\r\n", 5);
+    }
+    multi_free(m);
+    r->multi = NULL;
+}
+
+static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
+                          const char *reply, size_t len)
+{
+    struct proxy_req *r = arg;
+    struct proxy_multi *m = r->multi;
+
+    if (status != 0) {
+        fail_with(r, m->subs[sub].owner, status);
+    } else if (error && !r->failed) {
+        /* the owner's own error (say, its reply bound) is the answer */
+        r->failed = true;
+        buf_reset(&r->reply);
+        buf_append(&r->reply, reply, len);
+    } else if (r->conn != NULL && !r->failed) {
+        buf_append(&m->subs[sub].data, reply, len);
+    }
+    if (r->outstanding == 1)
+        assemble(r);
+    proxy_req_answered(r);
+}
+
+/* Sends the get line for sub s: the command, the exptime of gat/gats, and
+ * the keys of s in the client's order. */
+static int send_sub(struct proxy_req *r, const struct route_req *rr, uint32_t s)
+{
+    struct proxy_multi *m = r->multi;
+    struct proxy *px = m->px;
+    struct buf *b = &px->scratch;
+    size_t pos = m->keys_off, k = 0;
+    const char *key;
+    size_t nkey;
+    struct iovec iov;
+    int rc;
+
+    buf_reset(b);
+    buf_append(b, rr->cmd, rr->ncmd);
+    if (rr->touch) {
+        buf_append(b, " ", 1);
+        buf_append(b, rr->exptime, rr->nexptime);
+    }
+    while (route_next_key(m->line, m->len, &pos, &key, &nkey)) {
+        if (m->key_sub[k++] != s)
+            continue;
+        buf_append(b, " ", 1);
+        buf_append(b, key, nkey);
+    }
+    buf_append(b, "\r\n", 2);
+    if (b->oom) {
+        b->oom = false;
+        return -ENOMEM;
+    }
+    iov.iov_base = b->data;
+    iov.iov_len = b->len;
+    rc = peer_request_within(px->peers, m->subs[s].owner, &iov, 1, PEER_REPLY_GET,
+                             on_sub_answer, r, s, forward_timeout(px));
+    buf_reset(b);
+    return rc;
+}
+
+/* Splits the keys over their owners: key_sub and subs. */
+static int split_keys(struct proxy_multi *m, const struct ring *ring)
+{
+    size_t nnodes = ring_node_count(ring), pos = m->keys_off, k = 0;
+    uint32_t stack[SUB_OF_STACK];
+    uint32_t *sub_of = nnodes <= SUB_OF_STACK ? stack : malloc(nnodes * sizeof(*sub_of));
+    const char *key;
+    size_t nkey;
+
+    if (sub_of == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < nnodes; i++)
+        sub_of[i] = UINT32_MAX;
+    while (k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey)) {
+        size_t node = serving_node(m->px, ring, key, nkey, false);
+        if (sub_of[node] == UINT32_MAX) {
+            sub_of[node] = (uint32_t)m->nsubs;
+            m->subs[m->nsubs].owner = ring_node(ring, node)->tag;
+            buf_init(&m->subs[m->nsubs].data);
+            m->nsubs++;
+        }
+        m->key_sub[k++] = sub_of[node];
+    }
+    m->nkeys = k;
+    if (sub_of != stack)
+        free(sub_of);
+    return 0;
+}
+
+/* Looks up the keys of the multi-get's local sub here. */
+static void local_part(struct proxy_req *r, struct cmd *cmd)
+{
+    struct proxy_multi *m = r->multi;
+    struct proxy_sub *sub = &m->subs[m->local_sub];
+    size_t pos = m->keys_off, k = 0;
+    const char *key;
+    size_t nkey;
+
+    while (route_next_key(m->line, m->len, &pos, &key, &nkey))
+        if (m->key_sub[k++] == m->local_sub)
+            cmd_get_local(cmd, &sub->data, key, nkey, m->return_cas, m->touch,
+                          m->touch_time);
+}
+
+static void on_local_synced(void *arg, const char *err)
+{
+    struct proxy_req *r = arg;
+
+    if (err != NULL && !r->failed) {
+        r->failed = true;
+        buf_reset(&r->reply);
+        buf_append_str(&r->reply, err);
+    } else if (!r->failed && r->conn != NULL) {
+        local_part(r, repl_cmd(r->px->repl));
+    }
+    if (r->outstanding == 1 && !r->multi->sending)
+        assemble(r);
+    proxy_req_answered(r);
+}
+
+/* With a read quorum: the local sub's keys are first brought up to date
+ * from the other owners. */
+static int local_sync(struct proxy_req *r)
+{
+    struct proxy_multi *m = r->multi;
+    const char **keys = malloc(m->nkeys * sizeof(*keys));
+    size_t *nkeys = malloc(m->nkeys * sizeof(*nkeys));
+    size_t pos = m->keys_off, k = 0, n = 0;
+    const char *key;
+    size_t nkey;
+    int rc = -ENOMEM;
+
+    if (keys != NULL && nkeys != NULL) {
+        while (route_next_key(m->line, m->len, &pos, &key, &nkey))
+            if (m->key_sub[k++] == m->local_sub) {
+                keys[n] = key;
+                nkeys[n++] = nkey;
+            }
+        rc = repl_sync_keys(m->px, keys, nkeys, n, on_local_synced, r);
+    }
+    free(keys);
+    free(nkeys);
+    return rc;
+}
+
+struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *cmd,
+                               const char *line, size_t len, const struct route_req *rr)
+{
+    struct proxy_req *r = proxy_req_new(px, conn);
+
+    STATS_INCR(px->stats, forwarded);
+    size_t nsubs_max = ring_node_count(px->ring);
+    struct proxy_multi *m;
+
+    if (r == NULL)
+        return NULL;
+    if (nsubs_max > rr->nkeys)
+        nsubs_max = rr->nkeys;
+    m = r->multi = calloc(1, sizeof(*m) + nsubs_max * sizeof(m->subs[0]) +
+                                 rr->nkeys * sizeof(*m->key_sub) + len + 1);
+    if (m == NULL)
+        goto nomem;
+    m->key_sub = (uint32_t *)(m->subs + nsubs_max);
+    m->line = (char *)(m->key_sub + rr->nkeys);
+    memcpy(m->line, line, len);
+    m->line[len] = '\0';
+    m->px = px;
+    m->len = len;
+    m->keys_off = rr->keys_off;
+    m->nkeys = rr->nkeys;
+    m->return_cas = rr->return_cas;
+    m->touch = rr->touch;
+    m->touch_time = rr->touch_time;
+    if (split_keys(m, px->ring) != 0)
+        goto nomem;
+
+    r->outstanding = 1; /* held while sending, so nothing completes early */
+    m->sending = true;
+    for (uint32_t s = 0; s < m->nsubs; s++) {
+        struct proxy_sub *sub = &m->subs[s];
+        int rc;
+        if (r->failed)
+            break; /* the reply is an error whatever the others say */
+        if (sub->owner != CLUSTER_SELF) {
+            rc = send_sub(r, rr, s);
+            if (rc == 0)
+                r->outstanding++;
+            else
+                fail_with(r, sub->owner, rc);
+            continue;
+        }
+        m->local_sub = s;
+        if (px->repl != NULL && repl_read_quorum(px->repl) > 1) {
+            r->outstanding++; /* first: local_sync() may answer at once */
+            if (local_sync(r) != 0) {
+                r->outstanding--;
+                fail_with(r, CLUSTER_SELF, -ENOMEM);
+            }
+            continue;
+        }
+        local_part(r, cmd);
+    }
+    m->sending = false;
+    if (r->outstanding == 1)
+        assemble(r);
+    r->outstanding--;
+    return r;
+
+nomem:
+    proxy_req_free(r);
+    return NULL;
+}
+
+static void on_bcast_answer(void *arg, uint32_t member, int status, bool error,
+                            const char *reply, size_t len)
+{
+    struct proxy_req *r = arg;
+    bool ok = r->quiet ? len == 4 && memcmp(reply, "MN\r\n", 4) == 0
+                       : len == 4 && memcmp(reply, "OK\r\n", 4) == 0;
+
+    if (status != 0) {
+        fail_with(r, member, status);
+    } else if (!ok && !r->failed) {
+        r->failed = true;
+        buf_reset(&r->reply);
+        if (error && !r->noreply)
+            buf_append(&r->reply, reply, r->quiet ? len - (sizeof(mn_line) - 1) : len);
+        else if (!r->noreply)
+            buf_append_str(&r->reply, "SERVER_ERROR flush_all failed on a peer\r\n");
+    }
+    proxy_req_answered(r);
+}
+
+struct proxy_req *proxy_broadcast(struct proxy *px, struct conn *conn, struct cmd *cmd,
+                                  const char *line, size_t len, const char *raw,
+                                  size_t nraw)
+{
+    struct proxy_req *r = proxy_req_new(px, conn);
+
+    STATS_INCR(px->stats, forwarded);
+    const struct ring *ring = px->ring;
+    struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
+                           {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
+    struct buf *saved = cmd->out;
+    char copy[PROTO_MAX_LINE_NOGET + 1];
+
+    if (r == NULL)
+        return NULL;
+    /* here first: the command's own checks decide whether it goes further */
+    if (len > PROTO_MAX_LINE_NOGET)
+        len = PROTO_MAX_LINE_NOGET;
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    cmd_set_out(cmd, &r->reply);
+    cmd_process_line(cmd, copy, len);
+    cmd_set_out(cmd, saved);
+    if (r->reply.len > 0 &&
+        !(r->reply.len == 4 && memcmp(r->reply.data, "OK\r\n", 4) == 0))
+        return r; /* refused here: no member is asked */
+    r->noreply = r->quiet = r->reply.len == 0;
+    r->outstanding = 1; /* held while sending */
+    for (size_t i = 0; i < ring_node_count(ring); i++) {
+        uint32_t member = ring_node(ring, i)->tag;
+        int rc;
+        if (member == CLUSTER_SELF || ring_node(ring, i)->down)
+            continue;
+        rc = peer_request(px->peers, member, iov, r->quiet ? 2 : 1,
+                          r->quiet ? PEER_REPLY_QUIET : PEER_REPLY_LINE, on_bcast_answer,
+                          r, member);
+        if (rc == 0)
+            r->outstanding++;
+        else
+            fail_with(r, member, rc);
+    }
+    r->outstanding--;
+    return r;
+}

@@ -1,0 +1,763 @@
+/*
+ * repl: copies a key's state to its other owners with a write quorum,
+ * quorum reads with read repair, and hinted handoff for owners that are down.
+ */
+#include "cluster/repl.h"
+#include "cluster/cluster.h"
+#include "cmd/cmd.h"
+#include "cluster/peer.h"
+#include "cluster/proxy_internal.h"
+#include "base/rng.h"
+#include "base/server.h"
+#include "base/stats.h"
+#include "store/store.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HINT_TICK_MS    200 /* how often members that came back get their hints */
+#define HINT_BATCH      256 /* hints sent to one member per tick */
+#define TAG_KEY_SHIFT   5   /* rg tags: key index << 5 | owner index */
+#define REPL_MAX_OWNERS (1u << TAG_KEY_SHIFT)
+
+/* A key whose newest state a member that was down has to be sent. */
+struct hint {
+    struct hint *next;
+    uint32_t slot; /* the member */
+    uint8_t nkey;
+    char key[];
+};
+
+struct hint_list {
+    struct hint *head, *tail;
+};
+
+struct repl {
+    struct proxy *px;
+    unsigned n, w, r; /* replicas, write and read quorum */
+    double chance;    /* read_repair_chance */
+    struct rng rng;
+    struct cmd cmd;          /* runs the reads that waited for a quorum */
+    struct buf enc;          /* encodes rs and rg commands */
+    struct buf value;        /* a state's value while it is encoded */
+    struct hint_list *hints; /* per member slot */
+    size_t nlists;
+    uint64_t nhints, hints_max; /* this worker's share of -o hints_max */
+    struct event *tick;
+    bool stopping;          /* the worker is going away: send nothing new */
+    struct peer_set *peers; /* rs and rg only (see repl_new()) */
+};
+
+/* The owners of a key as this worker's ring says. */
+struct owners {
+    size_t n;                         /* live owners, in preference order */
+    uint32_t slot[REPL_MAX_REPLICAS]; /* their member slots */
+    bool self;                        /* this node is one of them */
+    size_t ndown;                     /* owners that are down (hinted) */
+    uint32_t down[REPL_MAX_REPLICAS]; /* their slots */
+};
+
+static void owners_of(struct repl *rp, const struct ring *r, const char *key, size_t nkey,
+                      struct owners *o)
+{
+    uint32_t hv = ring_hash(key, nkey);
+    size_t idx[REPL_MAX_REPLICAS], n = 0;
+
+    memset(o, 0, sizeof(*o));
+    if (ring_owners(r, hv, rp->n, idx, &n) == 0)
+        for (size_t i = 0; i < n; i++) {
+            o->slot[o->n] = ring_node(r, idx[i])->tag;
+            o->self |= o->slot[o->n] == CLUSTER_SELF;
+            o->n++;
+        }
+    if (ring_down_count(r) == 0 || ring_preference_hash(r, hv, NULL, rp->n, idx, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (ring_node(r, idx[i])->down)
+            o->down[o->ndown++] = ring_node(r, idx[i])->tag;
+}
+
+enum repl_quorum repl_quorum(unsigned need, unsigned total, unsigned acks, unsigned fails)
+{
+    if (acks >= need)
+        return REPL_MET;
+    if (fails > total || total - fails < need)
+        return REPL_FAILED;
+    return REPL_PENDING;
+}
+
+void repl_reset_backoff(struct repl *rp, uint32_t member)
+{
+    peer_reset_backoff(rp->peers, member);
+}
+
+unsigned repl_replicas(const struct repl *rp)
+{
+    return rp->n;
+}
+
+unsigned repl_read_quorum(const struct repl *rp)
+{
+    return rp->r;
+}
+
+/* Appends the rs command for key's current state here to rp->enc. Returns
+ * false when the key holds nothing. */
+static bool encode_state(struct repl *rp, const char *key, size_t nkey)
+{
+    struct store_state s;
+
+    buf_reset(&rp->enc);
+    buf_reset(&rp->value);
+    if (!store_read_state(rp->px->srv->store, key, nkey, &s, &rp->value) || rp->value.oom)
+        return false;
+    cmd_repl_encode_store(&rp->enc, key, nkey, &s, rp->value.data);
+    return !rp->enc.oom;
+}
+
+static int send_enc(struct repl *rp, uint32_t slot, enum peer_reply_kind kind,
+                    peer_done_fn fn, void *arg, uint32_t tag)
+{
+    struct iovec iov = {.iov_base = rp->enc.data, .iov_len = rp->enc.len};
+
+    if (rp->stopping)
+        return -ECANCELED; /* answers to what is cancelled must not send more */
+    return peer_request(rp->peers, slot, &iov, 1, kind, fn, arg, tag);
+}
+
+/* An rs answer: HD, or NS with the newer version the replica holds (which
+ * counts: the replica has the write or something newer). */
+static bool rs_ok(struct repl *rp, int status, bool error, const char *reply, size_t len)
+{
+    uint64_t v;
+
+    if (status != 0 || error || len < 4)
+        return false;
+    if (memcmp(reply, "HD\r\n", 4) == 0)
+        return true;
+    if (len > 5 && memcmp(reply, "NS ", 3) == 0 &&
+        util_parse_u64(reply + 3, len - 5, &v)) {
+        store_observe_version(rp->px->srv->store, v);
+        return true;
+    }
+    return false;
+}
+
+/* ---- hints ---- */
+
+static void hint_push(struct repl *rp, struct hint *h)
+{
+    struct hint_list *l = &rp->hints[h->slot];
+
+    h->next = NULL;
+    if (l->tail != NULL)
+        l->tail->next = h;
+    else
+        l->head = h;
+    l->tail = h;
+    rp->nhints++;
+}
+
+static void hint_add(struct repl *rp, uint32_t slot, const char *key, size_t nkey)
+{
+    struct hint_list *l;
+    struct hint *h;
+
+    if (slot >= rp->nlists) {
+        size_t n = slot + 1 > 2 * rp->nlists ? slot + 1 : 2 * rp->nlists;
+        struct hint_list *grown = realloc(rp->hints, n * sizeof(*grown));
+        if (grown == NULL)
+            goto drop;
+        memset(grown + rp->nlists, 0, (n - rp->nlists) * sizeof(*grown));
+        rp->hints = grown;
+        rp->nlists = n;
+    }
+    l = &rp->hints[slot];
+    if (l->tail != NULL && l->tail->nkey == nkey && memcmp(l->tail->key, key, nkey) == 0)
+        return; /* the same key again: one delivery sends its newest state */
+    if (rp->nhints >= rp->hints_max || (h = malloc(sizeof(*h) + nkey)) == NULL)
+        goto drop;
+    h->slot = slot;
+    h->nkey = (uint8_t)nkey;
+    memcpy(h->key, key, nkey);
+    hint_push(rp, h);
+    STATS_INCR(rp->px->stats, hints_stored);
+    return;
+drop:
+    STATS_INCR(rp->px->stats, hints_dropped);
+}
+
+/* A hint's delivery: it rides along as the request's argument. */
+struct hint_send {
+    struct repl *rp;
+    struct hint *h;
+};
+
+static void on_hint_sent(void *arg, uint32_t slot, int status, bool error,
+                         const char *reply, size_t len)
+{
+    struct hint_send *hs = arg;
+    struct repl *rp = hs->rp;
+
+    (void)slot;
+    if (status == -ECANCELED) {
+        free(hs->h);
+    } else if (rs_ok(rp, status, error, reply, len)) {
+        STATS_INCR(rp->px->stats, hints_delivered);
+        free(hs->h);
+    } else if (rp->nhints < rp->hints_max) {
+        hint_push(rp, hs->h); /* down again: wait for the next time */
+    } else {
+        STATS_INCR(rp->px->stats, hints_dropped);
+        free(hs->h);
+    }
+    free(hs);
+}
+
+/* Sends up to HINT_BATCH hints to a member that is up. */
+static void deliver(struct repl *rp, uint32_t slot)
+{
+    struct hint_list *l = &rp->hints[slot];
+
+    for (int n = 0; n < HINT_BATCH && l->head != NULL; n++) {
+        struct hint *h = l->head;
+        struct hint_send *hs;
+        l->head = h->next;
+        if (l->head == NULL)
+            l->tail = NULL;
+        rp->nhints--;
+        if (!encode_state(rp, h->key, h->nkey)) {
+            free(h); /* nothing left here to send (evicted, expired) */
+            continue;
+        }
+        hs = malloc(sizeof(*hs));
+        if (hs != NULL) {
+            hs->rp = rp;
+            hs->h = h;
+            if (send_enc(rp, slot, PEER_REPLY_LINE, on_hint_sent, hs, slot) == 0)
+                continue;
+            free(hs);
+        }
+        hint_push(rp, h); /* backing off, or no memory: next tick */
+        return;
+    }
+}
+
+static void hint_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct repl *rp = arg;
+    const struct ring *r;
+
+    (void)fd;
+    (void)what;
+    if (rp->nhints == 0)
+        return;
+    r = proxy_ring(rp->px);
+    for (size_t i = 0; i < ring_node_count(r); i++) {
+        const struct ring_node *node = ring_node(r, i);
+        if (!node->down && node->tag < rp->nlists && rp->hints[node->tag].head != NULL &&
+            node->tag != CLUSTER_SELF)
+            deliver(rp, node->tag);
+    }
+}
+
+/* ---- writes ---- */
+
+/* One write being copied to the other owners; outlives the client's
+ * request, which it completes once the quorum is decided. */
+struct repl_write {
+    struct repl *rp;
+    struct proxy_req *r; /* the client's, until decided; NULL after */
+    unsigned need;       /* acknowledgements the client waits for */
+    unsigned total;      /* owners asked */
+    unsigned acks, fails, pending;
+    unsigned w; /* the write quorum, for the error */
+    bool self;  /* this node counts towards w */
+    uint8_t nkey;
+    char key[KEY_MAX_LENGTH];
+};
+
+/* Completes the client's request once the quorum is decided. From inside
+ * repl_write() (at_once), the request is not queued yet: it is only marked
+ * complete, as the connection must not be woken for it. */
+static void write_decide(struct repl_write *wr, bool at_once)
+{
+    struct proxy_req *r = wr->r;
+    char line[96];
+
+    if (r == NULL)
+        return;
+    switch (repl_quorum(wr->need, wr->total, wr->acks, wr->fails)) {
+    case REPL_PENDING:
+        return;
+    case REPL_MET:
+        break;
+    case REPL_FAILED:
+        STATS_INCR(wr->rp->px->stats, quorum_failures);
+        buf_reset(&r->reply);
+        r->failed = true;
+        if (!r->noreply) {
+            snprintf(line, sizeof(line),
+                     "SERVER_ERROR write quorum not met (%u of %u)\r\n",
+                     wr->acks + wr->self, wr->w);
+            buf_append_str(&r->reply, line);
+        }
+        break;
+    }
+    wr->r = NULL;
+    if (at_once)
+        r->outstanding = 0;
+    else
+        proxy_req_answered(r);
+}
+
+static void on_write_answer(void *arg, uint32_t slot, int status, bool error,
+                            const char *reply, size_t len)
+{
+    struct repl_write *wr = arg;
+    struct repl *rp = wr->rp;
+
+    if (status == -ECANCELED) {
+        wr->fails++;
+    } else if (rs_ok(rp, status, error, reply, len)) {
+        wr->acks++;
+    } else {
+        wr->fails++;
+        STATS_INCR(rp->px->stats, repl_write_failures);
+        hint_add(rp, slot, wr->key, wr->nkey);
+    }
+    write_decide(wr, false);
+    if (--wr->pending == 0) {
+        write_decide(wr, false); /* cannot stay pending: every answer is in */
+        free(wr);
+    }
+}
+
+struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct cmd *cmd,
+                             struct buf *out, size_t mark, bool noreply)
+{
+    struct repl *rp = px->repl;
+    const struct ring *ring;
+    struct owners o;
+    struct repl_write *wr;
+    struct proxy_req *r;
+
+    if (rp == NULL)
+        return NULL;
+    ring = proxy_ring(px);
+    if (ring_node_count(ring) < 2)
+        return NULL;
+    owners_of(rp, ring, cmd->wrote_key, cmd->wrote_nkey, &o);
+    for (size_t i = 0; i < o.ndown; i++)
+        hint_add(rp, o.down[i], cmd->wrote_key, cmd->wrote_nkey);
+    wr = calloc(1, sizeof(*wr));
+    if (wr == NULL)
+        return NULL; /* the write stays here; repair will spread it */
+    wr->rp = rp;
+    wr->w = rp->w;
+    wr->self = o.self;
+    wr->need = rp->w > (unsigned)o.self ? rp->w - o.self : 0;
+    wr->nkey = cmd->wrote_nkey;
+    memcpy(wr->key, cmd->wrote_key, cmd->wrote_nkey);
+    STATS_INCR(px->stats, repl_writes);
+    if (!encode_state(rp, wr->key, wr->nkey)) {
+        /* Written, yet nothing is left (a set with an exptime in the past
+         * expired at once): for the other owners that is a delete. */
+        uint32_t hv = store_hash(wr->key, wr->nkey);
+        struct store_shard *sh = store_lock(px->srv->store, hv);
+        do_store_delete_absent(sh, wr->key, wr->nkey, hv);
+        store_unlock(sh);
+    }
+    if (encode_state(rp, wr->key, wr->nkey)) {
+        for (size_t i = 0; i < o.n; i++) {
+            if (o.slot[i] == CLUSTER_SELF)
+                continue;
+            wr->total++;
+            if (send_enc(rp, o.slot[i], PEER_REPLY_LINE, on_write_answer, wr,
+                         o.slot[i]) == 0) {
+                wr->pending++;
+            } else {
+                wr->fails++;
+                STATS_INCR(px->stats, repl_write_failures);
+                hint_add(rp, o.slot[i], wr->key, wr->nkey);
+            }
+        }
+    }
+    if (repl_quorum(wr->need, wr->total, wr->acks, wr->fails) == REPL_MET) {
+        if (wr->pending == 0)
+            free(wr);
+        return NULL; /* the reply goes now; the copies are on their way */
+    }
+    r = proxy_req_new(px, conn);
+    if (r == NULL) {
+        if (wr->pending == 0)
+            free(wr);
+        return NULL;
+    }
+    r->noreply = noreply;
+    buf_append(&r->reply, out->data + mark, out->len - mark);
+    out->len = mark;
+    r->outstanding = 1;
+    wr->r = r;
+    write_decide(wr, true); /* failures already known may decide it now */
+    if (wr->pending == 0)
+        free(wr);
+    return r;
+}
+
+/* ---- reads ---- */
+
+struct sync_key {
+    uint8_t nkey;
+    char key[KEY_MAX_LENGTH];
+    uint32_t others[REPL_MAX_OWNERS]; /* other live owners, in order */
+    size_t nothers, next;             /* next: the next one to ask */
+    unsigned need, got;
+    /* what the answers held, for read repair */
+    size_t nseen;
+    uint32_t seen_slot[REPL_MAX_OWNERS];
+    uint64_t seen_version[REPL_MAX_OWNERS];
+    struct store_state best; /* the newest answer (version 0: none) */
+    struct buf best_value;
+};
+
+struct repl_sync {
+    struct repl *rp;
+    struct proxy_req *r; /* NULL: a background check, or done is called */
+    void (*done)(void *arg, const char *err);
+    void *done_arg;
+    unsigned outstanding;
+    char *line; /* the command to run once every key is settled */
+    size_t len;
+    size_t nkeys;
+    struct sync_key keys[];
+};
+
+static void sync_free(struct repl_sync *s)
+{
+    for (size_t i = 0; i < s->nkeys; i++)
+        buf_free(&s->keys[i].best_value);
+    free(s->line);
+    free(s);
+}
+
+static void on_sync_answer(void *arg, uint32_t tag, int status, bool error,
+                           const char *reply, size_t len);
+
+/* Asks the next other owner of key k; false when none is left. */
+static bool sync_ask(struct repl_sync *s, size_t k)
+{
+    struct sync_key *sk = &s->keys[k];
+
+    while (sk->next < sk->nothers) {
+        size_t i = sk->next++;
+        buf_reset(&s->rp->enc);
+        cmd_repl_encode_get(&s->rp->enc, sk->key, sk->nkey);
+        if (!s->rp->enc.oom &&
+            send_enc(s->rp, sk->others[i], PEER_REPLY_META, on_sync_answer, s,
+                     (uint32_t)(k << TAG_KEY_SHIFT | i)) == 0) {
+            s->outstanding++;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void on_repair_answer(void *arg, uint32_t slot, int status, bool error,
+                             const char *reply, size_t len)
+{
+    struct repl *rp = arg;
+
+    (void)slot;
+    if (status != -ECANCELED)
+        rs_ok(rp, status, error, reply, len); /* catches the clock up on NS */
+}
+
+/* Makes this node's copy of sk the newest seen, and sends it to the owners
+ * that answered with something older. */
+static void reconcile(struct repl *rp, struct sync_key *sk)
+{
+    struct store *st = rp->px->srv->store;
+    struct store_state here;
+    uint64_t newest;
+
+    store_read_state(st, sk->key, sk->nkey, &here, NULL);
+    if (sk->best.version > here.version) {
+        enum store_alloc_err err;
+        int64_t exp = sk->best.exptime;
+        struct item *it = store_alloc(
+            st, sk->key, sk->nkey, store_hash(sk->key, sk->nkey), sk->best.flags,
+            exp == 0 ? 0 : mctime_realtime(exp), sk->best.nvalue + 2, &err);
+        if (it != NULL) {
+            if (sk->best.nvalue > 0) /* an empty value has no buffer */
+                memcpy(item_value(it), sk->best_value.data, sk->best.nvalue);
+            memcpy(item_value(it) + sk->best.nvalue, "\r\n", 2);
+            it->cas = sk->best.version;
+            it->iflags |= sk->best.iflags;
+            store_apply(st, it, NULL);
+            STATS_INCR(rp->px->stats, read_repairs);
+        }
+    }
+    newest = sk->best.version > here.version ? sk->best.version : here.version;
+    if (newest == 0)
+        return;
+    for (size_t i = 0; i < sk->nseen; i++) {
+        if (sk->seen_version[i] >= newest)
+            continue;
+        if (!encode_state(rp, sk->key, sk->nkey))
+            return;
+        if (send_enc(rp, sk->seen_slot[i], PEER_REPLY_LINE, on_repair_answer, rp,
+                     sk->seen_slot[i]) == 0)
+            STATS_INCR(rp->px->stats, read_repairs);
+    }
+}
+
+static void sync_finish(struct repl_sync *s)
+{
+    struct repl *rp = s->rp;
+    struct proxy_req *r = s->r;
+    struct sync_key *short_key = NULL;
+    char line[96];
+
+    for (size_t i = 0; i < s->nkeys; i++) {
+        if (s->keys[i].got < s->keys[i].need && short_key == NULL)
+            short_key = &s->keys[i];
+        if (s->keys[i].got > 0)
+            reconcile(rp, &s->keys[i]);
+    }
+    if (short_key != NULL) {
+        STATS_INCR(rp->px->stats, quorum_failures);
+        snprintf(line, sizeof(line), "SERVER_ERROR read quorum not met (%u of %u)\r\n",
+                 short_key->got + 1, rp->r);
+    }
+    if (s->done != NULL)
+        s->done(s->done_arg, short_key != NULL ? line : NULL);
+    if (r == NULL) {
+        sync_free(s);
+        return;
+    }
+    if (short_key != NULL) {
+        r->failed = true;
+        buf_append_str(&r->reply, line);
+    } else {
+        cmd_set_out(&rp->cmd, &r->reply);
+        cmd_process_line(&rp->cmd, s->line, s->len);
+        rp->cmd.out = NULL; /* r may be gone by the next use */
+    }
+    sync_free(s);
+    proxy_req_answered(r);
+}
+
+static void on_sync_answer(void *arg, uint32_t tag, int status, bool error,
+                           const char *reply, size_t len)
+{
+    struct repl_sync *s = arg;
+    struct sync_key *sk = &s->keys[tag >> TAG_KEY_SHIFT];
+    uint32_t slot = sk->others[tag & (REPL_MAX_OWNERS - 1)];
+    struct store_state st;
+    const char *value;
+
+    s->outstanding--;
+    if (status == 0 && !error && cmd_repl_parse_state(reply, len, &st, &value) == 0) {
+        sk->got++;
+        sk->seen_slot[sk->nseen] = slot;
+        sk->seen_version[sk->nseen++] = st.version;
+        if (st.version > sk->best.version) {
+            sk->best = st;
+            buf_reset(&sk->best_value);
+            buf_append(&sk->best_value, value, st.nvalue);
+        }
+    } else if (status != -ECANCELED) {
+        sync_ask(s, tag >> TAG_KEY_SHIFT); /* try another owner, if any */
+    }
+    if (s->outstanding == 0)
+        sync_finish(s);
+}
+
+/* A sync of nkeys keys; the keys are filled in by the caller. */
+static struct repl_sync *sync_new(struct repl *rp, size_t nkeys, const char *line,
+                                  size_t len)
+{
+    struct repl_sync *s = calloc(1, sizeof(*s) + nkeys * sizeof(s->keys[0]));
+
+    if (s == NULL)
+        return NULL;
+    s->rp = rp;
+    s->nkeys = nkeys;
+    if (line != NULL) {
+        s->line = malloc(len + 1);
+        if (s->line == NULL) {
+            free(s);
+            return NULL;
+        }
+        memcpy(s->line, line, len);
+        s->line[len] = '\0';
+        s->len = len;
+    }
+    return s;
+}
+
+static void sync_key_init(struct repl *rp, const struct ring *ring, struct sync_key *sk,
+                          const char *key, size_t nkey, unsigned need)
+{
+    struct owners o;
+
+    sk->nkey = (uint8_t)nkey;
+    memcpy(sk->key, key, nkey);
+    buf_init(&sk->best_value);
+    owners_of(rp, ring, key, nkey, &o);
+    for (size_t i = 0; i < o.n; i++)
+        if (o.slot[i] != CLUSTER_SELF)
+            sk->others[sk->nothers++] = o.slot[i];
+    sk->need = need;
+}
+
+/* Sends the first requests; finishes at once when nothing is asked. */
+static void sync_start(struct repl_sync *s)
+{
+    s->outstanding++; /* held while sending */
+    for (size_t k = 0; k < s->nkeys; k++)
+        for (unsigned i = 0; i < s->keys[k].need; i++)
+            if (!sync_ask(s, k))
+                break;
+    if (--s->outstanding == 0)
+        sync_finish(s);
+}
+
+struct proxy_req *repl_sync(struct proxy *px, struct conn *conn, const char *line,
+                            size_t len, const struct route_req *rr)
+{
+    struct repl *rp = px->repl;
+    const struct ring *ring = proxy_ring(px);
+    size_t nkeys = rr->kind == ROUTE_MULTIGET ? rr->nkeys : 1, k = 0;
+    struct proxy_req *r = proxy_req_new(px, conn);
+    struct repl_sync *s = r != NULL ? sync_new(rp, nkeys, line, len) : NULL;
+
+    if (s == NULL) {
+        proxy_req_free(r);
+        return NULL;
+    }
+    s->r = r;
+    r->outstanding = 2; /* held while starting: the sync may end at once */
+    if (rr->kind == ROUTE_MULTIGET) {
+        size_t pos = rr->keys_off;
+        const char *key;
+        size_t nkey;
+        while (k < nkeys && route_next_key(s->line, len, &pos, &key, &nkey))
+            sync_key_init(rp, ring, &s->keys[k++], key, nkey, rp->r - 1);
+        s->nkeys = k;
+    } else {
+        sync_key_init(rp, ring, &s->keys[0], rr->key, rr->nkey, rp->r - 1);
+    }
+    sync_start(s);
+    r->outstanding--; /* not queued yet: completing it wakes nobody */
+    return r;
+}
+
+int repl_sync_keys(struct proxy *px, const char *const *keys, const size_t *nkeys,
+                   size_t n, void (*done)(void *arg, const char *err), void *arg)
+{
+    struct repl *rp = px->repl;
+    const struct ring *ring = proxy_ring(px);
+    struct repl_sync *s = sync_new(rp, n, NULL, 0);
+
+    if (s == NULL)
+        return -ENOMEM;
+    s->done = done;
+    s->done_arg = arg;
+    for (size_t k = 0; k < n; k++)
+        sync_key_init(rp, ring, &s->keys[k], keys[k], nkeys[k], rp->r - 1);
+    sync_start(s);
+    return 0;
+}
+
+struct cmd *repl_cmd(struct repl *rp)
+{
+    return &rp->cmd;
+}
+
+void repl_read_done(struct proxy *px, const char *key, size_t nkey)
+{
+    struct repl *rp = px->repl;
+    struct repl_sync *s;
+
+    if (rp == NULL || rp->r > 1 || rp->chance <= 0 || rng_double(&rp->rng) >= rp->chance)
+        return;
+    s = sync_new(rp, 1, NULL, 0);
+    if (s == NULL)
+        return;
+    sync_key_init(rp, proxy_ring(px), &s->keys[0], key, nkey, 0);
+    s->keys[0].need = (unsigned)s->keys[0].nothers; /* ask every other owner */
+    sync_start(s);
+}
+
+/* ---- life ---- */
+
+int repl_new(struct proxy *px, const struct peer_set_config *pc, struct repl **out)
+{
+    const struct settings *set = &px->srv->settings;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = HINT_TICK_MS * 1000};
+    struct repl *rp;
+
+    *out = NULL;
+    if (set->replicas < 2)
+        return 0;
+    rp = calloc(1, sizeof(*rp));
+    if (rp == NULL)
+        return -ENOMEM;
+    rp->px = px;
+    rp->n = set->replicas;
+    rp->w = set->write_quorum;
+    rp->r = set->read_quorum;
+    rp->chance = set->read_repair_chance;
+    rp->hints_max = (set->hints_max + (uint64_t)set->num_threads - 1) /
+                    (uint64_t)(set->num_threads > 0 ? set->num_threads : 1);
+    rng_seed(&rp->rng, mctime_mono_ms() ^ (uintptr_t)rp);
+    cmd_init(&rp->cmd, px->srv, px->stats, NULL);
+    rp->cmd.from_peer = true;
+    buf_init(&rp->enc);
+    buf_init(&rp->value);
+    rp->tick = event_new(pc->base, -1, EV_PERSIST, hint_tick, rp);
+    if (rp->tick == NULL || event_add(rp->tick, &tv) != 0 ||
+        peer_set_new(pc, &rp->peers) != 0) {
+        repl_free(rp);
+        return -ENOMEM;
+    }
+    *out = rp;
+    return 0;
+}
+
+void repl_stop(struct repl *rp)
+{
+    if (rp != NULL)
+        rp->stopping = true;
+    if (rp != NULL && rp->tick != NULL) {
+        event_free(rp->tick);
+        rp->tick = NULL;
+    }
+}
+
+void repl_free(struct repl *rp)
+{
+    if (rp == NULL)
+        return;
+    repl_stop(rp);
+    peer_set_free(rp->peers); /* answers what is outstanding, sending nothing */
+    for (size_t i = 0; i < rp->nlists; i++) {
+        struct hint *h = rp->hints[i].head;
+        while (h != NULL) {
+            struct hint *next = h->next;
+            free(h);
+            h = next;
+        }
+    }
+    free(rp->hints);
+    cmd_reset(&rp->cmd);
+    buf_free(&rp->enc);
+    buf_free(&rp->value);
+    free(rp);
+}

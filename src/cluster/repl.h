@@ -1,0 +1,114 @@
+/*
+ * repl: replication, the part of a worker's proxy that keeps N copies of
+ * every key on its ring owners.
+ *
+ * Writes: a command that changed a key here (cmd->wrote) has its result,
+ * the key's item or tombstone with its version, sent ("rs") to the key's
+ * other live owners; the client's reply waits until W owners (this one
+ * included) have it. Owners that are down, or that fail to take it, get a
+ * hint: the key, kept here and sent again (its newest state) once the
+ * member is alive. Reads under a read quorum R > 1 ask R-1 other owners
+ * ("rg") first and serve the newest copy, which is also written back to
+ * the owners found stale (read repair); with R = 1 a fraction of reads does
+ * the same in the background.
+ *
+ * Threads: a struct repl belongs to its worker's proxy and runs on that
+ * worker's loop only (its peer connections, its timer): no locks besides
+ * the store's.
+ */
+#ifndef MESHCACHED_REPL_H
+#define MESHCACHED_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "proto/route.h"
+
+#define REPL_MAX_REPLICAS 16 /* --replicas at most */
+
+struct proxy;
+struct proxy_req;
+struct conn;
+struct cmd;
+struct event_base;
+struct repl;
+
+struct peer_set_config;
+
+/*
+ * Creates the proxy's replication state in *out, or leaves NULL there when
+ * the settings keep one copy per key. It has connections of its own to the
+ * other members, made from pc: replicas answer rs and rg at once, but a
+ * forwarded client command may wait (for its own quorum), and replies on
+ * one connection come in order, so sharing the forwarding connections
+ * would let two nodes' writes wait for each other's acknowledgements.
+ * Returns 0 or -ENOMEM.
+ */
+int repl_new(struct proxy *px, const struct peer_set_config *pc, struct repl **out);
+
+/* Stops the hint timer and sending (before the proxy's peer connections
+ * go). */
+void repl_stop(struct repl *rp);
+
+/* Cancels what is outstanding, closes its connections and frees what is
+ * left (hints). NULL is a no-op. */
+void repl_free(struct repl *rp);
+
+/* The membership view changed: members that came back are tried at once. */
+void repl_reset_backoff(struct repl *rp, uint32_t member);
+
+unsigned repl_replicas(const struct repl *rp);
+unsigned repl_read_quorum(const struct repl *rp);
+
+/*
+ * After a command run here changed a key (cmd->wrote): copies the key's
+ * state to its other owners. The command's reply is out[mark..]: when the
+ * client must wait for the write quorum it is moved into the returned
+ * request, which completes once W owners have the write (or then holds the
+ * quorum error); NULL when the reply may go at once. noreply: the client
+ * reads no reply (classic noreply), so no quorum error is sent either.
+ */
+struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct cmd *cmd,
+                             struct buf *out, size_t mark, bool noreply);
+
+/*
+ * A PROXY_SYNC read (rr from proxy_route): asks R-1 other owners of each
+ * key for their copies, keeps the newest here, repairs stale copies, then
+ * runs the line (copied) into the returned request's reply; or the reply is
+ * "SERVER_ERROR read quorum not met (<answers> of <R>)". NULL when out of
+ * memory.
+ */
+struct proxy_req *repl_sync(struct proxy *px, struct conn *conn, const char *line,
+                            size_t len, const struct route_req *rr);
+
+/*
+ * Makes this node's copies of keys[0..n) the newest that R owners hold, as
+ * repl_sync() does, then calls done(arg, err) on this worker: err is NULL,
+ * or the "SERVER_ERROR read quorum not met ...\r\n" line for the first key
+ * short of its quorum. The keys are copied. done may run before this
+ * returns. Returns 0, or -ENOMEM (done is then never called).
+ */
+int repl_sync_keys(struct proxy *px, const char *const *keys, const size_t *nkeys,
+                   size_t n, void (*done)(void *arg, const char *err), void *arg);
+
+/* The command context that serves reads after their quorum. */
+struct cmd *repl_cmd(struct repl *rp);
+
+/* After a one-key read served here with R = 1: with probability
+ * read_repair_chance, checks the key's other owners in the background. */
+void repl_read_done(struct proxy *px, const char *key, size_t nkey);
+
+/* Quorum arithmetic (pure). */
+enum repl_quorum {
+    REPL_PENDING, /* not decided yet */
+    REPL_MET,     /* need acknowledgements arrived */
+    REPL_FAILED,  /* too many failed for need to be reached */
+};
+
+/* need of total asked, acks and fails answered so far. */
+enum repl_quorum repl_quorum(unsigned need, unsigned total, unsigned acks,
+                             unsigned fails);
+
+#endif

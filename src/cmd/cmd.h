@@ -1,0 +1,123 @@
+/*
+ * cmd: executes memcached ASCII commands (classic and meta) against the
+ * store and builds the replies.
+ *
+ * Called only by the connection that owns the context, on its worker
+ * thread. Does no I/O: the connection feeds it complete command lines and,
+ * when a command needs a data block, reads the block into cmd->item and
+ * calls cmd_value_done(). Replies are appended to cmd->out.
+ */
+#ifndef MESHCACHED_CMD_H
+#define MESHCACHED_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "store/item.h"
+
+struct server;
+struct thread_stats;
+struct item;
+
+/* What the connection should do after a command line. */
+enum cmd_next {
+    CMD_NEXT_LINE,  /* read the next command line */
+    CMD_READ_VALUE, /* read item->nbytes bytes into item_value(cmd->item) */
+    CMD_SWALLOW,    /* discard cmd->swallow bytes of input */
+    CMD_CLOSE,      /* send what is queued, then close */
+};
+
+/* The pending storage operation while a data block is read. */
+enum cmd_store_op {
+    STORE_OP_SET,
+    STORE_OP_ADD,
+    STORE_OP_REPLACE,
+    STORE_OP_APPEND,
+    STORE_OP_PREPEND,
+    STORE_OP_CAS,
+    STORE_OP_REPLICA, /* rs: a replica's state, newest wins */
+};
+
+#define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 2 */
+
+struct cmd {
+    struct server *srv;
+    struct thread_stats *stats;
+    struct buf *out;
+
+    bool noreply;         /* suppress the next nominal reply (classic) */
+    size_t sent_mark;     /* out->len where memcached would have written ... */
+    unsigned sent_resets; /* ... valid while out->resets still equals this */
+    struct item *item;    /* item whose data block is being read */
+    uint64_t swallow;     /* bytes to discard */
+    enum cmd_store_op op;
+    uint64_t req_cas;  /* CAS given by cas / ms C */
+    bool meta;         /* the pending store is an ms: reply in meta style */
+    bool meta_quiet;   /* ms q */
+    bool meta_stale;   /* ms I */
+    bool meta_new_cas; /* ms E: item->cas already holds the explicit CAS */
+    bool meta_base64;  /* key was base64: echo it encoded */
+    size_t stash_len;  /* ms return flags to echo, in request order */
+    char stash[CMD_STASH_MAX];
+    bool from_peer; /* the connection said `peer`: serve locally, never forward */
+    /* the last command's change to the store, for replication: set when it
+     * stored, deleted, touched or counted the key (cleared per command) */
+    bool wrote;
+    uint8_t wrote_nkey;
+    char wrote_key[KEY_MAX_LENGTH];
+};
+
+void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
+              struct buf *out);
+
+/* Releases anything held (a half-read item). */
+void cmd_reset(struct cmd *c);
+
+/*
+ * Executes one command line (without its "\r\n"; line[len] must be
+ * writable). Returns what the connection must do next.
+ */
+enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len);
+
+/* The data block of a storage command has been read into cmd->item. */
+void cmd_value_done(struct cmd *c);
+
+/* Sends later replies to out, counting what it holds as already written:
+ * memcached's culling of unwritten replies after a failed get must not reach
+ * replies that belong before a forwarded command's. */
+void cmd_set_out(struct cmd *c, struct buf *out);
+
+/*
+ * Looks up one key of a get/gets/gat/gats in the local store, exactly as the
+ * command would, and appends its "VALUE ..." block (nothing on a miss) to out
+ * instead of cmd->out. touch_time is the client's exptime for gat/gats. Used
+ * to answer this node's share of a multi-get that fans out to other nodes.
+ */
+void cmd_get_local(struct cmd *c, struct buf *out, const char *key, size_t nkey,
+                   bool return_cas, bool touch, int32_t touch_time);
+
+/* ---- what replicas exchange (cmd_repl.c) ---- */
+
+struct store_state;
+
+/* Appends "rs <key> <flags> <exptime> <version> <bytes>[ <opts>]\r\n", the
+ * value and "\r\n": the command that gives a replica the key's state s.
+ * The reply is "HD" (taken), or "NS <version>" when the replica holds a
+ * newer version. */
+void cmd_repl_encode_store(struct buf *out, const char *key, size_t nkey,
+                           const struct store_state *s, const char *value);
+
+/* Appends "rg <key>[ b]\r\n": asks a replica for the key's state. */
+void cmd_repl_encode_get(struct buf *out, const char *key, size_t nkey);
+
+/*
+ * Parses the answer to an rg, as framed by peer_reply (PEER_REPLY_META):
+ * "EN" (s->version 0: nothing held) or the state and *value, pointing into
+ * reply (s->nvalue bytes). Returns 0 or -EPROTO.
+ */
+int cmd_repl_parse_state(const char *reply, size_t len, struct store_state *s,
+                         const char **value);
+
+#endif

@@ -1,0 +1,832 @@
+/*
+ * cmd_text: the classic memcached commands, with memcached's argument
+ * checks in memcached's order so that every error reply matches.
+ */
+#include "cmd/cmd_internal.h"
+#include "base/mctime.h"
+#include "base/util.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "config.h"
+
+#define GET_REPLY_MIN_MAX (64u * 1024 * 1024)
+
+void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
+              struct buf *out)
+{
+    memset(c, 0, sizeof(*c));
+    c->srv = srv;
+    c->stats = stats;
+    c->out = out;
+}
+
+void cmd_reset(struct cmd *c)
+{
+    store_release(c->srv->store, c->item);
+    c->item = NULL;
+    c->swallow = 0;
+    c->noreply = false;
+}
+
+void cmd_reply(struct cmd *c, const char *s)
+{
+    if ((s[0] == 'E' && s[1] == 'R') || (s[0] == 'C' && s[1] == 'L'))
+        STATS_INCR(c->stats, protocol_errors); /* ERROR, CLIENT_ERROR */
+    if (c->noreply) {
+        c->noreply = false;
+        return;
+    }
+    buf_append_str(c->out, s);
+    buf_append(c->out, "\r\n", 2);
+}
+
+void cmd_error(struct cmd *c, const char *s)
+{
+    c->noreply = false;
+    cmd_reply(c, s);
+}
+
+/* ---- storing ---- */
+
+static void copy_joined(struct item *dst, struct item *first, struct item *second)
+{
+    size_t n1 = first->nbytes - 2;
+
+    memcpy(item_value(dst), item_value(first), n1);
+    memcpy(item_value(dst) + n1, item_value(second), second->nbytes);
+}
+
+enum store_result cmd_store_item(struct cmd *c, struct item *it, enum cmd_store_op op,
+                                 uint64_t req_cas, bool set_stale, bool keep_cas,
+                                 uint64_t *cas_out)
+{
+    struct store *st = c->srv->store;
+    bool use_cas = c->srv->settings.use_cas;
+    enum store_result res = STORE_NOT_STORED;
+    struct item *joined = NULL;
+
+    for (int attempt = 0;; attempt++) {
+        struct store_shard *sh = store_lock(st, it->hv);
+        struct item *old = do_store_find(sh, item_key(it), it->nkey, it->hv, NULL);
+        bool do_store = false;
+
+        if (old != NULL) {
+            uint64_t want = use_cas ? req_cas : 0, have = use_cas ? old->cas : 0;
+            enum { CAS_NONE, CAS_MATCH, CAS_STALE, CAS_BADVAL } cr;
+            cr = want == 0                  ? CAS_NONE
+                 : want == have             ? CAS_MATCH
+                 : set_stale && want < have ? CAS_STALE
+                                            : CAS_BADVAL;
+            switch (op) {
+            case STORE_OP_ADD:
+                /* add never replaces, but counts as a use of the old item */
+                do_store_bump(sh, old);
+                break;
+            case STORE_OP_CAS:
+                if (cr == CAS_MATCH) {
+                    STATS_INCR(c->stats, cas_hits);
+                    do_store = true;
+                } else if (cr == CAS_STALE) {
+                    /* meta I: an older writer may still store, marked stale */
+                    it->exptime = old->exptime;
+                    it->iflags |= ITEM_STALE | (old->iflags & ITEM_TOKEN);
+                    STATS_INCR(c->stats, cas_hits);
+                    do_store = true;
+                } else {
+                    STATS_INCR(c->stats, cas_badval);
+                    res = STORE_EXISTS;
+                }
+                break;
+            case STORE_OP_APPEND:
+            case STORE_OP_PREPEND:
+                if (cr != CAS_NONE && cr != CAS_MATCH) {
+                    res = STORE_EXISTS;
+                    break;
+                }
+                if (joined == NULL || joined->nbytes != old->nbytes + it->nbytes - 2) {
+                    /* Allocating may evict, which takes shard locks: never
+                     * do it while holding one. Drop the lock, allocate, and
+                     * look again; the old item may have changed meanwhile. */
+                    uint32_t flags = old->flags, nbytes = old->nbytes + it->nbytes - 2;
+                    rel_time_t exptime = old->exptime;
+                    enum store_alloc_err err;
+                    store_unlock(sh);
+                    store_release(st, joined);
+                    joined = attempt < 8 ? store_alloc(st, item_key(it), it->nkey, it->hv,
+                                                       flags, exptime, nbytes, &err)
+                                         : NULL;
+                    if (joined == NULL) {
+                        store_release(st, it);
+                        return STORE_NOT_STORED;
+                    }
+                    continue;
+                }
+                joined->flags = old->flags;
+                joined->exptime = old->exptime;
+                joined->iflags |= old->iflags & ITEM_KEY_BINARY;
+                if (op == STORE_OP_APPEND)
+                    copy_joined(joined, old, it);
+                else
+                    copy_joined(joined, it, old);
+                store_release(st, it);
+                it = joined;
+                joined = NULL;
+                do_store = true;
+                break;
+            case STORE_OP_REPLACE:
+            case STORE_OP_SET:
+            case STORE_OP_REPLICA: /* never comes here: see cmd_value_done() */
+                do_store = true;
+                break;
+            }
+        } else {
+            switch (op) {
+            case STORE_OP_ADD:
+            case STORE_OP_SET:
+                do_store = true;
+                break;
+            case STORE_OP_CAS:
+                STATS_INCR(c->stats, cas_misses);
+                res = STORE_NOT_FOUND;
+                break;
+            default:
+                break;
+            }
+        }
+        if (do_store) {
+            if (keep_cas) {
+                store_observe_version(st, it->cas);
+                do_store_link_cas(sh, it, old);
+            } else {
+                do_store_link(sh, it, old);
+            }
+            *cas_out = it->cas;
+            cmd_note_write(c, item_key(it), it->nkey);
+            res = STORE_STORED;
+        }
+        store_unlock(sh);
+        if (!do_store)
+            store_release(st, it);
+        store_release(st, joined);
+        return res;
+    }
+}
+
+void cmd_drop_key(struct cmd *c, const char *key, size_t nkey)
+{
+    uint32_t hv = store_hash(key, nkey);
+    struct store_shard *sh = store_lock(c->srv->store, hv);
+    struct item *it = do_store_find(sh, key, nkey, hv, NULL);
+
+    if (it != NULL)
+        do_store_unlink(sh, it);
+    store_unlock(sh);
+}
+
+/* ---- incr / decr ---- */
+
+enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
+                                const struct delta_req *req, struct delta_res *res)
+{
+    struct store *st = c->srv->store;
+    uint32_t hv = store_hash(key, nkey);
+    struct item *fresh = NULL;
+
+    for (int attempt = 0;; attempt++) {
+        struct store_shard *sh = store_lock(st, hv);
+        struct item *it = do_store_find(sh, key, nkey, hv, NULL);
+        uint64_t value;
+
+        if (it == NULL) {
+            store_unlock(sh);
+            store_release(st, fresh);
+            return DELTA_NOT_FOUND;
+        }
+        if (it->nbytes <= 2) {
+            store_unlock(sh);
+            store_release(st, fresh);
+            return DELTA_NON_NUMERIC;
+        }
+        if (req->req_cas != 0 && req->req_cas != it->cas) {
+            store_unlock(sh);
+            store_release(st, fresh);
+            return DELTA_CAS_MISMATCH;
+        }
+        /* memcached's safe_strtoull on the value: leading white space,
+         * digits, then white space ("\r\n" at least) and anything after */
+        if (!util_parse_u64(item_value(it), it->nbytes, &value)) {
+            store_unlock(sh);
+            store_release(st, fresh);
+            return DELTA_NON_NUMERIC;
+        }
+        if (req->incr)
+            value += req->delta;
+        else
+            value = req->delta > value ? 0 : value - req->delta;
+        res->len = util_u64_to_str(value, res->value);
+
+        if (res->len + 2 <= it->nbytes) {
+            /* Fits: rewrite in place, padding with spaces as memcached
+             * does (a shrunken counter keeps its length). */
+            memset(item_value(it) + res->len, ' ', it->nbytes - 2 - res->len);
+            memcpy(item_value(it), res->value, res->len);
+            if (req->new_cas != 0) {
+                it->cas = req->new_cas;
+                store_observe_version(st, it->cas);
+            } else {
+                do_store_new_cas(sh, it);
+            }
+            do_store_bump(sh, it);
+        } else if (fresh == NULL || fresh->nbytes != res->len + 2) {
+            uint32_t flags = it->flags;
+            rel_time_t exptime = it->exptime;
+            enum store_alloc_err err;
+            store_unlock(sh);
+            store_release(st, fresh);
+            fresh = attempt < 8 ? store_alloc(st, key, nkey, hv, flags, exptime,
+                                              (uint32_t)res->len + 2, &err)
+                                : NULL;
+            if (fresh == NULL)
+                return DELTA_EOM;
+            continue;
+        } else {
+            memcpy(item_value(fresh), res->value, res->len);
+            memcpy(item_value(fresh) + res->len, "\r\n", 2);
+            fresh->flags = it->flags;
+            fresh->exptime = it->exptime;
+            fresh->iflags |= it->iflags & ITEM_KEY_BINARY;
+            if (req->new_cas != 0) {
+                fresh->cas = req->new_cas;
+                store_observe_version(st, fresh->cas);
+                do_store_link_cas(sh, fresh, it);
+            } else {
+                do_store_link(sh, fresh, it);
+            }
+            it = fresh;
+            fresh = NULL;
+        }
+        res->old_exptime = it->exptime;
+        if (req->set_ttl)
+            do_store_set_exptime(sh, it, req->ttl);
+        res->cas = it->cas;
+        cmd_note_write(c, key, nkey);
+        if (req->incr)
+            STATS_INCR(c->stats, incr_hits);
+        else
+            STATS_INCR(c->stats, decr_hits);
+        store_unlock(sh);
+        store_release(st, fresh);
+        return DELTA_OK;
+    }
+}
+
+/* ---- commands ---- */
+
+static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t ntokens,
+                                    enum cmd_store_op op)
+{
+    struct store *st = c->srv->store;
+    const char *key = tokens[1].value;
+    size_t nkey = tokens[1].length;
+    uint32_t flags;
+    int32_t exptime, vlen;
+    uint64_t req_cas = 0;
+    struct item *it;
+    enum store_alloc_err err;
+
+    c->noreply = proto_noreply(tokens, ntokens);
+    if (nkey > KEY_MAX_LENGTH) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return CMD_NEXT_LINE;
+    }
+    if (!util_parse_u32_trunc(tokens[2].value, tokens[2].length, &flags) ||
+        !util_parse_i32_trunc(tokens[3].value, tokens[3].length, &exptime) ||
+        !util_parse_i32_trunc(tokens[4].value, tokens[4].length, &vlen)) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return CMD_NEXT_LINE;
+    }
+    if (op == STORE_OP_CAS &&
+        !util_parse_u64(tokens[5].value, tokens[5].length, &req_cas)) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return CMD_NEXT_LINE;
+    }
+    if (vlen < 0 || vlen > INT_MAX - 2) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return CMD_NEXT_LINE;
+    }
+    it = store_alloc(st, key, nkey, store_hash(key, nkey), flags,
+                     mctime_realtime(exptime), (uint32_t)vlen + 2, &err);
+    if (it == NULL) {
+        if (err == STORE_ALLOC_TOO_LARGE) {
+            STATS_INCR(c->stats, store_too_large);
+            cmd_reply(c, "SERVER_ERROR object too large for cache");
+        } else {
+            STATS_INCR(c->stats, store_no_memory);
+            cmd_reply(c, "SERVER_ERROR out of memory storing object");
+        }
+        /* A set that failed must not leave the previous value readable. */
+        if (op == STORE_OP_SET)
+            cmd_drop_key(c, key, nkey);
+        c->swallow = (uint64_t)vlen + 2;
+        return CMD_SWALLOW;
+    }
+    c->item = it;
+    c->op = op;
+    c->req_cas = req_cas;
+    c->meta = false;
+    return CMD_READ_VALUE;
+}
+
+/* Appends one VALUE line and the data block; called under the shard lock. */
+static void append_value(struct cmd *c, struct item *it, bool return_cas)
+{
+    size_t need = 6 + it->nkey + 2 * 11 + 22 + 2 + it->nbytes;
+    char *p = buf_reserve(c->out, need), *start = p;
+
+    if (p == NULL)
+        return;
+    memcpy(p, "VALUE ", 6);
+    p += 6;
+    memcpy(p, item_key(it), it->nkey);
+    p += it->nkey;
+    *p++ = ' ';
+    p += util_u64_to_str(it->flags, p);
+    *p++ = ' ';
+    p += util_u64_to_str(it->nbytes - 2, p);
+    if (return_cas) {
+        *p++ = ' ';
+        p += util_u64_to_str(cmd_visible_cas(c, it), p);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    memcpy(p, item_value(it), it->nbytes);
+    p += it->nbytes;
+    buf_commit(c->out, (size_t)(p - start));
+}
+
+void cmd_count_miss(struct cmd *c, enum store_miss why)
+{
+    if (why == STORE_MISS_EXPIRED)
+        STATS_INCR(c->stats, get_expired);
+    else if (why == STORE_MISS_FLUSHED)
+        STATS_INCR(c->stats, get_flushed);
+}
+
+static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas,
+                    bool touch, rel_time_t exptime)
+{
+    uint32_t hv = store_hash(key, nkey);
+    struct store_shard *sh = store_lock(c->srv->store, hv);
+    enum store_miss why;
+    struct item *it = do_store_find(sh, key, nkey, hv, &why);
+
+    if (it != NULL) {
+        if (touch)
+            do_store_set_exptime(sh, it, exptime);
+        it->iflags |= ITEM_FETCHED;
+        do_store_bump(sh, it);
+        append_value(c, it, return_cas);
+        store_unlock(sh);
+        if (touch) {
+            STATS_INCR(c->stats, cmd_touch);
+            STATS_INCR(c->stats, touch_hits);
+        } else {
+            STATS_INCR(c->stats, cmd_get);
+            STATS_INCR(c->stats, get_hits);
+        }
+        return;
+    }
+    store_unlock(sh);
+    cmd_count_miss(c, why);
+    if (touch) {
+        STATS_INCR(c->stats, cmd_touch);
+        STATS_INCR(c->stats, touch_misses);
+    } else {
+        STATS_INCR(c->stats, cmd_get);
+        STATS_INCR(c->stats, get_misses);
+    }
+}
+
+void cmd_get_local(struct cmd *c, struct buf *out, const char *key, size_t nkey,
+                   bool return_cas, bool touch, int32_t touch_time)
+{
+    struct buf *saved = c->out;
+
+    c->out = out;
+    get_one(c, key, nkey, return_cas, touch, touch ? mctime_realtime(touch_time) : 0);
+    c->out = saved;
+}
+
+/* Notes that memcached would write its replies out at this point. */
+static void mark_sent(struct cmd *c)
+{
+    c->sent_mark = c->out->len;
+    c->sent_resets = c->out->resets;
+}
+
+void cmd_set_out(struct cmd *c, struct buf *out)
+{
+    c->out = out;
+    mark_sent(c);
+}
+
+/* The largest reply one get may build. The reply is copied into the
+ * connection's buffer, so without a bound one line naming a big value
+ * thousands of times could make the server allocate terabytes. Twice the
+ * largest item, and never less than 64 MB; beyond it the get answers
+ * memcached's own out-of-memory error for get responses. */
+static size_t get_reply_max(const struct cmd *c)
+{
+    size_t twice = 2 * (size_t)c->srv->settings.item_size_max;
+
+    return twice > GET_REPLY_MIN_MAX ? twice : GET_REPLY_MIN_MAX;
+}
+
+static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,
+                        bool return_cas, bool touch)
+{
+    size_t k = 1, start = c->out->len;
+    rel_time_t exptime = 0;
+    int32_t exp;
+
+    if (touch) {
+        if (!util_parse_i32_trunc(tokens[1].value, tokens[1].length, &exp)) {
+            cmd_reply(c, "CLIENT_ERROR invalid exptime argument");
+            return;
+        }
+        exptime = mctime_realtime(exp);
+        k = 2;
+    }
+    for (;;) {
+        for (; tokens[k].length != 0; k++) {
+            const char *err = NULL;
+            if (tokens[k].length > KEY_MAX_LENGTH)
+                err = "CLIENT_ERROR bad command line format";
+            else if (c->out->len - start > get_reply_max(c))
+                err = "SERVER_ERROR out of memory writing get response";
+            if (err != NULL) {
+                /* memcached culls every reply it has not written yet, this
+                 * command's partial one included, and sends only the error.
+                 * It writes after each get and mn, so those survive. */
+                c->out->len =
+                    c->sent_resets == c->out->resets && c->sent_mark > c->out->off
+                        ? c->sent_mark
+                        : c->out->off;
+                cmd_reply(c, err);
+                return;
+            }
+            get_one(c, tokens[k].value, tokens[k].length, return_cas, touch, exptime);
+        }
+        if (tokens[k].value == NULL)
+            break;
+        /* more keys than one tokenizing pass holds */
+        char *rest = tokens[k].value;
+        ntokens = proto_tokenize(rest, strlen(rest), tokens, PROTO_MAX_TOKENS);
+        k = 0;
+    }
+    (void)ntokens;
+    buf_append(c->out, "END\r\n", 5);
+    mark_sent(c);
+}
+
+static void process_touch(struct cmd *c, struct token *tokens, size_t ntokens)
+{
+    const char *key = tokens[1].value;
+    size_t nkey = tokens[1].length;
+    int32_t exp;
+    uint32_t hv;
+    struct store_shard *sh;
+    struct item *it;
+
+    c->noreply = proto_noreply(tokens, ntokens);
+    if (nkey > KEY_MAX_LENGTH) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (!util_parse_i32_trunc(tokens[2].value, tokens[2].length, &exp)) {
+        cmd_reply(c, "CLIENT_ERROR invalid exptime argument");
+        return;
+    }
+    hv = store_hash(key, nkey);
+    sh = store_lock(c->srv->store, hv);
+    it = do_store_find(sh, key, nkey, hv, NULL);
+    if (it != NULL) {
+        do_store_set_exptime(sh, it, mctime_realtime(exp));
+        it->iflags |= ITEM_FETCHED;
+        do_store_bump(sh, it);
+        cmd_note_write(c, key, nkey);
+    }
+    store_unlock(sh);
+    STATS_INCR(c->stats, cmd_touch);
+    if (it != NULL) {
+        STATS_INCR(c->stats, touch_hits);
+        cmd_reply(c, "TOUCHED");
+    } else {
+        STATS_INCR(c->stats, touch_misses);
+        cmd_reply(c, "NOT_FOUND");
+    }
+}
+
+static void process_arith(struct cmd *c, struct token *tokens, size_t ntokens, bool incr)
+{
+    struct delta_req req = {.incr = incr};
+    struct delta_res res;
+
+    c->noreply = proto_noreply(tokens, ntokens);
+    if (tokens[1].length > KEY_MAX_LENGTH) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (!util_parse_u64(tokens[2].value, tokens[2].length, &req.delta)) {
+        cmd_reply(c, "CLIENT_ERROR invalid numeric delta argument");
+        return;
+    }
+    switch (cmd_add_delta(c, tokens[1].value, tokens[1].length, &req, &res)) {
+    case DELTA_OK:
+        cmd_reply(c, res.value);
+        break;
+    case DELTA_NON_NUMERIC:
+        cmd_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        break;
+    case DELTA_EOM:
+        cmd_reply(c, "SERVER_ERROR out of memory");
+        break;
+    case DELTA_NOT_FOUND:
+        if (incr)
+            STATS_INCR(c->stats, incr_misses);
+        else
+            STATS_INCR(c->stats, decr_misses);
+        cmd_reply(c, "NOT_FOUND");
+        break;
+    case DELTA_CAS_MISMATCH:
+        break; /* no CAS given: cannot happen */
+    }
+}
+
+static void process_delete(struct cmd *c, struct token *tokens, size_t ntokens)
+{
+    const char *key = tokens[1].value;
+    size_t nkey = tokens[1].length;
+    struct store_shard *sh;
+    struct item *it;
+    uint32_t hv;
+
+    if (ntokens > 3) {
+        /* memcached still accepts the long-gone "delete <key> 0" form */
+        bool hold_is_zero = strcmp(tokens[2].value, "0") == 0;
+        bool noreply = c->noreply = proto_noreply(tokens, ntokens);
+        bool valid = (ntokens == 4 && (hold_is_zero || noreply)) ||
+                     (ntokens == 5 && hold_is_zero && noreply);
+        if (!valid) {
+            cmd_reply(c, "CLIENT_ERROR bad command line format.  "
+                         "Usage: delete <key> [noreply]");
+            return;
+        }
+    }
+    if (nkey > KEY_MAX_LENGTH) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    hv = store_hash(key, nkey);
+    sh = store_lock(c->srv->store, hv);
+    it = do_store_find(sh, key, nkey, hv, NULL);
+    /* with tombstones, even a miss here is written down and replicated: a
+     * replica may still hold the key (evicted here) */
+    if (it != NULL) {
+        do_store_delete(sh, it); /* frees it: only its NULLness is used below */
+        cmd_note_write(c, key, nkey);
+    } else if (do_store_delete_absent(sh, key, nkey, hv) != 0) {
+        cmd_note_write(c, key, nkey);
+    }
+    store_unlock(sh);
+    if (it != NULL) {
+        STATS_INCR(c->stats, delete_hits);
+        cmd_reply(c, "DELETED");
+    } else {
+        STATS_INCR(c->stats, delete_misses);
+        cmd_reply(c, "NOT_FOUND");
+    }
+}
+
+static void process_flush_all(struct cmd *c, struct token *tokens, size_t ntokens)
+{
+    int32_t delay = 0;
+
+    c->noreply = proto_noreply(tokens, ntokens);
+    STATS_INCR(c->stats, cmd_flush);
+    if (ntokens != (c->noreply ? 3u : 2u) &&
+        !util_parse_i32_trunc(tokens[1].value, tokens[1].length, &delay)) {
+        cmd_reply(c, "CLIENT_ERROR invalid exptime argument");
+        return;
+    }
+    store_flush(c->srv->store, delay);
+    cmd_reply(c, "OK");
+}
+
+static void process_verbosity(struct cmd *c, struct token *tokens, size_t ntokens)
+{
+    uint32_t level;
+
+    c->noreply = proto_noreply(tokens, ntokens);
+    if (!util_parse_u32_trunc(tokens[1].value, tokens[1].length, &level)) {
+        cmd_reply(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    __atomic_store_n(&c->srv->verbose, level > 2 ? 2 : (int)level, __ATOMIC_RELAXED);
+    cmd_reply(c, "OK");
+}
+
+/* "peer <node-id> <vnodes>": another node opens its connection with this.
+ * From then on this connection's commands are served here whatever the
+ * ring says, so that no request is forwarded twice. */
+static void process_peer(struct cmd *c, size_t ntokens)
+{
+    char line[32 + SETTINGS_MAX_ID_LEN];
+
+    if (ntokens != 4) {
+        cmd_reply(c, "ERROR");
+        return;
+    }
+    c->from_peer = true;
+    snprintf(line, sizeof(line), "PEER %s %u", c->srv->settings.node_id,
+             c->srv->settings.vnodes);
+    cmd_reply(c, line);
+}
+
+static bool is(const struct token *t, const char *name)
+{
+    return strcmp(t->value, name) == 0;
+}
+
+/* memcached's WANT_TOKENS_OR: anything else is a plain ERROR. */
+static bool want(struct cmd *c, size_t ntokens, size_t a, size_t b)
+{
+    if (ntokens == a || ntokens == b)
+        return true;
+    cmd_reply(c, "ERROR");
+    return false;
+}
+
+enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
+{
+    struct token tokens[PROTO_MAX_TOKENS];
+    size_t ntokens;
+    const struct token *cmd = &tokens[0];
+
+    /* memcached handles the line as a C string: a NUL ends it. */
+    len = strnlen(line, len);
+    ntokens = proto_tokenize(line, len, tokens, PROTO_MAX_TOKENS);
+    c->noreply = false;
+    c->wrote = false;
+    if (ntokens < 2 || cmd->length < 2) {
+        cmd_reply(c, "ERROR");
+        return CMD_NEXT_LINE;
+    }
+    if (cmd->value[0] == 'm' && cmd->length == 2) {
+        if (cmd->value[1] == 'n') {
+            cmd_reply(c, "MN");
+            mark_sent(c);
+            return CMD_NEXT_LINE;
+        }
+        return cmd_meta(c, tokens, ntokens);
+    }
+    if (cmd->value[0] == 'r' && cmd->length == 2 &&
+        (cmd->value[1] == 's' || cmd->value[1] == 'g'))
+        return cmd_repl(c, tokens, ntokens);
+    if (cmd->value[0] == 'g') {
+        bool s = is(cmd, "gets") || is(cmd, "gats");
+        bool t = is(cmd, "gat") || is(cmd, "gats");
+        if (ntokens < 3 || !(s || t || is(cmd, "get"))) {
+            cmd_reply(c, "ERROR");
+            return CMD_NEXT_LINE;
+        }
+        process_get(c, tokens, ntokens, s, t);
+        return CMD_NEXT_LINE;
+    }
+    if (is(cmd, "set"))
+        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STORE_OP_SET)
+                                      : CMD_NEXT_LINE;
+    if (is(cmd, "add"))
+        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STORE_OP_ADD)
+                                      : CMD_NEXT_LINE;
+    if (is(cmd, "replace"))
+        return want(c, ntokens, 6, 7)
+                   ? process_update(c, tokens, ntokens, STORE_OP_REPLACE)
+                   : CMD_NEXT_LINE;
+    if (is(cmd, "append"))
+        return want(c, ntokens, 6, 7)
+                   ? process_update(c, tokens, ntokens, STORE_OP_APPEND)
+                   : CMD_NEXT_LINE;
+    if (is(cmd, "prepend"))
+        return want(c, ntokens, 6, 7)
+                   ? process_update(c, tokens, ntokens, STORE_OP_PREPEND)
+                   : CMD_NEXT_LINE;
+    if (is(cmd, "cas"))
+        return want(c, ntokens, 7, 8) ? process_update(c, tokens, ntokens, STORE_OP_CAS)
+                                      : CMD_NEXT_LINE;
+    if (is(cmd, "incr") || is(cmd, "decr")) {
+        if (want(c, ntokens, 4, 5))
+            process_arith(c, tokens, ntokens, cmd->value[0] == 'i');
+    } else if (is(cmd, "delete")) {
+        if (ntokens >= 3 && ntokens <= 5)
+            process_delete(c, tokens, ntokens);
+        else
+            cmd_reply(c, "ERROR");
+    } else if (is(cmd, "touch")) {
+        if (want(c, ntokens, 4, 5))
+            process_touch(c, tokens, ntokens);
+    } else if (is(cmd, "stats")) {
+        cmd_stats(c, tokens, ntokens);
+    } else if (is(cmd, "flush_all")) {
+        if (ntokens >= 2 && ntokens <= 4)
+            process_flush_all(c, tokens, ntokens);
+        else
+            cmd_reply(c, "ERROR");
+    } else if (is(cmd, "version")) {
+        cmd_reply(c, "VERSION " CMD_VERSION_STRING);
+    } else if (is(cmd, "quit")) {
+        return CMD_CLOSE;
+    } else if (is(cmd, "verbosity")) {
+        if (want(c, ntokens, 3, 4))
+            process_verbosity(c, tokens, ntokens);
+    } else if (is(cmd, "peer")) {
+        process_peer(c, ntokens);
+    } else if (is(cmd, "shutdown")) {
+        cmd_reply(c, "ERROR: shutdown not enabled");
+    } else {
+        cmd_reply(c, "ERROR");
+    }
+    return CMD_NEXT_LINE;
+}
+
+/* ---- after a data block ---- */
+
+static const char *const classic_result[] = {
+    [STORE_STORED] = "STORED",
+    [STORE_NOT_STORED] = "NOT_STORED",
+    [STORE_EXISTS] = "EXISTS",
+    [STORE_NOT_FOUND] = "NOT_FOUND",
+};
+
+static const char *const meta_result[] = {
+    [STORE_STORED] = "HD",
+    [STORE_NOT_STORED] = "NS",
+    [STORE_EXISTS] = "EX",
+    [STORE_NOT_FOUND] = "NF",
+};
+
+void cmd_value_done(struct cmd *c)
+{
+    struct item *it = c->item;
+    const char *v = item_value(it);
+    char key[KEY_MAX_LENGTH];
+    size_t nkey = it->nkey;
+    bool binary = (it->iflags & ITEM_KEY_BINARY) != 0;
+    enum store_result res;
+    uint64_t cas = 0;
+
+    c->item = NULL;
+    if (c->op != STORE_OP_REPLICA)
+        STATS_INCR(c->stats, cmd_set);
+    if (v[it->nbytes - 2] != '\r' || v[it->nbytes - 1] != '\n') {
+        store_release(c->srv->store, it);
+        if (c->meta)
+            c->noreply = false;
+        cmd_reply(c, "CLIENT_ERROR bad data chunk");
+        return;
+    }
+    /* The store owns the item once it is stored: keep the key for an ms
+     * that echoes it (k), and copy nothing for anything else. */
+    if (c->meta)
+        memcpy(key, item_key(it), nkey);
+    if (c->op == STORE_OP_REPLICA) {
+        cmd_repl_value_done(c, it);
+        return;
+    }
+    res = cmd_store_item(c, it, c->op, c->req_cas, c->meta_stale, c->meta_new_cas, &cas);
+    if (!c->meta) {
+        cmd_reply(c, classic_result[res]);
+        return;
+    }
+    if (res == STORE_STORED && c->meta_quiet)
+        return;
+    buf_append(c->out, meta_result[res], 2);
+    /* echo the return flags in request order */
+    for (size_t i = 0; i < c->stash_len; i++) {
+        char f = c->stash[i];
+        if (f == 'O') {
+            size_t n = (unsigned char)c->stash[++i];
+            buf_append(c->out, " ", 1);
+            buf_append(c->out, c->stash + i + 1, n);
+            i += n;
+        } else if (f == 'k') {
+            cmd_meta_append_key(c, key, nkey, binary);
+        } else if (f == 'c') {
+            buf_append(c->out, " c", 2);
+            buf_append_u64(c->out, c->srv->settings.use_cas ? cas : 0);
+        }
+    }
+    buf_append(c->out, "\r\n", 2);
+}

@@ -1,0 +1,593 @@
+/*
+ * conn: non-blocking reads into one buffer, commands parsed in place, all
+ * replies of a batch sent with one write; data blocks larger than what is
+ * buffered are read straight into the item.
+ */
+#include "net/conn.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "base/inbuf.h"
+#include "store/item.h"
+#include "proto/proto.h"
+#include "cluster/proxy.h"
+#include "cluster/repl.h"
+#include "base/stats.h"
+#include "net/worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RBUF_INITIAL   16384
+#define RBUF_KEEP_MAX  65536
+#define RBUF_MAX_LINE  (4u * 1024 * 1024) /* longest multi-get line accepted */
+#define OUT_HIGH_WATER (1u * 1024 * 1024) /* stop parsing above this backlog */
+#define MAX_PROXIED    256                /* forwarded commands awaiting replies */
+
+enum conn_state {
+    CONN_LINE,    /* waiting for a command line */
+    CONN_VALUE,   /* reading a data block into cmd.item */
+    CONN_SWALLOW, /* discarding cmd.swallow bytes */
+    CONN_FORWARD, /* buffering a storage command to forward (fwd_need bytes) */
+    CONN_CLOSING, /* flush what is queued, then close */
+};
+
+struct conn {
+    int fd;
+    struct worker *w;
+    struct server *srv;
+    struct thread_stats *stats;
+    struct event *ev;
+    short ev_flags; /* EV_READ or EV_WRITE, as registered */
+    enum conn_state state;
+    struct inbuf in;    /* [start, end): read, not yet parsed */
+    uint32_t value_got; /* bytes of the data block read so far */
+    struct buf out;
+    struct cmd cmd;
+    struct conn *prev, *next; /* the worker's list */
+    /* forwarding (px is NULL on a single node) */
+    struct proxy *px;
+    struct proxy_req *pq_head, *pq_tail; /* forwarded commands, in order */
+    unsigned npq;                        /* entries in that queue */
+    struct event *wake_ev;               /* run when a forwarded reply is in */
+    struct route_req fwd_rr;             /* the route of the last line */
+    uint32_t fwd_owner;                  /* CONN_FORWARD: where it goes */
+    uint64_t fwd_need;                   /* CONN_FORWARD: line + data bytes */
+    unsigned nsync;                      /* sync reads in the queue */
+    unsigned nfwd_writes;                /* forwarded writes in the queue */
+    bool held; /* the next line waits until those are answered */
+};
+
+static void conn_event(evutil_socket_t fd, short what, void *arg);
+static void conn_free(struct conn *c);
+static void conn_run(struct conn *c, bool more);
+
+static int verbose(const struct conn *c)
+{
+    return __atomic_load_n(&c->srv->verbose, __ATOMIC_RELAXED);
+}
+
+static int set_events(struct conn *c, short flags)
+{
+    struct timeval tv = {.tv_sec = c->srv->settings.idle_timeout};
+    bool timeout = (flags & EV_READ) && c->srv->settings.idle_timeout > 0;
+
+    if (c->ev_flags == flags)
+        return 0;
+    event_del(c->ev);
+    c->ev_flags = 0;
+    if (flags == 0)
+        return 0; /* parked until a forwarded reply wakes it */
+    if (event_assign(c->ev, worker_base(c->w), c->fd, flags | EV_PERSIST, conn_event,
+                     c) != 0 ||
+        event_add(c->ev, timeout ? &tv : NULL) != 0)
+        return -1;
+    c->ev_flags = flags;
+    return 0;
+}
+
+int conn_new(struct worker *w, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    int one = 1;
+
+    if (c == NULL)
+        goto fail;
+    c->fd = fd;
+    c->w = w;
+    c->srv = worker_server(w);
+    c->stats = worker_stats(w);
+    c->px = worker_proxy(w);
+    c->ev = event_new(worker_base(w), fd, 0, conn_event, c);
+    if (inbuf_init(&c->in, RBUF_INITIAL) != 0 || c->ev == NULL)
+        goto fail;
+    buf_init(&c->out);
+    cmd_init(&c->cmd, c->srv, c->stats, &c->out);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (set_events(c, EV_READ) != 0)
+        goto fail;
+    c->next = *worker_conns(w);
+    if (c->next != NULL)
+        c->next->prev = c;
+    *worker_conns(w) = c;
+    __atomic_fetch_add(&conn_stats.total_connections, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
+    if (verbose(c) > 1)
+        fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
+    return 0;
+
+fail:
+    if (c != NULL) {
+        if (c->ev != NULL)
+            event_free(c->ev);
+        inbuf_free(&c->in);
+        free(c);
+    }
+    conn_drop_fd(fd);
+    return -1;
+}
+
+void conn_drop_fd(int fd)
+{
+    close(fd);
+    __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
+}
+
+static void conn_free(struct conn *c)
+{
+    if (verbose(c) > 1)
+        fprintf(stderr, "<%d connection closed.\n", c->fd);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *worker_conns(c->w) = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    while (c->pq_head != NULL) {
+        struct proxy_req *r = c->pq_head;
+        c->pq_head = r->next;
+        proxy_req_detach(r);
+    }
+    if (c->wake_ev != NULL)
+        event_free(c->wake_ev);
+    event_free(c->ev);
+    close(c->fd);
+    cmd_reset(&c->cmd);
+    buf_free(&c->out);
+    inbuf_free(&c->in);
+    free(c);
+    __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
+}
+
+void conn_free_all(struct worker *w)
+{
+    while (*worker_conns(w) != NULL)
+        conn_free(*worker_conns(w));
+}
+
+/* A line without a newline this long can only be a multi-get (memcached's
+ * rule); anything else is junk and the connection is dropped. */
+static bool long_line_allowed(const struct conn *c)
+{
+    const char *p = c->in.data + c->in.start, *end = c->in.data + c->in.end;
+    size_t spaces = 0;
+
+    while (p < end && *p == ' ') {
+        p++;
+        spaces++;
+    }
+    if (spaces > 100)
+        return false;
+    if ((size_t)(end - p) >= 4 && memcmp(p, "get ", 4) == 0)
+        return true;
+    return (size_t)(end - p) >= 5 && memcmp(p, "gets ", 5) == 0;
+}
+
+/* Too many forwarded commands await replies, or too many local replies wait
+ * behind them: parse nothing more until some are answered. */
+static bool proxy_blocked(const struct conn *c)
+{
+    return c->npq >= MAX_PROXIED || c->held ||
+           (c->pq_tail != NULL && buf_pending(&c->pq_tail->after) >= OUT_HIGH_WATER);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_run(arg, false);
+}
+
+struct buf *conn_proxy_out(struct conn *c, const struct proxy_req *r)
+{
+    return c->pq_head == r ? &c->out : NULL;
+}
+
+void conn_proxy_ready(struct conn *c)
+{
+    event_active(c->wake_ev, EV_READ, 0);
+}
+
+/* Appends a forwarded command to the queue of replies; local replies now
+ * go behind it. */
+static void conn_queue(struct conn *c, struct proxy_req *r)
+{
+    if (r != NULL && c->wake_ev == NULL)
+        c->wake_ev = event_new(worker_base(c->w), -1, 0, wake_cb, c);
+    if (r == NULL || c->wake_ev == NULL) {
+        if (r != NULL)
+            proxy_req_detach(r); /* cannot be woken: drop it (answered or not) */
+        buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
+        return;
+    }
+    if (c->pq_tail != NULL)
+        c->pq_tail->next = r;
+    else
+        c->pq_head = r;
+    c->pq_tail = r;
+    c->npq++;
+    cmd_set_out(&c->cmd, &r->after);
+}
+
+/* Moves the replies of answered forwarded commands, and the local replies
+ * behind them, to the output, in order. */
+static void conn_drain(struct conn *c)
+{
+    bool moved = false;
+
+    while (c->pq_head != NULL && proxy_req_done(c->pq_head)) {
+        struct proxy_req *r = c->pq_head;
+        buf_append(&c->out, r->reply.data, r->reply.len);
+        buf_append(&c->out, r->after.data + r->after.off, buf_pending(&r->after));
+        c->pq_head = r->next;
+        if (c->pq_head == NULL)
+            c->pq_tail = NULL;
+        c->npq--;
+        c->nsync -= r->sync;
+        c->nfwd_writes -= r->fwd_write;
+        proxy_req_free(r);
+        moved = true;
+    }
+    if (moved)
+        c->held = false; /* the held line decides again */
+    if (moved && c->pq_head == NULL)
+        cmd_set_out(&c->cmd, &c->out);
+}
+
+/* Forwards raw[0..nraw) as c->fwd_rr and c->fwd_owner say. */
+static void conn_forward(struct conn *c, const char *raw, size_t nraw)
+{
+    struct proxy_req *r = proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner, raw, nraw);
+
+    if (r != NULL && c->fwd_rr.write && proxy_replicates(c->px)) {
+        r->fwd_write = true;
+        c->nfwd_writes++;
+    }
+    conn_queue(c, r);
+}
+
+/* Sends the line at line[0..len) (ending at nl) to its owner when another
+ * node owns its key(s), or through a read quorum. Returns 1 when it took the
+ * line, 0 when the line runs here, -1 when it must wait: a write here must
+ * not overtake reads before it that wait for their quorum. */
+static int conn_route(struct conn *c, const char *line, size_t len, const char *nl)
+{
+    size_t raw = (size_t)(nl - line) + 1;
+    struct proxy_req *r;
+
+    enum proxy_decision d =
+        proxy_route(c->px, line, len, c->cmd.from_peer, &c->fwd_rr, &c->fwd_owner);
+
+    /* Commands of one connection take effect in order: nothing keyed runs
+     * here while a write forwarded before it is unanswered, and no write
+     * runs here while a read before it waits for its quorum. */
+    if (d != PROXY_FORWARD && c->fwd_rr.kind != ROUTE_LOCAL &&
+        (c->nfwd_writes > 0 || (c->nsync > 0 && c->fwd_rr.write))) {
+        c->held = true;
+        return -1;
+    }
+    switch (d) {
+    case PROXY_LOCAL:
+        return 0;
+    case PROXY_SYNC:
+        c->in.start += raw;
+        r = repl_sync(c->px, c, line, len, &c->fwd_rr);
+        if (r != NULL) {
+            r->sync = true;
+            c->nsync++;
+        }
+        conn_queue(c, r);
+        return 1;
+    case PROXY_FORWARD:
+        if (c->fwd_rr.data_len > 0) {
+            /* wait until the data block is buffered behind the line */
+            c->fwd_need = raw + c->fwd_rr.data_len;
+            c->state = CONN_FORWARD;
+            return 1;
+        }
+        c->in.start += raw;
+        conn_forward(c, line, raw);
+        return 1;
+    case PROXY_FANOUT:
+        c->in.start += raw;
+        conn_queue(c, proxy_fanout(c->px, c, &c->cmd, line, len, &c->fwd_rr));
+        return 1;
+    case PROXY_BROADCAST:
+        c->in.start += raw;
+        conn_queue(c, proxy_broadcast(c->px, c, &c->cmd, line, len, line, raw));
+        return 1;
+    }
+    return 0;
+}
+
+/* After a command ran here: a write is copied to the key's other owners
+ * (the reply perhaps waiting for them), a read perhaps checked against
+ * them. mark is where the command's reply starts in cmd.out. */
+static void conn_after(struct conn *c, size_t mark)
+{
+    if (c->px == NULL)
+        return;
+    if (c->cmd.wrote) {
+        struct proxy_req *r =
+            repl_write(c->px, c, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+        if (r != NULL)
+            conn_queue(c, r);
+    } else if (c->fwd_rr.kind == ROUTE_KEY && !c->fwd_rr.write) {
+        repl_read_done(c->px, c->fwd_rr.key, c->fwd_rr.nkey);
+    }
+}
+
+static void conn_value_done(struct conn *c)
+{
+    size_t mark = c->cmd.out->len;
+
+    cmd_value_done(&c->cmd);
+    conn_after(c, mark);
+}
+
+/* Handles one unit of buffered input. Returns 1 when it did something,
+ * 0 when more input is needed. */
+static int conn_step(struct conn *c)
+{
+    size_t avail = c->in.end - c->in.start;
+    char *line, *nl;
+    size_t len, mark;
+
+    switch (c->state) {
+    case CONN_LINE:
+        if (avail == 0 || proxy_blocked(c))
+            return 0;
+        nl = memchr(c->in.data + c->in.start, '\n', avail);
+        if (nl == NULL) {
+            if (avail > PROTO_MAX_LINE_NOGET &&
+                (!long_line_allowed(c) || avail >= RBUF_MAX_LINE)) {
+                STATS_INCR(c->stats, lines_too_long);
+                c->state = CONN_CLOSING;
+                return 1;
+            }
+            return 0;
+        }
+        line = c->in.data + c->in.start;
+        len = (size_t)(nl - line);
+        if (len > 1 && line[len - 1] == '\r')
+            len--;
+        if (verbose(c) > 1)
+            fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
+        /* a line from a peer is never forwarded: it needs routing only
+         * for a read quorum and a write's replies */
+        if (c->px != NULL && (!c->cmd.from_peer || proxy_replicates(c->px))) {
+            int routed = conn_route(c, line, len, nl);
+            if (routed != 0)
+                return routed > 0;
+        }
+        c->in.start += (size_t)(nl - line) + 1;
+        mark = c->cmd.out->len;
+        switch (cmd_process_line(&c->cmd, line, len)) {
+        case CMD_NEXT_LINE:
+            conn_after(c, mark);
+            break;
+        case CMD_READ_VALUE:
+            c->state = CONN_VALUE;
+            c->value_got = 0;
+            break;
+        case CMD_SWALLOW:
+            c->state = CONN_SWALLOW;
+            break;
+        case CMD_CLOSE:
+            c->state = CONN_CLOSING;
+            break;
+        }
+        return 1;
+    case CONN_VALUE: {
+        struct item *it = c->cmd.item;
+        size_t take = it->nbytes - c->value_got;
+        if (take > avail)
+            take = avail;
+        memcpy(item_value(it) + c->value_got, c->in.data + c->in.start, take);
+        c->in.start += take;
+        c->value_got += (uint32_t)take;
+        if (c->value_got < it->nbytes)
+            return 0;
+        conn_value_done(c);
+        c->state = CONN_LINE;
+        return 1;
+    }
+    case CONN_SWALLOW: {
+        size_t take = c->cmd.swallow < avail ? (size_t)c->cmd.swallow : avail;
+        c->in.start += take;
+        c->cmd.swallow -= take;
+        if (c->cmd.swallow > 0)
+            return 0;
+        c->state = CONN_LINE;
+        return 1;
+    }
+    case CONN_FORWARD:
+        if (avail < c->fwd_need)
+            return 0;
+        conn_forward(c, c->in.data + c->in.start, (size_t)c->fwd_need);
+        c->in.start += (size_t)c->fwd_need;
+        c->state = CONN_LINE;
+        return 1;
+    case CONN_CLOSING:
+        break;
+    }
+    return 0;
+}
+
+/* Reads once. Returns >0 bytes read, 0 on EOF, -1 on error, -2 on EAGAIN.
+ * *more is false when the read came back short: the socket is drained, and
+ * the next read would only say EAGAIN (the event loop tells us when not). */
+static ssize_t conn_read(struct conn *c, bool *more)
+{
+    ssize_t n;
+    size_t want;
+
+    *more = false;
+    if (c->in.start == c->in.end) {
+        inbuf_rewind(&c->in, RBUF_INITIAL, RBUF_KEEP_MAX);
+        if (c->state == CONN_VALUE) {
+            /* Nothing buffered: read the data block straight into the item. */
+            struct item *it = c->cmd.item;
+            want = it->nbytes - c->value_got;
+            n = read(c->fd, item_value(it) + c->value_got, want);
+            *more = n == (ssize_t)want;
+            if (n > 0) {
+                c->value_got += (uint32_t)n;
+                STATS_ADD(c->stats, bytes_read, (uint64_t)n);
+                if (c->value_got == it->nbytes) {
+                    conn_value_done(c);
+                    c->state = CONN_LINE;
+                }
+            }
+            return n < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1) : n;
+        }
+    }
+    if (inbuf_make_room(&c->in) != 0)
+        return -1;
+    want = c->in.size - c->in.end;
+    n = read(c->fd, c->in.data + c->in.end, want);
+    *more = n == (ssize_t)want;
+    if (n > 0) {
+        c->in.end += (size_t)n;
+        STATS_ADD(c->stats, bytes_read, (uint64_t)n);
+        return n;
+    }
+    if (n == 0)
+        return 0;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
+}
+
+/* Writes queued replies. Returns 1 when all is sent, 0 when the socket is
+ * full (now waiting for EV_WRITE), -1 when the connection must close. */
+static int conn_flush(struct conn *c)
+{
+    if (c->out.oom)
+        return -1;
+    while (buf_pending(&c->out) > 0) {
+        ssize_t n = write(c->fd, c->out.data + c->out.off, buf_pending(&c->out));
+        if (n > 0) {
+            c->out.off += (size_t)n;
+            STATS_ADD(c->stats, bytes_written, (uint64_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return set_events(c, EV_WRITE) == 0 ? 0 : -1;
+        return -1;
+    }
+    buf_reset(&c->out);
+    return 1;
+}
+
+/* Parses what is buffered, replies, reads more; until the socket has
+ * nothing more, the reply backlog blocks, or the request budget (-R) is
+ * spent, in which case the connection yields to the others on this thread. */
+static void conn_run(struct conn *c, bool more)
+{
+    int budget = c->srv->settings.reqs_per_event;
+
+    for (;;) {
+        bool starved = false; /* parsing stopped for want of input */
+        ssize_t n;
+        int f;
+
+        if (c->pq_head != NULL)
+            conn_drain(c);
+        while (c->state != CONN_CLOSING && budget > 0 &&
+               buf_pending(&c->out) < OUT_HIGH_WATER) {
+            if (!conn_step(c)) {
+                starved = !proxy_blocked(c);
+                break;
+            }
+            budget--;
+        }
+        if (c->pq_head != NULL)
+            conn_drain(c);
+        f = conn_flush(c);
+        if (f < 0 || (f > 0 && c->state == CONN_CLOSING && c->pq_head == NULL)) {
+            conn_free(c);
+            return;
+        }
+        if (f == 0)
+            return; /* resumes in conn_event on EV_WRITE */
+        if ((c->state == CONN_CLOSING || proxy_blocked(c)) && c->pq_head != NULL) {
+            /* read no more until forwarded replies come back (wake_cb) */
+            if (set_events(c, 0) != 0)
+                conn_free(c);
+            return;
+        }
+        if (set_events(c, EV_READ) != 0) {
+            conn_free(c);
+            return;
+        }
+        if (budget == 0) {
+            STATS_INCR(c->stats, conn_yields);
+            event_active(c->ev, EV_READ, 0);
+            return;
+        }
+        if (!more) {
+            /* Parsing stopped for room (output sent since) or behind
+             * forwarded commands (answered since), not for input: go on
+             * with what is buffered, as no read event may come for it. */
+            if (!starved && c->state != CONN_CLOSING)
+                continue;
+            return; /* drained: saves a read that would say EAGAIN */
+        }
+        n = conn_read(c, &more);
+        if (n == -2)
+            return;
+        if (n == 0 && c->pq_head != NULL) {
+            /* The client is done sending ("printf ... | nc"), but replies
+             * of commands it sent are still on their way: send them, then
+             * close. What is left unparsed is an incomplete command. */
+            c->state = CONN_CLOSING;
+            continue;
+        }
+        if (n <= 0) {
+            conn_free(c);
+            return;
+        }
+    }
+}
+
+static void conn_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+
+    (void)fd;
+    if ((what & EV_TIMEOUT) && !(what & (EV_READ | EV_WRITE))) {
+        if (verbose(c) > 0)
+            fprintf(stderr, "<%d idle timeout, closing\n", c->fd);
+        conn_free(c);
+        return;
+    }
+    conn_run(c, true);
+}

@@ -1,0 +1,237 @@
+/*
+ * worker: threads with their own event loop, fed new sockets by the listener
+ * through a queue and a pipe (one byte per message: 'c' connection, 'q' quit).
+ */
+#include "net/worker.h"
+#include "net/conn.h"
+#include "cluster/proxy.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fd_node {
+    int fd;
+    struct fd_node *next;
+};
+
+struct worker {
+    struct server *srv;
+    pthread_t thread;
+    bool started;
+    struct event_base *base;
+    struct event *notify_ev;
+    int notify[2];          /* pipe: [0] read by the worker, [1] written by others */
+    pthread_mutex_t q_lock; /* protects q_head/q_tail; a leaf lock */
+    struct fd_node *q_head, *q_tail;
+    struct conn *conns; /* owned connections, linked by conn.c */
+    struct proxy *px;   /* forwarding to other nodes; NULL on a single node */
+    struct thread_stats stats;
+};
+
+static unsigned next_worker; /* listener thread only */
+
+struct event_base *worker_base(struct worker *w)
+{
+    return w->base;
+}
+
+struct thread_stats *worker_stats(struct worker *w)
+{
+    return &w->stats;
+}
+
+struct server *worker_server(struct worker *w)
+{
+    return w->srv;
+}
+
+struct conn **worker_conns(struct worker *w)
+{
+    return &w->conns;
+}
+
+struct proxy *worker_proxy(struct worker *w)
+{
+    return w->px;
+}
+
+struct thread_stats *server_thread_stats(struct server *srv, int i)
+{
+    return &srv->workers[i]->stats;
+}
+
+static int pop_fd(struct worker *w)
+{
+    struct fd_node *n;
+    int fd = -1;
+
+    pthread_mutex_lock(&w->q_lock);
+    n = w->q_head;
+    if (n != NULL) {
+        w->q_head = n->next;
+        if (w->q_head == NULL)
+            w->q_tail = NULL;
+    }
+    pthread_mutex_unlock(&w->q_lock);
+    if (n != NULL) {
+        fd = n->fd;
+        free(n);
+    }
+    return fd;
+}
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    char msgs[64];
+    ssize_t n;
+
+    (void)what;
+    n = read(fd, msgs, sizeof(msgs));
+    for (ssize_t i = 0; i < n; i++) {
+        if (msgs[i] == 'q') {
+            event_base_loopbreak(w->base);
+        } else {
+            int cfd = pop_fd(w);
+            if (cfd >= 0)
+                conn_new(w, cfd);
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    event_base_loop(w->base, 0);
+    conn_free_all(w);
+    /* after the connections: it answers their orphaned forwarded requests */
+    proxy_free(w->px);
+    w->px = NULL;
+    return NULL;
+}
+
+static void worker_free(struct worker *w)
+{
+    int fd;
+
+    if (w == NULL)
+        return;
+    while ((fd = pop_fd(w)) >= 0)
+        conn_drop_fd(fd);
+    proxy_free(w->px);
+    if (w->notify_ev != NULL)
+        event_free(w->notify_ev);
+    if (w->base != NULL)
+        event_base_free(w->base);
+    if (w->notify[0] >= 0)
+        close(w->notify[0]);
+    if (w->notify[1] >= 0)
+        close(w->notify[1]);
+    pthread_mutex_destroy(&w->q_lock);
+    free(w);
+}
+
+static struct worker *worker_new(struct server *srv)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    w->srv = srv;
+    w->notify[0] = w->notify[1] = -1;
+    pthread_mutex_init(&w->q_lock, NULL);
+    if (pipe2(w->notify, O_NONBLOCK | O_CLOEXEC) != 0)
+        goto fail;
+    w->base = event_base_new();
+    if (w->base == NULL)
+        goto fail;
+    w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST, notify_cb, w);
+    if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
+        goto fail;
+    if ((srv->settings.npeers > 0 || srv->settings.gossip) &&
+        proxy_new(srv, w->base, &w->stats, &w->px) != 0)
+        goto fail;
+    return w;
+
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+int worker_start_all(struct server *srv)
+{
+    int n = srv->settings.num_threads;
+
+    srv->workers = calloc((size_t)n, sizeof(*srv->workers));
+    if (srv->workers == NULL)
+        return -1;
+    srv->nworkers = 0;
+    for (int i = 0; i < n; i++) {
+        struct worker *w = worker_new(srv);
+        if (w == NULL)
+            goto fail;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            worker_free(w);
+            goto fail;
+        }
+        w->started = true;
+        srv->workers[srv->nworkers++] = w;
+    }
+    return 0;
+
+fail:
+    fprintf(stderr, "meshcached: cannot start worker threads: %s\n", strerror(errno));
+    worker_stop_all(srv);
+    return -1;
+}
+
+static void send_msg(struct worker *w, char m)
+{
+    /* The pipe holds 64 KiB of one-byte messages; if it is ever full the
+     * worker is far behind and the message is retried. */
+    while (write(w->notify[1], &m, 1) != 1 && (errno == EINTR || errno == EAGAIN))
+        ;
+}
+
+void worker_dispatch(struct server *srv, int fd)
+{
+    struct worker *w = srv->workers[next_worker++ % (unsigned)srv->nworkers];
+    struct fd_node *n = malloc(sizeof(*n));
+
+    if (n == NULL) {
+        conn_drop_fd(fd);
+        return;
+    }
+    n->fd = fd;
+    n->next = NULL;
+    pthread_mutex_lock(&w->q_lock);
+    if (w->q_tail != NULL)
+        w->q_tail->next = n;
+    else
+        w->q_head = n;
+    w->q_tail = n;
+    pthread_mutex_unlock(&w->q_lock);
+    send_msg(w, 'c');
+}
+
+void worker_stop_all(struct server *srv)
+{
+    for (int i = 0; i < srv->nworkers; i++)
+        send_msg(srv->workers[i], 'q');
+    for (int i = 0; i < srv->nworkers; i++) {
+        struct worker *w = srv->workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        worker_free(w);
+    }
+    free(srv->workers);
+    srv->workers = NULL;
+    srv->nworkers = 0;
+}

@@ -1,0 +1,768 @@
+/*
+ * store: sharded chained hash tables that grow incrementally, one LRU list
+ * per shard, and a single atomic byte counter that enforces the memory limit.
+ */
+#include "store/store.h"
+#include "base/version.h"
+
+#include <malloc.h>
+#include <murmurhash.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HASH_INITIAL_BUCKETS 64
+#define HASH_MAX_BUCKETS     (1u << (32 - STORE_SHARD_BITS))
+#define REHASH_STEP          4     /* buckets moved per insert while growing */
+#define TAIL_SEARCH          5     /* LRU tail items checked for an expired one */
+#define SAMPLE_BUCKETS       64    /* buckets examined per shard per sampler pass */
+#define STORE_MAX_DRIFT_MS   60000 /* versions further ahead are not followed */
+
+struct htab {
+    struct item **b; /* buckets */
+    uint32_t mask;   /* bucket count - 1 */
+};
+
+struct store_shard {
+    pthread_mutex_t lock;
+    struct store *st;
+    struct htab ht[2];     /* ht[1] is the bigger table while growing */
+    bool growing;          /* moving buckets from ht[0] to ht[1] */
+    uint32_t rehash_idx;   /* next ht[0] bucket to move */
+    uint32_t count;        /* linked items, tombstones included */
+    uint32_t tombs;        /* linked tombstones */
+    uint32_t nexp;         /* linked items with an expiry time */
+    uint32_t sweep_epoch;  /* flush epoch when the current sampler sweep began */
+    uint32_t swept_epoch;  /* flush epoch a whole sampler sweep has covered */
+    uint32_t sample_pos;   /* the sampler's cursor into ht[0] */
+    struct item *lru_head; /* most recently used */
+    struct item *lru_tail; /* least recently used */
+    /* counters, under lock */
+    uint64_t bytes;
+    uint64_t table_bytes;
+    uint64_t total_items;
+    uint64_t evictions;
+    uint64_t evicted_nonzero;
+    uint64_t evicted_unfetched;
+    uint64_t expired_unfetched;
+    uint64_t reclaimed;
+} __attribute__((aligned(64)));
+
+struct store {
+    struct store_config cfg;
+    uint64_t mem_used;      /* atomic: item + table bytes charged */
+    uint64_t cas;           /* atomic: last CAS value handed out */
+    uint64_t outofmemory;   /* atomic */
+    rel_time_t oldest_live; /* atomic: flush_all deadline, 0 = none */
+    uint64_t oldest_cas;    /* atomic: items below this CAS were flushed */
+    uint32_t flush_epoch;   /* atomic: flush_all calls so far */
+    struct store_shard shards[STORE_SHARDS];
+};
+
+uint32_t store_hash(const char *key, size_t nkey)
+{
+    uint32_t h;
+
+    lmmh_x86_32(key, (unsigned int)nkey, 0, &h);
+    return h;
+}
+
+/* The real size of an allocation: what malloc gave plus its chunk header. */
+static uint64_t charge_of(void *p)
+{
+    return malloc_usable_size(p) + sizeof(size_t);
+}
+
+static bool mem_try_add(struct store *st, uint64_t n)
+{
+    uint64_t used = __atomic_load_n(&st->mem_used, __ATOMIC_RELAXED);
+
+    do {
+        if (used + n > st->cfg.maxbytes)
+            return false;
+    } while (!__atomic_compare_exchange_n(&st->mem_used, &used, used + n, true,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    return true;
+}
+
+static void mem_sub(struct store *st, uint64_t n)
+{
+    __atomic_fetch_sub(&st->mem_used, n, __ATOMIC_RELAXED);
+}
+
+static inline struct item **bucket_of(struct htab *t, uint32_t hv)
+{
+    return &t->b[(hv >> STORE_SHARD_BITS) & t->mask];
+}
+
+static bool item_flushed(const struct store *st, const struct item *it, rel_time_t now)
+{
+    rel_time_t live = __atomic_load_n(&st->oldest_live, __ATOMIC_RELAXED);
+    uint64_t ocas = __atomic_load_n(&st->oldest_cas, __ATOMIC_RELAXED);
+
+    if (live == 0 || live > now)
+        return false;
+    return it->time <= live || (ocas != 0 && it->cas < ocas);
+}
+
+static bool item_expired(const struct item *it, rel_time_t now)
+{
+    return it->exptime != 0 && it->exptime <= now;
+}
+
+/* ---- LRU ---- */
+
+static void lru_unlink(struct store_shard *sh, struct item *it)
+{
+    if (it->prev != NULL)
+        it->prev->next = it->next;
+    else
+        sh->lru_head = it->next;
+    if (it->next != NULL)
+        it->next->prev = it->prev;
+    else
+        sh->lru_tail = it->prev;
+    it->prev = it->next = NULL;
+}
+
+static void lru_push_head(struct store_shard *sh, struct item *it)
+{
+    it->prev = NULL;
+    it->next = sh->lru_head;
+    if (sh->lru_head != NULL)
+        sh->lru_head->prev = it;
+    sh->lru_head = it;
+    if (sh->lru_tail == NULL)
+        sh->lru_tail = it;
+}
+
+/* ---- hash table ---- */
+
+static struct item **chain_slot(struct store_shard *sh, struct item *it)
+{
+    for (int t = 0; t < (sh->growing ? 2 : 1); t++) {
+        struct item **pp = bucket_of(&sh->ht[t], it->hv);
+        for (; *pp != NULL; pp = &(*pp)->h_next)
+            if (*pp == it)
+                return pp;
+    }
+    return NULL;
+}
+
+static void rehash_step(struct store_shard *sh, int buckets)
+{
+    while (sh->growing && buckets-- > 0) {
+        struct item *it = sh->ht[0].b[sh->rehash_idx];
+        while (it != NULL) {
+            struct item *next = it->h_next;
+            struct item **pp = bucket_of(&sh->ht[1], it->hv);
+            it->h_next = *pp;
+            *pp = it;
+            it = next;
+        }
+        sh->ht[0].b[sh->rehash_idx] = NULL;
+        if (sh->rehash_idx++ == sh->ht[0].mask) {
+            uint64_t charge = charge_of(sh->ht[0].b);
+            free(sh->ht[0].b);
+            mem_sub(sh->st, charge);
+            sh->table_bytes -= charge;
+            sh->ht[0] = sh->ht[1];
+            sh->ht[1].b = NULL;
+            sh->growing = false;
+            sh->sample_pos = 0;
+        }
+    }
+}
+
+static bool evict_one(struct store *st, uint32_t start, struct store_shard *held);
+
+/* Starts doubling the table when it is 1.5 times fuller than its buckets.
+ * The new bucket array is charged to the limit like items are; when it does
+ * not fit, the table stays as it is (chains just get longer) and growth is
+ * tried again on a later insert. */
+static void maybe_grow(struct store_shard *sh)
+{
+    struct store *st = sh->st;
+    uint32_t size = sh->ht[0].mask + 1;
+    struct item **b;
+    uint64_t charge;
+
+    if (sh->growing || sh->count < size + size / 2 || size >= HASH_MAX_BUCKETS)
+        return;
+    b = calloc((size_t)size * 2, sizeof(*b));
+    if (b == NULL)
+        return;
+    charge = charge_of(b);
+    for (int tries = 0; !mem_try_add(st, charge); tries++) {
+        if (!st->cfg.evict_to_free || tries >= 64 ||
+            !evict_one(st, (uint32_t)(sh - st->shards), sh)) {
+            free(b);
+            return;
+        }
+    }
+    sh->table_bytes += charge;
+    sh->ht[1].b = b;
+    sh->ht[1].mask = size * 2 - 1;
+    sh->rehash_idx = 0;
+    sh->growing = true;
+}
+
+/* Removes it from the table and the LRU and frees it. */
+static void unlink_free(struct store_shard *sh, struct item *it)
+{
+    struct item **pp = chain_slot(sh, it);
+    uint64_t charge = charge_of(it);
+
+    if (pp != NULL)
+        *pp = it->h_next;
+    lru_unlink(sh, it);
+    sh->count--;
+    sh->tombs -= (it->iflags & ITEM_TOMBSTONE) != 0;
+    sh->nexp -= it->exptime != 0;
+    sh->bytes -= charge;
+    mem_sub(sh->st, charge);
+    free(it);
+}
+
+static void reclaim(struct store_shard *sh, struct item *it)
+{
+    if (!(it->iflags & ITEM_FETCHED))
+        sh->expired_unfetched++;
+    sh->reclaimed++;
+    unlink_free(sh, it);
+}
+
+/*
+ * Frees one item to make room: an expired or flushed one near the LRU tail
+ * if there is one, else the tail itself. Starts at shard `start`; `held` is
+ * a shard the caller already has locked (or NULL), in which case the others
+ * are only try-locked so that two evicting threads can never deadlock.
+ */
+static bool evict_one(struct store *st, uint32_t start, struct store_shard *held)
+{
+    rel_time_t now = mctime_now();
+
+    for (uint32_t i = 0; i < STORE_SHARDS; i++) {
+        struct store_shard *sh = &st->shards[(start + i) & (STORE_SHARDS - 1)];
+        struct item *it, *victim;
+        bool freed = false;
+        int n = 0;
+
+        if (sh != held) {
+            if (held == NULL)
+                pthread_mutex_lock(&sh->lock);
+            else if (pthread_mutex_trylock(&sh->lock) != 0)
+                continue;
+        }
+        victim = sh->lru_tail;
+        for (it = sh->lru_tail; it != NULL && n < TAIL_SEARCH; it = it->prev, n++) {
+            if (item_expired(it, now) || item_flushed(st, it, now)) {
+                reclaim(sh, it);
+                victim = NULL;
+                freed = true;
+                break;
+            }
+        }
+        if (victim != NULL) {
+            sh->evictions++;
+            if (victim->exptime != 0)
+                sh->evicted_nonzero++;
+            if (!(victim->iflags & ITEM_FETCHED))
+                sh->evicted_unfetched++;
+            unlink_free(sh, victim);
+            freed = true;
+        }
+        if (sh != held)
+            pthread_mutex_unlock(&sh->lock);
+        if (freed)
+            return true;
+    }
+    return false;
+}
+
+/* ---- public API ---- */
+
+int store_create(struct store **out, const struct store_config *cfg)
+{
+    struct store *st = aligned_alloc(64, sizeof(*st));
+    uint32_t i;
+
+    if (st == NULL)
+        return -1;
+    memset(st, 0, sizeof(*st));
+    st->cfg = *cfg;
+    for (i = 0; i < STORE_SHARDS; i++) {
+        struct store_shard *sh = &st->shards[i];
+        sh->st = st;
+        sh->ht[0].b = calloc(HASH_INITIAL_BUCKETS, sizeof(struct item *));
+        if (sh->ht[0].b == NULL)
+            goto fail;
+        sh->ht[0].mask = HASH_INITIAL_BUCKETS - 1;
+        sh->table_bytes = charge_of(sh->ht[0].b);
+        st->mem_used += sh->table_bytes;
+        pthread_mutex_init(&sh->lock, NULL);
+    }
+    *out = st;
+    return 0;
+
+fail:
+    while (i-- > 0) {
+        free(st->shards[i].ht[0].b);
+        pthread_mutex_destroy(&st->shards[i].lock);
+    }
+    free(st);
+    return -1;
+}
+
+void store_destroy(struct store *st)
+{
+    if (st == NULL)
+        return;
+    for (uint32_t i = 0; i < STORE_SHARDS; i++) {
+        struct store_shard *sh = &st->shards[i];
+        struct item *it = sh->lru_head;
+        while (it != NULL) {
+            struct item *next = it->next;
+            free(it);
+            it = next;
+        }
+        free(sh->ht[0].b);
+        free(sh->ht[1].b);
+        pthread_mutex_destroy(&sh->lock);
+    }
+    free(st);
+}
+
+struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_t hv,
+                         uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+                         enum store_alloc_err *err)
+{
+    struct item *it;
+    uint64_t charge;
+
+    if (nbytes < 2 || nbytes - 2 > st->cfg.item_size_max || nkey > KEY_MAX_LENGTH) {
+        *err = STORE_ALLOC_TOO_LARGE;
+        return NULL;
+    }
+    it = malloc(item_size(nkey, nbytes));
+    if (it == NULL)
+        goto nomem;
+    charge = charge_of(it);
+    while (!mem_try_add(st, charge)) {
+        if (!st->cfg.evict_to_free || !evict_one(st, hv & (STORE_SHARDS - 1), NULL)) {
+            free(it);
+            goto nomem;
+        }
+    }
+    memset(it, 0, sizeof(*it));
+    it->exptime = exptime;
+    it->flags = flags;
+    it->nbytes = nbytes;
+    it->hv = hv;
+    it->nkey = (uint8_t)nkey;
+    memcpy(it->data, key, nkey);
+    *err = STORE_ALLOC_OK;
+    return it;
+
+nomem:
+    __atomic_fetch_add(&st->outofmemory, 1, __ATOMIC_RELAXED);
+    *err = STORE_ALLOC_NOMEM;
+    return NULL;
+}
+
+void store_release(struct store *st, struct item *it)
+{
+    if (it == NULL)
+        return;
+    mem_sub(st, charge_of(it));
+    free(it);
+}
+
+struct store_shard *store_lock(struct store *st, uint32_t hv)
+{
+    struct store_shard *sh = &st->shards[hv & (STORE_SHARDS - 1)];
+
+    pthread_mutex_lock(&sh->lock);
+    return sh;
+}
+
+void store_unlock(struct store_shard *sh)
+{
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* The key's item or tombstone; expired and flushed ones are reclaimed. */
+static struct item *find_any(struct store_shard *sh, const char *key, size_t nkey,
+                             uint32_t hv, enum store_miss *why)
+{
+    rel_time_t now = mctime_now();
+
+    if (why != NULL)
+        *why = STORE_MISS_NONE;
+    for (int t = 0; t < (sh->growing ? 2 : 1); t++) {
+        for (struct item *it = *bucket_of(&sh->ht[t], hv); it != NULL; it = it->h_next) {
+            if (it->hv != hv || it->nkey != nkey || memcmp(it->data, key, nkey) != 0)
+                continue;
+            if (item_flushed(sh->st, it, now)) {
+                if (why != NULL)
+                    *why = STORE_MISS_FLUSHED;
+                reclaim(sh, it);
+                return NULL;
+            }
+            if (item_expired(it, now)) {
+                if (why != NULL)
+                    *why = STORE_MISS_EXPIRED;
+                reclaim(sh, it);
+                return NULL;
+            }
+            return it;
+        }
+    }
+    return NULL;
+}
+
+struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
+                           uint32_t hv, enum store_miss *why)
+{
+    struct item *it = find_any(sh, key, nkey, hv, why);
+
+    return it != NULL && (it->iflags & ITEM_TOMBSTONE) ? NULL : it;
+}
+
+void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old)
+{
+    struct item **pp;
+
+    if (old == NULL && sh->tombs > 0)
+        old = find_any(sh, item_key(it), it->nkey, it->hv, NULL); /* its tombstone */
+    if (old != NULL)
+        unlink_free(sh, old);
+    maybe_grow(sh);
+    rehash_step(sh, REHASH_STEP);
+    pp = bucket_of(&sh->ht[sh->growing ? 1 : 0], it->hv);
+    it->h_next = *pp;
+    *pp = it;
+    it->time = mctime_now();
+    it->iflags |= ITEM_LINKED;
+    lru_push_head(sh, it);
+    sh->count++;
+    sh->nexp += it->exptime != 0;
+    if (it->iflags & ITEM_TOMBSTONE)
+        sh->tombs++;
+    else
+        sh->total_items++;
+    sh->bytes += charge_of(it);
+}
+
+void do_store_link(struct store_shard *sh, struct item *it, struct item *old)
+{
+    it->cas = store_next_cas(sh->st);
+    do_store_link_cas(sh, it, old);
+}
+
+void do_store_unlink(struct store_shard *sh, struct item *it)
+{
+    unlink_free(sh, it);
+}
+
+void do_store_set_exptime(struct store_shard *sh, struct item *it, rel_time_t exptime)
+{
+    sh->nexp += (exptime != 0) - (it->exptime != 0);
+    it->exptime = exptime;
+}
+
+void do_store_bump(struct store_shard *sh, struct item *it)
+{
+    it->time = mctime_now();
+    if (sh->lru_head != it) {
+        lru_unlink(sh, it);
+        lru_push_head(sh, it);
+    }
+}
+
+void do_store_new_cas(struct store_shard *sh, struct item *it)
+{
+    it->cas = store_next_cas(sh->st);
+}
+
+uint64_t store_next_cas(struct store *st)
+{
+    uint64_t last, next;
+
+    if (!st->cfg.hlc)
+        return __atomic_add_fetch(&st->cas, 1, __ATOMIC_RELAXED);
+    last = __atomic_load_n(&st->cas, __ATOMIC_RELAXED);
+    do {
+        next = version_next(last, mctime_wall_ms(), st->cfg.version_tag);
+    } while (!__atomic_compare_exchange_n(&st->cas, &last, next, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return next;
+}
+
+void store_observe_version(struct store *st, uint64_t v)
+{
+    uint64_t last = __atomic_load_n(&st->cas, __ATOMIC_RELAXED), next;
+
+    /* A version from far ahead of this clock (a client's explicit E, a
+     * peer with a broken clock) would drag every later write with it, and
+     * near the top of the range wrap the clock around: such a version is
+     * stored as given, but not followed. */
+    if (!st->cfg.hlc || version_ms(v) > mctime_wall_ms() + STORE_MAX_DRIFT_MS)
+        return;
+    do {
+        next = version_observe(last, v);
+        if (next == last)
+            return;
+    } while (!__atomic_compare_exchange_n(&st->cas, &last, next, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+}
+
+/* A tombstone for key, charged like an item; called with sh locked, so
+ * room is made by evicting with trylock only. NULL when there is none. */
+static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nkey,
+                             uint32_t hv)
+{
+    struct store *st = sh->st;
+    struct item *t = malloc(item_size(nkey, 2));
+    uint64_t charge;
+
+    if (t == NULL)
+        return NULL;
+    charge = charge_of(t);
+    for (int tries = 0; !mem_try_add(st, charge); tries++) {
+        if (!st->cfg.evict_to_free || tries >= 64 ||
+            !evict_one(st, (uint32_t)(sh - st->shards), sh)) {
+            free(t);
+            return NULL;
+        }
+    }
+    memset(t, 0, sizeof(*t));
+    t->exptime = mctime_now() + st->cfg.tombstone_ttl;
+    t->nbytes = 2;
+    t->hv = hv;
+    t->nkey = (uint8_t)nkey;
+    t->iflags = ITEM_TOMBSTONE;
+    memcpy(t->data, key, nkey);
+    memcpy(t->data + nkey, "\r\n", 2);
+    t->cas = store_next_cas(st);
+    do_store_link_cas(sh, t, NULL);
+    return t;
+}
+
+uint64_t do_store_delete(struct store_shard *sh, struct item *it)
+{
+    char key[KEY_MAX_LENGTH];
+    size_t nkey = it->nkey;
+    uint32_t hv = it->hv;
+    uint8_t binary = it->iflags & ITEM_KEY_BINARY;
+    struct item *t;
+
+    memcpy(key, item_key(it), nkey);
+    unlink_free(sh, it); /* first: eviction for the tombstone must not pick it */
+    if (!sh->st->cfg.tombstones || (t = tomb_new(sh, key, nkey, hv)) == NULL)
+        return 0;
+    t->iflags |= binary;
+    return t->cas;
+}
+
+uint64_t do_store_delete_absent(struct store_shard *sh, const char *key, size_t nkey,
+                                uint32_t hv)
+{
+    struct item *t;
+
+    if (!sh->st->cfg.tombstones)
+        return 0;
+    t = find_any(sh, key, nkey, hv, NULL);
+    if (t == NULL)
+        t = tomb_new(sh, key, nkey, hv);
+    return t != NULL ? t->cas : 0;
+}
+
+bool store_read_state(struct store *st, const char *key, size_t nkey,
+                      struct store_state *s, struct buf *value)
+{
+    uint32_t hv = store_hash(key, nkey);
+    struct store_shard *sh = store_lock(st, hv);
+    struct item *it = find_any(sh, key, nkey, hv, NULL);
+
+    memset(s, 0, sizeof(*s));
+    if (it != NULL) {
+        s->version = it->cas;
+        s->flags = it->flags;
+        s->exptime = it->exptime != 0 ? (int64_t)mctime_to_unix(it->exptime) : 0;
+        s->iflags = it->iflags & (ITEM_TOMBSTONE | ITEM_STALE | ITEM_KEY_BINARY);
+        s->nvalue = it->nbytes - 2;
+        if (value != NULL)
+            buf_append(value, item_value(it), s->nvalue);
+    }
+    store_unlock(sh);
+    return it != NULL;
+}
+
+enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held)
+{
+    struct store_shard *sh = store_lock(st, it->hv);
+    struct item *cur = find_any(sh, item_key(it), it->nkey, it->hv, NULL);
+    enum store_apply_result res = STORE_APPLIED;
+    uint64_t version = it->cas;
+
+    if (cur != NULL && cur->cas > version) {
+        res = STORE_OLDER;
+        version = cur->cas;
+    } else if (cur != NULL && cur->cas == version) {
+        /* a replicated touch: items only, tombstones keep their own expiry */
+        if (!(cur->iflags & ITEM_TOMBSTONE) && cur->exptime != it->exptime)
+            do_store_set_exptime(sh, cur, it->exptime);
+        res = STORE_TOUCHED;
+    } else {
+        if ((it->iflags & ITEM_TOMBSTONE) && it->exptime == 0)
+            it->exptime = mctime_now() + st->cfg.tombstone_ttl; /* never forever */
+        do_store_link_cas(sh, it, cur);
+        it = NULL;
+    }
+    store_unlock(sh);
+    store_release(st, it);
+    store_observe_version(st, version);
+    if (held != NULL)
+        *held = version;
+    return res;
+}
+
+void store_flush(struct store *st, int64_t delay)
+{
+    rel_time_t now = mctime_now();
+    rel_time_t live = (delay > 0 ? mctime_realtime(delay) : now) - 1;
+
+    /* Everything last touched at or before `live` goes once `live` is
+     * reached. When that is already the case, items stored earlier in this
+     * very second must go too while items stored after this call stay: the
+     * CAS counter tells them apart. */
+    if (live <= now)
+        __atomic_store_n(&st->oldest_cas, store_next_cas(st), __ATOMIC_RELAXED);
+    __atomic_store_n(&st->oldest_live, live, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st->flush_epoch, 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t elapsed_us(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
+           (uint64_t)((t1.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+/* Whether a flush_all has taken effect that the sampler has not yet swept
+ * this shard for; returns the epoch to sweep for. */
+static bool flush_unswept(const struct store_shard *sh, rel_time_t now, uint32_t *epoch)
+{
+    rel_time_t live = __atomic_load_n(&sh->st->oldest_live, __ATOMIC_RELAXED);
+
+    *epoch = __atomic_load_n(&sh->st->flush_epoch, __ATOMIC_RELAXED);
+    return live != 0 && live <= now && sh->swept_epoch != *epoch;
+}
+
+/* Examines up to SAMPLE_BUCKETS buckets of one shard from its cursor;
+ * returns the number of items reclaimed and adds to *seen what it examined.
+ * Shards with nothing that can expire and no flush to apply are skipped. */
+static uint64_t sample_shard(struct store_shard *sh, rel_time_t now, uint64_t *seen)
+{
+    uint64_t freed = 0;
+    uint32_t epoch;
+
+    pthread_mutex_lock(&sh->lock);
+    if (sh->growing) {
+        /* Finish growing first: the cursor refers to the table being left. */
+        rehash_step(sh, SAMPLE_BUCKETS);
+    } else if (sh->nexp > 0 || flush_unswept(sh, now, &epoch)) {
+        flush_unswept(sh, now, &epoch);
+        if (sh->sample_pos == 0)
+            sh->sweep_epoch = epoch;
+        for (int n = 0; n < SAMPLE_BUCKETS; n++) {
+            struct item **pp = &sh->ht[0].b[sh->sample_pos];
+            while (*pp != NULL) {
+                struct item *it = *pp;
+                (*seen)++;
+                if (item_expired(it, now) || item_flushed(sh->st, it, now)) {
+                    reclaim(sh, it); /* unlinks it: *pp now holds its successor */
+                    freed++;
+                } else {
+                    pp = &it->h_next;
+                }
+            }
+            sh->sample_pos = (sh->sample_pos + 1) & sh->ht[0].mask;
+            if (sh->sample_pos == 0) {
+                sh->swept_epoch = sh->sweep_epoch;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return freed;
+}
+
+uint64_t store_sample_expired(struct store *st, uint64_t budget_us)
+{
+    struct timespec t0;
+    rel_time_t now = mctime_now();
+    uint64_t freed = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* One pass over every shard; more passes while a good share of what is
+     * examined turns out to be expired, until the time budget is spent. */
+    for (int pass = 0; pass < 1000; pass++) {
+        uint64_t seen = 0, pass_freed = 0;
+        for (uint32_t i = 0; i < STORE_SHARDS; i++)
+            pass_freed += sample_shard(&st->shards[i], now, &seen);
+        freed += pass_freed;
+        if (pass_freed * 10 < seen || seen == 0 || elapsed_us(&t0) >= budget_us)
+            break;
+    }
+    return freed;
+}
+
+void store_get_stats(struct store *st, struct store_stats *out)
+{
+    rel_time_t now = mctime_now(), oldest = now;
+
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < STORE_SHARDS; i++) {
+        struct store_shard *sh = &st->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        out->curr_items += sh->count - sh->tombs;
+        out->tombstones += sh->tombs;
+        out->total_items += sh->total_items;
+        out->bytes += sh->bytes;
+        out->table_bytes += sh->table_bytes;
+        out->evictions += sh->evictions;
+        out->evicted_nonzero += sh->evicted_nonzero;
+        out->evicted_unfetched += sh->evicted_unfetched;
+        out->expired_unfetched += sh->expired_unfetched;
+        out->reclaimed += sh->reclaimed;
+        out->hash_buckets += (uint64_t)sh->ht[sh->growing ? 1 : 0].mask + 1;
+        out->hash_expanding += sh->growing;
+        if (sh->lru_tail != NULL && sh->lru_tail->time < oldest)
+            oldest = sh->lru_tail->time;
+        pthread_mutex_unlock(&sh->lock);
+    }
+    out->oldest_age = now - oldest;
+    out->mem_used = __atomic_load_n(&st->mem_used, __ATOMIC_RELAXED);
+    out->outofmemory = __atomic_load_n(&st->outofmemory, __ATOMIC_RELAXED);
+}
+
+void store_reset_stats(struct store *st)
+{
+    for (uint32_t i = 0; i < STORE_SHARDS; i++) {
+        struct store_shard *sh = &st->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        sh->total_items = 0;
+        sh->evictions = 0;
+        sh->evicted_nonzero = 0;
+        sh->evicted_unfetched = 0;
+        sh->expired_unfetched = 0;
+        sh->reclaimed = 0;
+        pthread_mutex_unlock(&sh->lock);
+    }
+    __atomic_store_n(&st->outofmemory, 0, __ATOMIC_RELAXED);
+}

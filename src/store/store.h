@@ -1,0 +1,212 @@
+/*
+ * store: the sharded hash table of items, LRU eviction under a hard memory
+ * limit, and expiry (lazy on access plus a background sampler).
+ *
+ * Threads: any thread may call any function. Keys are spread over
+ * STORE_SHARDS shards by hash; each shard has one mutex protecting its table,
+ * its LRU list and its counters. Functions named do_* require the caller to
+ * hold the shard's lock (from store_lock()) and never take another lock.
+ * Lock order: at most one shard lock is ever held while blocking on a lock;
+ * eviction of other shards while one is held uses trylock only.
+ *
+ * Memory: every item is charged its real allocation (malloc's usable size
+ * plus its header), every hash table its bucket array; the total never
+ * exceeds the configured limit. store_alloc() makes room by evicting
+ * least-recently-used items (or fails with -M). An item returned by
+ * store_alloc() belongs to the caller until it is linked (the store owns it
+ * from then on) or handed back with store_release().
+ */
+#ifndef MESHCACHED_STORE_H
+#define MESHCACHED_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "store/item.h"
+
+#define STORE_SHARD_BITS 8
+#define STORE_SHARDS     (1u << STORE_SHARD_BITS)
+
+struct store;
+struct store_shard;
+
+struct store_config {
+    uint64_t maxbytes;      /* hard limit for items and tables */
+    uint32_t item_size_max; /* largest value (without "\r\n") accepted */
+    bool evict_to_free;     /* false: fail allocations when full (-M) */
+    /* replication (a cluster with copies on several nodes) */
+    bool hlc;               /* CAS values are hybrid logical clock versions */
+    uint32_t version_tag;   /* with hlc: this node's tag (version_tag()) */
+    bool tombstones;        /* deletes leave tombstones */
+    uint32_t tombstone_ttl; /* seconds a tombstone is kept */
+};
+
+/* Why store_alloc() failed. */
+enum store_alloc_err {
+    STORE_ALLOC_OK = 0,
+    STORE_ALLOC_TOO_LARGE, /* bigger than item_size_max */
+    STORE_ALLOC_NOMEM,     /* no room and nothing (allowed) to evict */
+};
+
+/* Why do_store_find() found nothing. */
+enum store_miss {
+    STORE_MISS_NONE,    /* never there (or already gone) */
+    STORE_MISS_EXPIRED, /* was there but expired: reclaimed now */
+    STORE_MISS_FLUSHED, /* was there but flushed: reclaimed now */
+};
+
+/* Counters summed over all shards by store_get_stats(). */
+struct store_stats {
+    uint64_t curr_items; /* live items, tombstones not counted */
+    uint64_t tombstones;
+    uint64_t total_items;
+    uint64_t bytes; /* memory charged to items */
+    uint64_t table_bytes;
+    uint64_t mem_used; /* items + tables: what the limit bounds */
+    uint64_t evictions;
+    uint64_t evicted_nonzero; /* evicted items that had an expiry time */
+    uint64_t evicted_unfetched;
+    uint64_t expired_unfetched;
+    uint64_t reclaimed; /* expired or flushed items whose memory was reused */
+    uint64_t outofmemory;
+    uint64_t hash_buckets;
+    uint64_t hash_expanding;
+    uint32_t oldest_age; /* seconds since the least recently used item's use */
+};
+
+/* Creates the store. Returns 0, or -1 when memory for it cannot be had. */
+int store_create(struct store **out, const struct store_config *cfg);
+
+/* Frees the store and every item in it. No other thread may use it. */
+void store_destroy(struct store *st);
+
+/* The key hash used for shards (murmur3 x86_32). */
+uint32_t store_hash(const char *key, size_t nkey);
+
+/*
+ * Allocates an unlinked item for key with room for nbytes of value (the
+ * value's length plus 2 for the trailing "\r\n", which the caller writes).
+ * The caller must not hold any shard lock. Returns NULL and sets *err when
+ * the item is too large or there is no room.
+ */
+struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_t hv,
+                         uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+                         enum store_alloc_err *err);
+
+/* Frees an item that was allocated but never linked. */
+void store_release(struct store *st, struct item *it);
+
+/* Locks and returns the shard owning hash hv. */
+struct store_shard *store_lock(struct store *st, uint32_t hv);
+void store_unlock(struct store_shard *sh);
+
+/*
+ * Looks up a live item. Expired and flushed items found on the way are
+ * unlinked and freed, and *why (if not NULL) says so. Does not bump the LRU.
+ */
+struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
+                           uint32_t hv, enum store_miss *why);
+
+/* Links it (a fresh item from store_alloc) with a new CAS value, replacing
+ * and freeing old (the live item with the same key, or NULL). */
+void do_store_link(struct store_shard *sh, struct item *it, struct item *old);
+
+/* Same, but keeps the CAS value the caller set in it->cas. */
+void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old);
+
+/* Unlinks and frees a linked item. */
+void do_store_unlink(struct store_shard *sh, struct item *it);
+
+/* Changes a linked item's expiry time (the store counts items that can
+ * expire, so that the sampler skips shards without any). */
+void do_store_set_exptime(struct store_shard *sh, struct item *it, rel_time_t exptime);
+
+/* Marks it most recently used and records the access time. */
+void do_store_bump(struct store_shard *sh, struct item *it);
+
+/* Gives a linked item a fresh CAS value (after an in-place change). */
+void do_store_new_cas(struct store_shard *sh, struct item *it);
+
+/* The next CAS value (monotonic, never 0). */
+uint64_t store_next_cas(struct store *st);
+
+/*
+ * Deletes a linked live item. Without tombstones it is unlinked and freed;
+ * with them it is replaced by a tombstone with a fresh version that expires
+ * after tombstone_ttl (or simply unlinked when no memory can be had for
+ * the tombstone). Returns the tombstone's version, or 0 when none is left.
+ */
+uint64_t do_store_delete(struct store_shard *sh, struct item *it);
+
+/*
+ * With tombstones: records the deletion of a key that has no live item
+ * (evicted here, say, but perhaps still held by a replica), unless a
+ * tombstone already stands for it. Returns the version of the key's
+ * tombstone, or 0 (no memory, or tombstones are off).
+ */
+uint64_t do_store_delete_absent(struct store_shard *sh, const char *key, size_t nkey,
+                                uint32_t hv);
+
+/* ---- replication: the state of a key as replicas exchange it ---- */
+
+struct store_state {
+    uint64_t version; /* 0: the key holds neither an item nor a tombstone */
+    uint32_t flags;   /* client flags */
+    int64_t exptime;  /* unix time it expires at, 0 for never */
+    uint8_t iflags;   /* ITEM_TOMBSTONE, ITEM_STALE, ITEM_KEY_BINARY */
+    uint32_t nvalue;  /* value bytes, without the "\r\n" */
+};
+
+/*
+ * Copies the state of key: its live item or tombstone, into *s, and its
+ * value (without "\r\n") onto value when value is not NULL. Does not bump
+ * the LRU or count as a fetch. Returns true when the key holds something.
+ */
+bool store_read_state(struct store *st, const char *key, size_t nkey,
+                      struct store_state *s, struct buf *value);
+
+/* What store_apply() did. */
+enum store_apply_result {
+    STORE_APPLIED, /* it is the key's state now */
+    STORE_TOUCHED, /* same version already held: an item takes the expiry */
+    STORE_OLDER,   /* the key holds a newer version: ignored */
+};
+
+/*
+ * Applies a replica's state: it (from store_alloc(), its value written, its
+ * cas the version, iflags among ITEM_TOMBSTONE, ITEM_STALE and
+ * ITEM_KEY_BINARY) replaces what the key holds when its version is newer;
+ * with the same version only the expiry is taken (a replicated touch);
+ * an older one is ignored. Newest wins, whatever order versions arrive in.
+ * The version is observed by the clock, so later local writes are newer.
+ * Always consumes it. *held (if not NULL) gets the version the key holds
+ * afterwards.
+ */
+enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held);
+
+/* Makes this node's next version newer than v (a version seen elsewhere),
+ * unless v is more than a minute ahead of the wall clock. */
+void store_observe_version(struct store *st, uint64_t v);
+
+/*
+ * flush_all: items stored before now (delay 0) or before the moment `delay`
+ * (a client exptime) names become invisible and are reclaimed lazily.
+ */
+void store_flush(struct store *st, int64_t delay);
+
+/*
+ * Reclaims expired and flushed items, walking each shard's table from where
+ * the last call stopped, for at most about budget_us microseconds. Returns
+ * the number of items reclaimed.
+ */
+uint64_t store_sample_expired(struct store *st, uint64_t budget_us);
+
+/* Sums the counters of every shard. */
+void store_get_stats(struct store *st, struct store_stats *out);
+
+/* Zeroes the resettable counters (evictions, reclaimed, ...), as stats reset. */
+void store_reset_stats(struct store *st);
+
+#endif
