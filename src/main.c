@@ -103,6 +103,13 @@ static int write_pidfile(const char *path)
     return 0;
 }
 
+/* `stats cluster` reaches membership through this, so that the command
+ * layer below does not call up into the cluster layer. */
+static void cluster_stats_cb(void *arg, struct buf *out)
+{
+    cluster_stats(arg, out);
+}
+
 int main(int argc, char **argv)
 {
     static struct server srv;
@@ -151,6 +158,8 @@ int main(int argc, char **argv)
     }
     if (cluster_new(&srv, &srv.cluster) != 0)
         goto out;
+    srv.cluster_stats = cluster_stats_cb;
+    srv.cluster_stats_arg = srv.cluster;
     base = event_base_new();
     if (base == NULL)
         goto out;

@@ -14,6 +14,7 @@
 #include "base/settings.h"
 #include "base/stats.h"
 
+struct buf;
 struct store;
 struct worker;
 struct cluster;
@@ -24,12 +25,16 @@ struct server {
     struct cluster *cluster; /* membership and ring; NULL until main builds it */
     struct worker **workers;
     int nworkers;
+    /* each worker's counters, filled in by worker_start_all() before any
+     * connection is served; for `stats` (summed with relaxed loads) */
+    struct thread_stats **thread_stats;
+    /* appends the `stats cluster` lines of membership and the ring; set by
+     * whoever builds the cluster, before any connection is served */
+    void (*cluster_stats)(void *arg, struct buf *out);
+    void *cluster_stats_arg;
     int nlisteners;        /* listening sockets (counted in curr_connections) */
     int verbose;           /* atomic; starts as settings.verbose */
     volatile int stopping; /* set by the signal path */
 };
-
-/* The thread stats of worker i (for `stats`). */
-struct thread_stats *server_thread_stats(struct server *srv, int i);
 
 #endif

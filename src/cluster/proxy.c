@@ -3,20 +3,34 @@
  * owners' replies; a multi-get over several owners is split per owner and
  * reassembled in the client's key order.
  */
-#include "cluster/cluster.h"
-#include "cmd/cmd.h"
-#include "cluster/peer.h"
-#include "proto/proto.h"
-#include "cluster/proxy_internal.h"
-#include "cluster/repl.h"
-#include "cluster/ring.h"
+#include "cluster/proxy.h"
 #include "base/server.h"
 #include "base/stats.h"
+#include "cluster/cluster.h"
+#include "cluster/fwdreq.h"
+#include "cluster/peer.h"
+#include "cluster/repl.h"
+#include "cluster/ring.h"
+#include "cluster/ringview.h"
+#include "cmd/cmd.h"
+#include "proto/proto.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct proxy {
+    struct server *srv;
+    struct cluster *cl;
+    struct peer_set *peers;
+    struct ringview view;
+    const struct ring *ring; /* from the last proxy_ring(), until the next */
+    struct thread_stats *stats;
+    struct buf scratch;      /* builds per-owner get lines */
+    struct fwdreq_pool pool; /* requests, reused */
+    struct repl *repl;       /* replication; NULL with one copy per key */
+};
 
 /* One owner's part of a multi-get. */
 struct proxy_sub {
@@ -41,13 +55,9 @@ struct proxy_multi {
     struct proxy_sub subs[];
 };
 
-#define SUB_OF_STACK  64   /* ring nodes mapped to subs without a malloc */
-#define PROXY_SPARES  256  /* finished requests a worker keeps for reuse */
-#define SPARE_BUF_MAX 4096 /* largest buffer a spare keeps */
+#define SUB_OF_STACK 64 /* ring nodes mapped to subs without a malloc */
 
 static const char mn_line[] = "mn\r\n";
-
-static void req_destroy(struct proxy_req *r);
 
 /* A member's hello on one of this worker's connections: it must be the
  * member the cluster view knows at that address, with our ring layout. */
@@ -79,11 +89,14 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
     px->stats = stats;
     pc.hello_arg = px;
     buf_init(&px->scratch);
+    fwdreq_pool_init(&px->pool);
+    ringview_init(&px->view, cluster_ring_ref(srv->cluster));
     if (peer_set_new(&pc, &px->peers) != 0) {
         free(px);
         return -ENOMEM;
     }
-    if (repl_new(px, &pc, &px->repl) != 0) {
+    ringview_watch(&px->view, px->peers);
+    if (repl_new(srv, stats, &px->pool, &px->view, &pc, &px->repl) != 0) {
         peer_set_free(px->peers);
         free(px);
         return -ENOMEM;
@@ -104,32 +117,17 @@ void proxy_free(struct proxy *px)
     repl_stop(px->repl);      /* no new work from its timer */
     peer_set_free(px->peers); /* answers, and so frees, what is outstanding */
     repl_free(px->repl);
-    while (px->spare != NULL) {
-        struct proxy_req *r = px->spare;
-        px->spare = r->next;
-        req_destroy(r);
-    }
-    ring_cache_clear(&px->rc);
+    fwdreq_pool_fini(&px->pool);
+    ringview_fini(&px->view);
     buf_free(&px->scratch);
     free(px);
 }
 
-/* The current ring; when it changed, members that came back get a fresh
- * connection attempt at once instead of waiting out their backoff. */
-const struct ring *proxy_ring(struct proxy *px)
+/* The current ring, also left in px->ring until the next call. */
+static const struct ring *proxy_ring(struct proxy *px)
 {
-    const struct ring *r = ring_cache_get(&px->rc, cluster_ring_ref(px->cl));
-
-    if (ring_epoch(r) != px->epoch) {
-        px->epoch = ring_epoch(r);
-        for (size_t i = 0; i < ring_node_count(r); i++) {
-            peer_reset_backoff(px->peers, ring_node(r, i)->tag);
-            if (px->repl != NULL)
-                repl_reset_backoff(px->repl, ring_node(r, i)->tag);
-        }
-    }
-    px->ring = r;
-    return r;
+    px->ring = ringview_get(&px->view);
+    return px->ring;
 }
 
 /*
@@ -240,48 +238,25 @@ static uint32_t forward_timeout(const struct proxy *px)
     return px->repl != NULL ? 2 * t + 100 : t;
 }
 
-/* A request, from the spares when there is one: forwarding allocates
- * nothing per command once the worker has warmed up. */
-struct proxy_req *proxy_req_new(struct proxy *px, struct conn *conn)
-{
-    struct proxy_req *r = px->spare;
-
-    if (r != NULL) {
-        px->spare = r->next;
-        px->nspare--;
-        r->next = NULL;
-    } else {
-        r = calloc(1, sizeof(*r));
-        if (r == NULL)
-            return NULL;
-        buf_init(&r->reply);
-        buf_init(&r->after);
-    }
-    r->px = px;
-    r->conn = conn;
-    return r;
-}
-
 /* Makes r's reply the error for a member that failed with status. */
-static void fail_with(struct proxy_req *r, uint32_t member, int status)
+static void fail_with(struct proxy *px, struct fwdreq *r, uint32_t member, int status)
 {
     char name[SETTINGS_MAX_ID_LEN + 16], line[SETTINGS_MAX_ID_LEN + 64];
+    int n;
 
-    if (r->failed)
+    if (fwdreq_failed(r))
         return;
-    r->failed = true;
-    STATS_INCR(r->px->stats, forward_errors);
-    buf_reset(&r->reply);
-    if (r->noreply)
-        return; /* the client reads no reply, so no error either */
-    cluster_member_name(r->px->cl, member, name, sizeof(name));
-    snprintf(line, sizeof(line), "SERVER_ERROR peer %s %s\r\n", name,
-             peer_strerror(status));
-    buf_append_str(&r->reply, line);
+    STATS_INCR(px->stats, forward_errors);
+    cluster_member_name(px->cl, member, name, sizeof(name));
+    n = snprintf(line, sizeof(line), "SERVER_ERROR peer %s %s\r\n", name,
+                 peer_strerror(status));
+    fwdreq_fail(r, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-static void multi_free(struct proxy_multi *m)
+static void multi_free(void *arg)
 {
+    struct proxy_multi *m = arg;
+
     if (m == NULL)
         return;
     for (size_t i = 0; i < m->nsubs; i++)
@@ -289,154 +264,100 @@ static void multi_free(struct proxy_multi *m)
     free(m);
 }
 
-/* Empties a spare request's buffer, keeping at most SPARE_BUF_MAX of it:
- * spares must not pin the memory of a big reply. */
-static void spare_buf(struct buf *b)
-{
-    if (b->cap > SPARE_BUF_MAX)
-        buf_free(b); /* and ready for use again */
-    else
-        buf_reset(b);
-}
-
-static void req_destroy(struct proxy_req *r)
-{
-    buf_free(&r->reply);
-    buf_free(&r->after);
-    free(r);
-}
-
-void proxy_req_free(struct proxy_req *r)
-{
-    struct proxy *px;
-
-    if (r == NULL)
-        return;
-    px = r->px;
-    multi_free(r->multi);
-    if (px->nspare >= PROXY_SPARES) {
-        req_destroy(r);
-        return;
-    }
-    /* keep it, and its buffers when small, for the next */
-    spare_buf(&r->reply);
-    spare_buf(&r->after);
-    *r = (struct proxy_req){.reply = r->reply, .after = r->after, .next = px->spare};
-    px->spare = r;
-    px->nspare++;
-}
-
-void proxy_req_detach(struct proxy_req *r)
-{
-    r->conn = NULL;
-    if (r->outstanding == 0)
-        proxy_req_free(r);
-}
-
-/* One answer less: tell the connection, or free an orphan. */
-void proxy_req_answered(struct proxy_req *r)
-{
-    if (--r->outstanding > 0)
-        return;
-    if (r->conn == NULL)
-        proxy_req_free(r);
-    else
-        conn_proxy_ready(r->conn);
-}
-
+/* A forwarded command's answer: relayed as it is (for a quiet command,
+ * without the MN of the appended mn). The request's private data is the
+ * proxy. */
 static void on_answer(void *arg, uint32_t member, int status, bool error,
                       const char *reply, size_t len)
 {
-    struct proxy_req *r = arg;
+    struct fwdreq *r = arg;
+    struct proxy *px = fwdreq_priv(r);
 
     (void)error;
     if (status != 0) {
-        fail_with(r, member, status);
-    } else if (r->conn != NULL) {
+        fail_with(px, r, member, status);
+    } else if (!fwdreq_orphan(r)) {
         /* first in its connection's queue: straight to the output */
-        struct buf *dst = conn_proxy_out(r->conn, r);
-        buf_append(dst != NULL ? dst : &r->reply, reply,
-                   r->quiet ? len - (sizeof(mn_line) - 1) : len);
+        buf_append(fwdreq_out(r), reply,
+                   fwdreq_quiet(r) ? len - (sizeof(mn_line) - 1) : len);
     }
-    proxy_req_answered(r);
+    fwdreq_answered(r);
 }
 
-struct proxy_req *proxy_forward(struct proxy *px, struct conn *conn,
-                                const struct route_req *rr, uint32_t owner,
-                                const char *raw, size_t nraw)
+struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
+                             const struct route_req *rr, uint32_t owner, const char *raw,
+                             size_t nraw)
 {
-    struct proxy_req *r = proxy_req_new(px, conn);
-
-    STATS_INCR(px->stats, forwarded);
+    enum fwdreq_kind kind = rr->write && px->repl != NULL ? FWDREQ_WRITE : FWDREQ_PLAIN;
+    struct fwdreq *r = fwdreq_new(&px->pool, q, kind);
     struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
                            {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
     int rc;
 
+    STATS_INCR(px->stats, forwarded);
     if (r == NULL)
         return NULL;
-    r->noreply = rr->noreply;
-    r->quiet = rr->quiet;
+    fwdreq_set_mode(r, rr->noreply, rr->quiet);
+    fwdreq_set_priv(r, px, NULL);
     rc = peer_request_within(px->peers, owner, iov, rr->quiet ? 2 : 1,
                              rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r,
                              owner, forward_timeout(px));
     if (rc != 0)
-        fail_with(r, owner, rc);
+        fail_with(px, r, owner, rc);
     else
-        r->outstanding = 1;
+        fwdreq_expect(r, 1);
     return r;
 }
 
 /* Builds the final reply of a multi-get from its parts, in key order. */
-static void assemble(struct proxy_req *r)
+static void assemble(struct fwdreq *r)
 {
-    struct proxy_multi *m = r->multi;
+    struct proxy_multi *m = fwdreq_priv(r);
     size_t pos = m->keys_off, k = 0;
     const char *key;
     size_t nkey;
 
-    if (!r->failed) {
+    if (!fwdreq_failed(r)) {
         while (k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey)) {
             struct proxy_sub *s = &m->subs[m->key_sub[k++]];
             size_t p = s->at, nv, nb;
             const char *vk, *block;
             if (route_next_value(s->data.data, s->data.len, &p, &vk, &nv, &block, &nb) &&
                 nv == nkey && memcmp(vk, key, nkey) == 0) {
-                buf_append(&r->reply, block, nb);
+                buf_append(fwdreq_reply(r), block, nb);
                 s->at = p;
             }
         }
-        buf_append(&r->reply, "END\r\n", 5);
+        buf_append(fwdreq_reply(r), "END\r\n", 5);
     }
     multi_free(m);
-    r->multi = NULL;
+    fwdreq_set_priv(r, NULL, NULL);
 }
 
 static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
                           const char *reply, size_t len)
 {
-    struct proxy_req *r = arg;
-    struct proxy_multi *m = r->multi;
+    struct fwdreq *r = arg;
+    struct proxy_multi *m = fwdreq_priv(r);
 
     if (status != 0) {
-        fail_with(r, m->subs[sub].owner, status);
-    } else if (error && !r->failed) {
+        fail_with(m->px, r, m->subs[sub].owner, status);
+    } else if (error) {
         /* the owner's own error (say, its reply bound) is the answer */
-        r->failed = true;
-        buf_reset(&r->reply);
-        buf_append(&r->reply, reply, len);
-    } else if (r->conn != NULL && !r->failed) {
+        fwdreq_fail(r, reply, len);
+    } else if (!fwdreq_orphan(r) && !fwdreq_failed(r)) {
         buf_append(&m->subs[sub].data, reply, len);
     }
-    if (r->outstanding == 1)
+    if (fwdreq_outstanding(r) == 1)
         assemble(r);
-    proxy_req_answered(r);
+    fwdreq_answered(r);
 }
 
 /* Sends the get line for sub s: the command, the exptime of gat/gats, and
  * the keys of s in the client's order. */
-static int send_sub(struct proxy_req *r, const struct route_req *rr, uint32_t s)
+static int send_sub(struct fwdreq *r, const struct route_req *rr, uint32_t s)
 {
-    struct proxy_multi *m = r->multi;
+    struct proxy_multi *m = fwdreq_priv(r);
     struct proxy *px = m->px;
     struct buf *b = &px->scratch;
     size_t pos = m->keys_off, k = 0;
@@ -500,9 +421,9 @@ static int split_keys(struct proxy_multi *m, const struct ring *ring)
 }
 
 /* Looks up the keys of the multi-get's local sub here. */
-static void local_part(struct proxy_req *r, struct cmd *cmd)
+static void local_part(struct fwdreq *r, struct cmd *cmd)
 {
-    struct proxy_multi *m = r->multi;
+    struct proxy_multi *m = fwdreq_priv(r);
     struct proxy_sub *sub = &m->subs[m->local_sub];
     size_t pos = m->keys_off, k = 0;
     const char *key;
@@ -516,25 +437,23 @@ static void local_part(struct proxy_req *r, struct cmd *cmd)
 
 static void on_local_synced(void *arg, const char *err)
 {
-    struct proxy_req *r = arg;
+    struct fwdreq *r = arg;
+    struct proxy_multi *m = fwdreq_priv(r);
 
-    if (err != NULL && !r->failed) {
-        r->failed = true;
-        buf_reset(&r->reply);
-        buf_append_str(&r->reply, err);
-    } else if (!r->failed && r->conn != NULL) {
-        local_part(r, repl_cmd(r->px->repl));
-    }
-    if (r->outstanding == 1 && !r->multi->sending)
+    if (err != NULL)
+        fwdreq_fail(r, err, strlen(err));
+    else if (!fwdreq_failed(r) && !fwdreq_orphan(r))
+        local_part(r, repl_cmd(m->px->repl));
+    if (fwdreq_outstanding(r) == 1 && !m->sending)
         assemble(r);
-    proxy_req_answered(r);
+    fwdreq_answered(r);
 }
 
 /* With a read quorum: the local sub's keys are first brought up to date
  * from the other owners. */
-static int local_sync(struct proxy_req *r)
+static int local_sync(struct fwdreq *r)
 {
-    struct proxy_multi *m = r->multi;
+    struct proxy_multi *m = fwdreq_priv(r);
     const char **keys = malloc(m->nkeys * sizeof(*keys));
     size_t *nkeys = malloc(m->nkeys * sizeof(*nkeys));
     size_t pos = m->keys_off, k = 0, n = 0;
@@ -548,30 +467,30 @@ static int local_sync(struct proxy_req *r)
                 keys[n] = key;
                 nkeys[n++] = nkey;
             }
-        rc = repl_sync_keys(m->px, keys, nkeys, n, on_local_synced, r);
+        rc = repl_sync_keys(m->px->repl, keys, nkeys, n, on_local_synced, r);
     }
     free(keys);
     free(nkeys);
     return rc;
 }
 
-struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *cmd,
-                               const char *line, size_t len, const struct route_req *rr)
+struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd *cmd,
+                            const char *line, size_t len, const struct route_req *rr)
 {
-    struct proxy_req *r = proxy_req_new(px, conn);
-
-    STATS_INCR(px->stats, forwarded);
+    struct fwdreq *r = fwdreq_new(&px->pool, q, FWDREQ_PLAIN);
     size_t nsubs_max = ring_node_count(px->ring);
     struct proxy_multi *m;
 
+    STATS_INCR(px->stats, forwarded);
     if (r == NULL)
         return NULL;
     if (nsubs_max > rr->nkeys)
         nsubs_max = rr->nkeys;
-    m = r->multi = calloc(1, sizeof(*m) + nsubs_max * sizeof(m->subs[0]) +
-                                 rr->nkeys * sizeof(*m->key_sub) + len + 1);
+    m = calloc(1, sizeof(*m) + nsubs_max * sizeof(m->subs[0]) +
+                      rr->nkeys * sizeof(*m->key_sub) + len + 1);
     if (m == NULL)
         goto nomem;
+    fwdreq_set_priv(r, m, multi_free);
     m->key_sub = (uint32_t *)(m->subs + nsubs_max);
     m->line = (char *)(m->key_sub + rr->nkeys);
     memcpy(m->line, line, len);
@@ -586,104 +505,122 @@ struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *
     if (split_keys(m, px->ring) != 0)
         goto nomem;
 
-    r->outstanding = 1; /* held while sending, so nothing completes early */
+    fwdreq_expect(r, 1); /* held while sending, so nothing completes early */
     m->sending = true;
     for (uint32_t s = 0; s < m->nsubs; s++) {
         struct proxy_sub *sub = &m->subs[s];
         int rc;
-        if (r->failed)
+        if (fwdreq_failed(r))
             break; /* the reply is an error whatever the others say */
         if (sub->owner != CLUSTER_SELF) {
             rc = send_sub(r, rr, s);
             if (rc == 0)
-                r->outstanding++;
+                fwdreq_expect(r, 1);
             else
-                fail_with(r, sub->owner, rc);
+                fail_with(px, r, sub->owner, rc);
             continue;
         }
         m->local_sub = s;
         if (px->repl != NULL && repl_read_quorum(px->repl) > 1) {
-            r->outstanding++; /* first: local_sync() may answer at once */
+            fwdreq_expect(r, 1); /* first: local_sync() may answer at once */
             if (local_sync(r) != 0) {
-                r->outstanding--;
-                fail_with(r, CLUSTER_SELF, -ENOMEM);
+                fwdreq_unhold(r);
+                fail_with(px, r, CLUSTER_SELF, -ENOMEM);
             }
             continue;
         }
         local_part(r, cmd);
     }
     m->sending = false;
-    if (r->outstanding == 1)
+    if (fwdreq_outstanding(r) == 1)
         assemble(r);
-    r->outstanding--;
+    fwdreq_unhold(r); /* not queued yet: completing it wakes nobody */
     return r;
 
 nomem:
-    proxy_req_free(r);
+    fwdreq_free(r);
     return NULL;
 }
 
 static void on_bcast_answer(void *arg, uint32_t member, int status, bool error,
                             const char *reply, size_t len)
 {
-    struct proxy_req *r = arg;
-    bool ok = r->quiet ? len == 4 && memcmp(reply, "MN\r\n", 4) == 0
-                       : len == 4 && memcmp(reply, "OK\r\n", 4) == 0;
+    static const char failed[] = "SERVER_ERROR flush_all failed on a peer\r\n";
+    struct fwdreq *r = arg;
+    bool quiet = fwdreq_quiet(r);
+    bool ok = quiet ? len == 4 && memcmp(reply, "MN\r\n", 4) == 0
+                    : len == 4 && memcmp(reply, "OK\r\n", 4) == 0;
 
-    if (status != 0) {
-        fail_with(r, member, status);
-    } else if (!ok && !r->failed) {
-        r->failed = true;
-        buf_reset(&r->reply);
-        if (error && !r->noreply)
-            buf_append(&r->reply, reply, r->quiet ? len - (sizeof(mn_line) - 1) : len);
-        else if (!r->noreply)
-            buf_append_str(&r->reply, "SERVER_ERROR flush_all failed on a peer\r\n");
-    }
-    proxy_req_answered(r);
+    if (status != 0)
+        fail_with(fwdreq_priv(r), r, member, status);
+    else if (!ok && error)
+        fwdreq_fail(r, reply, quiet ? len - (sizeof(mn_line) - 1) : len);
+    else if (!ok)
+        fwdreq_fail(r, failed, sizeof(failed) - 1);
+    fwdreq_answered(r);
 }
 
-struct proxy_req *proxy_broadcast(struct proxy *px, struct conn *conn, struct cmd *cmd,
-                                  const char *line, size_t len, const char *raw,
-                                  size_t nraw)
+struct fwdreq *proxy_broadcast(struct proxy *px, struct fwdreq_queue *q, struct cmd *cmd,
+                               const char *line, size_t len, const char *raw, size_t nraw)
 {
-    struct proxy_req *r = proxy_req_new(px, conn);
-
-    STATS_INCR(px->stats, forwarded);
+    struct fwdreq *r = fwdreq_new(&px->pool, q, FWDREQ_PLAIN);
     const struct ring *ring = px->ring;
     struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
                            {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
-    struct buf *saved = cmd->out;
+    struct buf *saved = cmd->out, *reply;
     char copy[PROTO_MAX_LINE_NOGET + 1];
+    bool quiet;
 
+    STATS_INCR(px->stats, forwarded);
     if (r == NULL)
         return NULL;
+    fwdreq_set_priv(r, px, NULL);
+    reply = fwdreq_reply(r);
     /* here first: the command's own checks decide whether it goes further */
     if (len > PROTO_MAX_LINE_NOGET)
         len = PROTO_MAX_LINE_NOGET;
     memcpy(copy, line, len);
     copy[len] = '\0';
-    cmd_set_out(cmd, &r->reply);
+    cmd_set_out(cmd, reply);
     cmd_process_line(cmd, copy, len);
     cmd_set_out(cmd, saved);
-    if (r->reply.len > 0 &&
-        !(r->reply.len == 4 && memcmp(r->reply.data, "OK\r\n", 4) == 0))
+    if (reply->len > 0 && !(reply->len == 4 && memcmp(reply->data, "OK\r\n", 4) == 0))
         return r; /* refused here: no member is asked */
-    r->noreply = r->quiet = r->reply.len == 0;
-    r->outstanding = 1; /* held while sending */
+    quiet = reply->len == 0;
+    fwdreq_set_mode(r, quiet, quiet);
+    fwdreq_expect(r, 1); /* held while sending */
     for (size_t i = 0; i < ring_node_count(ring); i++) {
         uint32_t member = ring_node(ring, i)->tag;
         int rc;
         if (member == CLUSTER_SELF || ring_node(ring, i)->down)
             continue;
-        rc = peer_request(px->peers, member, iov, r->quiet ? 2 : 1,
-                          r->quiet ? PEER_REPLY_QUIET : PEER_REPLY_LINE, on_bcast_answer,
-                          r, member);
+        rc = peer_request(px->peers, member, iov, quiet ? 2 : 1,
+                          quiet ? PEER_REPLY_QUIET : PEER_REPLY_LINE, on_bcast_answer, r,
+                          member);
         if (rc == 0)
-            r->outstanding++;
+            fwdreq_expect(r, 1);
         else
-            fail_with(r, member, rc);
+            fail_with(px, r, member, rc);
     }
-    r->outstanding--;
+    fwdreq_unhold(r);
     return r;
+}
+
+struct fwdreq *proxy_sync(struct proxy *px, struct fwdreq_queue *q, const char *line,
+                          size_t len, const struct route_req *rr)
+{
+    return repl_sync(px->repl, q, line, len, rr);
+}
+
+struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,
+                           const struct cmd *cmd, struct buf *out, size_t mark,
+                           bool noreply)
+{
+    return px->repl != NULL ? repl_write(px->repl, q, cmd, out, mark, noreply) : NULL;
+}
+
+void proxy_read(struct proxy *px, const char *key, size_t nkey)
+{
+    if (px->repl != NULL)
+        repl_read_done(px->repl, key, nkey);
 }

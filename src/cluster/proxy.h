@@ -1,17 +1,18 @@
 /*
- * proxy: the client side of forwarding. Decides, per command line, whether
+ * proxy: the client side of forwarding, and the one face of the cluster
+ * layer that a connection talks to. Decides, per command line, whether
  * this node serves it or its keys' owners do, sends it to them over the
  * worker's peer connections, and builds the client's reply from theirs:
  * byte for byte for a single owner, reassembled in the client's key order
- * for a multi-get that spans several owners.
+ * for a multi-get that spans several owners. With replication it hands
+ * writes and quorum reads to repl.
  *
- * A struct proxy belongs to one worker thread (its peer connections and its
- * cached ring); a struct proxy_req is one forwarded client command. The
- * connection that issued a request keeps it in its queue of replies; when
- * the request is answered, proxy calls conn_proxy_ready() on its
- * connection, which then writes the replies that are ready, in order. A
- * connection that closes with requests outstanding detaches them
- * (proxy_req_detach()); they are freed when their last answer arrives.
+ * A struct proxy belongs to one worker thread (its peer connections, its
+ * view of the ring, its pool of requests). Every command that waits for
+ * other members is a struct fwdreq (fwdreq.h) that the connection pushes
+ * onto its struct fwdreq_queue; the queue's ready callback tells the
+ * connection when one is complete. A connection that closes detaches its
+ * queue; its requests are freed when their last answer arrives.
  */
 #ifndef MESHCACHED_PROXY_H
 #define MESHCACHED_PROXY_H
@@ -21,33 +22,14 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "cluster/fwdreq.h"
 #include "proto/route.h"
 
 struct server;
 struct cmd;
-struct conn;
 struct event_base;
 struct thread_stats;
 struct proxy;
-
-struct proxy_req {
-    struct proxy *px;       /* the worker's proxy that sent it */
-    struct conn *conn;      /* NULL once the client is gone */
-    struct proxy_req *next; /* the connection's queue */
-    struct buf reply;       /* what the client gets, when complete */
-    struct buf after;       /* local replies that follow this one */
-    unsigned outstanding;   /* answers still awaited */
-    bool noreply;           /* classic noreply: the client reads nothing */
-    bool quiet;             /* sent with "mn": strip the owner's MN */
-    bool failed;            /* reply holds an error line */
-    bool sync;              /* a read waiting for its quorum: the connection
-                               runs no local write until it is answered */
-    bool fwd_write;         /* a write forwarded to the key's first owner: the
-                               connection runs nothing keyed here until it is
-                               answered (a read must see the write before it) */
-    /* multi-get across several owners */
-    struct proxy_multi *multi;
-};
 
 /* What proxy_route() decided for a line. */
 enum proxy_decision {
@@ -82,20 +64,21 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
 /*
  * Sends a PROXY_FORWARD command: raw[0..nraw) is the client's line with its
  * line ending and, for storage commands, the whole data block. Returns a new
- * request for the connection's queue (already complete, holding an error,
- * when the owner cannot be reached at once), or NULL when out of memory.
+ * request for queue q (already complete, holding an error, when the owner
+ * cannot be reached at once), or NULL when out of memory. Under replication
+ * a write is a FWDREQ_WRITE.
  */
-struct proxy_req *proxy_forward(struct proxy *px, struct conn *conn,
-                                const struct route_req *rr, uint32_t owner,
-                                const char *raw, size_t nraw);
+struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
+                             const struct route_req *rr, uint32_t owner, const char *raw,
+                             size_t nraw);
 
 /*
  * Sends a PROXY_FANOUT multi-get: its keys' share owned here is looked up at
  * once through cmd (into the request), the rest is asked of the owners. The
  * line is copied. Returns a new request, or NULL when out of memory.
  */
-struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *cmd,
-                               const char *line, size_t len, const struct route_req *rr);
+struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd *cmd,
+                            const char *line, size_t len, const struct route_req *rr);
 
 /*
  * Runs a PROXY_BROADCAST command (flush_all) here through cmd, and when it
@@ -105,28 +88,32 @@ struct proxy_req *proxy_fanout(struct proxy *px, struct conn *conn, struct cmd *
  * or answers otherwise, then that member's error. Returns a new request, or
  * NULL when out of memory.
  */
-struct proxy_req *proxy_broadcast(struct proxy *px, struct conn *conn, struct cmd *cmd,
-                                  const char *line, size_t len, const char *raw,
-                                  size_t nraw);
+struct fwdreq *proxy_broadcast(struct proxy *px, struct fwdreq_queue *q, struct cmd *cmd,
+                               const char *line, size_t len, const char *raw,
+                               size_t nraw);
 
-/* True once every answer is in and reply holds what the client gets. */
-static inline bool proxy_req_done(const struct proxy_req *r)
-{
-    return r->outstanding == 0;
-}
+/*
+ * A PROXY_SYNC read (rr from proxy_route): brought up to date from R-1
+ * other owners, then run (the line is copied) into the returned request's
+ * reply, a FWDREQ_SYNC; or the reply is the read quorum error. NULL when
+ * out of memory.
+ */
+struct fwdreq *proxy_sync(struct proxy *px, struct fwdreq_queue *q, const char *line,
+                          size_t len, const struct route_req *rr);
 
-/* The connection is going away: frees r now when complete, else when its
- * last answer arrives. */
-void proxy_req_detach(struct proxy_req *r);
+/*
+ * After a command run here changed a key (cmd->wrote): copies the key's
+ * state to its other owners. The command's reply is out[mark..]: when the
+ * client must wait for the write quorum it is moved into the returned
+ * request; NULL when the reply may go at once (or without replication).
+ * noreply: the client reads no reply, so no quorum error is sent either.
+ */
+struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,
+                           const struct cmd *cmd, struct buf *out, size_t mark,
+                           bool noreply);
 
-/* Frees a complete request whose reply has been taken. */
-void proxy_req_free(struct proxy_req *r);
-
-/* Implemented by conn.c: one of conn's requests is complete. */
-void conn_proxy_ready(struct conn *conn);
-
-/* Implemented by conn.c: where r's reply may be written at once (the
- * connection's output, when r is first in its queue), or NULL. */
-struct buf *conn_proxy_out(struct conn *conn, const struct proxy_req *r);
+/* After a one-key read served here: with replication and R = 1, perhaps
+ * checks the key's other owners in the background (read repair). */
+void proxy_read(struct proxy *px, const char *key, size_t nkey);
 
 #endif

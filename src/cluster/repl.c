@@ -6,7 +6,8 @@
 #include "cluster/cluster.h"
 #include "cmd/cmd.h"
 #include "cluster/peer.h"
-#include "cluster/proxy_internal.h"
+#include "cluster/fwdreq.h"
+#include "cluster/ringview.h"
 #include "base/rng.h"
 #include "base/server.h"
 #include "base/stats.h"
@@ -37,9 +38,12 @@ struct hint_list {
 };
 
 struct repl {
-    struct proxy *px;
-    unsigned n, w, r; /* replicas, write and read quorum */
-    double chance;    /* read_repair_chance */
+    struct server *srv;
+    struct thread_stats *stats; /* the worker's */
+    struct fwdreq_pool *pool;   /* the worker's requests */
+    struct ringview *view;      /* the worker's ring */
+    unsigned n, w, r;           /* replicas, write and read quorum */
+    double chance;              /* read_repair_chance */
     struct rng rng;
     struct cmd cmd;          /* runs the reads that waited for a quorum */
     struct buf enc;          /* encodes rs and rg commands */
@@ -90,11 +94,6 @@ enum repl_quorum repl_quorum(unsigned need, unsigned total, unsigned acks, unsig
     return REPL_PENDING;
 }
 
-void repl_reset_backoff(struct repl *rp, uint32_t member)
-{
-    peer_reset_backoff(rp->peers, member);
-}
-
 unsigned repl_replicas(const struct repl *rp)
 {
     return rp->n;
@@ -113,7 +112,7 @@ static bool encode_state(struct repl *rp, const char *key, size_t nkey)
 
     buf_reset(&rp->enc);
     buf_reset(&rp->value);
-    if (!store_read_state(rp->px->srv->store, key, nkey, &s, &rp->value) || rp->value.oom)
+    if (!store_read_state(rp->srv->store, key, nkey, &s, &rp->value) || rp->value.oom)
         return false;
     cmd_repl_encode_store(&rp->enc, key, nkey, &s, rp->value.data);
     return !rp->enc.oom;
@@ -141,7 +140,7 @@ static bool rs_ok(struct repl *rp, int status, bool error, const char *reply, si
         return true;
     if (len > 5 && memcmp(reply, "NS ", 3) == 0 &&
         util_parse_u64(reply + 3, len - 5, &v)) {
-        store_observe_version(rp->px->srv->store, v);
+        store_observe_version(rp->srv->store, v);
         return true;
     }
     return false;
@@ -185,10 +184,10 @@ static void hint_add(struct repl *rp, uint32_t slot, const char *key, size_t nke
     h->nkey = (uint8_t)nkey;
     memcpy(h->key, key, nkey);
     hint_push(rp, h);
-    STATS_INCR(rp->px->stats, hints_stored);
+    STATS_INCR(rp->stats, hints_stored);
     return;
 drop:
-    STATS_INCR(rp->px->stats, hints_dropped);
+    STATS_INCR(rp->stats, hints_dropped);
 }
 
 /* A hint's delivery: it rides along as the request's argument. */
@@ -207,12 +206,12 @@ static void on_hint_sent(void *arg, uint32_t slot, int status, bool error,
     if (status == -ECANCELED) {
         free(hs->h);
     } else if (rs_ok(rp, status, error, reply, len)) {
-        STATS_INCR(rp->px->stats, hints_delivered);
+        STATS_INCR(rp->stats, hints_delivered);
         free(hs->h);
     } else if (rp->nhints < rp->hints_max) {
         hint_push(rp, hs->h); /* down again: wait for the next time */
     } else {
-        STATS_INCR(rp->px->stats, hints_dropped);
+        STATS_INCR(rp->stats, hints_dropped);
         free(hs->h);
     }
     free(hs);
@@ -256,7 +255,7 @@ static void hint_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (rp->nhints == 0)
         return;
-    r = proxy_ring(rp->px);
+    r = ringview_get(rp->view);
     for (size_t i = 0; i < ring_node_count(r); i++) {
         const struct ring_node *node = ring_node(r, i);
         if (!node->down && node->tag < rp->nlists && rp->hints[node->tag].head != NULL &&
@@ -271,9 +270,9 @@ static void hint_tick(evutil_socket_t fd, short what, void *arg)
  * request, which it completes once the quorum is decided. */
 struct repl_write {
     struct repl *rp;
-    struct proxy_req *r; /* the client's, until decided; NULL after */
-    unsigned need;       /* acknowledgements the client waits for */
-    unsigned total;      /* owners asked */
+    struct fwdreq *r; /* the client's, until decided; NULL after */
+    unsigned need;    /* acknowledgements the client waits for */
+    unsigned total;   /* owners asked */
     unsigned acks, fails, pending;
     unsigned w; /* the write quorum, for the error */
     bool self;  /* this node counts towards w */
@@ -286,8 +285,9 @@ struct repl_write {
  * complete, as the connection must not be woken for it. */
 static void write_decide(struct repl_write *wr, bool at_once)
 {
-    struct proxy_req *r = wr->r;
+    struct fwdreq *r = wr->r;
     char line[96];
+    int n;
 
     if (r == NULL)
         return;
@@ -297,22 +297,18 @@ static void write_decide(struct repl_write *wr, bool at_once)
     case REPL_MET:
         break;
     case REPL_FAILED:
-        STATS_INCR(wr->rp->px->stats, quorum_failures);
-        buf_reset(&r->reply);
-        r->failed = true;
-        if (!r->noreply) {
-            snprintf(line, sizeof(line),
+        STATS_INCR(wr->rp->stats, quorum_failures);
+        n = snprintf(line, sizeof(line),
                      "SERVER_ERROR write quorum not met (%u of %u)\r\n",
                      wr->acks + wr->self, wr->w);
-            buf_append_str(&r->reply, line);
-        }
+        fwdreq_fail(r, line, (size_t)n);
         break;
     }
     wr->r = NULL;
     if (at_once)
-        r->outstanding = 0;
+        fwdreq_unhold(r);
     else
-        proxy_req_answered(r);
+        fwdreq_answered(r);
 }
 
 static void on_write_answer(void *arg, uint32_t slot, int status, bool error,
@@ -327,7 +323,7 @@ static void on_write_answer(void *arg, uint32_t slot, int status, bool error,
         wr->acks++;
     } else {
         wr->fails++;
-        STATS_INCR(rp->px->stats, repl_write_failures);
+        STATS_INCR(rp->stats, repl_write_failures);
         hint_add(rp, slot, wr->key, wr->nkey);
     }
     write_decide(wr, false);
@@ -337,18 +333,14 @@ static void on_write_answer(void *arg, uint32_t slot, int status, bool error,
     }
 }
 
-struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct cmd *cmd,
-                             struct buf *out, size_t mark, bool noreply)
+struct fwdreq *repl_write(struct repl *rp, struct fwdreq_queue *q, const struct cmd *cmd,
+                          struct buf *out, size_t mark, bool noreply)
 {
-    struct repl *rp = px->repl;
-    const struct ring *ring;
+    const struct ring *ring = ringview_get(rp->view);
     struct owners o;
     struct repl_write *wr;
-    struct proxy_req *r;
+    struct fwdreq *r;
 
-    if (rp == NULL)
-        return NULL;
-    ring = proxy_ring(px);
     if (ring_node_count(ring) < 2)
         return NULL;
     owners_of(rp, ring, cmd->wrote_key, cmd->wrote_nkey, &o);
@@ -363,12 +355,12 @@ struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct c
     wr->need = rp->w > (unsigned)o.self ? rp->w - o.self : 0;
     wr->nkey = cmd->wrote_nkey;
     memcpy(wr->key, cmd->wrote_key, cmd->wrote_nkey);
-    STATS_INCR(px->stats, repl_writes);
+    STATS_INCR(rp->stats, repl_writes);
     if (!encode_state(rp, wr->key, wr->nkey)) {
         /* Written, yet nothing is left (a set with an exptime in the past
          * expired at once): for the other owners that is a delete. */
         uint32_t hv = store_hash(wr->key, wr->nkey);
-        struct store_shard *sh = store_lock(px->srv->store, hv);
+        struct store_shard *sh = store_lock(rp->srv->store, hv);
         do_store_delete_absent(sh, wr->key, wr->nkey, hv);
         store_unlock(sh);
     }
@@ -382,7 +374,7 @@ struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct c
                 wr->pending++;
             } else {
                 wr->fails++;
-                STATS_INCR(px->stats, repl_write_failures);
+                STATS_INCR(rp->stats, repl_write_failures);
                 hint_add(rp, o.slot[i], wr->key, wr->nkey);
             }
         }
@@ -392,16 +384,16 @@ struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct c
             free(wr);
         return NULL; /* the reply goes now; the copies are on their way */
     }
-    r = proxy_req_new(px, conn);
+    r = fwdreq_new(rp->pool, q, FWDREQ_PLAIN);
     if (r == NULL) {
         if (wr->pending == 0)
             free(wr);
         return NULL;
     }
-    r->noreply = noreply;
-    buf_append(&r->reply, out->data + mark, out->len - mark);
+    fwdreq_set_mode(r, noreply, false);
+    buf_append(fwdreq_reply(r), out->data + mark, out->len - mark);
     out->len = mark;
-    r->outstanding = 1;
+    fwdreq_expect(r, 1);
     wr->r = r;
     write_decide(wr, true); /* failures already known may decide it now */
     if (wr->pending == 0)
@@ -427,7 +419,7 @@ struct sync_key {
 
 struct repl_sync {
     struct repl *rp;
-    struct proxy_req *r; /* NULL: a background check, or done is called */
+    struct fwdreq *r; /* NULL: a background check, or done is called */
     void (*done)(void *arg, const char *err);
     void *done_arg;
     unsigned outstanding;
@@ -481,7 +473,7 @@ static void on_repair_answer(void *arg, uint32_t slot, int status, bool error,
  * that answered with something older. */
 static void reconcile(struct repl *rp, struct sync_key *sk)
 {
-    struct store *st = rp->px->srv->store;
+    struct store *st = rp->srv->store;
     struct store_state here;
     uint64_t newest;
 
@@ -499,7 +491,7 @@ static void reconcile(struct repl *rp, struct sync_key *sk)
             it->cas = sk->best.version;
             it->iflags |= sk->best.iflags;
             store_apply(st, it, NULL);
-            STATS_INCR(rp->px->stats, read_repairs);
+            STATS_INCR(rp->stats, read_repairs);
         }
     }
     newest = sk->best.version > here.version ? sk->best.version : here.version;
@@ -512,16 +504,17 @@ static void reconcile(struct repl *rp, struct sync_key *sk)
             return;
         if (send_enc(rp, sk->seen_slot[i], PEER_REPLY_LINE, on_repair_answer, rp,
                      sk->seen_slot[i]) == 0)
-            STATS_INCR(rp->px->stats, read_repairs);
+            STATS_INCR(rp->stats, read_repairs);
     }
 }
 
 static void sync_finish(struct repl_sync *s)
 {
     struct repl *rp = s->rp;
-    struct proxy_req *r = s->r;
+    struct fwdreq *r = s->r;
     struct sync_key *short_key = NULL;
     char line[96];
+    int n = 0;
 
     for (size_t i = 0; i < s->nkeys; i++) {
         if (s->keys[i].got < s->keys[i].need && short_key == NULL)
@@ -530,9 +523,10 @@ static void sync_finish(struct repl_sync *s)
             reconcile(rp, &s->keys[i]);
     }
     if (short_key != NULL) {
-        STATS_INCR(rp->px->stats, quorum_failures);
-        snprintf(line, sizeof(line), "SERVER_ERROR read quorum not met (%u of %u)\r\n",
-                 short_key->got + 1, rp->r);
+        STATS_INCR(rp->stats, quorum_failures);
+        n = snprintf(line, sizeof(line),
+                     "SERVER_ERROR read quorum not met (%u of %u)\r\n",
+                     short_key->got + 1, rp->r);
     }
     if (s->done != NULL)
         s->done(s->done_arg, short_key != NULL ? line : NULL);
@@ -541,15 +535,14 @@ static void sync_finish(struct repl_sync *s)
         return;
     }
     if (short_key != NULL) {
-        r->failed = true;
-        buf_append_str(&r->reply, line);
+        fwdreq_fail(r, line, (size_t)n);
     } else {
-        cmd_set_out(&rp->cmd, &r->reply);
+        cmd_set_out(&rp->cmd, fwdreq_reply(r));
         cmd_process_line(&rp->cmd, s->line, s->len);
         rp->cmd.out = NULL; /* r may be gone by the next use */
     }
     sync_free(s);
-    proxy_req_answered(r);
+    fwdreq_answered(r);
 }
 
 static void on_sync_answer(void *arg, uint32_t tag, int status, bool error,
@@ -628,21 +621,20 @@ static void sync_start(struct repl_sync *s)
         sync_finish(s);
 }
 
-struct proxy_req *repl_sync(struct proxy *px, struct conn *conn, const char *line,
-                            size_t len, const struct route_req *rr)
+struct fwdreq *repl_sync(struct repl *rp, struct fwdreq_queue *q, const char *line,
+                         size_t len, const struct route_req *rr)
 {
-    struct repl *rp = px->repl;
-    const struct ring *ring = proxy_ring(px);
+    const struct ring *ring = ringview_get(rp->view);
     size_t nkeys = rr->kind == ROUTE_MULTIGET ? rr->nkeys : 1, k = 0;
-    struct proxy_req *r = proxy_req_new(px, conn);
+    struct fwdreq *r = fwdreq_new(rp->pool, q, FWDREQ_SYNC);
     struct repl_sync *s = r != NULL ? sync_new(rp, nkeys, line, len) : NULL;
 
     if (s == NULL) {
-        proxy_req_free(r);
+        fwdreq_free(r);
         return NULL;
     }
     s->r = r;
-    r->outstanding = 2; /* held while starting: the sync may end at once */
+    fwdreq_expect(r, 2); /* held while starting: the sync may end at once */
     if (rr->kind == ROUTE_MULTIGET) {
         size_t pos = rr->keys_off;
         const char *key;
@@ -654,15 +646,14 @@ struct proxy_req *repl_sync(struct proxy *px, struct conn *conn, const char *lin
         sync_key_init(rp, ring, &s->keys[0], rr->key, rr->nkey, rp->r - 1);
     }
     sync_start(s);
-    r->outstanding--; /* not queued yet: completing it wakes nobody */
+    fwdreq_unhold(r); /* not queued yet: completing it wakes nobody */
     return r;
 }
 
-int repl_sync_keys(struct proxy *px, const char *const *keys, const size_t *nkeys,
+int repl_sync_keys(struct repl *rp, const char *const *keys, const size_t *nkeys,
                    size_t n, void (*done)(void *arg, const char *err), void *arg)
 {
-    struct repl *rp = px->repl;
-    const struct ring *ring = proxy_ring(px);
+    const struct ring *ring = ringview_get(rp->view);
     struct repl_sync *s = sync_new(rp, n, NULL, 0);
 
     if (s == NULL)
@@ -680,26 +671,26 @@ struct cmd *repl_cmd(struct repl *rp)
     return &rp->cmd;
 }
 
-void repl_read_done(struct proxy *px, const char *key, size_t nkey)
+void repl_read_done(struct repl *rp, const char *key, size_t nkey)
 {
-    struct repl *rp = px->repl;
     struct repl_sync *s;
 
-    if (rp == NULL || rp->r > 1 || rp->chance <= 0 || rng_double(&rp->rng) >= rp->chance)
+    if (rp->r > 1 || rp->chance <= 0 || rng_double(&rp->rng) >= rp->chance)
         return;
     s = sync_new(rp, 1, NULL, 0);
     if (s == NULL)
         return;
-    sync_key_init(rp, proxy_ring(px), &s->keys[0], key, nkey, 0);
+    sync_key_init(rp, ringview_get(rp->view), &s->keys[0], key, nkey, 0);
     s->keys[0].need = (unsigned)s->keys[0].nothers; /* ask every other owner */
     sync_start(s);
 }
 
 /* ---- life ---- */
 
-int repl_new(struct proxy *px, const struct peer_set_config *pc, struct repl **out)
+int repl_new(struct server *srv, struct thread_stats *stats, struct fwdreq_pool *pool,
+             struct ringview *view, const struct peer_set_config *pc, struct repl **out)
 {
-    const struct settings *set = &px->srv->settings;
+    const struct settings *set = &srv->settings;
     struct timeval tv = {.tv_sec = 0, .tv_usec = HINT_TICK_MS * 1000};
     struct repl *rp;
 
@@ -709,7 +700,10 @@ int repl_new(struct proxy *px, const struct peer_set_config *pc, struct repl **o
     rp = calloc(1, sizeof(*rp));
     if (rp == NULL)
         return -ENOMEM;
-    rp->px = px;
+    rp->srv = srv;
+    rp->stats = stats;
+    rp->pool = pool;
+    rp->view = view;
     rp->n = set->replicas;
     rp->w = set->write_quorum;
     rp->r = set->read_quorum;
@@ -717,13 +711,13 @@ int repl_new(struct proxy *px, const struct peer_set_config *pc, struct repl **o
     rp->hints_max = (set->hints_max + (uint64_t)set->num_threads - 1) /
                     (uint64_t)(set->num_threads > 0 ? set->num_threads : 1);
     rng_seed(&rp->rng, mctime_mono_ms() ^ (uintptr_t)rp);
-    cmd_init(&rp->cmd, px->srv, px->stats, NULL);
+    cmd_init(&rp->cmd, srv, stats, NULL);
     rp->cmd.from_peer = true;
     buf_init(&rp->enc);
     buf_init(&rp->value);
     rp->tick = event_new(pc->base, -1, EV_PERSIST, hint_tick, rp);
     if (rp->tick == NULL || event_add(rp->tick, &tv) != 0 ||
-        peer_set_new(pc, &rp->peers) != 0) {
+        peer_set_new(pc, &rp->peers) != 0 || ringview_watch(view, rp->peers) != 0) {
         repl_free(rp);
         return -ENOMEM;
     }

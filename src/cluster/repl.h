@@ -12,9 +12,10 @@
  * the owners found stale (read repair); with R = 1 a fraction of reads does
  * the same in the background.
  *
- * Threads: a struct repl belongs to its worker's proxy and runs on that
- * worker's loop only (its peer connections, its timer): no locks besides
- * the store's.
+ * Threads: a struct repl belongs to its worker's proxy (which alone calls
+ * it) and runs on that worker's loop only (its peer connections, its
+ * timer): no locks besides the store's. It shares the worker's pool of
+ * requests and view of the ring.
  */
 #ifndef MESHCACHED_REPL_H
 #define MESHCACHED_REPL_H
@@ -28,17 +29,19 @@
 
 #define REPL_MAX_REPLICAS 16 /* --replicas at most */
 
-struct proxy;
-struct proxy_req;
-struct conn;
 struct cmd;
-struct event_base;
+struct fwdreq;
+struct fwdreq_pool;
+struct fwdreq_queue;
+struct ringview;
+struct server;
+struct thread_stats;
 struct repl;
 
 struct peer_set_config;
 
 /*
- * Creates the proxy's replication state in *out, or leaves NULL there when
+ * Creates a worker's replication state in *out, or leaves NULL there when
  * the settings keep one copy per key. It has connections of its own to the
  * other members, made from pc: replicas answer rs and rg at once, but a
  * forwarded client command may wait (for its own quorum), and replies on
@@ -46,7 +49,8 @@ struct peer_set_config;
  * would let two nodes' writes wait for each other's acknowledgements.
  * Returns 0 or -ENOMEM.
  */
-int repl_new(struct proxy *px, const struct peer_set_config *pc, struct repl **out);
+int repl_new(struct server *srv, struct thread_stats *stats, struct fwdreq_pool *pool,
+             struct ringview *view, const struct peer_set_config *pc, struct repl **out);
 
 /* Stops the hint timer and sending (before the proxy's peer connections
  * go). */
@@ -55,9 +59,6 @@ void repl_stop(struct repl *rp);
 /* Cancels what is outstanding, closes its connections and frees what is
  * left (hints). NULL is a no-op. */
 void repl_free(struct repl *rp);
-
-/* The membership view changed: members that came back are tried at once. */
-void repl_reset_backoff(struct repl *rp, uint32_t member);
 
 unsigned repl_replicas(const struct repl *rp);
 unsigned repl_read_quorum(const struct repl *rp);
@@ -70,8 +71,8 @@ unsigned repl_read_quorum(const struct repl *rp);
  * quorum error); NULL when the reply may go at once. noreply: the client
  * reads no reply (classic noreply), so no quorum error is sent either.
  */
-struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct cmd *cmd,
-                             struct buf *out, size_t mark, bool noreply);
+struct fwdreq *repl_write(struct repl *rp, struct fwdreq_queue *q, const struct cmd *cmd,
+                          struct buf *out, size_t mark, bool noreply);
 
 /*
  * A PROXY_SYNC read (rr from proxy_route): asks R-1 other owners of each
@@ -80,8 +81,8 @@ struct proxy_req *repl_write(struct proxy *px, struct conn *conn, const struct c
  * "SERVER_ERROR read quorum not met (<answers> of <R>)". NULL when out of
  * memory.
  */
-struct proxy_req *repl_sync(struct proxy *px, struct conn *conn, const char *line,
-                            size_t len, const struct route_req *rr);
+struct fwdreq *repl_sync(struct repl *rp, struct fwdreq_queue *q, const char *line,
+                         size_t len, const struct route_req *rr);
 
 /*
  * Makes this node's copies of keys[0..n) the newest that R owners hold, as
@@ -90,7 +91,7 @@ struct proxy_req *repl_sync(struct proxy *px, struct conn *conn, const char *lin
  * short of its quorum. The keys are copied. done may run before this
  * returns. Returns 0, or -ENOMEM (done is then never called).
  */
-int repl_sync_keys(struct proxy *px, const char *const *keys, const size_t *nkeys,
+int repl_sync_keys(struct repl *rp, const char *const *keys, const size_t *nkeys,
                    size_t n, void (*done)(void *arg, const char *err), void *arg);
 
 /* The command context that serves reads after their quorum. */
@@ -98,7 +99,7 @@ struct cmd *repl_cmd(struct repl *rp);
 
 /* After a one-key read served here with R = 1: with probability
  * read_repair_chance, checks the key's other owners in the background. */
-void repl_read_done(struct proxy *px, const char *key, size_t nkey);
+void repl_read_done(struct repl *rp, const char *key, size_t nkey);
 
 /* Quorum arithmetic (pure). */
 enum repl_quorum {

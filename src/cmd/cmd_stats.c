@@ -1,5 +1,4 @@
 /* cmd_stats: the `stats` command family, with memcached's field names. */
-#include "cluster/cluster.h"
 #include "cmd/cmd_internal.h"
 #include "base/mctime.h"
 
@@ -16,7 +15,7 @@ static void sum_threads(struct server *srv, struct thread_stats *sum)
     int n = srv->nworkers < 256 ? srv->nworkers : 256;
 
     for (int i = 0; i < n; i++)
-        all[i] = server_thread_stats(srv, i);
+        all[i] = srv->thread_stats[i];
     stats_sum(all, n, sum);
 }
 
@@ -147,8 +146,8 @@ static void stats_cluster(struct cmd *c)
 {
     struct thread_stats t;
 
-    if (c->srv->cluster != NULL)
-        cluster_stats(c->srv->cluster, c->out);
+    if (c->srv->cluster_stats != NULL)
+        c->srv->cluster_stats(c->srv->cluster_stats_arg, c->out);
     sum_threads(c->srv, &t);
     stats_line(c->out, "forwarded", "%llu", (unsigned long long)t.forwarded);
     stats_line(c->out, "forward_errors", "%llu", (unsigned long long)t.forward_errors);
@@ -167,7 +166,7 @@ static void stats_cluster(struct cmd *c)
 static void stats_reset(struct cmd *c)
 {
     for (int i = 0; i < c->srv->nworkers; i++)
-        stats_reset_thread(server_thread_stats(c->srv, i));
+        stats_reset_thread(c->srv->thread_stats[i]);
     store_reset_stats(c->srv->store);
     __atomic_store_n(&conn_stats.total_connections, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&conn_stats.rejected_connections, 0, __ATOMIC_RELAXED);

@@ -5,14 +5,13 @@
  */
 #include "net/conn.h"
 #include "base/buf.h"
-#include "cmd/cmd.h"
 #include "base/inbuf.h"
-#include "store/item.h"
-#include "proto/proto.h"
-#include "cluster/proxy.h"
-#include "cluster/repl.h"
+#include "base/server.h"
 #include "base/stats.h"
-#include "net/worker.h"
+#include "cluster/proxy.h"
+#include "cmd/cmd.h"
+#include "proto/proto.h"
+#include "store/item.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -40,7 +39,7 @@ enum conn_state {
 
 struct conn {
     int fd;
-    struct worker *w;
+    struct conn_list *home; /* the worker's connections */
     struct server *srv;
     struct thread_stats *stats;
     struct event *ev;
@@ -53,15 +52,12 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     /* forwarding (px is NULL on a single node) */
     struct proxy *px;
-    struct proxy_req *pq_head, *pq_tail; /* forwarded commands, in order */
-    unsigned npq;                        /* entries in that queue */
-    struct event *wake_ev;               /* run when a forwarded reply is in */
-    struct route_req fwd_rr;             /* the route of the last line */
-    uint32_t fwd_owner;                  /* CONN_FORWARD: where it goes */
-    uint64_t fwd_need;                   /* CONN_FORWARD: line + data bytes */
-    unsigned nsync;                      /* sync reads in the queue */
-    unsigned nfwd_writes;                /* forwarded writes in the queue */
-    bool held; /* the next line waits until those are answered */
+    struct fwdreq_queue pq;  /* commands waiting for other members, in order */
+    struct event *wake_ev;   /* run when one of them is complete */
+    struct route_req fwd_rr; /* the route of the last line */
+    uint32_t fwd_owner;      /* CONN_FORWARD: where it goes */
+    uint64_t fwd_need;       /* CONN_FORWARD: line + data bytes */
+    bool held;               /* the next line waits until those are answered */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -84,15 +80,17 @@ static int set_events(struct conn *c, short flags)
     c->ev_flags = 0;
     if (flags == 0)
         return 0; /* parked until a forwarded reply wakes it */
-    if (event_assign(c->ev, worker_base(c->w), c->fd, flags | EV_PERSIST, conn_event,
-                     c) != 0 ||
+    if (event_assign(c->ev, c->home->base, c->fd, flags | EV_PERSIST, conn_event, c) !=
+            0 ||
         event_add(c->ev, timeout ? &tv : NULL) != 0)
         return -1;
     c->ev_flags = flags;
     return 0;
 }
 
-int conn_new(struct worker *w, int fd)
+static void conn_ready(void *arg);
+
+int conn_new(struct conn_list *home, int fd)
 {
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
@@ -100,22 +98,23 @@ int conn_new(struct worker *w, int fd)
     if (c == NULL)
         goto fail;
     c->fd = fd;
-    c->w = w;
-    c->srv = worker_server(w);
-    c->stats = worker_stats(w);
-    c->px = worker_proxy(w);
-    c->ev = event_new(worker_base(w), fd, 0, conn_event, c);
+    c->home = home;
+    c->srv = home->srv;
+    c->stats = home->stats;
+    c->px = home->px;
+    c->ev = event_new(home->base, fd, 0, conn_event, c);
     if (inbuf_init(&c->in, RBUF_INITIAL) != 0 || c->ev == NULL)
         goto fail;
     buf_init(&c->out);
+    fwdreq_queue_init(&c->pq, &c->out, conn_ready, c);
     cmd_init(&c->cmd, c->srv, c->stats, &c->out);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (set_events(c, EV_READ) != 0)
         goto fail;
-    c->next = *worker_conns(w);
+    c->next = home->head;
     if (c->next != NULL)
         c->next->prev = c;
-    *worker_conns(w) = c;
+    home->head = c;
     __atomic_fetch_add(&conn_stats.total_connections, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
     if (verbose(c) > 1)
@@ -146,14 +145,10 @@ static void conn_free(struct conn *c)
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
-        *worker_conns(c->w) = c->next;
+        c->home->head = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    while (c->pq_head != NULL) {
-        struct proxy_req *r = c->pq_head;
-        c->pq_head = r->next;
-        proxy_req_detach(r);
-    }
+    fwdreq_queue_detach_all(&c->pq);
     if (c->wake_ev != NULL)
         event_free(c->wake_ev);
     event_free(c->ev);
@@ -166,10 +161,10 @@ static void conn_free(struct conn *c)
     __atomic_fetch_sub(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
 }
 
-void conn_free_all(struct worker *w)
+void conn_free_all(struct conn_list *home)
 {
-    while (*worker_conns(w) != NULL)
-        conn_free(*worker_conns(w));
+    while (home->head != NULL)
+        conn_free(home->head);
 }
 
 /* A line without a newline this long can only be a multi-get (memcached's
@@ -194,8 +189,8 @@ static bool long_line_allowed(const struct conn *c)
  * behind them: parse nothing more until some are answered. */
 static bool proxy_blocked(const struct conn *c)
 {
-    return c->npq >= MAX_PROXIED || c->held ||
-           (c->pq_tail != NULL && buf_pending(&c->pq_tail->after) >= OUT_HIGH_WATER);
+    return fwdreq_queue_len(&c->pq) >= MAX_PROXIED || c->held ||
+           fwdreq_queue_backlog(&c->pq) >= OUT_HIGH_WATER;
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -205,72 +200,46 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     conn_run(arg, false);
 }
 
-struct buf *conn_proxy_out(struct conn *c, const struct proxy_req *r)
+/* A command of this connection that waited for other members is complete
+ * (fwdreq_queue's ready callback). */
+static void conn_ready(void *arg)
 {
-    return c->pq_head == r ? &c->out : NULL;
-}
+    struct conn *c = arg;
 
-void conn_proxy_ready(struct conn *c)
-{
     event_active(c->wake_ev, EV_READ, 0);
 }
 
 /* Appends a forwarded command to the queue of replies; local replies now
  * go behind it. */
-static void conn_queue(struct conn *c, struct proxy_req *r)
+static void conn_queue(struct conn *c, struct fwdreq *r)
 {
     if (r != NULL && c->wake_ev == NULL)
-        c->wake_ev = event_new(worker_base(c->w), -1, 0, wake_cb, c);
+        c->wake_ev = event_new(c->home->base, -1, 0, wake_cb, c);
     if (r == NULL || c->wake_ev == NULL) {
         if (r != NULL)
-            proxy_req_detach(r); /* cannot be woken: drop it (answered or not) */
+            fwdreq_detach(r); /* cannot be woken: drop it (answered or not) */
         buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
         return;
     }
-    if (c->pq_tail != NULL)
-        c->pq_tail->next = r;
-    else
-        c->pq_head = r;
-    c->pq_tail = r;
-    c->npq++;
-    cmd_set_out(&c->cmd, &r->after);
+    fwdreq_queue_push(&c->pq, r);
+    cmd_set_out(&c->cmd, fwdreq_queue_after(&c->pq));
 }
 
 /* Moves the replies of answered forwarded commands, and the local replies
  * behind them, to the output, in order. */
 static void conn_drain(struct conn *c)
 {
-    bool moved = false;
-
-    while (c->pq_head != NULL && proxy_req_done(c->pq_head)) {
-        struct proxy_req *r = c->pq_head;
-        buf_append(&c->out, r->reply.data, r->reply.len);
-        buf_append(&c->out, r->after.data + r->after.off, buf_pending(&r->after));
-        c->pq_head = r->next;
-        if (c->pq_head == NULL)
-            c->pq_tail = NULL;
-        c->npq--;
-        c->nsync -= r->sync;
-        c->nfwd_writes -= r->fwd_write;
-        proxy_req_free(r);
-        moved = true;
-    }
-    if (moved)
-        c->held = false; /* the held line decides again */
-    if (moved && c->pq_head == NULL)
+    if (!fwdreq_queue_drain(&c->pq))
+        return;
+    c->held = false; /* the held line decides again */
+    if (fwdreq_queue_empty(&c->pq))
         cmd_set_out(&c->cmd, &c->out);
 }
 
 /* Forwards raw[0..nraw) as c->fwd_rr and c->fwd_owner say. */
 static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 {
-    struct proxy_req *r = proxy_forward(c->px, c, &c->fwd_rr, c->fwd_owner, raw, nraw);
-
-    if (r != NULL && c->fwd_rr.write && proxy_replicates(c->px)) {
-        r->fwd_write = true;
-        c->nfwd_writes++;
-    }
-    conn_queue(c, r);
+    conn_queue(c, proxy_forward(c->px, &c->pq, &c->fwd_rr, c->fwd_owner, raw, nraw));
 }
 
 /* Sends the line at line[0..len) (ending at nl) to its owner when another
@@ -280,7 +249,6 @@ static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 static int conn_route(struct conn *c, const char *line, size_t len, const char *nl)
 {
     size_t raw = (size_t)(nl - line) + 1;
-    struct proxy_req *r;
 
     enum proxy_decision d =
         proxy_route(c->px, line, len, c->cmd.from_peer, &c->fwd_rr, &c->fwd_owner);
@@ -289,7 +257,8 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
      * here while a write forwarded before it is unanswered, and no write
      * runs here while a read before it waits for its quorum. */
     if (d != PROXY_FORWARD && c->fwd_rr.kind != ROUTE_LOCAL &&
-        (c->nfwd_writes > 0 || (c->nsync > 0 && c->fwd_rr.write))) {
+        (fwdreq_queue_writes(&c->pq) > 0 ||
+         (fwdreq_queue_syncs(&c->pq) > 0 && c->fwd_rr.write))) {
         c->held = true;
         return -1;
     }
@@ -298,12 +267,7 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         return 0;
     case PROXY_SYNC:
         c->in.start += raw;
-        r = repl_sync(c->px, c, line, len, &c->fwd_rr);
-        if (r != NULL) {
-            r->sync = true;
-            c->nsync++;
-        }
-        conn_queue(c, r);
+        conn_queue(c, proxy_sync(c->px, &c->pq, line, len, &c->fwd_rr));
         return 1;
     case PROXY_FORWARD:
         if (c->fwd_rr.data_len > 0) {
@@ -317,11 +281,11 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         return 1;
     case PROXY_FANOUT:
         c->in.start += raw;
-        conn_queue(c, proxy_fanout(c->px, c, &c->cmd, line, len, &c->fwd_rr));
+        conn_queue(c, proxy_fanout(c->px, &c->pq, &c->cmd, line, len, &c->fwd_rr));
         return 1;
     case PROXY_BROADCAST:
         c->in.start += raw;
-        conn_queue(c, proxy_broadcast(c->px, c, &c->cmd, line, len, line, raw));
+        conn_queue(c, proxy_broadcast(c->px, &c->pq, &c->cmd, line, len, line, raw));
         return 1;
     }
     return 0;
@@ -335,12 +299,12 @@ static void conn_after(struct conn *c, size_t mark)
     if (c->px == NULL)
         return;
     if (c->cmd.wrote) {
-        struct proxy_req *r =
-            repl_write(c->px, c, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+        struct fwdreq *r =
+            proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
         if (r != NULL)
             conn_queue(c, r);
     } else if (c->fwd_rr.kind == ROUTE_KEY && !c->fwd_rr.write) {
-        repl_read_done(c->px, c->fwd_rr.key, c->fwd_rr.nkey);
+        proxy_read(c->px, c->fwd_rr.key, c->fwd_rr.nkey);
     }
 }
 
@@ -519,7 +483,7 @@ static void conn_run(struct conn *c, bool more)
         ssize_t n;
         int f;
 
-        if (c->pq_head != NULL)
+        if (!fwdreq_queue_empty(&c->pq))
             conn_drain(c);
         while (c->state != CONN_CLOSING && budget > 0 &&
                buf_pending(&c->out) < OUT_HIGH_WATER) {
@@ -529,16 +493,17 @@ static void conn_run(struct conn *c, bool more)
             }
             budget--;
         }
-        if (c->pq_head != NULL)
+        if (!fwdreq_queue_empty(&c->pq))
             conn_drain(c);
         f = conn_flush(c);
-        if (f < 0 || (f > 0 && c->state == CONN_CLOSING && c->pq_head == NULL)) {
+        if (f < 0 || (f > 0 && c->state == CONN_CLOSING && fwdreq_queue_empty(&c->pq))) {
             conn_free(c);
             return;
         }
         if (f == 0)
             return; /* resumes in conn_event on EV_WRITE */
-        if ((c->state == CONN_CLOSING || proxy_blocked(c)) && c->pq_head != NULL) {
+        if ((c->state == CONN_CLOSING || proxy_blocked(c)) &&
+            !fwdreq_queue_empty(&c->pq)) {
             /* read no more until forwarded replies come back (wake_cb) */
             if (set_events(c, 0) != 0)
                 conn_free(c);
@@ -564,7 +529,7 @@ static void conn_run(struct conn *c, bool more)
         n = conn_read(c, &more);
         if (n == -2)
             return;
-        if (n == 0 && c->pq_head != NULL) {
+        if (n == 0 && !fwdreq_queue_empty(&c->pq)) {
             /* The client is done sending ("printf ... | nc"), but replies
              * of commands it sent are still on their way: send them, then
              * close. What is left unparsed is an incomplete command. */

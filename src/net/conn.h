@@ -8,19 +8,32 @@
 #ifndef MESHCACHED_CONN_H
 #define MESHCACHED_CONN_H
 
-struct worker;
 struct conn;
+struct event_base;
+struct proxy;
+struct server;
+struct thread_stats;
+
+/* What a worker gives its connections, and the list of them (which conn.c
+ * maintains). Embedded in the worker. */
+struct conn_list {
+    struct event_base *base; /* the worker's loop */
+    struct server *srv;
+    struct thread_stats *stats; /* the worker's counters */
+    struct proxy *px;           /* the worker's forwarding; NULL on one node */
+    struct conn *head;          /* the connections */
+};
 
 /* Takes ownership of fd and of the connection slot (curr_connections) the
- * listener counted for it; on failure closes fd and gives the slot back.
- * Returns 0 or -1. */
-int conn_new(struct worker *w, int fd);
+ * listener counted for it, and adds the connection to home; on failure
+ * closes fd and gives the slot back. Returns 0 or -1. */
+int conn_new(struct conn_list *home, int fd);
 
 /* Closes an accepted socket that never became a connection and gives its
  * slot back. */
 void conn_drop_fd(int fd);
 
-/* Closes and frees every connection of the worker (at shutdown). */
-void conn_free_all(struct worker *w);
+/* Closes and frees every connection of home (at shutdown). */
+void conn_free_all(struct conn_list *home);
 
 #endif

@@ -29,42 +29,11 @@ struct worker {
     int notify[2];          /* pipe: [0] read by the worker, [1] written by others */
     pthread_mutex_t q_lock; /* protects q_head/q_tail; a leaf lock */
     struct fd_node *q_head, *q_tail;
-    struct conn *conns; /* owned connections, linked by conn.c */
-    struct proxy *px;   /* forwarding to other nodes; NULL on a single node */
+    struct conn_list conns; /* owned connections (conn.c keeps the list) */
     struct thread_stats stats;
 };
 
 static unsigned next_worker; /* listener thread only */
-
-struct event_base *worker_base(struct worker *w)
-{
-    return w->base;
-}
-
-struct thread_stats *worker_stats(struct worker *w)
-{
-    return &w->stats;
-}
-
-struct server *worker_server(struct worker *w)
-{
-    return w->srv;
-}
-
-struct conn **worker_conns(struct worker *w)
-{
-    return &w->conns;
-}
-
-struct proxy *worker_proxy(struct worker *w)
-{
-    return w->px;
-}
-
-struct thread_stats *server_thread_stats(struct server *srv, int i)
-{
-    return &srv->workers[i]->stats;
-}
 
 static int pop_fd(struct worker *w)
 {
@@ -100,7 +69,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
         } else {
             int cfd = pop_fd(w);
             if (cfd >= 0)
-                conn_new(w, cfd);
+                conn_new(&w->conns, cfd);
         }
     }
 }
@@ -110,10 +79,10 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
 
     event_base_loop(w->base, 0);
-    conn_free_all(w);
+    conn_free_all(&w->conns);
     /* after the connections: it answers their orphaned forwarded requests */
-    proxy_free(w->px);
-    w->px = NULL;
+    proxy_free(w->conns.px);
+    w->conns.px = NULL;
     return NULL;
 }
 
@@ -125,7 +94,7 @@ static void worker_free(struct worker *w)
         return;
     while ((fd = pop_fd(w)) >= 0)
         conn_drop_fd(fd);
-    proxy_free(w->px);
+    proxy_free(w->conns.px);
     if (w->notify_ev != NULL)
         event_free(w->notify_ev);
     if (w->base != NULL)
@@ -155,8 +124,9 @@ static struct worker *worker_new(struct server *srv)
     w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST, notify_cb, w);
     if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
         goto fail;
+    w->conns = (struct conn_list){.base = w->base, .srv = srv, .stats = &w->stats};
     if ((srv->settings.npeers > 0 || srv->settings.gossip) &&
-        proxy_new(srv, w->base, &w->stats, &w->px) != 0)
+        proxy_new(srv, w->base, &w->stats, &w->conns.px) != 0)
         goto fail;
     return w;
 
@@ -173,6 +143,9 @@ int worker_start_all(struct server *srv)
     if (srv->workers == NULL)
         return -1;
     srv->nworkers = 0;
+    srv->thread_stats = calloc((size_t)n, sizeof(*srv->thread_stats));
+    if (srv->thread_stats == NULL)
+        goto fail;
     for (int i = 0; i < n; i++) {
         struct worker *w = worker_new(srv);
         if (w == NULL)
@@ -182,6 +155,7 @@ int worker_start_all(struct server *srv)
             goto fail;
         }
         w->started = true;
+        srv->thread_stats[srv->nworkers] = &w->stats;
         srv->workers[srv->nworkers++] = w;
     }
     return 0;
@@ -233,5 +207,7 @@ void worker_stop_all(struct server *srv)
     }
     free(srv->workers);
     srv->workers = NULL;
+    free(srv->thread_stats);
+    srv->thread_stats = NULL;
     srv->nworkers = 0;
 }
