@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "cluster/peer.h"
 #include "cluster/proxy_internal.h"
+#include "proto/replmsg.h"
 #include "base/rng.h"
 #include "base/server.h"
 #include "base/stats.h"
@@ -115,7 +116,7 @@ static bool encode_state(struct repl *rp, const char *key, size_t nkey)
     buf_reset(&rp->value);
     if (!store_read_state(rp->px->srv->store, key, nkey, &s, &rp->value) || rp->value.oom)
         return false;
-    cmd_repl_encode_store(&rp->enc, key, nkey, &s, rp->value.data);
+    replmsg_encode_store(&rp->enc, key, nkey, &s, rp->value.data);
     return !rp->enc.oom;
 }
 
@@ -456,7 +457,7 @@ static bool sync_ask(struct repl_sync *s, size_t k)
     while (sk->next < sk->nothers) {
         size_t i = sk->next++;
         buf_reset(&s->rp->enc);
-        cmd_repl_encode_get(&s->rp->enc, sk->key, sk->nkey);
+        replmsg_encode_get(&s->rp->enc, sk->key, sk->nkey);
         if (!s->rp->enc.oom &&
             send_enc(s->rp, sk->others[i], PEER_REPLY_META, on_sync_answer, s,
                      (uint32_t)(k << TAG_KEY_SHIFT | i)) == 0) {
@@ -562,7 +563,7 @@ static void on_sync_answer(void *arg, uint32_t tag, int status, bool error,
     const char *value;
 
     s->outstanding--;
-    if (status == 0 && !error && cmd_repl_parse_state(reply, len, &st, &value) == 0) {
+    if (status == 0 && !error && replmsg_parse_state(reply, len, &st, &value) == 0) {
         sk->got++;
         sk->seen_slot[sk->nseen] = slot;
         sk->seen_version[sk->nseen++] = st.version;
