@@ -8,6 +8,7 @@
 #include "cluster/peer.h"
 #include "cluster/fwdreq.h"
 #include "cluster/ringview.h"
+#include "proto/replmsg.h"
 #include "base/rng.h"
 #include "base/server.h"
 #include "base/stats.h"
@@ -114,7 +115,7 @@ static bool encode_state(struct repl *rp, const char *key, size_t nkey)
     buf_reset(&rp->value);
     if (!store_read_state(rp->srv->store, key, nkey, &s, &rp->value) || rp->value.oom)
         return false;
-    cmd_repl_encode_store(&rp->enc, key, nkey, &s, rp->value.data);
+    replmsg_encode_store(&rp->enc, key, nkey, &s, rp->value.data);
     return !rp->enc.oom;
 }
 
@@ -448,7 +449,7 @@ static bool sync_ask(struct repl_sync *s, size_t k)
     while (sk->next < sk->nothers) {
         size_t i = sk->next++;
         buf_reset(&s->rp->enc);
-        cmd_repl_encode_get(&s->rp->enc, sk->key, sk->nkey);
+        replmsg_encode_get(&s->rp->enc, sk->key, sk->nkey);
         if (!s->rp->enc.oom &&
             send_enc(s->rp, sk->others[i], PEER_REPLY_META, on_sync_answer, s,
                      (uint32_t)(k << TAG_KEY_SHIFT | i)) == 0) {
@@ -555,7 +556,7 @@ static void on_sync_answer(void *arg, uint32_t tag, int status, bool error,
     const char *value;
 
     s->outstanding--;
-    if (status == 0 && !error && cmd_repl_parse_state(reply, len, &st, &value) == 0) {
+    if (status == 0 && !error && replmsg_parse_state(reply, len, &st, &value) == 0) {
         sk->got++;
         sk->seen_slot[sk->nseen] = slot;
         sk->seen_version[sk->nseen++] = st.version;

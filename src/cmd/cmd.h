@@ -98,26 +98,4 @@ void cmd_set_out(struct cmd *c, struct buf *out);
 void cmd_get_local(struct cmd *c, struct buf *out, const char *key, size_t nkey,
                    bool return_cas, bool touch, int32_t touch_time);
 
-/* ---- what replicas exchange (cmd_repl.c) ---- */
-
-struct store_state;
-
-/* Appends "rs <key> <flags> <exptime> <version> <bytes>[ <opts>]\r\n", the
- * value and "\r\n": the command that gives a replica the key's state s.
- * The reply is "HD" (taken), or "NS <version>" when the replica holds a
- * newer version. */
-void cmd_repl_encode_store(struct buf *out, const char *key, size_t nkey,
-                           const struct store_state *s, const char *value);
-
-/* Appends "rg <key>[ b]\r\n": asks a replica for the key's state. */
-void cmd_repl_encode_get(struct buf *out, const char *key, size_t nkey);
-
-/*
- * Parses the answer to an rg, as framed by peer_reply (PEER_REPLY_META):
- * "EN" (s->version 0: nothing held) or the state and *value, pointing into
- * reply (s->nvalue bytes). Returns 0 or -EPROTO.
- */
-int cmd_repl_parse_state(const char *reply, size_t len, struct store_state *s,
-                         const char **value);
-
 #endif
