@@ -344,6 +344,99 @@ static void *cluster_main(void *arg)
     return NULL;
 }
 
+/* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
+ * gossip thread). Returns 0 or -1. */
+static int resolve_addr(struct member *m, const char *addr)
+{
+    char host[GMSG_MAX_ADDR + 1];
+    const char *colon = strrchr(addr, ':');
+    size_t hl;
+
+    if (colon == NULL)
+        return -1;
+    hl = (size_t)(colon - addr);
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+        addr++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return -1;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    return lookup(m, host, colon + 1, AI_NUMERICHOST | AI_NUMERICSERV) == 0 ? 0 : -1;
+}
+
+/* The gossip listener's update: what the membership protocol says of a
+ * member. Adds members not seen before; marks the ring for a rebuild when
+ * the set of members in it changes (built by on_gossip_commit(), off the
+ * gossip lock). Called under the gossip lock. */
+static bool on_gossip_update(void *arg, const char *id, const char *addr, int state,
+                             uint64_t incarnation)
+{
+    struct cluster *cl = arg;
+    static const enum member_state map[] = {
+        [0] = MEMBER_GONE,
+        [GMSG_ALIVE] = MEMBER_ALIVE,
+        [GMSG_SUSPECT] = MEMBER_SUSPECT,
+        [GMSG_DEAD] = MEMBER_DEAD,
+        [GMSG_LEFT] = MEMBER_LEFT,
+    };
+    struct member *m = NULL;
+    bool dirty;
+    int was, now;
+
+    if (state < 0 || state > GMSG_LEFT)
+        return false;
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < cl->nmembers; i++)
+        if (strcmp(cl->members[i].id, id) == 0)
+            m = &cl->members[i];
+    if (m == &cl->members[0]) {
+        m->incarnation = incarnation; /* ourselves: for stats only */
+        goto out;
+    }
+    if (m == NULL) {
+        if (state == 0 || cl->nmembers == cl->cap)
+            goto out;
+        m = &cl->members[cl->nmembers++];
+        snprintf(m->id, sizeof(m->id), "%s", id);
+        m->state = MEMBER_GONE;
+    }
+    was = ring_state(m);
+    if (strcmp(m->addr, addr) != 0 || !m->resolved) {
+        snprintf(m->addr, sizeof(m->addr), "%s", addr);
+        m->salen = 0;
+        m->resolved = resolve_addr(m, addr) == 0;
+        if (!m->resolved)
+            fprintf(stderr,
+                    "meshcached: member %s has an address that is not numeric: %s\n", id,
+                    addr);
+    }
+    m->state = map[state];
+    m->incarnation = incarnation;
+    now = ring_state(m);
+    if (was != now)
+        cl->ring_dirty = true;
+out:
+    dirty = cl->ring_dirty;
+    pthread_mutex_unlock(&cl->lock);
+    return dirty;
+}
+
+/* The gossip listener's commit: builds and publishes the ring when members
+ * joined or left it since the last build. */
+static void on_gossip_commit(void *arg)
+{
+    struct cluster *cl = arg;
+
+    pthread_mutex_lock(&cl->lock);
+    if (cl->ring_dirty) {
+        cl->ring_dirty = false;
+        rebuild_ring_locked(cl);
+    }
+    pthread_mutex_unlock(&cl->lock);
+}
+
 int cluster_start(struct cluster *cl)
 {
     const struct settings *s = &cl->srv->settings;
@@ -360,8 +453,10 @@ int cluster_start(struct cluster *cl)
                             .tv_usec = (CLUSTER_PING_INTERVAL_MS % 1000) * 1000};
 
     if (s->gossip) {
+        struct gossip_listener l = {
+            .update = on_gossip_update, .commit = on_gossip_commit, .arg = cl};
         /* nng starts threads: only now, after any fork */
-        if (gossip_new(cl->srv, cl, &cl->gossip) != 0)
+        if (gossip_new(cl->srv, &l, &cl->gossip) != 0)
             return -1;
         return gossip_start(cl->gossip);
     }
@@ -441,99 +536,4 @@ void cluster_stats(struct cluster *cl, struct buf *out)
     stats_line(out, "write_quorum", "%u", cl->srv->settings.write_quorum);
     stats_line(out, "read_quorum", "%u", cl->srv->settings.read_quorum);
     ring_release(r);
-}
-
-/* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
- * gossip thread). Returns 0 or -1. */
-static int resolve_addr(struct member *m, const char *addr)
-{
-    char host[GMSG_MAX_ADDR + 1];
-    const char *colon = strrchr(addr, ':');
-    size_t hl;
-
-    if (colon == NULL)
-        return -1;
-    hl = (size_t)(colon - addr);
-    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-        addr++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(host))
-        return -1;
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    return lookup(m, host, colon + 1, AI_NUMERICHOST | AI_NUMERICSERV) == 0 ? 0 : -1;
-}
-
-void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
-                           int state, uint64_t incarnation)
-{
-    static const enum member_state map[] = {
-        [0] = MEMBER_GONE,
-        [GMSG_ALIVE] = MEMBER_ALIVE,
-        [GMSG_SUSPECT] = MEMBER_SUSPECT,
-        [GMSG_DEAD] = MEMBER_DEAD,
-        [GMSG_LEFT] = MEMBER_LEFT,
-    };
-    struct member *m = NULL;
-    int was, now;
-
-    if (state < 0 || state > GMSG_LEFT)
-        return;
-    pthread_mutex_lock(&cl->lock);
-    for (size_t i = 0; i < cl->nmembers; i++)
-        if (strcmp(cl->members[i].id, id) == 0)
-            m = &cl->members[i];
-    if (m == &cl->members[0]) {
-        m->incarnation = incarnation; /* ourselves: for stats only */
-        goto out;
-    }
-    if (m == NULL) {
-        if (state == 0 || cl->nmembers == cl->cap)
-            goto out;
-        m = &cl->members[cl->nmembers++];
-        snprintf(m->id, sizeof(m->id), "%s", id);
-        m->state = MEMBER_GONE;
-    }
-    was = ring_state(m);
-    if (strcmp(m->addr, addr) != 0 || !m->resolved) {
-        snprintf(m->addr, sizeof(m->addr), "%s", addr);
-        m->salen = 0;
-        m->resolved = resolve_addr(m, addr) == 0;
-        if (!m->resolved)
-            fprintf(stderr,
-                    "meshcached: member %s has an address that is not numeric: %s\n", id,
-                    addr);
-    }
-    m->state = map[state];
-    m->incarnation = incarnation;
-    now = ring_state(m);
-    if (was != now)
-        cl->ring_dirty = true; /* built by cluster_commit(), off the gossip lock */
-out:
-    pthread_mutex_unlock(&cl->lock);
-}
-
-bool cluster_commit(struct cluster *cl)
-{
-    bool built = false;
-
-    pthread_mutex_lock(&cl->lock);
-    if (cl->ring_dirty) {
-        cl->ring_dirty = false;
-        rebuild_ring_locked(cl);
-        built = true;
-    }
-    pthread_mutex_unlock(&cl->lock);
-    return built;
-}
-
-bool cluster_dirty(struct cluster *cl)
-{
-    bool dirty;
-
-    pthread_mutex_lock(&cl->lock);
-    dirty = cl->ring_dirty;
-    pthread_mutex_unlock(&cl->lock);
-    return dirty;
 }

@@ -11,10 +11,15 @@
  * ids. A member starts dead, becomes alive at its first answered ping, and
  * is dead again after CLUSTER_PING_FAILURES pings in a row fail.
  *
- * Gossip (--join, --cluster-port): the gossip module reports every member
- * it learns of and every change of state (alive, suspect, dead, left,
- * forgotten) through cluster_gossip_update(); members get slots in the
- * order they are learned, up to CLUSTER_MAX_MEMBERS, and keep them.
+ * Gossip (--join, --cluster-port): cluster_start() starts the gossip module,
+ * which reports every member it learns of and every change of state (alive,
+ * suspect, dead, left, forgotten) through the listener cluster.c gives it
+ * (struct gossip_listener); members get slots in the order they are
+ * learned, up to CLUSTER_MAX_MEMBERS, and keep them. Changes to the ring
+ * are batched: gossip asks for one build per burst of changes (a cluster
+ * forming, several nodes failing at once) instead of one per change, and
+ * out of the gossip lock (a build takes tens of milliseconds for tens of
+ * nodes).
  *
  * Either way, every change of the set of members in the ring (alive, and
  * with gossip suspect too) builds a new ring of them (epoch + 1) and
@@ -76,26 +81,6 @@ bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id);
 
 /* Appends the `stats cluster` lines, without the final "END". Any thread. */
 void cluster_stats(struct cluster *cl, struct buf *out);
-
-/*
- * Gossip mode: what the membership protocol says of a member: its client
- * address ("host:port", numeric), its state (a gmsg_state, or 0 once it is
- * forgotten) and incarnation. Adds members not seen before and rebuilds the
- * ring when the set of members in it (alive or suspect) changes. Called by
- * the gossip module, under its lock.
- */
-void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
-                           int state, uint64_t incarnation);
-
-/* Gossip mode: builds and publishes the ring when members joined or left it
- * since the last build. Returns true when it built one. Batching changes
- * this way costs one ring per burst (a cluster forming, several nodes
- * failing at once) instead of one per change, and keeps the build (tens of
- * milliseconds for tens of nodes) out of the gossip lock. */
-bool cluster_commit(struct cluster *cl);
-
-/* Gossip mode: whether cluster_commit() has work. */
-bool cluster_dirty(struct cluster *cl);
 
 /* Gossip mode: tells the other members this node is leaving (SIGTERM), for
  * a short bounded time. A no-op with static membership. */

@@ -4,7 +4,6 @@
  * one lock.
  */
 #include "cluster/gossip.h"
-#include "cluster/cluster.h"
 #include "cluster/gmsg.h"
 #include "base/mctime.h"
 #include "base/server.h"
@@ -78,9 +77,10 @@ struct gserv {
 
 struct gossip {
     struct server *srv;
-    struct cluster *cl;
+    struct gossip_listener l;
     pthread_mutex_t lock; /* everything below except the counters */
     pthread_cond_t cond;
+    bool dirty; /* the listener asked for a commit */
     struct swim *swim;
     nng_socket rep;
     struct gserv serv[SERVER_CTXS];
@@ -539,12 +539,13 @@ static void *gossip_main(void *arg)
             pthread_mutex_lock(&g->lock);
             continue;
         }
-        if (cluster_dirty(g->cl)) {
+        if (g->dirty) {
             /* at most one ring per RING_EVERY_MS: a burst of changes
              * (a cluster forming) costs one build, not one each */
             if (now >= last_ring + RING_EVERY_MS) {
+                g->dirty = false;
                 pthread_mutex_unlock(&g->lock);
-                cluster_commit(g->cl);
+                g->l.commit(g->l.arg);
                 last_ring = mctime_mono_ms();
                 pthread_mutex_lock(&g->lock);
                 continue;
@@ -561,7 +562,7 @@ static void *gossip_main(void *arg)
     return NULL;
 }
 
-/* ---- membership changes to the cluster view ---- */
+/* ---- membership changes to the listener ---- */
 
 static void on_change(void *arg, const struct gmsg_member *m, int old_state)
 {
@@ -572,8 +573,10 @@ static void on_change(void *arg, const struct gmsg_member *m, int old_state)
         fprintf(stderr, "meshcached: member %s (%s) is %s (incarnation %llu)\n", m->id,
                 m->addr, names[m->state <= GMSG_LEFT ? m->state : 0],
                 (unsigned long long)m->incarnation);
-    cluster_gossip_update(g->cl, m->id, m->addr, m->state, m->incarnation);
-    pthread_cond_signal(&g->cond); /* the thread builds the new ring */
+    if (g->l.update(g->l.arg, m->id, m->addr, m->state, m->incarnation)) {
+        g->dirty = true;
+        pthread_cond_signal(&g->cond); /* the thread commits */
+    }
 }
 
 /* ---- set-up and tear-down ---- */
@@ -602,7 +605,7 @@ static int read_key(struct gossip *g, const char *path)
     return 0;
 }
 
-int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
+int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossip **out)
 {
     const struct settings *s = &srv->settings;
     struct gossip *g = calloc(1, sizeof(*g));
@@ -615,7 +618,7 @@ int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
     if (g == NULL || sodium_init() < 0)
         goto nomem;
     g->srv = srv;
-    g->cl = cl;
+    g->l = *l;
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->cond, NULL);
     g->wbuf = malloc(GMSG_MAX_SIZE);
@@ -649,7 +652,8 @@ int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out)
                               : "out of memory");
         goto fail;
     }
-    cluster_gossip_update(cl, self.id, self.addr, GMSG_ALIVE, self.incarnation);
+    if (l->update(l->arg, self.id, self.addr, GMSG_ALIVE, self.incarnation))
+        g->dirty = true;
     if (nng_rep0_open(&g->rep) != 0)
         goto nomem;
     nng_socket_set_size(g->rep, NNG_OPT_RECVMAXSZ, RECV_MAX);

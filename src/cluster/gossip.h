@@ -26,19 +26,36 @@
 #ifndef MESHCACHED_GOSSIP_H
 #define MESHCACHED_GOSSIP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
 
 struct server;
-struct cluster;
 struct gossip;
 
+/* What gossip tells the layer above (the member view). */
+struct gossip_listener {
+    /* A member's record changed (this node's included): its id, client
+     * address ("host:port", numeric), state (a gmsg_state, or 0 once it is
+     * forgotten) and incarnation. Called under the gossip lock: must not
+     * call into gossip. Returns true when the change needs a commit(). */
+    bool (*update)(void *arg, const char *id, const char *addr, int state,
+                   uint64_t incarnation);
+    /* Applies what update() asked for (the member view builds its ring).
+     * Called by the gossip thread without the gossip lock, at most once per
+     * 100 ms: a burst of changes (a cluster forming, several nodes failing)
+     * costs one commit, not one each. */
+    void (*commit)(void *arg);
+    void *arg;
+};
+
 /*
- * Opens the cluster port and reads the cluster key (if any). Does not start
- * the thread. Returns 0, or -1 after printing why to stderr.
+ * Opens the cluster port and reads the cluster key (if any); reports this
+ * node to l at once. Does not start the thread. Returns 0, or -1 after
+ * printing why to stderr.
  */
-int gossip_new(struct server *srv, struct cluster *cl, struct gossip **out);
+int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossip **out);
 
 /* Starts the protocol: joins through the seeds, then probes every period.
  * Returns 0 or -1. */
