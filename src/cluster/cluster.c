@@ -105,6 +105,12 @@ int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_stora
     return rc;
 }
 
+int cluster_peer_addr(void *cl, uint32_t member, struct sockaddr_storage *sa,
+                      socklen_t *len)
+{
+    return cluster_member_addr(cl, member, sa, len);
+}
+
 void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap)
 {
     pthread_mutex_lock(&cl->lock);
@@ -441,13 +447,14 @@ int cluster_start(struct cluster *cl)
 {
     const struct settings *s = &cl->srv->settings;
     struct peer_set_config pc = {
-        .cluster = cl,
         .self_id = s->node_id,
         .vnodes = s->vnodes,
         .timeout_ms = s->peer_timeout_ms,
         .max_value = 64,
         .hello = on_hello,
         .hello_arg = cl,
+        .addr = cluster_peer_addr,
+        .addr_arg = cl,
     };
     struct timeval every = {.tv_sec = CLUSTER_PING_INTERVAL_MS / 1000,
                             .tv_usec = (CLUSTER_PING_INTERVAL_MS % 1000) * 1000};

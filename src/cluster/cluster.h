@@ -71,6 +71,12 @@ struct ring_ref *cluster_ring_ref(struct cluster *cl);
 int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_storage *sa,
                         socklen_t *len);
 
+/* cluster_member_addr() in the shape of peer.h's peer_addr_fn, for a
+ * struct peer_set_config: .addr = cluster_peer_addr, .addr_arg = the
+ * cluster. */
+int cluster_peer_addr(void *cl, uint32_t member, struct sockaddr_storage *sa,
+                      socklen_t *len);
+
 /* Copies a member's id, or its address while its id is unknown, into
  * buf (cap > 0 bytes, NUL-terminated, truncated to fit). Any thread. */
 void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap);
