@@ -1,17 +1,15 @@
 /*
- * cluster: the static member list, a thread that pings members and learns
- * their ids, and the ring rebuilt from the alive ones on every change.
+ * cluster: the member table, fed by the pinger (static --peers) or by
+ * gossip, and the ring rebuilt from its members on every change.
  */
 #include "cluster/cluster.h"
 #include "cluster/gmsg.h"
 #include "cluster/gossip.h"
-#include "cluster/peer.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "base/util.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,7 +35,6 @@ struct member {
     char id[SETTINGS_MAX_ID_LEN + 1]; /* learned from its hello; "" until then */
     enum member_state state;
     bool alias;           /* turned out to be this node under another address */
-    unsigned fails;       /* pings failed in a row (cluster thread only) */
     bool resolved;        /* sa holds addr's address */
     uint64_t incarnation; /* gossip: the member's own version of itself */
 };
@@ -50,12 +47,7 @@ struct cluster {
     struct gossip *gossip; /* gossip mode; NULL with static --peers */
     bool ring_dirty;       /* gossip mode: members changed since the last ring */
     struct ring_ref ring;
-    uint64_t epoch; /* of the last ring built (cluster thread, or before) */
-    pthread_t thread;
-    bool started;
-    struct event_base *base;
-    struct event *tick;
-    struct peer_set *peers; /* the pinger's own connections */
+    uint64_t epoch; /* of the last ring built (under the lock) */
 };
 
 static const char *state_name(enum member_state s)
@@ -255,15 +247,38 @@ fail:
     return -1;
 }
 
-/* A member answered our hello: learn its id. Refuses this node under
- * another address, and members whose rings would not match ours. */
-static bool on_hello(void *arg, uint32_t slot, const char *id, unsigned vnodes)
+uint32_t cluster_member_count(struct cluster *cl)
 {
-    struct cluster *cl = arg;
-    struct member *m = &cl->members[slot];
+    uint32_t n;
+
+    pthread_mutex_lock(&cl->lock);
+    n = (uint32_t)cl->nmembers;
+    pthread_mutex_unlock(&cl->lock);
+    return n;
+}
+
+bool cluster_member_alias(struct cluster *cl, uint32_t slot)
+{
+    bool alias;
+
+    pthread_mutex_lock(&cl->lock);
+    alias = slot < cl->nmembers && cl->members[slot].alias;
+    pthread_mutex_unlock(&cl->lock);
+    return alias;
+}
+
+bool cluster_member_hello(struct cluster *cl, uint32_t slot, const char *id,
+                          unsigned vnodes)
+{
+    struct member *m;
     bool ok = true;
 
     pthread_mutex_lock(&cl->lock);
+    if (slot >= cl->nmembers) {
+        pthread_mutex_unlock(&cl->lock);
+        return false;
+    }
+    m = &cl->members[slot];
     if (strcmp(id, cl->srv->settings.node_id) == 0) {
         if (!m->alias && verbose(cl) > 0)
             fprintf(stderr, "meshcached: peer %s is this node\n", m->addr);
@@ -289,10 +304,14 @@ static bool on_hello(void *arg, uint32_t slot, const char *id, unsigned vnodes)
     return ok;
 }
 
-static void set_state(struct cluster *cl, struct member *m, enum member_state st)
+void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable)
 {
+    enum member_state st = reachable ? MEMBER_ALIVE : MEMBER_DEAD;
+    struct member *m;
+
     pthread_mutex_lock(&cl->lock);
-    if (m->state != st && !m->alias && m->id[0] != '\0') {
+    m = slot < cl->nmembers ? &cl->members[slot] : NULL;
+    if (m != NULL && m->state != st && !m->alias && m->id[0] != '\0') {
         m->state = st;
         if (verbose(cl) > 0)
             fprintf(stderr, "meshcached: member %s (%s) is %s\n", m->id, m->addr,
@@ -300,54 +319,6 @@ static void set_state(struct cluster *cl, struct member *m, enum member_state st
         rebuild_ring_locked(cl);
     }
     pthread_mutex_unlock(&cl->lock);
-}
-
-static void ping_result(struct cluster *cl, uint32_t slot, bool ok)
-{
-    struct member *m = &cl->members[slot];
-
-    if (ok) {
-        m->fails = 0;
-        set_state(cl, m, MEMBER_ALIVE);
-    } else if (++m->fails >= CLUSTER_PING_FAILURES) {
-        set_state(cl, m, MEMBER_DEAD);
-    }
-}
-
-static void ping_done(void *arg, uint32_t slot, int status, bool error, const char *reply,
-                      size_t len)
-{
-    ping_result(arg, slot,
-                status == 0 && !error && len == 4 && memcmp(reply, "MN\r\n", 4) == 0);
-}
-
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-    static const char mn[] = "mn\r\n";
-    struct cluster *cl = arg;
-    struct iovec iov = {.iov_base = (void *)mn, .iov_len = sizeof(mn) - 1};
-
-    (void)fd;
-    (void)what;
-    for (uint32_t i = 1; i < cl->nmembers; i++) {
-        bool alias;
-        pthread_mutex_lock(&cl->lock);
-        alias = cl->members[i].alias;
-        pthread_mutex_unlock(&cl->lock);
-        if (alias)
-            continue;
-        if (peer_request(cl->peers, i, &iov, 1, PEER_REPLY_LINE, ping_done, cl, i) != 0)
-            ping_result(cl, i, false);
-    }
-}
-
-static void *cluster_main(void *arg)
-{
-    struct cluster *cl = arg;
-
-    tick_cb(-1, 0, cl); /* the first round at once: a new cluster forms fast */
-    event_base_dispatch(cl->base);
-    return NULL;
 }
 
 /* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
@@ -445,41 +416,15 @@ static void on_gossip_commit(void *arg)
 
 int cluster_start(struct cluster *cl)
 {
-    const struct settings *s = &cl->srv->settings;
-    struct peer_set_config pc = {
-        .self_id = s->node_id,
-        .vnodes = s->vnodes,
-        .timeout_ms = s->peer_timeout_ms,
-        .max_value = 64,
-        .hello = on_hello,
-        .hello_arg = cl,
-        .addr = cluster_peer_addr,
-        .addr_arg = cl,
-    };
-    struct timeval every = {.tv_sec = CLUSTER_PING_INTERVAL_MS / 1000,
-                            .tv_usec = (CLUSTER_PING_INTERVAL_MS % 1000) * 1000};
+    struct gossip_listener l = {
+        .update = on_gossip_update, .commit = on_gossip_commit, .arg = cl};
 
-    if (s->gossip) {
-        struct gossip_listener l = {
-            .update = on_gossip_update, .commit = on_gossip_commit, .arg = cl};
-        /* nng starts threads: only now, after any fork */
-        if (gossip_new(cl->srv, &l, &cl->gossip) != 0)
-            return -1;
-        return gossip_start(cl->gossip);
-    }
-    cl->base = event_base_new();
-    if (cl->base == NULL)
+    if (!cl->srv->settings.gossip)
+        return 0;
+    /* nng starts threads: only now, after any fork */
+    if (gossip_new(cl->srv, &l, &cl->gossip) != 0)
         return -1;
-    pc.base = cl->base;
-    if (peer_set_new(&pc, &cl->peers) != 0)
-        return -1;
-    cl->tick = event_new(cl->base, -1, EV_PERSIST, tick_cb, cl);
-    if (cl->tick == NULL || event_add(cl->tick, &every) != 0)
-        return -1;
-    if (pthread_create(&cl->thread, NULL, cluster_main, cl) != 0)
-        return -1;
-    cl->started = true;
-    return 0;
+    return gossip_start(cl->gossip);
 }
 
 void cluster_leave(struct cluster *cl)
@@ -493,15 +438,6 @@ void cluster_free(struct cluster *cl)
     if (cl == NULL)
         return;
     gossip_free(cl->gossip);
-    if (cl->started) {
-        event_base_loopbreak(cl->base);
-        pthread_join(cl->thread, NULL);
-    }
-    peer_set_free(cl->peers);
-    if (cl->tick != NULL)
-        event_free(cl->tick);
-    if (cl->base != NULL)
-        event_base_free(cl->base);
     ring_ref_fini(&cl->ring);
     free(cl->members);
     pthread_mutex_destroy(&cl->lock);
