@@ -52,7 +52,7 @@ struct gossip {
     uint32_t interval_ms;
     char (*seeds)[GMSG_MAX_ADDR + 1];
     size_t nseeds;
-    pthread_mutex_t lock; /* everything below but the counter */
+    pthread_mutex_t lock; /* everything below but commit_at and dropped */
     pthread_cond_t cond;  /* news for the thread, or for gossip_leave() */
     struct swim *swim;
     pthread_t thread;

@@ -57,8 +57,9 @@ struct gossip_listener {
 typedef void (*gossip_done_fn)(void *arg, int status, const char *msg, size_t len);
 
 /*
- * What the driver needs from a transport. Called with the gossip lock held
- * (but close), so none may call back into the driver from inside.
+ * What the driver needs from a transport. request() and answer() are
+ * called with the gossip lock held: neither may call back into the driver
+ * from inside.
  */
 struct gossip_transport {
     /* Sends msg[0..len) (copied) as a request to gaddr, a cluster address

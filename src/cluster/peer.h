@@ -3,9 +3,9 @@
  * of the cluster, speaking the memcached protocol.
  *
  * A struct peer_set belongs to one thread and its event_base (a worker, or
- * the cluster thread that pings members) and is used from that thread only:
- * no locks. It holds at most one connection per member, opened lazily by the
- * first request, introduced with "peer <our-id> <vnodes>" (after which the
+ * the pinger's thread) and is used from that thread only: no locks. It
+ * holds at most one connection per member, opened lazily by the first
+ * request, introduced with "peer <our-id> <vnodes>" (after which the
  * member serves everything on it locally, never forwarding it again), and
  * reconnected after a failure with capped exponential backoff. Requests are
  * written back to back without waiting for replies, batched into one write
