@@ -3,6 +3,7 @@
  * thread), run until SIGTERM or SIGINT, then take it all down in reverse.
  */
 #include "cluster/cluster.h"
+#include "cluster/pinger.h"
 #include "net/listener.h"
 #include "store/maint.h"
 #include "base/mctime.h"
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL;
     struct listener *lst = NULL;
     struct maint *maint = NULL;
+    struct pinger *pinger = NULL;
     int rc = EXIT_FAILURE, r;
 
     settings_defaults(&srv.settings);
@@ -187,8 +189,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot start the maintenance thread\n");
         goto out;
     }
-    if ((srv.settings.npeers > 0 || srv.settings.gossip) &&
-        cluster_start(srv.cluster) != 0) {
+    /* membership: gossip, or the pinger of the static --peers (it sits
+     * above the member view, which therefore cannot start it) */
+    if (srv.settings.gossip)
+        r = cluster_start(srv.cluster);
+    else if (srv.settings.npeers > 0)
+        r = pinger_new(&srv, srv.cluster, &pinger);
+    else
+        r = 0;
+    if (r != 0) {
         fprintf(stderr, "meshcached: cannot start cluster membership\n");
         goto out;
     }
@@ -214,6 +223,7 @@ out:
     if (srv.workers != NULL)
         worker_stop_all(&srv);
     maint_stop(maint);
+    pinger_free(pinger); /* it reports to the cluster: first */
     cluster_free(srv.cluster);
     if (sigterm != NULL)
         event_free(sigterm);

@@ -1,17 +1,15 @@
 /*
- * cluster: the static member list, a thread that pings members and learns
- * their ids, and the ring rebuilt from the alive ones on every change.
+ * cluster: the member table, fed by the pinger (static --peers) or by
+ * gossip, and the ring rebuilt from its members on every change.
  */
 #include "cluster/cluster.h"
 #include "cluster/gmsg.h"
 #include "cluster/gossip.h"
-#include "cluster/peer.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "base/util.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,7 +35,6 @@ struct member {
     char id[SETTINGS_MAX_ID_LEN + 1]; /* learned from its hello; "" until then */
     enum member_state state;
     bool alias;           /* turned out to be this node under another address */
-    unsigned fails;       /* pings failed in a row (cluster thread only) */
     bool resolved;        /* sa holds addr's address */
     uint64_t incarnation; /* gossip: the member's own version of itself */
 };
@@ -50,12 +47,7 @@ struct cluster {
     struct gossip *gossip; /* gossip mode; NULL with static --peers */
     bool ring_dirty;       /* gossip mode: members changed since the last ring */
     struct ring_ref ring;
-    uint64_t epoch; /* of the last ring built (cluster thread, or before) */
-    pthread_t thread;
-    bool started;
-    struct event_base *base;
-    struct event *tick;
-    struct peer_set *peers; /* the pinger's own connections */
+    uint64_t epoch; /* of the last ring built (under the lock) */
 };
 
 static const char *state_name(enum member_state s)
@@ -103,6 +95,12 @@ int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_stora
     }
     pthread_mutex_unlock(&cl->lock);
     return rc;
+}
+
+int cluster_peer_addr(void *cl, uint32_t member, struct sockaddr_storage *sa,
+                      socklen_t *len)
+{
+    return cluster_member_addr(cl, member, sa, len);
 }
 
 void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap)
@@ -249,15 +247,38 @@ fail:
     return -1;
 }
 
-/* A member answered our hello: learn its id. Refuses this node under
- * another address, and members whose rings would not match ours. */
-static bool on_hello(void *arg, uint32_t slot, const char *id, unsigned vnodes)
+uint32_t cluster_member_count(struct cluster *cl)
 {
-    struct cluster *cl = arg;
-    struct member *m = &cl->members[slot];
+    uint32_t n;
+
+    pthread_mutex_lock(&cl->lock);
+    n = (uint32_t)cl->nmembers;
+    pthread_mutex_unlock(&cl->lock);
+    return n;
+}
+
+bool cluster_member_alias(struct cluster *cl, uint32_t slot)
+{
+    bool alias;
+
+    pthread_mutex_lock(&cl->lock);
+    alias = slot < cl->nmembers && cl->members[slot].alias;
+    pthread_mutex_unlock(&cl->lock);
+    return alias;
+}
+
+bool cluster_member_hello(struct cluster *cl, uint32_t slot, const char *id,
+                          unsigned vnodes)
+{
+    struct member *m;
     bool ok = true;
 
     pthread_mutex_lock(&cl->lock);
+    if (slot >= cl->nmembers) {
+        pthread_mutex_unlock(&cl->lock);
+        return false;
+    }
+    m = &cl->members[slot];
     if (strcmp(id, cl->srv->settings.node_id) == 0) {
         if (!m->alias && verbose(cl) > 0)
             fprintf(stderr, "meshcached: peer %s is this node\n", m->addr);
@@ -283,10 +304,14 @@ static bool on_hello(void *arg, uint32_t slot, const char *id, unsigned vnodes)
     return ok;
 }
 
-static void set_state(struct cluster *cl, struct member *m, enum member_state st)
+void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable)
 {
+    enum member_state st = reachable ? MEMBER_ALIVE : MEMBER_DEAD;
+    struct member *m;
+
     pthread_mutex_lock(&cl->lock);
-    if (m->state != st && !m->alias && m->id[0] != '\0') {
+    m = slot < cl->nmembers ? &cl->members[slot] : NULL;
+    if (m != NULL && m->state != st && !m->alias && m->id[0] != '\0') {
         m->state = st;
         if (verbose(cl) > 0)
             fprintf(stderr, "meshcached: member %s (%s) is %s\n", m->id, m->addr,
@@ -296,88 +321,110 @@ static void set_state(struct cluster *cl, struct member *m, enum member_state st
     pthread_mutex_unlock(&cl->lock);
 }
 
-static void ping_result(struct cluster *cl, uint32_t slot, bool ok)
+/* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
+ * gossip thread). Returns 0 or -1. */
+static int resolve_addr(struct member *m, const char *addr)
 {
-    struct member *m = &cl->members[slot];
+    char host[GMSG_MAX_ADDR + 1];
+    const char *colon = strrchr(addr, ':');
+    size_t hl;
 
-    if (ok) {
-        m->fails = 0;
-        set_state(cl, m, MEMBER_ALIVE);
-    } else if (++m->fails >= CLUSTER_PING_FAILURES) {
-        set_state(cl, m, MEMBER_DEAD);
+    if (colon == NULL)
+        return -1;
+    hl = (size_t)(colon - addr);
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+        addr++;
+        hl -= 2;
     }
+    if (hl == 0 || hl >= sizeof(host))
+        return -1;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    return lookup(m, host, colon + 1, AI_NUMERICHOST | AI_NUMERICSERV) == 0 ? 0 : -1;
 }
 
-static void ping_done(void *arg, uint32_t slot, int status, bool error, const char *reply,
-                      size_t len)
-{
-    ping_result(arg, slot,
-                status == 0 && !error && len == 4 && memcmp(reply, "MN\r\n", 4) == 0);
-}
-
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-    static const char mn[] = "mn\r\n";
-    struct cluster *cl = arg;
-    struct iovec iov = {.iov_base = (void *)mn, .iov_len = sizeof(mn) - 1};
-
-    (void)fd;
-    (void)what;
-    for (uint32_t i = 1; i < cl->nmembers; i++) {
-        bool alias;
-        pthread_mutex_lock(&cl->lock);
-        alias = cl->members[i].alias;
-        pthread_mutex_unlock(&cl->lock);
-        if (alias)
-            continue;
-        if (peer_request(cl->peers, i, &iov, 1, PEER_REPLY_LINE, ping_done, cl, i) != 0)
-            ping_result(cl, i, false);
-    }
-}
-
-static void *cluster_main(void *arg)
+/* The gossip listener's update: what the membership protocol says of a
+ * member. Adds members not seen before; marks the ring for a rebuild when
+ * the set of members in it changes (built by on_gossip_commit(), off the
+ * gossip lock). Called under the gossip lock. */
+static bool on_gossip_update(void *arg, const char *id, const char *addr, int state,
+                             uint64_t incarnation)
 {
     struct cluster *cl = arg;
+    static const enum member_state map[] = {
+        [0] = MEMBER_GONE,
+        [GMSG_ALIVE] = MEMBER_ALIVE,
+        [GMSG_SUSPECT] = MEMBER_SUSPECT,
+        [GMSG_DEAD] = MEMBER_DEAD,
+        [GMSG_LEFT] = MEMBER_LEFT,
+    };
+    struct member *m = NULL;
+    bool dirty;
+    int was, now;
 
-    tick_cb(-1, 0, cl); /* the first round at once: a new cluster forms fast */
-    event_base_dispatch(cl->base);
-    return NULL;
+    if (state < 0 || state > GMSG_LEFT)
+        return false;
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < cl->nmembers; i++)
+        if (strcmp(cl->members[i].id, id) == 0)
+            m = &cl->members[i];
+    if (m == &cl->members[0]) {
+        m->incarnation = incarnation; /* ourselves: for stats only */
+        goto out;
+    }
+    if (m == NULL) {
+        if (state == 0 || cl->nmembers == cl->cap)
+            goto out;
+        m = &cl->members[cl->nmembers++];
+        snprintf(m->id, sizeof(m->id), "%s", id);
+        m->state = MEMBER_GONE;
+    }
+    was = ring_state(m);
+    if (strcmp(m->addr, addr) != 0 || !m->resolved) {
+        snprintf(m->addr, sizeof(m->addr), "%s", addr);
+        m->salen = 0;
+        m->resolved = resolve_addr(m, addr) == 0;
+        if (!m->resolved)
+            fprintf(stderr,
+                    "meshcached: member %s has an address that is not numeric: %s\n", id,
+                    addr);
+    }
+    m->state = map[state];
+    m->incarnation = incarnation;
+    now = ring_state(m);
+    if (was != now)
+        cl->ring_dirty = true;
+out:
+    dirty = cl->ring_dirty;
+    pthread_mutex_unlock(&cl->lock);
+    return dirty;
+}
+
+/* The gossip listener's commit: builds and publishes the ring when members
+ * joined or left it since the last build. */
+static void on_gossip_commit(void *arg)
+{
+    struct cluster *cl = arg;
+
+    pthread_mutex_lock(&cl->lock);
+    if (cl->ring_dirty) {
+        cl->ring_dirty = false;
+        rebuild_ring_locked(cl);
+    }
+    pthread_mutex_unlock(&cl->lock);
 }
 
 int cluster_start(struct cluster *cl)
 {
-    const struct settings *s = &cl->srv->settings;
-    struct peer_set_config pc = {
-        .cluster = cl,
-        .self_id = s->node_id,
-        .vnodes = s->vnodes,
-        .timeout_ms = s->peer_timeout_ms,
-        .max_value = 64,
-        .hello = on_hello,
-        .hello_arg = cl,
-    };
-    struct timeval every = {.tv_sec = CLUSTER_PING_INTERVAL_MS / 1000,
-                            .tv_usec = (CLUSTER_PING_INTERVAL_MS % 1000) * 1000};
+    struct gossip_listener l = {
+        .update = on_gossip_update, .commit = on_gossip_commit, .arg = cl};
 
-    if (s->gossip) {
-        /* nng starts threads: only now, after any fork */
-        if (gossip_new(cl->srv, cl, &cl->gossip) != 0)
-            return -1;
-        return gossip_start(cl->gossip);
-    }
-    cl->base = event_base_new();
-    if (cl->base == NULL)
+    if (!cl->srv->settings.gossip)
+        return 0;
+    /* nng starts threads: only now, after any fork */
+    if (gossip_new(cl->srv, &l, &cl->gossip) != 0)
         return -1;
-    pc.base = cl->base;
-    if (peer_set_new(&pc, &cl->peers) != 0)
-        return -1;
-    cl->tick = event_new(cl->base, -1, EV_PERSIST, tick_cb, cl);
-    if (cl->tick == NULL || event_add(cl->tick, &every) != 0)
-        return -1;
-    if (pthread_create(&cl->thread, NULL, cluster_main, cl) != 0)
-        return -1;
-    cl->started = true;
-    return 0;
+    return gossip_start(cl->gossip);
 }
 
 void cluster_leave(struct cluster *cl)
@@ -391,15 +438,6 @@ void cluster_free(struct cluster *cl)
     if (cl == NULL)
         return;
     gossip_free(cl->gossip);
-    if (cl->started) {
-        event_base_loopbreak(cl->base);
-        pthread_join(cl->thread, NULL);
-    }
-    peer_set_free(cl->peers);
-    if (cl->tick != NULL)
-        event_free(cl->tick);
-    if (cl->base != NULL)
-        event_base_free(cl->base);
     ring_ref_fini(&cl->ring);
     free(cl->members);
     pthread_mutex_destroy(&cl->lock);
@@ -441,99 +479,4 @@ void cluster_stats(struct cluster *cl, struct buf *out)
     stats_line(out, "write_quorum", "%u", cl->srv->settings.write_quorum);
     stats_line(out, "read_quorum", "%u", cl->srv->settings.read_quorum);
     ring_release(r);
-}
-
-/* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
- * gossip thread). Returns 0 or -1. */
-static int resolve_addr(struct member *m, const char *addr)
-{
-    char host[GMSG_MAX_ADDR + 1];
-    const char *colon = strrchr(addr, ':');
-    size_t hl;
-
-    if (colon == NULL)
-        return -1;
-    hl = (size_t)(colon - addr);
-    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-        addr++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(host))
-        return -1;
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    return lookup(m, host, colon + 1, AI_NUMERICHOST | AI_NUMERICSERV) == 0 ? 0 : -1;
-}
-
-void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
-                           int state, uint64_t incarnation)
-{
-    static const enum member_state map[] = {
-        [0] = MEMBER_GONE,
-        [GMSG_ALIVE] = MEMBER_ALIVE,
-        [GMSG_SUSPECT] = MEMBER_SUSPECT,
-        [GMSG_DEAD] = MEMBER_DEAD,
-        [GMSG_LEFT] = MEMBER_LEFT,
-    };
-    struct member *m = NULL;
-    int was, now;
-
-    if (state < 0 || state > GMSG_LEFT)
-        return;
-    pthread_mutex_lock(&cl->lock);
-    for (size_t i = 0; i < cl->nmembers; i++)
-        if (strcmp(cl->members[i].id, id) == 0)
-            m = &cl->members[i];
-    if (m == &cl->members[0]) {
-        m->incarnation = incarnation; /* ourselves: for stats only */
-        goto out;
-    }
-    if (m == NULL) {
-        if (state == 0 || cl->nmembers == cl->cap)
-            goto out;
-        m = &cl->members[cl->nmembers++];
-        snprintf(m->id, sizeof(m->id), "%s", id);
-        m->state = MEMBER_GONE;
-    }
-    was = ring_state(m);
-    if (strcmp(m->addr, addr) != 0 || !m->resolved) {
-        snprintf(m->addr, sizeof(m->addr), "%s", addr);
-        m->salen = 0;
-        m->resolved = resolve_addr(m, addr) == 0;
-        if (!m->resolved)
-            fprintf(stderr,
-                    "meshcached: member %s has an address that is not numeric: %s\n", id,
-                    addr);
-    }
-    m->state = map[state];
-    m->incarnation = incarnation;
-    now = ring_state(m);
-    if (was != now)
-        cl->ring_dirty = true; /* built by cluster_commit(), off the gossip lock */
-out:
-    pthread_mutex_unlock(&cl->lock);
-}
-
-bool cluster_commit(struct cluster *cl)
-{
-    bool built = false;
-
-    pthread_mutex_lock(&cl->lock);
-    if (cl->ring_dirty) {
-        cl->ring_dirty = false;
-        rebuild_ring_locked(cl);
-        built = true;
-    }
-    pthread_mutex_unlock(&cl->lock);
-    return built;
-}
-
-bool cluster_dirty(struct cluster *cl)
-{
-    bool dirty;
-
-    pthread_mutex_lock(&cl->lock);
-    dirty = cl->ring_dirty;
-    pthread_mutex_unlock(&cl->lock);
-    return dirty;
 }

@@ -5,22 +5,27 @@
  * Two sources of membership, chosen by the settings:
  *
  * Static (--peers): members are this node (slot 0) and the --peers entries
- * that are not this node (slots 1..). A cluster thread pings every other
- * member once a second over its own peer connections ("mn"); a member's id
- * is learned from its answer to our hello, so --peers lists addresses, not
- * ids. A member starts dead, becomes alive at its first answered ping, and
- * is dead again after CLUSTER_PING_FAILURES pings in a row fail.
+ * that are not this node (slots 1..). The pinger (pinger.h), which sits
+ * above this module and is started by main, pings them and reports what it
+ * learns through cluster_member_hello() (a member's id, from its answer to
+ * our hello: --peers lists addresses, not ids) and
+ * cluster_member_reachable(). A member starts dead.
  *
- * Gossip (--join, --cluster-port): the gossip module reports every member
- * it learns of and every change of state (alive, suspect, dead, left,
- * forgotten) through cluster_gossip_update(); members get slots in the
- * order they are learned, up to CLUSTER_MAX_MEMBERS, and keep them.
+ * Gossip (--join, --cluster-port): cluster_start() starts the gossip module,
+ * which reports every member it learns of and every change of state (alive,
+ * suspect, dead, left, forgotten) through the listener cluster.c gives it
+ * (struct gossip_listener); members get slots in the order they are
+ * learned, up to CLUSTER_MAX_MEMBERS, and keep them. Changes to the ring
+ * are batched: gossip asks for one build per burst of changes (a cluster
+ * forming, several nodes failing at once) instead of one per change, and
+ * out of the gossip lock (a build takes tens of milliseconds for tens of
+ * nodes).
  *
  * Either way, every change of the set of members in the ring (alive, and
  * with gossip suspect too) builds a new ring of them (epoch + 1) and
  * publishes it; workers read it without locks through cluster_ring_ref().
  *
- * Threads: the member table is written by the cluster or gossip thread and
+ * Threads: the member table is written by the pinger or gossip thread and
  * read by any thread under the cluster's mutex (a leaf lock but for the
  * gossip lock, which is taken before it; taken only on cold paths:
  * connecting, refusing a hello, error replies, `stats cluster`).
@@ -28,6 +33,7 @@
 #ifndef MESHCACHED_CLUSTER_H
 #define MESHCACHED_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -35,27 +41,26 @@
 #include "base/buf.h"
 #include "cluster/ring.h"
 
-#define CLUSTER_PING_INTERVAL_MS 1000
-#define CLUSTER_PING_FAILURES    3
-#define CLUSTER_SELF             0 /* this node's member slot */
+#define CLUSTER_SELF 0 /* this node's member slot */
 
 struct server;
 struct cluster;
 
 /*
  * Builds the member table from srv->settings (resolving every --peers
- * address) and publishes a ring of this node alone. Does not start the
- * thread. Returns 0, or -1 after printing why to stderr.
+ * address) and publishes a ring of this node alone. Starts nothing.
+ * Returns 0, or -1 after printing why to stderr.
  */
 int cluster_new(struct server *srv, struct cluster **out);
 
-/* Starts membership (after any fork): gossip when settings say so (which
- * opens the cluster port), else the thread that pings the static members.
- * Returns 0 or -1 (after printing why). */
+/* Gossip mode: starts gossip (after any fork), which opens the cluster
+ * port. With static --peers there is nothing to start here (main starts
+ * the pinger) and it returns 0. Returns 0 or -1 (after printing why). */
 int cluster_start(struct cluster *cl);
 
-/* Stops the thread (if started) and frees everything; rings that workers
- * still hold stay valid until they release them. NULL is a no-op. */
+/* Stops gossip (if started) and frees everything; rings that workers still
+ * hold stay valid until they release them. A pinger must have been freed
+ * before. NULL is a no-op. */
 void cluster_free(struct cluster *cl);
 
 /* Where the current ring is published. */
@@ -65,6 +70,12 @@ struct ring_ref *cluster_ring_ref(struct cluster *cl);
  * that is not a member. Any thread. */
 int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_storage *sa,
                         socklen_t *len);
+
+/* cluster_member_addr() in the shape of peer.h's peer_addr_fn, for a
+ * struct peer_set_config: .addr = cluster_peer_addr, .addr_arg = the
+ * cluster. */
+int cluster_peer_addr(void *cl, uint32_t member, struct sockaddr_storage *sa,
+                      socklen_t *len);
 
 /* Copies a member's id, or its address while its id is unknown, into
  * buf (cap > 0 bytes, NUL-terminated, truncated to fit). Any thread. */
@@ -77,25 +88,28 @@ bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id);
 /* Appends the `stats cluster` lines, without the final "END". Any thread. */
 void cluster_stats(struct cluster *cl, struct buf *out);
 
-/*
- * Gossip mode: what the membership protocol says of a member: its client
- * address ("host:port", numeric), its state (a gmsg_state, or 0 once it is
- * forgotten) and incarnation. Adds members not seen before and rebuilds the
- * ring when the set of members in it (alive or suspect) changes. Called by
- * the gossip module, under its lock.
- */
-void cluster_gossip_update(struct cluster *cl, const char *id, const char *addr,
-                           int state, uint64_t incarnation);
+/* ---- static membership: what the pinger learns (pinger thread) ---- */
 
-/* Gossip mode: builds and publishes the ring when members joined or left it
- * since the last build. Returns true when it built one. Batching changes
- * this way costs one ring per burst (a cluster forming, several nodes
- * failing at once) instead of one per change, and keeps the build (tens of
- * milliseconds for tens of nodes) out of the gossip lock. */
-bool cluster_commit(struct cluster *cl);
+/* Member slots in use (this node's included): 0..count-1. Fixed once
+ * cluster_new() returns with static membership. */
+uint32_t cluster_member_count(struct cluster *cl);
 
-/* Gossip mode: whether cluster_commit() has work. */
-bool cluster_dirty(struct cluster *cl);
+/* True when the member turned out to be this node under another address:
+ * there is no point in pinging it. */
+bool cluster_member_alias(struct cluster *cl, uint32_t slot);
+
+/* A member answered our hello with its id and vnodes: learns its id (and
+ * rebuilds the ring if an alive member changed id). Returns false, and the
+ * connection should be refused, for this node under another address (then
+ * an alias), a member whose --vnodes differ from ours (its ring would not
+ * match), or an id too long. */
+bool cluster_member_hello(struct cluster *cl, uint32_t slot, const char *id,
+                          unsigned vnodes);
+
+/* A member answered our pings (alive) or stopped answering them (dead):
+ * rebuilds the ring when its state changes. Ignored for an alias and for a
+ * member whose id is not known yet. */
+void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable);
 
 /* Gossip mode: tells the other members this node is leaving (SIGTERM), for
  * a short bounded time. A no-op with static membership. */

@@ -5,7 +5,6 @@
  */
 #include "cluster/peer.h"
 #include "base/buf.h"
-#include "cluster/cluster.h"
 #include "base/inbuf.h"
 #include "base/mctime.h"
 
@@ -312,7 +311,7 @@ static int peer_connect(struct peer *p)
     socklen_t salen;
     int one = 1, fd;
 
-    if (cluster_member_addr(p->ps->cfg.cluster, p->member, &sa, &salen) != 0)
+    if (p->ps->cfg.addr(p->ps->cfg.addr_arg, p->member, &sa, &salen) != 0)
         return -EAGAIN;
     fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)

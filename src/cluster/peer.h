@@ -3,9 +3,9 @@
  * of the cluster, speaking the memcached protocol.
  *
  * A struct peer_set belongs to one thread and its event_base (a worker, or
- * the cluster thread that pings members) and is used from that thread only:
- * no locks. It holds at most one connection per member, opened lazily by the
- * first request, introduced with "peer <our-id> <vnodes>" (after which the
+ * the pinger's thread) and is used from that thread only: no locks. It
+ * holds at most one connection per member, opened lazily by the first
+ * request, introduced with "peer <our-id> <vnodes>" (after which the
  * member serves everything on it locally, never forwarding it again), and
  * reconnected after a failure with capped exponential backoff. Requests are
  * written back to back without waiting for replies, batched into one write
@@ -24,12 +24,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "proto/peer_reply.h"
 
 struct event_base;
-struct cluster;
 struct peer_set;
 
 /*
@@ -50,15 +50,23 @@ typedef void (*peer_done_fn)(void *arg, uint32_t tag, int status, bool error,
 typedef bool (*peer_hello_fn)(void *arg, uint32_t member, const char *id,
                               unsigned vnodes);
 
+/* Where a member's client port is, asked each time a connection to it
+ * opens (a member may move). Returns 0 with *sa and *len filled, or a
+ * negative errno: the request that needed the connection then fails with
+ * -EAGAIN. Called on the set's thread. */
+typedef int (*peer_addr_fn)(void *arg, uint32_t member, struct sockaddr_storage *sa,
+                            socklen_t *len);
+
 struct peer_set_config {
     struct event_base *base; /* the owning thread's loop */
-    struct cluster *cluster; /* member addresses */
     const char *self_id;     /* sent in our hello */
     unsigned vnodes;         /* sent in our hello */
     uint32_t timeout_ms;     /* per request, from when it is queued */
     size_t max_value;        /* longest data block accepted in a reply */
     peer_hello_fn hello;     /* may be NULL: accept any member */
     void *hello_arg;
+    peer_addr_fn addr; /* member addresses; required */
+    void *addr_arg;
 };
 
 /* Creates an empty set (no connection is opened until a request needs one).

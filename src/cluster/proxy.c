@@ -74,12 +74,13 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
     struct proxy *px = calloc(1, sizeof(*px));
     struct peer_set_config pc = {
         .base = base,
-        .cluster = srv->cluster,
         .self_id = srv->settings.node_id,
         .vnodes = srv->settings.vnodes,
         .timeout_ms = srv->settings.peer_timeout_ms,
         .max_value = srv->settings.item_size_max,
         .hello = worker_hello,
+        .addr = cluster_peer_addr,
+        .addr_arg = srv->cluster,
     };
 
     if (px == NULL)
