@@ -275,7 +275,7 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
     struct meta_flags mf = {0};
     const char *errstr = bad_format;
     struct store *st = c->srv->store;
-    enum cmd_store_op op = STORE_OP_SET;
+    enum storeop_op op = STOREOP_SET;
     enum store_alloc_err err;
     bool has_error = false;
     struct item *it;
@@ -321,26 +321,26 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
     switch (mf.mode) {
     case 0:
     case 'S':
-        op = STORE_OP_SET;
+        op = STOREOP_SET;
         break;
     case 'E':
-        op = STORE_OP_ADD;
+        op = STOREOP_ADD;
         break;
     case 'A':
-        op = STORE_OP_APPEND;
+        op = STOREOP_APPEND;
         break;
     case 'P':
-        op = STORE_OP_PREPEND;
+        op = STOREOP_PREPEND;
         break;
     case 'R':
-        op = STORE_OP_REPLACE;
+        op = STOREOP_REPLACE;
         break;
     default:
         return ms_fail(c, "CLIENT_ERROR invalid mode for ms M token", vlen);
     }
     /* a compare CAS turns set and replace into cas */
-    if (mf.has_cas && (op == STORE_OP_SET || op == STORE_OP_REPLACE))
-        op = STORE_OP_CAS;
+    if (mf.has_cas && (op == STOREOP_SET || op == STOREOP_REPLACE))
+        op = STOREOP_CAS;
     if (has_error)
         return ms_fail(c, errstr, vlen);
 
@@ -355,7 +355,7 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
             STATS_INCR(c->stats, store_no_memory);
             errstr = "SERVER_ERROR out of memory storing object";
         }
-        cmd_drop_key(c, tokens[1].value, tokens[1].length);
+        storeop_drop_key(st, tokens[1].value, tokens[1].length);
         return ms_fail(c, errstr, vlen);
     }
     if (mf.key_binary)
@@ -363,11 +363,12 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
     if (mf.has_new_cas)
         it->cas = mf.new_cas;
     c->item = it;
+    c->replica = false;
     c->op = op;
     c->req_cas = mf.req_cas;
     c->meta = true;
     c->meta_quiet = mf.no_reply;
-    c->meta_stale = mf.set_stale && op == STORE_OP_CAS;
+    c->meta_stale = mf.set_stale && op == STOREOP_CAS;
     c->meta_new_cas = mf.has_new_cas;
     return CMD_READ_VALUE;
 }
@@ -443,8 +444,9 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
     struct meta_flags mf = {.delta = 1};
     const char *key = tokens[1].value;
     size_t nkey, start = c->out->len;
-    struct delta_req req = {.incr = true};
-    struct delta_res res;
+    struct storeop_env env = cmd_storeop_env(c);
+    struct storeop_delta_req req = {.incr = true};
+    struct storeop_delta_res res;
     bool have = false, created = false;
     rel_time_t exptime;
 
@@ -470,23 +472,25 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
     req.set_ttl = mf.new_ttl;
     req.ttl = mf.new_ttl ? mctime_realtime(mf.ttl) : 0;
 
-    switch (cmd_add_delta(c, key, nkey, &req, &res)) {
-    case DELTA_OK:
+    switch (storeop_add_delta(&env, key, nkey, &req, &res)) {
+    case STOREOP_DELTA_OK:
+        cmd_note_write(c, key, nkey);
         have = true;
         break;
-    case DELTA_NON_NUMERIC:
+    case STOREOP_DELTA_NON_NUMERIC:
         cmd_error(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         return;
-    case DELTA_EOM:
+    case STOREOP_DELTA_EOM:
         cmd_error(c, "SERVER_ERROR out of memory");
         return;
-    case DELTA_CAS_MISMATCH:
+    case STOREOP_DELTA_CAS_MISMATCH:
         buf_append(c->out, "EX", 2);
         break;
-    case DELTA_NOT_FOUND:
+    case STOREOP_DELTA_NOT_FOUND:
         if (mf.vivify) {
             /* N: create it with the initial value (J), expiring per N/T in
              * the order given */
+            struct storeop_req add = {.op = STOREOP_ADD, .keep_cas = mf.has_new_cas};
             enum store_alloc_err err;
             uint64_t cas = 0;
             struct item *it;
@@ -508,8 +512,8 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
             memcpy(item_value(it) + res.len, "\r\n", 2);
             if (mf.has_new_cas)
                 it->cas = mf.new_cas;
-            if (cmd_store_item(c, it, STORE_OP_ADD, 0, false, mf.has_new_cas, &cas) ==
-                STORE_STORED) {
+            if (storeop_store_item(&env, it, &add, &cas) == STOREOP_STORED) {
+                cmd_note_write(c, key, nkey);
                 created = have = true;
                 res.cas = cas;
                 res.old_exptime = 0;

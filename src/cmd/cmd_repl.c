@@ -210,7 +210,7 @@ static enum cmd_next process_rs(struct cmd *c, struct token *tokens, size_t ntok
     it->cas = version;
     it->iflags |= iflags;
     c->item = it;
-    c->op = STORE_OP_REPLICA;
+    c->replica = true;
     c->meta = false;
     return CMD_READ_VALUE;
 }
