@@ -30,7 +30,7 @@ enum cmd_next {
     CMD_CLOSE,      /* send what is queued, then close */
 };
 
-#define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 2 */
+#define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 1 */
 
 struct cmd {
     struct server *srv;
@@ -50,7 +50,7 @@ struct cmd {
     bool meta_stale;      /* ms I */
     bool meta_new_cas;    /* ms E: item->cas already holds the explicit CAS */
     bool meta_base64;     /* key was base64: echo it encoded */
-    size_t stash_len;     /* ms return flags to echo, in request order */
+    size_t stash_len;     /* ms flags to echo, in order: <length><token> each */
     char stash[CMD_STASH_MAX];
     bool from_peer; /* the connection said `peer`: serve locally, never forward */
     /* the last command's change to the store, for replication: set when it

@@ -45,11 +45,15 @@ static inline uint64_t cmd_visible_cas(const struct cmd *c, const struct item *i
     return c->srv->settings.use_cas ? it->cas : 0;
 }
 
-/* Appends " k<key>", or " k<base64 key> b" for a binary key. */
-void cmd_meta_append_key(struct cmd *c, const char *key, size_t nkey, bool binary);
-
 /* Meta commands (mg ms md ma me); tokens[0] is the two-letter command. */
 enum cmd_next cmd_meta(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* Replies to an ms whose data block was stored with result res: the code
+ * and the return flags the ms stashed. key is the item's key (the item is
+ * the store's now), binary whether it was given in base64, cas the stored
+ * item's CAS (0 when nothing was stored). */
+void cmd_meta_store_reply(struct cmd *c, enum storeop_result res, const char *key,
+                          size_t nkey, bool binary, uint64_t cas);
 
 /* Replica commands (rs rg), peer connections only; tokens[0] is the
  * two-letter command. */

@@ -538,13 +538,6 @@ static const char *const classic_result[] = {
     [STOREOP_NOT_FOUND] = "NOT_FOUND",
 };
 
-static const char *const meta_result[] = {
-    [STOREOP_STORED] = "HD",
-    [STOREOP_NOT_STORED] = "NS",
-    [STOREOP_EXISTS] = "EX",
-    [STOREOP_NOT_FOUND] = "NF",
-};
-
 void cmd_value_done(struct cmd *c)
 {
     struct item *it = c->item;
@@ -583,27 +576,8 @@ void cmd_value_done(struct cmd *c)
     res = storeop_store_item(&env, it, &req, &cas);
     if (res == STOREOP_STORED)
         cmd_note_write(c, key, nkey);
-    if (!c->meta) {
+    if (c->meta)
+        cmd_meta_store_reply(c, res, key, nkey, binary, cas);
+    else
         cmd_reply(c, classic_result[res]);
-        return;
-    }
-    if (res == STOREOP_STORED && c->meta_quiet)
-        return;
-    buf_append(c->out, meta_result[res], 2);
-    /* echo the return flags in request order */
-    for (size_t i = 0; i < c->stash_len; i++) {
-        char f = c->stash[i];
-        if (f == 'O') {
-            size_t n = (unsigned char)c->stash[++i];
-            buf_append(c->out, " ", 1);
-            buf_append(c->out, c->stash + i + 1, n);
-            i += n;
-        } else if (f == 'k') {
-            cmd_meta_append_key(c, key, nkey, binary);
-        } else if (f == 'c') {
-            buf_append(c->out, " c", 2);
-            buf_append_u64(c->out, c->srv->settings.use_cas ? cas : 0);
-        }
-    }
-    buf_append(c->out, "\r\n", 2);
 }
