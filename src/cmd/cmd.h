@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "store/item.h"
+#include "store/storeop.h"
 
 struct server;
 struct thread_stats;
@@ -29,18 +30,7 @@ enum cmd_next {
     CMD_CLOSE,      /* send what is queued, then close */
 };
 
-/* The pending storage operation while a data block is read. */
-enum cmd_store_op {
-    STORE_OP_SET,
-    STORE_OP_ADD,
-    STORE_OP_REPLACE,
-    STORE_OP_APPEND,
-    STORE_OP_PREPEND,
-    STORE_OP_CAS,
-    STORE_OP_REPLICA, /* rs: a replica's state, newest wins */
-};
-
-#define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 2 */
+#define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 1 */
 
 struct cmd {
     struct server *srv;
@@ -52,14 +42,15 @@ struct cmd {
     unsigned sent_resets; /* ... valid while out->resets still equals this */
     struct item *item;    /* item whose data block is being read */
     uint64_t swallow;     /* bytes to discard */
-    enum cmd_store_op op;
-    uint64_t req_cas;  /* CAS given by cas / ms C */
-    bool meta;         /* the pending store is an ms: reply in meta style */
-    bool meta_quiet;   /* ms q */
-    bool meta_stale;   /* ms I */
-    bool meta_new_cas; /* ms E: item->cas already holds the explicit CAS */
-    bool meta_base64;  /* key was base64: echo it encoded */
-    size_t stash_len;  /* ms return flags to echo, in request order */
+    bool replica;         /* the block is an rs's: a replica's state, newest wins */
+    enum storeop_op op;   /* else the storage command's operation */
+    uint64_t req_cas;     /* CAS given by cas / ms C */
+    bool meta;            /* the pending store is an ms: reply in meta style */
+    bool meta_quiet;      /* ms q */
+    bool meta_stale;      /* ms I */
+    bool meta_new_cas;    /* ms E: item->cas already holds the explicit CAS */
+    bool meta_base64;     /* key was base64: echo it encoded */
+    size_t stash_len;     /* ms flags to echo, in order: <length><token> each */
     char stash[CMD_STASH_MAX];
     bool from_peer; /* the connection said `peer`: serve locally, never forward */
     /* the last command's change to the store, for replication: set when it

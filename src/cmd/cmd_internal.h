@@ -11,6 +11,7 @@
 #include "base/server.h"
 #include "base/stats.h"
 #include "store/store.h"
+#include "store/storeop.h"
 
 /* What `version` and `stats` report: the memcached release whose protocol
  * meshcached speaks, then meshcached's own version. */
@@ -26,54 +27,17 @@ void cmd_reply(struct cmd *c, const char *s);
 /* memcached's out_errstring(): errors are sent even under noreply. */
 void cmd_error(struct cmd *c, const char *s);
 
-enum store_result {
-    STORE_STORED,
-    STORE_NOT_STORED,
-    STORE_EXISTS,
-    STORE_NOT_FOUND,
-};
+/* What the store operations (store/storeop.h) need from this command. */
+static inline struct storeop_env cmd_storeop_env(const struct cmd *c)
+{
+    struct storeop_env env = {
+        .st = c->srv->store,
+        .stats = c->stats,
+        .use_cas = c->srv->settings.use_cas,
+    };
 
-/*
- * Stores `it` (a fresh item holding the whole value) with the semantics of
- * op. req_cas (0 = none) is the CAS the client compared against; with
- * set_stale (meta I) an older req_cas stores the value marked stale. When
- * keep_cas is true, it->cas already holds an explicit CAS (meta E). Always
- * consumes `it`. On STORE_STORED sets *cas_out to the new CAS.
- */
-enum store_result cmd_store_item(struct cmd *c, struct item *it, enum cmd_store_op op,
-                                 uint64_t req_cas, bool set_stale, bool keep_cas,
-                                 uint64_t *cas_out);
-
-/* Deletes key if present (after a failed allocation for a set, so that a
- * stale value does not outlive a write the client believes happened). */
-void cmd_drop_key(struct cmd *c, const char *key, size_t nkey);
-
-enum delta_result {
-    DELTA_OK,
-    DELTA_NON_NUMERIC,
-    DELTA_EOM,
-    DELTA_NOT_FOUND,
-    DELTA_CAS_MISMATCH,
-};
-
-struct delta_req {
-    bool incr;
-    uint64_t delta;
-    uint64_t req_cas; /* 0 = no compare */
-    uint64_t new_cas; /* 0 = fresh CAS */
-    bool set_ttl;     /* meta T: new expiry after a successful change */
-    rel_time_t ttl;
-};
-
-struct delta_res {
-    char value[24]; /* the new value in decimal */
-    size_t len;
-    uint64_t cas;
-    rel_time_t old_exptime; /* before a T flag changed it */
-};
-
-enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
-                                const struct delta_req *req, struct delta_res *res);
+    return env;
+}
 
 /* The CAS value clients see (0 when CAS is disabled with -C). */
 static inline uint64_t cmd_visible_cas(const struct cmd *c, const struct item *it)
@@ -81,11 +45,15 @@ static inline uint64_t cmd_visible_cas(const struct cmd *c, const struct item *i
     return c->srv->settings.use_cas ? it->cas : 0;
 }
 
-/* Appends " k<key>", or " k<base64 key> b" for a binary key. */
-void cmd_meta_append_key(struct cmd *c, const char *key, size_t nkey, bool binary);
-
 /* Meta commands (mg ms md ma me); tokens[0] is the two-letter command. */
 enum cmd_next cmd_meta(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* Replies to an ms whose data block was stored with result res: the code
+ * and the return flags the ms stashed. key is the item's key (the item is
+ * the store's now), binary whether it was given in base64, cas the stored
+ * item's CAS (0 when nothing was stored). */
+void cmd_meta_store_reply(struct cmd *c, enum storeop_result res, const char *key,
+                          size_t nkey, bool binary, uint64_t cas);
 
 /* Replica commands (rs rg), peer connections only; tokens[0] is the
  * two-letter command. */

@@ -16,22 +16,6 @@ static const char opaque_too_long[] = "CLIENT_ERROR opaque token too long";
 static const char too_many_flags[] = "CLIENT_ERROR options flags too long";
 static const char bad_flags[] = "CLIENT_ERROR invalid or duplicate flag";
 
-void cmd_meta_append_key(struct cmd *c, const char *key, size_t nkey, bool binary)
-{
-    char *p;
-
-    buf_append(c->out, " k", 2);
-    if (!binary) {
-        buf_append(c->out, key, nkey);
-        return;
-    }
-    p = buf_reserve(c->out, base64_encoded_len(nkey) + 2);
-    if (p == NULL)
-        return;
-    buf_commit(c->out, base64_encode(key, nkey, p));
-    buf_append(c->out, " b", 2);
-}
-
 static void append_char_u64(struct cmd *c, char flag, uint64_t v)
 {
     char s[2] = {' ', flag};
@@ -49,29 +33,74 @@ static void append_ttl(struct cmd *c, rel_time_t exptime)
         append_char_u64(c, 't', (uint32_t)(exptime - mctime_now()));
 }
 
-/* Echoes an O(paque) token; false when it is too long to echo. */
-static bool append_opaque(struct cmd *c, const struct token *t)
+/* " k<key>", or " k<base64 key> b" for a key given in base64. */
+static void append_key(struct cmd *c, const char *key, size_t nkey, bool binary)
 {
-    if (t->length > PROTO_META_MAX_OPAQUE)
-        return false;
-    buf_append(c->out, " ", 1);
-    buf_append(c->out, t->value, t->length);
+    char *p;
+
+    buf_append(c->out, " k", 2);
+    if (!binary) {
+        buf_append(c->out, key, nkey);
+        return;
+    }
+    p = buf_reserve(c->out, base64_encoded_len(nkey) + 2);
+    if (p == NULL)
+        return;
+    buf_commit(c->out, base64_encode(key, nkey, p));
+    buf_append(c->out, " b", 2);
+}
+
+/* What the return flags every meta reply echoes the same way (O, k, c)
+ * give back for this reply. */
+struct meta_echo {
+    const char *key; /* k: the key, as stored */
+    size_t nkey;
+    bool binary;  /* the key came in base64: k echoes it encoded, then " b" */
+    bool has_cas; /* the reply carries a CAS: c echoes cas (0 under -C) */
+    uint64_t cas;
+};
+
+/* Whether meta_echo_flag() echoes flag f (what an ms keeps for its reply). */
+static bool meta_echoes(char f)
+{
+    return f == 'O' || f == 'k' || f == 'c';
+}
+
+/*
+ * Echoes the return flag t when it is O (the opaque token as given), k (the
+ * key) or c (the CAS, when the reply carries one); any other flag is the
+ * caller's. Returns false, having appended nothing, when t is an opaque too
+ * long to echo: the caller discards the reply and sends opaque_too_long.
+ */
+static bool meta_echo_flag(struct cmd *c, const struct token *t,
+                           const struct meta_echo *e)
+{
+    switch (t->value[0]) {
+    case 'O':
+        if (t->length > PROTO_META_MAX_OPAQUE)
+            return false;
+        buf_append(c->out, " ", 1);
+        buf_append(c->out, t->value, t->length);
+        break;
+    case 'k':
+        append_key(c, e->key, e->nkey, e->binary);
+        break;
+    case 'c':
+        if (e->has_cas)
+            append_char_u64(c, 'c', c->srv->settings.use_cas ? e->cas : 0);
+        break;
+    }
     return true;
 }
 
-/* Echoes O and k flags (for replies without an item). Returns false when an
- * opaque is too long. */
-static bool append_opaque_key(struct cmd *c, struct token *tokens, size_t ntokens,
-                              const char *key, size_t nkey, bool binary)
+/* meta_echo_flag() for each flag of a request, in order: the whole echo of
+ * a reply that has no item to describe (EN, NF, EX, NS, md's HD). */
+static bool meta_echo_flags(struct cmd *c, const struct token *tokens, size_t ntokens,
+                            const struct meta_echo *e)
 {
-    for (size_t i = 2; i < ntokens - 1; i++) {
-        if (tokens[i].value[0] == 'O') {
-            if (!append_opaque(c, &tokens[i]))
-                return false;
-        } else if (tokens[i].value[0] == 'k') {
-            cmd_meta_append_key(c, key, nkey, binary);
-        }
-    }
+    for (size_t i = 2; i < ntokens - 1; i++)
+        if (!meta_echo_flag(c, &tokens[i], e))
+            return false;
     return true;
 }
 
@@ -111,6 +140,7 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     size_t start = c->out->len;
     struct store_shard *sh;
     struct item *it, *stub = NULL;
+    struct meta_echo echo = {0};
     enum store_miss why;
     bool created = false, won = false, ttl_set = false;
     const char *key;
@@ -160,8 +190,11 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
             STATS_INCR(c->stats, cmd_get);
             STATS_INCR(c->stats, get_misses);
         }
+        echo.key = key;
+        echo.nkey = nkey;
+        echo.binary = mf.key_binary;
         buf_append(c->out, "EN", 2);
-        if (!append_opaque_key(c, tokens, ntokens, key, nkey, mf.key_binary)) {
+        if (!meta_echo_flags(c, tokens, ntokens, &echo)) {
             c->out->len = start;
             cmd_error(c, opaque_too_long);
             return;
@@ -179,6 +212,11 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     } else {
         buf_append(c->out, "HD", 2);
     }
+    echo.key = item_key(it);
+    echo.nkey = it->nkey;
+    echo.binary = (it->iflags & ITEM_KEY_BINARY) != 0;
+    echo.has_cas = true;
+    echo.cas = it->cas;
     for (size_t i = 2; i < ntokens - 1; i++) {
         switch (tokens[i].value[0]) {
         case 'T':
@@ -203,9 +241,6 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
         case 't':
             append_ttl(c, it->exptime);
             break;
-        case 'c':
-            append_char_u64(c, 'c', cmd_visible_cas(c, it));
-            break;
         case 'f':
             append_char_u64(c, 'f', it->flags);
             break;
@@ -215,17 +250,13 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
         case 'h':
             buf_append(c->out, (it->iflags & ITEM_FETCHED) ? " h1" : " h0", 3);
             break;
-        case 'O':
-            if (!append_opaque(c, &tokens[i])) {
+        default:
+            if (!meta_echo_flag(c, &tokens[i], &echo)) {
                 store_unlock(sh);
                 c->out->len = start;
                 cmd_error(c, opaque_too_long);
                 return;
             }
-            break;
-        case 'k':
-            cmd_meta_append_key(c, item_key(it), it->nkey,
-                                (it->iflags & ITEM_KEY_BINARY) != 0);
             break;
         }
     }
@@ -275,7 +306,7 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
     struct meta_flags mf = {0};
     const char *errstr = bad_format;
     struct store *st = c->srv->store;
-    enum cmd_store_op op = STORE_OP_SET;
+    enum storeop_op op = STOREOP_SET;
     enum store_alloc_err err;
     bool has_error = false;
     struct item *it;
@@ -300,47 +331,46 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
         return ms_fail(c, errstr, vlen);
     c->noreply = mf.no_reply;
 
-    /* Remember which flags to echo, in order, for after the block is read. */
+    /* Keep the flags to echo, in order, for after the block is read: the
+     * line they are in will be gone by then. */
     c->stash_len = 0;
     for (size_t i = 3; i < ntokens - 1; i++) {
         char f = tokens[i].value[0];
-        if (f == 'O') {
-            if (tokens[i].length > PROTO_META_MAX_OPAQUE) {
-                errstr = opaque_too_long;
-                has_error = true;
-                continue;
-            }
-            c->stash[c->stash_len++] = 'O';
-            c->stash[c->stash_len++] = (char)tokens[i].length;
-            memcpy(c->stash + c->stash_len, tokens[i].value, tokens[i].length);
-            c->stash_len += tokens[i].length;
-        } else if (f == 'k' || f == 'c') {
-            c->stash[c->stash_len++] = f;
+        size_t n = f == 'O' ? tokens[i].length : 1; /* k and c: the letter */
+        if (!meta_echoes(f))
+            continue;
+        if (n > PROTO_META_MAX_OPAQUE) {
+            errstr = opaque_too_long;
+            has_error = true;
+            continue;
         }
+        c->stash[c->stash_len++] = (char)n;
+        memcpy(c->stash + c->stash_len, tokens[i].value, n);
+        c->stash_len += n;
     }
     switch (mf.mode) {
     case 0:
     case 'S':
-        op = STORE_OP_SET;
+        op = STOREOP_SET;
         break;
     case 'E':
-        op = STORE_OP_ADD;
+        op = STOREOP_ADD;
         break;
     case 'A':
-        op = STORE_OP_APPEND;
+        op = STOREOP_APPEND;
         break;
     case 'P':
-        op = STORE_OP_PREPEND;
+        op = STOREOP_PREPEND;
         break;
     case 'R':
-        op = STORE_OP_REPLACE;
+        op = STOREOP_REPLACE;
         break;
     default:
         return ms_fail(c, "CLIENT_ERROR invalid mode for ms M token", vlen);
     }
     /* a compare CAS turns set and replace into cas */
-    if (mf.has_cas && (op == STORE_OP_SET || op == STORE_OP_REPLACE))
-        op = STORE_OP_CAS;
+    if (mf.has_cas && (op == STOREOP_SET || op == STOREOP_REPLACE))
+        op = STOREOP_CAS;
     if (has_error)
         return ms_fail(c, errstr, vlen);
 
@@ -355,7 +385,7 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
             STATS_INCR(c->stats, store_no_memory);
             errstr = "SERVER_ERROR out of memory storing object";
         }
-        cmd_drop_key(c, tokens[1].value, tokens[1].length);
+        storeop_drop_key(st, tokens[1].value, tokens[1].length);
         return ms_fail(c, errstr, vlen);
     }
     if (mf.key_binary)
@@ -363,13 +393,39 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
     if (mf.has_new_cas)
         it->cas = mf.new_cas;
     c->item = it;
+    c->replica = false;
     c->op = op;
     c->req_cas = mf.req_cas;
     c->meta = true;
     c->meta_quiet = mf.no_reply;
-    c->meta_stale = mf.set_stale && op == STORE_OP_CAS;
+    c->meta_stale = mf.set_stale && op == STOREOP_CAS;
     c->meta_new_cas = mf.has_new_cas;
     return CMD_READ_VALUE;
+}
+
+static const char *const ms_result[] = {
+    [STOREOP_STORED] = "HD",
+    [STOREOP_NOT_STORED] = "NS",
+    [STOREOP_EXISTS] = "EX",
+    [STOREOP_NOT_FOUND] = "NF",
+};
+
+void cmd_meta_store_reply(struct cmd *c, enum storeop_result res, const char *key,
+                          size_t nkey, bool binary, uint64_t cas)
+{
+    struct meta_echo echo = {
+        .key = key, .nkey = nkey, .binary = binary, .has_cas = true, .cas = cas};
+
+    if (res == STOREOP_STORED && c->meta_quiet)
+        return;
+    buf_append(c->out, ms_result[res], 2);
+    /* the stash holds the flags to echo as <length><token>, in request
+     * order; process_ms() refused an opaque too long to echo */
+    for (size_t i = 0; i < c->stash_len; i += 1 + (unsigned char)c->stash[i]) {
+        struct token t = {c->stash + i + 1, (unsigned char)c->stash[i]};
+        meta_echo_flag(c, &t, &echo);
+    }
+    buf_append(c->out, "\r\n", 2);
 }
 
 /* ---- md ---- */
@@ -378,6 +434,7 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
 {
     struct meta_flags mf = {0};
     size_t start = c->out->len;
+    struct meta_echo echo = {0};
     struct store_shard *sh;
     struct item *it;
     const char *code;
@@ -385,9 +442,11 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
 
     if (!meta_start(c, tokens, ntokens, &mf, too_many_flags, bad_flags))
         return;
+    echo.key = tokens[1].value;
+    echo.nkey = tokens[1].length;
+    echo.binary = mf.key_binary;
     buf_append(c->out, "XX", 2); /* the code goes here once known */
-    if (!append_opaque_key(c, tokens, ntokens, tokens[1].value, tokens[1].length,
-                           mf.key_binary)) {
+    if (!meta_echo_flags(c, tokens, ntokens, &echo)) {
         c->out->len = start;
         cmd_error(c, opaque_too_long);
         return;
@@ -443,8 +502,10 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
     struct meta_flags mf = {.delta = 1};
     const char *key = tokens[1].value;
     size_t nkey, start = c->out->len;
-    struct delta_req req = {.incr = true};
-    struct delta_res res;
+    struct storeop_env env = cmd_storeop_env(c);
+    struct storeop_delta_req req = {.incr = true};
+    struct storeop_delta_res res;
+    struct meta_echo echo = {0};
     bool have = false, created = false;
     rel_time_t exptime;
 
@@ -470,23 +531,25 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
     req.set_ttl = mf.new_ttl;
     req.ttl = mf.new_ttl ? mctime_realtime(mf.ttl) : 0;
 
-    switch (cmd_add_delta(c, key, nkey, &req, &res)) {
-    case DELTA_OK:
+    switch (storeop_add_delta(&env, key, nkey, &req, &res)) {
+    case STOREOP_DELTA_OK:
+        cmd_note_write(c, key, nkey);
         have = true;
         break;
-    case DELTA_NON_NUMERIC:
+    case STOREOP_DELTA_NON_NUMERIC:
         cmd_error(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         return;
-    case DELTA_EOM:
+    case STOREOP_DELTA_EOM:
         cmd_error(c, "SERVER_ERROR out of memory");
         return;
-    case DELTA_CAS_MISMATCH:
+    case STOREOP_DELTA_CAS_MISMATCH:
         buf_append(c->out, "EX", 2);
         break;
-    case DELTA_NOT_FOUND:
+    case STOREOP_DELTA_NOT_FOUND:
         if (mf.vivify) {
             /* N: create it with the initial value (J), expiring per N/T in
              * the order given */
+            struct storeop_req add = {.op = STOREOP_ADD, .keep_cas = mf.has_new_cas};
             enum store_alloc_err err;
             uint64_t cas = 0;
             struct item *it;
@@ -508,8 +571,8 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
             memcpy(item_value(it) + res.len, "\r\n", 2);
             if (mf.has_new_cas)
                 it->cas = mf.new_cas;
-            if (cmd_store_item(c, it, STORE_OP_ADD, 0, false, mf.has_new_cas, &cas) ==
-                STORE_STORED) {
+            if (storeop_store_item(&env, it, &add, &cas) == STOREOP_STORED) {
+                cmd_note_write(c, key, nkey);
                 created = have = true;
                 res.cas = cas;
                 res.old_exptime = 0;
@@ -526,8 +589,11 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
         break;
     }
 
+    echo.key = key;
+    echo.nkey = nkey;
+    echo.binary = mf.key_binary;
     if (!have) {
-        if (!append_opaque_key(c, tokens, ntokens, key, nkey, mf.key_binary)) {
+        if (!meta_echo_flags(c, tokens, ntokens, &echo)) {
             c->out->len = start;
             cmd_error(c, opaque_too_long);
             return;
@@ -542,13 +608,12 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
     } else {
         buf_append(c->out, "HD", 2);
     }
+    echo.has_cas = true;
+    echo.cas = res.cas;
     /* replay T and N in order so that t shows the TTL at its position */
     exptime = res.old_exptime;
     for (size_t i = 2; i < ntokens - 1; i++) {
         switch (tokens[i].value[0]) {
-        case 'c':
-            append_char_u64(c, 'c', c->srv->settings.use_cas ? res.cas : 0);
-            break;
         case 't':
             append_ttl(c, exptime);
             break;
@@ -559,15 +624,12 @@ static void process_ma(struct cmd *c, struct token *tokens, size_t ntokens)
             if (created)
                 exptime = mctime_realtime(mf.autoviv_ttl);
             break;
-        case 'O':
-            if (!append_opaque(c, &tokens[i])) {
+        default:
+            if (!meta_echo_flag(c, &tokens[i], &echo)) {
                 c->out->len = start;
                 cmd_error(c, opaque_too_long);
                 return;
             }
-            break;
-        case 'k':
-            cmd_meta_append_key(c, key, nkey, mf.key_binary);
             break;
         }
     }

@@ -35,7 +35,7 @@ static enum cmd_next process_rs(struct cmd *c, struct token *tokens, size_t ntok
     it->cas = s.version;
     it->iflags |= s.iflags;
     c->item = it;
-    c->op = STORE_OP_REPLICA;
+    c->replica = true;
     c->meta = false;
     return CMD_READ_VALUE;
 }

@@ -48,244 +48,10 @@ void cmd_error(struct cmd *c, const char *s)
     cmd_reply(c, s);
 }
 
-/* ---- storing ---- */
-
-static void copy_joined(struct item *dst, struct item *first, struct item *second)
-{
-    size_t n1 = first->nbytes - 2;
-
-    memcpy(item_value(dst), item_value(first), n1);
-    memcpy(item_value(dst) + n1, item_value(second), second->nbytes);
-}
-
-enum store_result cmd_store_item(struct cmd *c, struct item *it, enum cmd_store_op op,
-                                 uint64_t req_cas, bool set_stale, bool keep_cas,
-                                 uint64_t *cas_out)
-{
-    struct store *st = c->srv->store;
-    bool use_cas = c->srv->settings.use_cas;
-    enum store_result res = STORE_NOT_STORED;
-    struct item *joined = NULL;
-
-    for (int attempt = 0;; attempt++) {
-        struct store_shard *sh = store_lock(st, it->hv);
-        struct item *old = do_store_find(sh, item_key(it), it->nkey, it->hv, NULL);
-        bool do_store = false;
-
-        if (old != NULL) {
-            uint64_t want = use_cas ? req_cas : 0, have = use_cas ? old->cas : 0;
-            enum { CAS_NONE, CAS_MATCH, CAS_STALE, CAS_BADVAL } cr;
-            cr = want == 0                  ? CAS_NONE
-                 : want == have             ? CAS_MATCH
-                 : set_stale && want < have ? CAS_STALE
-                                            : CAS_BADVAL;
-            switch (op) {
-            case STORE_OP_ADD:
-                /* add never replaces, but counts as a use of the old item */
-                do_store_bump(sh, old);
-                break;
-            case STORE_OP_CAS:
-                if (cr == CAS_MATCH) {
-                    STATS_INCR(c->stats, cas_hits);
-                    do_store = true;
-                } else if (cr == CAS_STALE) {
-                    /* meta I: an older writer may still store, marked stale */
-                    it->exptime = old->exptime;
-                    it->iflags |= ITEM_STALE | (old->iflags & ITEM_TOKEN);
-                    STATS_INCR(c->stats, cas_hits);
-                    do_store = true;
-                } else {
-                    STATS_INCR(c->stats, cas_badval);
-                    res = STORE_EXISTS;
-                }
-                break;
-            case STORE_OP_APPEND:
-            case STORE_OP_PREPEND:
-                if (cr != CAS_NONE && cr != CAS_MATCH) {
-                    res = STORE_EXISTS;
-                    break;
-                }
-                if (joined == NULL || joined->nbytes != old->nbytes + it->nbytes - 2) {
-                    /* Allocating may evict, which takes shard locks: never
-                     * do it while holding one. Drop the lock, allocate, and
-                     * look again; the old item may have changed meanwhile. */
-                    uint32_t flags = old->flags, nbytes = old->nbytes + it->nbytes - 2;
-                    rel_time_t exptime = old->exptime;
-                    enum store_alloc_err err;
-                    store_unlock(sh);
-                    store_release(st, joined);
-                    joined = attempt < 8 ? store_alloc(st, item_key(it), it->nkey, it->hv,
-                                                       flags, exptime, nbytes, &err)
-                                         : NULL;
-                    if (joined == NULL) {
-                        store_release(st, it);
-                        return STORE_NOT_STORED;
-                    }
-                    continue;
-                }
-                joined->flags = old->flags;
-                joined->exptime = old->exptime;
-                joined->iflags |= old->iflags & ITEM_KEY_BINARY;
-                if (op == STORE_OP_APPEND)
-                    copy_joined(joined, old, it);
-                else
-                    copy_joined(joined, it, old);
-                store_release(st, it);
-                it = joined;
-                joined = NULL;
-                do_store = true;
-                break;
-            case STORE_OP_REPLACE:
-            case STORE_OP_SET:
-            case STORE_OP_REPLICA: /* never comes here: see cmd_value_done() */
-                do_store = true;
-                break;
-            }
-        } else {
-            switch (op) {
-            case STORE_OP_ADD:
-            case STORE_OP_SET:
-                do_store = true;
-                break;
-            case STORE_OP_CAS:
-                STATS_INCR(c->stats, cas_misses);
-                res = STORE_NOT_FOUND;
-                break;
-            default:
-                break;
-            }
-        }
-        if (do_store) {
-            if (keep_cas) {
-                store_observe_version(st, it->cas);
-                do_store_link_cas(sh, it, old);
-            } else {
-                do_store_link(sh, it, old);
-            }
-            *cas_out = it->cas;
-            cmd_note_write(c, item_key(it), it->nkey);
-            res = STORE_STORED;
-        }
-        store_unlock(sh);
-        if (!do_store)
-            store_release(st, it);
-        store_release(st, joined);
-        return res;
-    }
-}
-
-void cmd_drop_key(struct cmd *c, const char *key, size_t nkey)
-{
-    uint32_t hv = store_hash(key, nkey);
-    struct store_shard *sh = store_lock(c->srv->store, hv);
-    struct item *it = do_store_find(sh, key, nkey, hv, NULL);
-
-    if (it != NULL)
-        do_store_unlink(sh, it);
-    store_unlock(sh);
-}
-
-/* ---- incr / decr ---- */
-
-enum delta_result cmd_add_delta(struct cmd *c, const char *key, size_t nkey,
-                                const struct delta_req *req, struct delta_res *res)
-{
-    struct store *st = c->srv->store;
-    uint32_t hv = store_hash(key, nkey);
-    struct item *fresh = NULL;
-
-    for (int attempt = 0;; attempt++) {
-        struct store_shard *sh = store_lock(st, hv);
-        struct item *it = do_store_find(sh, key, nkey, hv, NULL);
-        uint64_t value;
-
-        if (it == NULL) {
-            store_unlock(sh);
-            store_release(st, fresh);
-            return DELTA_NOT_FOUND;
-        }
-        if (it->nbytes <= 2) {
-            store_unlock(sh);
-            store_release(st, fresh);
-            return DELTA_NON_NUMERIC;
-        }
-        if (req->req_cas != 0 && req->req_cas != it->cas) {
-            store_unlock(sh);
-            store_release(st, fresh);
-            return DELTA_CAS_MISMATCH;
-        }
-        /* memcached's safe_strtoull on the value: leading white space,
-         * digits, then white space ("\r\n" at least) and anything after */
-        if (!util_parse_u64(item_value(it), it->nbytes, &value)) {
-            store_unlock(sh);
-            store_release(st, fresh);
-            return DELTA_NON_NUMERIC;
-        }
-        if (req->incr)
-            value += req->delta;
-        else
-            value = req->delta > value ? 0 : value - req->delta;
-        res->len = util_u64_to_str(value, res->value);
-
-        if (res->len + 2 <= it->nbytes) {
-            /* Fits: rewrite in place, padding with spaces as memcached
-             * does (a shrunken counter keeps its length). */
-            memset(item_value(it) + res->len, ' ', it->nbytes - 2 - res->len);
-            memcpy(item_value(it), res->value, res->len);
-            if (req->new_cas != 0) {
-                it->cas = req->new_cas;
-                store_observe_version(st, it->cas);
-            } else {
-                do_store_new_cas(sh, it);
-            }
-            do_store_bump(sh, it);
-        } else if (fresh == NULL || fresh->nbytes != res->len + 2) {
-            uint32_t flags = it->flags;
-            rel_time_t exptime = it->exptime;
-            enum store_alloc_err err;
-            store_unlock(sh);
-            store_release(st, fresh);
-            fresh = attempt < 8 ? store_alloc(st, key, nkey, hv, flags, exptime,
-                                              (uint32_t)res->len + 2, &err)
-                                : NULL;
-            if (fresh == NULL)
-                return DELTA_EOM;
-            continue;
-        } else {
-            memcpy(item_value(fresh), res->value, res->len);
-            memcpy(item_value(fresh) + res->len, "\r\n", 2);
-            fresh->flags = it->flags;
-            fresh->exptime = it->exptime;
-            fresh->iflags |= it->iflags & ITEM_KEY_BINARY;
-            if (req->new_cas != 0) {
-                fresh->cas = req->new_cas;
-                store_observe_version(st, fresh->cas);
-                do_store_link_cas(sh, fresh, it);
-            } else {
-                do_store_link(sh, fresh, it);
-            }
-            it = fresh;
-            fresh = NULL;
-        }
-        res->old_exptime = it->exptime;
-        if (req->set_ttl)
-            do_store_set_exptime(sh, it, req->ttl);
-        res->cas = it->cas;
-        cmd_note_write(c, key, nkey);
-        if (req->incr)
-            STATS_INCR(c->stats, incr_hits);
-        else
-            STATS_INCR(c->stats, decr_hits);
-        store_unlock(sh);
-        store_release(st, fresh);
-        return DELTA_OK;
-    }
-}
-
 /* ---- commands ---- */
 
 static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t ntokens,
-                                    enum cmd_store_op op)
+                                    enum storeop_op op)
 {
     struct store *st = c->srv->store;
     const char *key = tokens[1].value;
@@ -307,7 +73,7 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
-    if (op == STORE_OP_CAS &&
+    if (op == STOREOP_CAS &&
         !util_parse_u64(tokens[5].value, tokens[5].length, &req_cas)) {
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
@@ -327,12 +93,13 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
             cmd_reply(c, "SERVER_ERROR out of memory storing object");
         }
         /* A set that failed must not leave the previous value readable. */
-        if (op == STORE_OP_SET)
-            cmd_drop_key(c, key, nkey);
+        if (op == STOREOP_SET)
+            storeop_drop_key(st, key, nkey);
         c->swallow = (uint64_t)vlen + 2;
         return CMD_SWALLOW;
     }
     c->item = it;
+    c->replica = false;
     c->op = op;
     c->req_cas = req_cas;
     c->meta = false;
@@ -531,8 +298,9 @@ static void process_touch(struct cmd *c, struct token *tokens, size_t ntokens)
 
 static void process_arith(struct cmd *c, struct token *tokens, size_t ntokens, bool incr)
 {
-    struct delta_req req = {.incr = incr};
-    struct delta_res res;
+    struct storeop_env env = cmd_storeop_env(c);
+    struct storeop_delta_req req = {.incr = incr};
+    struct storeop_delta_res res;
 
     c->noreply = proto_noreply(tokens, ntokens);
     if (tokens[1].length > KEY_MAX_LENGTH) {
@@ -543,24 +311,25 @@ static void process_arith(struct cmd *c, struct token *tokens, size_t ntokens, b
         cmd_reply(c, "CLIENT_ERROR invalid numeric delta argument");
         return;
     }
-    switch (cmd_add_delta(c, tokens[1].value, tokens[1].length, &req, &res)) {
-    case DELTA_OK:
+    switch (storeop_add_delta(&env, tokens[1].value, tokens[1].length, &req, &res)) {
+    case STOREOP_DELTA_OK:
+        cmd_note_write(c, tokens[1].value, tokens[1].length);
         cmd_reply(c, res.value);
         break;
-    case DELTA_NON_NUMERIC:
+    case STOREOP_DELTA_NON_NUMERIC:
         cmd_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
-    case DELTA_EOM:
+    case STOREOP_DELTA_EOM:
         cmd_reply(c, "SERVER_ERROR out of memory");
         break;
-    case DELTA_NOT_FOUND:
+    case STOREOP_DELTA_NOT_FOUND:
         if (incr)
             STATS_INCR(c->stats, incr_misses);
         else
             STATS_INCR(c->stats, decr_misses);
         cmd_reply(c, "NOT_FOUND");
         break;
-    case DELTA_CAS_MISMATCH:
+    case STOREOP_DELTA_CAS_MISMATCH:
         break; /* no CAS given: cannot happen */
     }
 }
@@ -706,25 +475,24 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         return CMD_NEXT_LINE;
     }
     if (is(cmd, "set"))
-        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STORE_OP_SET)
+        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STOREOP_SET)
                                       : CMD_NEXT_LINE;
     if (is(cmd, "add"))
-        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STORE_OP_ADD)
+        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STOREOP_ADD)
                                       : CMD_NEXT_LINE;
     if (is(cmd, "replace"))
         return want(c, ntokens, 6, 7)
-                   ? process_update(c, tokens, ntokens, STORE_OP_REPLACE)
+                   ? process_update(c, tokens, ntokens, STOREOP_REPLACE)
                    : CMD_NEXT_LINE;
     if (is(cmd, "append"))
-        return want(c, ntokens, 6, 7)
-                   ? process_update(c, tokens, ntokens, STORE_OP_APPEND)
-                   : CMD_NEXT_LINE;
+        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STOREOP_APPEND)
+                                      : CMD_NEXT_LINE;
     if (is(cmd, "prepend"))
         return want(c, ntokens, 6, 7)
-                   ? process_update(c, tokens, ntokens, STORE_OP_PREPEND)
+                   ? process_update(c, tokens, ntokens, STOREOP_PREPEND)
                    : CMD_NEXT_LINE;
     if (is(cmd, "cas"))
-        return want(c, ntokens, 7, 8) ? process_update(c, tokens, ntokens, STORE_OP_CAS)
+        return want(c, ntokens, 7, 8) ? process_update(c, tokens, ntokens, STOREOP_CAS)
                                       : CMD_NEXT_LINE;
     if (is(cmd, "incr") || is(cmd, "decr")) {
         if (want(c, ntokens, 4, 5))
@@ -764,17 +532,10 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
 /* ---- after a data block ---- */
 
 static const char *const classic_result[] = {
-    [STORE_STORED] = "STORED",
-    [STORE_NOT_STORED] = "NOT_STORED",
-    [STORE_EXISTS] = "EXISTS",
-    [STORE_NOT_FOUND] = "NOT_FOUND",
-};
-
-static const char *const meta_result[] = {
-    [STORE_STORED] = "HD",
-    [STORE_NOT_STORED] = "NS",
-    [STORE_EXISTS] = "EX",
-    [STORE_NOT_FOUND] = "NF",
+    [STOREOP_STORED] = "STORED",
+    [STOREOP_NOT_STORED] = "NOT_STORED",
+    [STOREOP_EXISTS] = "EXISTS",
+    [STOREOP_NOT_FOUND] = "NOT_FOUND",
 };
 
 void cmd_value_done(struct cmd *c)
@@ -784,11 +545,18 @@ void cmd_value_done(struct cmd *c)
     char key[KEY_MAX_LENGTH];
     size_t nkey = it->nkey;
     bool binary = (it->iflags & ITEM_KEY_BINARY) != 0;
-    enum store_result res;
+    struct storeop_env env = cmd_storeop_env(c);
+    struct storeop_req req = {
+        .op = c->op,
+        .req_cas = c->req_cas,
+        .set_stale = c->meta_stale,
+        .keep_cas = c->meta_new_cas,
+    };
+    enum storeop_result res;
     uint64_t cas = 0;
 
     c->item = NULL;
-    if (c->op != STORE_OP_REPLICA)
+    if (!c->replica)
         STATS_INCR(c->stats, cmd_set);
     if (v[it->nbytes - 2] != '\r' || v[it->nbytes - 1] != '\n') {
         store_release(c->srv->store, it);
@@ -797,36 +565,19 @@ void cmd_value_done(struct cmd *c)
         cmd_reply(c, "CLIENT_ERROR bad data chunk");
         return;
     }
-    /* The store owns the item once it is stored: keep the key for an ms
-     * that echoes it (k), and copy nothing for anything else. */
-    if (c->meta)
-        memcpy(key, item_key(it), nkey);
-    if (c->op == STORE_OP_REPLICA) {
+    if (c->replica) {
         cmd_repl_value_done(c, it);
         return;
     }
-    res = cmd_store_item(c, it, c->op, c->req_cas, c->meta_stale, c->meta_new_cas, &cas);
-    if (!c->meta) {
+    /* The store owns the item once it is stored, and another thread may
+     * free it as soon as the shard is unlocked: keep the key for
+     * replication and for an ms that echoes it (k). */
+    memcpy(key, item_key(it), nkey);
+    res = storeop_store_item(&env, it, &req, &cas);
+    if (res == STOREOP_STORED)
+        cmd_note_write(c, key, nkey);
+    if (c->meta)
+        cmd_meta_store_reply(c, res, key, nkey, binary, cas);
+    else
         cmd_reply(c, classic_result[res]);
-        return;
-    }
-    if (res == STORE_STORED && c->meta_quiet)
-        return;
-    buf_append(c->out, meta_result[res], 2);
-    /* echo the return flags in request order */
-    for (size_t i = 0; i < c->stash_len; i++) {
-        char f = c->stash[i];
-        if (f == 'O') {
-            size_t n = (unsigned char)c->stash[++i];
-            buf_append(c->out, " ", 1);
-            buf_append(c->out, c->stash + i + 1, n);
-            i += n;
-        } else if (f == 'k') {
-            cmd_meta_append_key(c, key, nkey, binary);
-        } else if (f == 'c') {
-            buf_append(c->out, " c", 2);
-            buf_append_u64(c->out, c->srv->settings.use_cas ? cas : 0);
-        }
-    }
-    buf_append(c->out, "\r\n", 2);
 }
