@@ -11,7 +11,9 @@ and cmd/cmd_stats are the module cmd/cmd). It fails when
   b. two or more modules depend on each other (a strongly connected
      component of the module graph; a loop inside one module is allowed),
   c. an object lies in a folder that LAYERS does not place,
-  d. there are no objects at all (a check of nothing must not pass).
+  d. there are no objects at all (a check of nothing must not pass),
+  e. a .c or .h file of src/ is longer than MAX_LINES (one concept per
+     file: a file that long holds two).
 
 Only what the linker sees counts: a struct layout shared through a header,
 or a static inline function, makes no edge.
@@ -29,12 +31,16 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 # The layer order, lowest first: a folder may use only the folders before
 # it. "main" is the top of src/ itself (main.c). A new folder of src/ must be
 # placed here before the check passes.
 LAYERS = ["base", "store", "proto", "cmd", "cluster", "net", "main"]
+
+# The longest a source file of src/ may be (STYLE.md, habit 1).
+MAX_LINES = 1000
 
 # nm's letters for a global symbol an object defines, and for one it uses.
 DEFINES = set("TDBRCGSVWiu")
@@ -51,6 +57,8 @@ KINDS = [
     ("loop", "loop(s) between modules, with the edges inside each",
      "cut one edge of each loop the same way: the module meant to sit lower "
      "declares the callbacks; a loop inside one module (cmd/cmd_*) is allowed"),
+    ("long", "source file(s) over %d lines" % MAX_LINES,
+     "split the file along the concepts it holds, one prefix per file"),
 ]
 
 
@@ -165,6 +173,22 @@ def check(symtab):
             if a != b and a in members and b in members:
                 lines.append("  %s -> %s: %s" % (user, definer, ", ".join(syms)))
         problems.append(("loop", lines))
+    return problems
+
+
+def long_files(srcdir):
+    """Return a "long" problem for every .c/.h file under srcdir/src that
+    has more than MAX_LINES lines."""
+    problems = []
+    for root, _, files in os.walk(os.path.join(srcdir, "src")):
+        for name in sorted(files):
+            if not name.endswith((".c", ".h")):
+                continue
+            path = os.path.join(root, name)
+            with open(path, encoding="utf-8", errors="replace") as f:
+                n = sum(1 for _ in f)
+            if n > MAX_LINES:
+                problems.append(("long", ["%s: %d lines" % (os.path.relpath(path, srcdir), n)]))
     return problems
 
 
@@ -353,7 +377,16 @@ def self_test(out):
         failed += 1
         print("self-test FAIL: nm parsed as %s, want %s" % (parse_nm(NM_SAMPLE), NM_WANT),
               file=out)
-    total = len(CASES) + len(places) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "src", "x"))
+        for name, n in (("long.c", MAX_LINES + 1), ("ok.h", MAX_LINES)):
+            with open(os.path.join(tmp, "src", "x", name), "w") as f:
+                f.write("x\n" * n)
+        got = long_files(tmp)
+        if [lines[0].split(":")[0] for _, lines in got] != ["src/x/long.c"]:
+            failed += 1
+            print("self-test FAIL: long files found: %s, want src/x/long.c" % got, file=out)
+    total = len(CASES) + len(places) + 2
     print("self-test: %d of %d cases passed" % (total - failed, total), file=out)
     return failed
 
@@ -388,13 +421,14 @@ def main():
         print_graph(symtab, out)
         return 0
 
-    problems = check(symtab)
+    problems = check(symtab) + long_files(srcdir)
     modules = len(module_graph(symtab, object_edges(symtab)))
     print("layers: %d objects, %d modules in %s; order: %s"
           % (len(symtab), modules, os.path.abspath(args.builddir), " < ".join(LAYERS)),
           file=out)
     if not problems:
-        print("OK: every call goes down the layers and no modules call each other", file=out)
+        print("OK: every call goes down the layers, no modules call each other, and no "
+              "file of src/ is over %d lines" % MAX_LINES, file=out)
         return 0
     report(problems, out)
     return 1
