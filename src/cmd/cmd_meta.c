@@ -374,9 +374,11 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
     if (has_error)
         return ms_fail(c, errstr, vlen);
 
-    it = store_alloc(st, tokens[1].value, tokens[1].length,
-                     store_hash(tokens[1].value, tokens[1].length), mf.client_flags,
-                     mf.new_ttl ? mctime_realtime(mf.ttl) : 0, (uint32_t)vlen, &err);
+    /* the data block of an append or prepend must not evict what it joins */
+    it = (op == STOREOP_APPEND || op == STOREOP_PREPEND ? store_alloc_keep : store_alloc)(
+        st, tokens[1].value, tokens[1].length,
+        store_hash(tokens[1].value, tokens[1].length), mf.client_flags,
+        mf.new_ttl ? mctime_realtime(mf.ttl) : 0, (uint32_t)vlen, &err);
     if (it == NULL) {
         if (err == STORE_ALLOC_TOO_LARGE) {
             STATS_INCR(c->stats, store_too_large);

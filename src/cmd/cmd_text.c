@@ -82,8 +82,10 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
-    it = store_alloc(st, key, nkey, store_hash(key, nkey), flags,
-                     mctime_realtime(exptime), (uint32_t)vlen + 2, &err);
+    /* the data block of an append or prepend must not evict what it joins */
+    it = (op == STOREOP_APPEND || op == STOREOP_PREPEND ? store_alloc_keep : store_alloc)(
+        st, key, nkey, store_hash(key, nkey), flags, mctime_realtime(exptime),
+        (uint32_t)vlen + 2, &err);
     if (it == NULL) {
         if (err == STORE_ALLOC_TOO_LARGE) {
             STATS_INCR(c->stats, store_too_large);

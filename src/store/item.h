@@ -32,6 +32,8 @@ struct item {
     uint64_t cas;        /* CAS unique / version; never 0 once stored */
     rel_time_t exptime;  /* 0 = never, else expires when exptime <= now */
     rel_time_t time;     /* last store or access */
+    uint32_t atime_ms;   /* the same moment in ms (mctime_coarse_ms()): orders
+                            items used within one second for eviction */
     uint32_t flags;      /* client flags */
     uint32_t nbytes;     /* value length including the trailing "\r\n" */
     uint32_t hv;         /* hash of the key */

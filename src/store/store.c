@@ -49,8 +49,21 @@ struct store_shard {
     uint64_t reclaimed;
 } __attribute__((aligned(64)));
 
+/* What eviction must not free: the key an operation is about to join with
+ * or count from (append, prepend, incr). */
+struct spare {
+    const char *key;
+    size_t nkey;
+    uint32_t hv;
+};
+
 struct store {
     struct store_config cfg;
+    /* atomic: each shard's LRU tail as tail_key() orders it, UINT64_MAX for
+     * an empty shard; written under the shard's lock when the tail changes,
+     * read without locks by evict_one() to pick the least recently used
+     * tail of all shards (a dense array: one scan reads 32 cache lines) */
+    uint64_t tail_keys[STORE_SHARDS];
     uint64_t mem_used;      /* atomic: item + table bytes charged */
     uint64_t cas;           /* atomic: last CAS value handed out */
     uint64_t outofmemory;   /* atomic */
@@ -113,8 +126,30 @@ static bool item_expired(const struct item *it, rel_time_t now)
 
 /* ---- LRU ---- */
 
+/* How recently an item was used, comparable across shards: its second,
+ * then its millisecond (which orders items used within the same second; a
+ * millisecond clock that wrapped within that second misorders them once in
+ * 49.7 days). */
+static inline uint64_t tail_key(const struct item *it)
+{
+    return it == NULL ? UINT64_MAX : (uint64_t)it->time << 32 | it->atime_ms;
+}
+
+/* Tells eviction about the shard's current tail; a store only when it
+ * changed, so that the shared array is not written on every access. */
+static void publish_tail(struct store_shard *sh)
+{
+    uint64_t *slot = &sh->st->tail_keys[sh - sh->st->shards];
+    uint64_t key = tail_key(sh->lru_tail);
+
+    if (__atomic_load_n(slot, __ATOMIC_RELAXED) != key)
+        __atomic_store_n(slot, key, __ATOMIC_RELAXED);
+}
+
 static void lru_unlink(struct store_shard *sh, struct item *it)
 {
+    bool was_tail = it->next == NULL;
+
     if (it->prev != NULL)
         it->prev->next = it->next;
     else
@@ -124,6 +159,8 @@ static void lru_unlink(struct store_shard *sh, struct item *it)
     else
         sh->lru_tail = it->prev;
     it->prev = it->next = NULL;
+    if (was_tail)
+        publish_tail(sh);
 }
 
 static void lru_push_head(struct store_shard *sh, struct item *it)
@@ -133,8 +170,10 @@ static void lru_push_head(struct store_shard *sh, struct item *it)
     if (sh->lru_head != NULL)
         sh->lru_head->prev = it;
     sh->lru_head = it;
-    if (sh->lru_tail == NULL)
+    if (sh->lru_tail == NULL) {
         sh->lru_tail = it;
+        publish_tail(sh);
+    }
 }
 
 /* ---- hash table ---- */
@@ -175,7 +214,7 @@ static void rehash_step(struct store_shard *sh, int buckets)
     }
 }
 
-static bool evict_one(struct store *st, uint32_t start, struct store_shard *held);
+static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp);
 
 /* Starts doubling the table when it is 1.5 times fuller than its buckets.
  * The new bucket array is charged to the limit like items are; when it does
@@ -195,8 +234,7 @@ static void maybe_grow(struct store_shard *sh)
         return;
     charge = charge_of(b);
     for (int tries = 0; !mem_try_add(st, charge); tries++) {
-        if (!st->cfg.evict_to_free || tries >= 64 ||
-            !evict_one(st, (uint32_t)(sh - st->shards), sh)) {
+        if (!st->cfg.evict_to_free || tries >= 64 || !evict_one(st, sh, NULL)) {
             free(b);
             return;
         }
@@ -233,46 +271,79 @@ static void reclaim(struct store_shard *sh, struct item *it)
     unlink_free(sh, it);
 }
 
+static bool spared(const struct item *it, const struct spare *sp)
+{
+    return sp != NULL && it->hv == sp->hv && it->nkey == sp->nkey &&
+           memcmp(item_key((struct item *)it), sp->key, sp->nkey) == 0;
+}
+
+/* In a locked shard: reclaims an expired or flushed item near the LRU tail
+ * if there is one, else evicts the tail (or the item before it when the
+ * tail is spared). Returns false when the shard has nothing to free. */
+static bool free_from(struct store *st, struct store_shard *sh, const struct spare *sp,
+                      rel_time_t now)
+{
+    struct item *it, *victim = sh->lru_tail;
+    int n = 0;
+
+    for (it = sh->lru_tail; it != NULL && n < TAIL_SEARCH; it = it->prev, n++) {
+        if ((item_expired(it, now) || item_flushed(st, it, now)) && !spared(it, sp)) {
+            reclaim(sh, it);
+            return true;
+        }
+    }
+    if (victim != NULL && spared(victim, sp))
+        victim = victim->prev; /* a key has one item: the next is another's */
+    if (victim == NULL)
+        return false;
+    sh->evictions++;
+    if (victim->exptime != 0)
+        sh->evicted_nonzero++;
+    if (!(victim->iflags & ITEM_FETCHED))
+        sh->evicted_unfetched++;
+    unlink_free(sh, victim);
+    return true;
+}
+
 /*
- * Frees one item to make room: an expired or flushed one near the LRU tail
- * if there is one, else the tail itself. Starts at shard `start`; `held` is
- * a shard the caller already has locked (or NULL), in which case the others
- * are only try-locked so that two evicting threads can never deadlock.
+ * Frees one item to make room, from the shard whose LRU tail was used least
+ * recently of all (so eviction follows one LRU order across shards, to the
+ * millisecond: see tail_key()); an expired or flushed item near that tail
+ * goes first. `held` is a shard the caller already has locked (or NULL), in
+ * which case the others are only try-locked so that two evicting threads
+ * can never deadlock; a shard that cannot be locked, or turns out to have
+ * nothing to free, is passed over for the next oldest. Never frees the item
+ * sp names.
  */
-static bool evict_one(struct store *st, uint32_t start, struct store_shard *held)
+static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp)
 {
     rel_time_t now = mctime_now();
+    uint64_t skip[STORE_SHARDS / 64] = {0};
 
-    for (uint32_t i = 0; i < STORE_SHARDS; i++) {
-        struct store_shard *sh = &st->shards[(start + i) & (STORE_SHARDS - 1)];
-        struct item *it, *victim;
-        bool freed = false;
-        int n = 0;
+    for (uint32_t tries = 0; tries < STORE_SHARDS; tries++) {
+        uint64_t best = UINT64_MAX;
+        uint32_t pick = STORE_SHARDS;
+        struct store_shard *sh;
+        bool freed;
 
+        for (uint32_t i = 0; i < STORE_SHARDS; i++) {
+            uint64_t k = __atomic_load_n(&st->tail_keys[i], __ATOMIC_RELAXED);
+            if (k < best && !(skip[i / 64] >> (i % 64) & 1)) {
+                best = k;
+                pick = i;
+            }
+        }
+        if (pick == STORE_SHARDS)
+            return false; /* every shard is empty, or was passed over */
+        skip[pick / 64] |= (uint64_t)1 << (pick % 64);
+        sh = &st->shards[pick];
         if (sh != held) {
             if (held == NULL)
                 pthread_mutex_lock(&sh->lock);
             else if (pthread_mutex_trylock(&sh->lock) != 0)
                 continue;
         }
-        victim = sh->lru_tail;
-        for (it = sh->lru_tail; it != NULL && n < TAIL_SEARCH; it = it->prev, n++) {
-            if (item_expired(it, now) || item_flushed(st, it, now)) {
-                reclaim(sh, it);
-                victim = NULL;
-                freed = true;
-                break;
-            }
-        }
-        if (victim != NULL) {
-            sh->evictions++;
-            if (victim->exptime != 0)
-                sh->evicted_nonzero++;
-            if (!(victim->iflags & ITEM_FETCHED))
-                sh->evicted_unfetched++;
-            unlink_free(sh, victim);
-            freed = true;
-        }
+        freed = free_from(st, sh, sp, now);
         if (sh != held)
             pthread_mutex_unlock(&sh->lock);
         if (freed)
@@ -292,6 +363,8 @@ int store_create(struct store **out, const struct store_config *cfg)
         return -1;
     memset(st, 0, sizeof(*st));
     st->cfg = *cfg;
+    for (i = 0; i < STORE_SHARDS; i++)
+        st->tail_keys[i] = UINT64_MAX;
     for (i = 0; i < STORE_SHARDS; i++) {
         struct store_shard *sh = &st->shards[i];
         sh->st = st;
@@ -334,10 +407,12 @@ void store_destroy(struct store *st)
     free(st);
 }
 
-struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_t hv,
-                         uint32_t flags, rel_time_t exptime, uint32_t nbytes,
-                         enum store_alloc_err *err)
+/* store_alloc(), and store_alloc_keep() when keep is true. */
+static struct item *alloc_item(struct store *st, const char *key, size_t nkey,
+                               uint32_t hv, uint32_t flags, rel_time_t exptime,
+                               uint32_t nbytes, bool keep, enum store_alloc_err *err)
 {
+    struct spare sp = {.key = key, .nkey = nkey, .hv = hv};
     struct item *it;
     uint64_t charge;
 
@@ -350,7 +425,7 @@ struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_
         goto nomem;
     charge = charge_of(it);
     while (!mem_try_add(st, charge)) {
-        if (!st->cfg.evict_to_free || !evict_one(st, hv & (STORE_SHARDS - 1), NULL)) {
+        if (!st->cfg.evict_to_free || !evict_one(st, NULL, keep ? &sp : NULL)) {
             free(it);
             goto nomem;
         }
@@ -369,6 +444,20 @@ nomem:
     __atomic_fetch_add(&st->outofmemory, 1, __ATOMIC_RELAXED);
     *err = STORE_ALLOC_NOMEM;
     return NULL;
+}
+
+struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_t hv,
+                         uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+                         enum store_alloc_err *err)
+{
+    return alloc_item(st, key, nkey, hv, flags, exptime, nbytes, false, err);
+}
+
+struct item *store_alloc_keep(struct store *st, const char *key, size_t nkey, uint32_t hv,
+                              uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+                              enum store_alloc_err *err)
+{
+    return alloc_item(st, key, nkey, hv, flags, exptime, nbytes, true, err);
 }
 
 void store_release(struct store *st, struct item *it)
@@ -444,6 +533,7 @@ void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old
     it->h_next = *pp;
     *pp = it;
     it->time = mctime_now();
+    it->atime_ms = mctime_coarse_ms();
     it->iflags |= ITEM_LINKED;
     lru_push_head(sh, it);
     sh->count++;
@@ -475,6 +565,9 @@ void do_store_set_exptime(struct store_shard *sh, struct item *it, rel_time_t ex
 void do_store_bump(struct store_shard *sh, struct item *it)
 {
     it->time = mctime_now();
+    it->atime_ms = mctime_coarse_ms();
+    if (sh->lru_tail == it && sh->lru_head == it)
+        publish_tail(sh); /* alone in its shard: its use moved the tail's key */
     if (sh->lru_head != it) {
         lru_unlink(sh, it);
         lru_push_head(sh, it);
@@ -531,8 +624,7 @@ static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nke
         return NULL;
     charge = charge_of(t);
     for (int tries = 0; !mem_try_add(st, charge); tries++) {
-        if (!st->cfg.evict_to_free || tries >= 64 ||
-            !evict_one(st, (uint32_t)(sh - st->shards), sh)) {
+        if (!st->cfg.evict_to_free || tries >= 64 || !evict_one(st, sh, NULL)) {
             free(t);
             return NULL;
         }

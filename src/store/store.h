@@ -12,7 +12,9 @@
  * Memory: every item is charged its real allocation (malloc's usable size
  * plus its header), every hash table its bucket array; the total never
  * exceeds the configured limit. store_alloc() makes room by evicting
- * least-recently-used items (or fails with -M). An item returned by
+ * least-recently-used items (or fails with -M): one LRU order over all
+ * shards, to the millisecond of last use (each shard's tail is published
+ * for the choice). An item returned by
  * store_alloc() belongs to the caller until it is linked (the store owns it
  * from then on) or handed back with store_release().
  */
@@ -94,6 +96,15 @@ uint32_t store_hash(const char *key, size_t nkey);
 struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_t hv,
                          uint32_t flags, rel_time_t exptime, uint32_t nbytes,
                          enum store_alloc_err *err);
+
+/*
+ * As store_alloc(), but never evicts the item that key holds now to make
+ * room: for an item that will be joined with it (append, prepend) or take
+ * its counted value (incr, decr). A plain set may let the old value go.
+ */
+struct item *store_alloc_keep(struct store *st, const char *key, size_t nkey, uint32_t hv,
+                              uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+                              enum store_alloc_err *err);
 
 /* Frees an item that was allocated but never linked. */
 void store_release(struct store *st, struct item *it);

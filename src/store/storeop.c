@@ -22,14 +22,11 @@ struct storeop_need {
 };
 
 /*
- * KNOWN BUG, kept as is: between a pass that asks for an item and the next
- * one, the wrapper allocates with no lock held, and that allocation may evict
- * the very item being appended to or counted (it is often the LRU tail). The
- * next pass then finds nothing and answers NOT_STORED / NOT_FOUND, and the
- * value is lost. The fix belongs where a pass fills in its storeop_need (pin
- * the item so that evict_one() in store.c passes it over, unpinned by the
- * next pass) or in the wrappers' store_alloc() calls (an allocation that
- * spares that item).
+ * Between a pass that asks for an item and the next one, the wrapper
+ * allocates with no lock held. That allocation uses store_alloc_keep(): it
+ * may evict anything but the item being appended to or counted (often the
+ * LRU tail), which the next pass needs; a lost item would turn the command
+ * into NOT_STORED / NOT_FOUND and lose the value.
  */
 
 /* dst's value = first's value without its "\r\n", then second's. */
@@ -165,8 +162,8 @@ enum storeop_result storeop_store_item(const struct storeop_env *env, struct ite
         }
         store_release(env->st, joined);
         joined = pass < STOREOP_MAX_ALLOCS
-                     ? store_alloc(env->st, item_key(it), it->nkey, it->hv, need.flags,
-                                   need.exptime, need.nbytes, &err)
+                     ? store_alloc_keep(env->st, item_key(it), it->nkey, it->hv,
+                                        need.flags, need.exptime, need.nbytes, &err)
                      : NULL;
         if (joined == NULL) {
             store_release(env->st, it);
@@ -292,8 +289,8 @@ enum storeop_delta_result storeop_add_delta(const struct storeop_env *env,
         if (need.nbytes == 0)
             return r;
         fresh = pass < STOREOP_MAX_ALLOCS
-                    ? store_alloc(env->st, key, nkey, hv, need.flags, need.exptime,
-                                  need.nbytes, &err)
+                    ? store_alloc_keep(env->st, key, nkey, hv, need.flags, need.exptime,
+                                       need.nbytes, &err)
                     : NULL;
         if (fresh == NULL)
             return STOREOP_DELTA_EOM;
