@@ -414,11 +414,17 @@ static void on_gossip_commit(void *arg)
     pthread_mutex_unlock(&cl->lock);
 }
 
+void cluster_gossip_listener(struct cluster *cl, struct gossip_listener *l)
+{
+    *l = (struct gossip_listener){
+        .update = on_gossip_update, .commit = on_gossip_commit, .arg = cl};
+}
+
 int cluster_start(struct cluster *cl)
 {
-    struct gossip_listener l = {
-        .update = on_gossip_update, .commit = on_gossip_commit, .arg = cl};
+    struct gossip_listener l;
 
+    cluster_gossip_listener(cl, &l);
     if (!cl->srv->settings.gossip)
         return 0;
     /* nng starts threads: only now, after any fork */

@@ -115,4 +115,11 @@ void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable)
  * a short bounded time. A no-op with static membership. */
 void cluster_leave(struct cluster *cl);
 
+struct gossip_listener;
+
+/* Fills in *l with the listener through which gossip reports membership
+ * to this view (cluster_start() hands it to gossip; a test may drive the
+ * view through it without any gossip running). */
+void cluster_gossip_listener(struct cluster *cl, struct gossip_listener *l);
+
 #endif

@@ -24,6 +24,7 @@
 #include "cluster/cluster.h"
 #include "cluster/fwdreq.h"
 #include "cluster/gmsg.h"
+#include "cluster/gossip.h"
 #include "cluster/proxy.h"
 #include "cluster/ring.h"
 #include "cmd/cmd.h"
@@ -506,11 +507,13 @@ static uint32_t member_slot(const char *id)
 /* Adds a fake member to the cluster, as gossip does when it learns one. */
 static void join(struct fake *f)
 {
+    struct gossip_listener l;
     char addr[32];
 
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", f->port);
-    cluster_gossip_update(srv.cluster, f->id, addr, GMSG_ALIVE, 1);
-    ck_assert(cluster_commit(srv.cluster));
+    cluster_gossip_listener(srv.cluster, &l);
+    ck_assert(l.update(l.arg, f->id, addr, GMSG_ALIVE, 1));
+    l.commit(l.arg);
     f->slot = member_slot(f->id);
     ck_assert_uint_ne(f->slot, CLUSTER_SELF);
 }
@@ -825,6 +828,7 @@ END_TEST
 START_TEST(test_proxy_routes_around_a_dead_member)
 {
     struct fake *a = &fakes[0], *b = &fakes[1];
+    struct gossip_listener l;
     char addr[32];
     unsigned moved = 0;
     struct route_req rr;
@@ -837,8 +841,9 @@ START_TEST(test_proxy_routes_around_a_dead_member)
         before[i] = ring_owner(key);
     }
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", b->port);
-    cluster_gossip_update(srv.cluster, b->id, addr, GMSG_DEAD, 2);
-    ck_assert(cluster_commit(srv.cluster));
+    cluster_gossip_listener(srv.cluster, &l);
+    ck_assert(l.update(l.arg, b->id, addr, GMSG_DEAD, 2));
+    l.commit(l.arg);
 
     for (unsigned i = 0; i < 2000; i++) {
         char key[32], line[64];
