@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/mctime.h"
 
@@ -50,6 +51,14 @@ static inline char *item_key(struct item *it)
 static inline char *item_value(struct item *it)
 {
     return it->data + it->nkey;
+}
+
+/* Zeroes the header of a fresh allocation. Not memset(sizeof): with the
+ * struct padded to 8 bytes, a small item's allocation may end before the
+ * padding does. */
+static inline void item_clear_header(struct item *it)
+{
+    memset(it, 0, offsetof(struct item, data));
 }
 
 /* Bytes an item with these lengths needs before allocator rounding (the

@@ -430,7 +430,7 @@ static struct item *alloc_item(struct store *st, const char *key, size_t nkey,
             goto nomem;
         }
     }
-    memset(it, 0, sizeof(*it));
+    item_clear_header(it);
     it->exptime = exptime;
     it->flags = flags;
     it->nbytes = nbytes;
@@ -629,7 +629,7 @@ static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nke
             return NULL;
         }
     }
-    memset(t, 0, sizeof(*t));
+    item_clear_header(t);
     t->exptime = mctime_now() + st->cfg.tombstone_ttl;
     t->nbytes = 2;
     t->hv = hv;
