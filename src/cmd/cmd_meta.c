@@ -473,12 +473,10 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
             do_store_set_exptime(sh, it, mctime_realtime(mf.ttl));
         it->iflags |= ITEM_STALE;
         it->iflags &= (uint8_t)~ITEM_TOKEN;
-        if (mf.has_new_cas) {
-            it->cas = mf.new_cas;
-            store_observe_version(c->srv->store, it->cas);
-        } else {
+        if (mf.has_new_cas)
+            do_store_set_cas(sh, it, mf.new_cas);
+        else
             do_store_new_cas(sh, it);
-        }
         cmd_note_write(c, tokens[1].value, tokens[1].length);
         code = "HD";
     } else {

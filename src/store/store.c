@@ -59,6 +59,7 @@ struct spare {
 
 struct store {
     struct store_config cfg;
+    struct store_observer ob; /* set before other threads use the store */
     /* atomic: each shard's LRU tail as tail_key() orders it, UINT64_MAX for
      * an empty shard; written under the shard's lock when the tail changes,
      * read without locks by evict_one() to pick the least recently used
@@ -246,12 +247,25 @@ static void maybe_grow(struct store_shard *sh)
     sh->growing = true;
 }
 
+static inline void tell_linked(struct store_shard *sh, const struct item *it)
+{
+    if (sh->st->ob.linked != NULL)
+        sh->st->ob.linked(sh->st->ob.arg, it);
+}
+
+static inline void tell_unlinked(struct store_shard *sh, const struct item *it)
+{
+    if (sh->st->ob.unlinked != NULL)
+        sh->st->ob.unlinked(sh->st->ob.arg, it);
+}
+
 /* Removes it from the table and the LRU and frees it. */
 static void unlink_free(struct store_shard *sh, struct item *it)
 {
     struct item **pp = chain_slot(sh, it);
     uint64_t charge = charge_of(it);
 
+    tell_unlinked(sh, it);
     if (pp != NULL)
         *pp = it->h_next;
     lru_unlink(sh, it);
@@ -543,6 +557,7 @@ void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old
     else
         sh->total_items++;
     sh->bytes += charge_of(it);
+    tell_linked(sh, it);
 }
 
 void do_store_link(struct store_shard *sh, struct item *it, struct item *old)
@@ -576,7 +591,88 @@ void do_store_bump(struct store_shard *sh, struct item *it)
 
 void do_store_new_cas(struct store_shard *sh, struct item *it)
 {
+    tell_unlinked(sh, it); /* the observer sees the version change */
     it->cas = store_next_cas(sh->st);
+    tell_linked(sh, it);
+}
+
+void do_store_set_cas(struct store_shard *sh, struct item *it, uint64_t cas)
+{
+    tell_unlinked(sh, it);
+    it->cas = cas;
+    store_observe_version(sh->st, cas);
+    tell_linked(sh, it);
+}
+
+void store_set_observer(struct store *st, const struct store_observer *ob)
+{
+    st->ob = ob != NULL ? *ob : (struct store_observer){0};
+}
+
+/* Calls fn for the items of table t with (hv & vmask) == value, whose table
+ * bucket index has low bits `low` (of lowmask), reclaiming expired and
+ * flushed ones instead. Returns how many fn saw. */
+static size_t scan_table(struct store_shard *sh, struct htab *t, uint32_t value,
+                         uint32_t vmask, uint32_t low, uint32_t lowmask, rel_time_t now,
+                         void (*fn)(void *arg, const struct item *it), void *arg)
+{
+    size_t n = 0;
+
+    if (t->b == NULL)
+        return 0;
+    for (uint32_t j = low; j <= t->mask; j += lowmask + 1) {
+        struct item **pp = &t->b[j];
+        while (*pp != NULL) {
+            struct item *it = *pp;
+            if ((it->hv & vmask) != value) {
+                pp = &it->h_next;
+            } else if (item_expired(it, now) || item_flushed(sh->st, it, now)) {
+                reclaim(sh, it); /* *pp now holds its successor */
+            } else {
+                fn(arg, it);
+                n++;
+                pp = &it->h_next;
+            }
+        }
+    }
+    return n;
+}
+
+size_t store_scan_hash(struct store *st, uint32_t value, unsigned bits,
+                       void (*fn)(void *arg, const struct item *it), void *arg)
+{
+    uint32_t vmask = bits >= 32 ? UINT32_MAX : (1u << bits) - 1;
+    unsigned above = bits > STORE_SHARD_BITS ? bits - STORE_SHARD_BITS : 0;
+    uint32_t lowmask = (1u << above) - 1, low = (value & vmask) >> STORE_SHARD_BITS;
+    struct store_shard *sh = &st->shards[value & (STORE_SHARDS - 1)];
+    rel_time_t now = mctime_now();
+    size_t n;
+
+    value &= vmask;
+    pthread_mutex_lock(&sh->lock);
+    n = scan_table(sh, &sh->ht[0], value, vmask, low, lowmask, now, fn, arg);
+    if (sh->growing)
+        n += scan_table(sh, &sh->ht[1], value, vmask, low, lowmask, now, fn, arg);
+    pthread_mutex_unlock(&sh->lock);
+    return n;
+}
+
+size_t store_scan_shard(struct store *st, uint32_t shard,
+                        void (*fn)(void *arg, const struct item *it), void *arg)
+{
+    struct store_shard *sh = &st->shards[shard & (STORE_SHARDS - 1)];
+    size_t n = 0;
+
+    pthread_mutex_lock(&sh->lock);
+    for (int t = 0; t < (sh->growing ? 2 : 1); t++)
+        for (uint32_t j = 0; j <= sh->ht[t].mask; j++)
+            for (struct item *it = sh->ht[t].b[j]; it != NULL; it = it->h_next) {
+                fn(arg, it);
+                n++;
+            }
+    fn(arg, NULL);
+    pthread_mutex_unlock(&sh->lock);
+    return n;
 }
 
 uint64_t store_next_cas(struct store *st)

@@ -140,6 +140,10 @@ void do_store_bump(struct store_shard *sh, struct item *it);
 /* Gives a linked item a fresh CAS value (after an in-place change). */
 void do_store_new_cas(struct store_shard *sh, struct item *it);
 
+/* Gives a linked item the CAS (version) cas, which the clock observes (an
+ * explicit CAS, meta E, changed in place). */
+void do_store_set_cas(struct store_shard *sh, struct item *it, uint64_t cas);
+
 /* The next CAS value (monotonic, never 0). */
 uint64_t store_next_cas(struct store *st);
 
@@ -213,6 +217,48 @@ void store_flush(struct store *st, int64_t delay);
  * the number of items reclaimed.
  */
 uint64_t store_sample_expired(struct store *st, uint64_t budget_us);
+
+/* ---- watching and walking the table (anti-entropy) ---- */
+
+/*
+ * Who is told of every item and tombstone that enters or leaves the table:
+ * linked(it) after a store, a replace, a delete's tombstone, a replica's
+ * state; unlinked(it) before a replace, a delete, an expiry, an eviction,
+ * a flush's reclaim frees it. An in-place version change (incr, meta E,
+ * meta I) is an unlinked() of the old version and a linked() of the new.
+ * Both are called with the item's shard lock held, on the thread that
+ * changes the store: they must be quick, must not call into the store and
+ * must not keep the pointer.
+ */
+struct store_observer {
+    void (*linked)(void *arg, const struct item *it);
+    void (*unlinked)(void *arg, const struct item *it);
+    void *arg;
+};
+
+/* Sets (or, with NULL, clears) the observer. Call before other threads use
+ * the store: the observer is read without locks. */
+void store_set_observer(struct store *st, const struct store_observer *ob);
+
+/*
+ * Calls fn(arg, it) for every live item and tombstone whose store hash has
+ * value in its low `bits` bits (STORE_SHARD_BITS <= bits <= STORE_SHARD_BITS
+ * + 6: the shard and the low bucket bits, so only that part of one shard's
+ * table is walked), under that shard's lock; expired and flushed items met
+ * on the way are reclaimed instead. fn must not call into the store or keep
+ * the pointer. Returns how many fn saw.
+ */
+size_t store_scan_hash(struct store *st, uint32_t value, unsigned bits,
+                       void (*fn)(void *arg, const struct item *it), void *arg);
+
+/*
+ * Calls fn(arg, it) for every item and tombstone linked in shard (expired
+ * ones too), then fn(arg, NULL), all under the shard's lock: an observer
+ * can tell which of its shards it has seen whole and count every later
+ * change exactly once. Returns how many items fn saw.
+ */
+size_t store_scan_shard(struct store *st, uint32_t shard,
+                        void (*fn)(void *arg, const struct item *it), void *arg);
 
 /* Sums the counters of every shard. */
 void store_get_stats(struct store *st, struct store_stats *out);

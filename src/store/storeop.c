@@ -229,8 +229,7 @@ do_storeop_delta_pass(struct store_shard *sh, const struct storeop_env *env,
         memset(item_value(it) + res->len, ' ', it->nbytes - 2 - res->len);
         memcpy(item_value(it), res->value, res->len);
         if (req->new_cas != 0) {
-            it->cas = req->new_cas;
-            store_observe_version(env->st, it->cas);
+            do_store_set_cas(sh, it, req->new_cas);
         } else {
             do_store_new_cas(sh, it);
         }
