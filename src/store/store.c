@@ -292,10 +292,12 @@ static bool spared(const struct item *it, const struct spare *sp)
 }
 
 /* In a locked shard: reclaims an expired or flushed item near the LRU tail
- * if there is one, else evicts the tail (or the item before it when the
- * tail is spared). Returns false when the shard has nothing to free. */
+ * if there is one, else evicts the tail; when the tail is spared, the item
+ * before it, if that was used no later than `newest` (the oldest tail of the
+ * other shards: else it is not the least recently used). Returns false when
+ * the shard has nothing to free. */
 static bool free_from(struct store *st, struct store_shard *sh, const struct spare *sp,
-                      rel_time_t now)
+                      rel_time_t now, uint64_t newest)
 {
     struct item *it, *victim = sh->lru_tail;
     int n = 0;
@@ -306,8 +308,11 @@ static bool free_from(struct store *st, struct store_shard *sh, const struct spa
             return true;
         }
     }
-    if (victim != NULL && spared(victim, sp))
+    if (victim != NULL && spared(victim, sp)) {
         victim = victim->prev; /* a key has one item: the next is another's */
+        if (victim != NULL && tail_key(victim) > newest)
+            return false;
+    }
     if (victim == NULL)
         return false;
     sh->evictions++;
@@ -329,27 +334,42 @@ static bool free_from(struct store *st, struct store_shard *sh, const struct spa
  * nothing to free, is passed over for the next oldest. Never frees the item
  * sp names.
  */
+/* The shard whose published tail was used least recently, among those not
+ * in skip, or STORE_SHARDS; its key in *key. */
+static uint32_t oldest_shard(const struct store *st, const uint64_t *skip, uint64_t *key)
+{
+    uint64_t best = UINT64_MAX;
+    uint32_t pick = STORE_SHARDS;
+
+    for (uint32_t i = 0; i < STORE_SHARDS; i++) {
+        uint64_t k = __atomic_load_n(&st->tail_keys[i], __ATOMIC_RELAXED);
+        if (k < best && !(skip[i / 64] >> (i % 64) & 1)) {
+            best = k;
+            pick = i;
+        }
+    }
+    *key = best;
+    return pick;
+}
+
 static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp)
 {
     rel_time_t now = mctime_now();
     uint64_t skip[STORE_SHARDS / 64] = {0};
 
     for (uint32_t tries = 0; tries < STORE_SHARDS; tries++) {
-        uint64_t best = UINT64_MAX;
-        uint32_t pick = STORE_SHARDS;
+        uint64_t key, newest = UINT64_MAX;
+        uint32_t pick = oldest_shard(st, skip, &key);
         struct store_shard *sh;
         bool freed;
 
-        for (uint32_t i = 0; i < STORE_SHARDS; i++) {
-            uint64_t k = __atomic_load_n(&st->tail_keys[i], __ATOMIC_RELAXED);
-            if (k < best && !(skip[i / 64] >> (i % 64) & 1)) {
-                best = k;
-                pick = i;
-            }
-        }
         if (pick == STORE_SHARDS)
             return false; /* every shard is empty, or was passed over */
         skip[pick / 64] |= (uint64_t)1 << (pick % 64);
+        /* the spared key's shard: its tail may be the spared item, and then
+         * the item before it goes only if it is older than every other tail */
+        if (sp != NULL && pick == (sp->hv & (STORE_SHARDS - 1)))
+            oldest_shard(st, skip, &newest);
         sh = &st->shards[pick];
         if (sh != held) {
             if (held == NULL)
@@ -357,7 +377,7 @@ static bool evict_one(struct store *st, struct store_shard *held, const struct s
             else if (pthread_mutex_trylock(&sh->lock) != 0)
                 continue;
         }
-        freed = free_from(st, sh, sp, now);
+        freed = free_from(st, sh, sp, now, newest);
         if (sh != held)
             pthread_mutex_unlock(&sh->lock);
         if (freed)

@@ -95,9 +95,11 @@ def test_incr_that_grows_keeps_its_counter():
     with Daemon(args=["-m", "4"]) as d:
         c = d.connect(timeout=BIG_TIMEOUT)
         fill(c, b"n", 2, b"9")  # "99": the next incr needs a longer item
+        time.sleep(0.005)
         limit = stat(c, b"", "limit_maxbytes")
         i = 0
         while limit - stat(c, b" slabs", "total_malloced") > 120000:
+            time.sleep(0.005)  # distinct milliseconds of last use: f0 is the oldest
             fill(c, b"f%d" % i, 100000)
             i += 1
         free = limit - stat(c, b" slabs", "total_malloced")
