@@ -173,7 +173,7 @@ START_TEST(test_watch_tree_from_the_observer_equals_the_walked_tree)
     char key[32];
 
     ck_assert_ptr_nonnull(walked);
-    watch_store(600 * 1024, true);
+    watch_store(400 * 1024, true);
     rng_seed(&rng, 7);
     for (int i = 0; i < 40000; i++) {
         unsigned op = (unsigned)rng_below(&rng, 1000);
