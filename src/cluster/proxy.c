@@ -421,8 +421,9 @@ static int split_keys(struct proxy_multi *m, const struct ring *ring)
     return 0;
 }
 
-/* Looks up the keys of the multi-get's local sub here. */
-static void local_part(struct fwdreq *r, struct cmd *cmd)
+/* Looks up the keys of the multi-get's local sub here; check: each is also
+ * perhaps checked against its other owners (R = 1, read_repair_chance). */
+static void local_part(struct fwdreq *r, struct cmd *cmd, bool check)
 {
     struct proxy_multi *m = fwdreq_priv(r);
     struct proxy_sub *sub = &m->subs[m->local_sub];
@@ -430,10 +431,13 @@ static void local_part(struct fwdreq *r, struct cmd *cmd)
     const char *key;
     size_t nkey;
 
-    while (route_next_key(m->line, m->len, &pos, &key, &nkey))
-        if (m->key_sub[k++] == m->local_sub)
-            cmd_get_local(cmd, &sub->data, key, nkey, m->return_cas, m->touch,
-                          m->touch_time);
+    while (route_next_key(m->line, m->len, &pos, &key, &nkey)) {
+        if (m->key_sub[k++] != m->local_sub)
+            continue;
+        cmd_get_local(cmd, &sub->data, key, nkey, m->return_cas, m->touch, m->touch_time);
+        if (check)
+            repl_read_done(m->px->repl, key, nkey);
+    }
 }
 
 static void on_local_synced(void *arg, const char *err)
@@ -444,7 +448,7 @@ static void on_local_synced(void *arg, const char *err)
     if (err != NULL)
         fwdreq_fail(r, err, strlen(err));
     else if (!fwdreq_failed(r) && !fwdreq_orphan(r))
-        local_part(r, repl_cmd(m->px->repl));
+        local_part(r, repl_cmd(m->px->repl), false);
     if (fwdreq_outstanding(r) == 1 && !m->sending)
         assemble(r);
     fwdreq_answered(r);
@@ -530,7 +534,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
             }
             continue;
         }
-        local_part(r, cmd);
+        local_part(r, cmd, px->repl != NULL);
     }
     m->sending = false;
     if (fwdreq_outstanding(r) == 1)
@@ -620,8 +624,17 @@ struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,
     return px->repl != NULL ? repl_write(px->repl, q, cmd, out, mark, noreply) : NULL;
 }
 
-void proxy_read(struct proxy *px, const char *key, size_t nkey)
+void proxy_read(struct proxy *px, const char *line, size_t len,
+                const struct route_req *rr)
 {
-    if (px->repl != NULL)
-        repl_read_done(px->repl, key, nkey);
+    size_t pos = rr->keys_off, k = 0, nkey;
+    const char *key;
+
+    if (px->repl == NULL || repl_read_quorum(px->repl) > 1)
+        return; /* R > 1: the read was a quorum read (PROXY_SYNC) */
+    if (rr->kind == ROUTE_KEY && !rr->write)
+        repl_read_done(px->repl, rr->key, rr->nkey);
+    else if (rr->kind == ROUTE_MULTIGET)
+        while (k++ < rr->nkeys && route_next_key(line, len, &pos, &key, &nkey))
+            repl_read_done(px->repl, key, nkey);
 }

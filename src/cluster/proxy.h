@@ -112,8 +112,15 @@ struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,
                            const struct cmd *cmd, struct buf *out, size_t mark,
                            bool noreply);
 
-/* After a one-key read served here: with replication and R = 1, perhaps
- * checks the key's other owners in the background (read repair). */
-void proxy_read(struct proxy *px, const char *key, size_t nkey);
+/*
+ * Before a read runs here (rr from proxy_route, which said PROXY_LOCAL):
+ * with replication and R = 1, each key it names (one for mg, every key of a
+ * get/gets/gat/gats line[0..len)) is checked against its other owners in
+ * the background with probability read_repair_chance (read repair). The
+ * check sends nothing before this loop pass ends and never delays the
+ * read's reply; other commands are ignored.
+ */
+void proxy_read(struct proxy *px, const char *line, size_t len,
+                const struct route_req *rr);
 
 #endif

@@ -25,6 +25,11 @@
 #define HINT_BATCH      256 /* hints sent to one member per tick */
 #define TAG_KEY_SHIFT   5   /* rg tags: key index << 5 | owner index */
 #define REPL_MAX_OWNERS (1u << TAG_KEY_SHIFT)
+/* Background read checks (R = 1) outstanding per worker: they share the
+ * connections that carry writes to their quorum, so a burst of sampled
+ * reads must not queue without bound in front of those; a read sampled
+ * beyond it goes unchecked. */
+#define CHECKS_MAX 1024
 
 /* A key whose newest state a member that was down has to be sent. */
 struct hint {
@@ -55,6 +60,7 @@ struct repl {
     struct event *tick;
     bool stopping;          /* the worker is going away: send nothing new */
     struct peer_set *peers; /* rs and rg only (see repl_new()) */
+    unsigned nchecks;       /* background read checks outstanding */
 };
 
 /* The owners of a key as this worker's ring says. */
@@ -423,6 +429,7 @@ struct repl_sync {
     struct fwdreq *r; /* NULL: a background check, or done is called */
     void (*done)(void *arg, const char *err);
     void *done_arg;
+    bool background; /* a check of a read already answered (R = 1) */
     unsigned outstanding;
     char *line; /* the command to run once every key is settled */
     size_t len;
@@ -460,52 +467,79 @@ static bool sync_ask(struct repl_sync *s, size_t k)
     return false;
 }
 
+/* A repair's answer: HD means the owner took the newest state (or had just
+ * got it), which is what read_repairs counts; NS means it held something
+ * newer still, so nothing was repaired there. */
 static void on_repair_answer(void *arg, uint32_t slot, int status, bool error,
                              const char *reply, size_t len)
 {
     struct repl *rp = arg;
 
     (void)slot;
-    if (status != -ECANCELED)
+    if (status == -ECANCELED)
+        return;
+    if (status == 0 && !error && len == 4 && memcmp(reply, "HD\r\n", 4) == 0)
+        STATS_INCR(rp->stats, read_repairs);
+    else
         rs_ok(rp, status, error, reply, len); /* catches the clock up on NS */
 }
 
-/* Makes this node's copy of sk the newest seen, and sends it to the owners
- * that answered with something older. */
-static void reconcile(struct repl *rp, struct sync_key *sk)
+/* Keeps sk's newest answer here when it is newer than this node's copy.
+ * Counts a repair when it took. */
+static void take_newer(struct repl *rp, struct sync_key *sk)
 {
     struct store *st = rp->srv->store;
+    enum store_alloc_err err;
+    int64_t exp = sk->best.exptime;
+    struct item *it =
+        store_alloc(st, sk->key, sk->nkey, store_hash(sk->key, sk->nkey), sk->best.flags,
+                    exp == 0 ? 0 : mctime_realtime(exp), sk->best.nvalue + 2, &err);
+
+    if (it == NULL)
+        return;
+    if (sk->best.nvalue > 0) /* an empty value has no buffer */
+        memcpy(item_value(it), sk->best_value.data, sk->best.nvalue);
+    memcpy(item_value(it) + sk->best.nvalue, "\r\n", 2);
+    it->cas = sk->best.version;
+    it->iflags |= sk->best.iflags;
+    if (store_apply(st, it, NULL) == STORE_APPLIED)
+        STATS_INCR(rp->stats, read_repairs);
+}
+
+/*
+ * Read repair: makes this node's copy of sk the newest seen, and sends the
+ * newest state to each owner that answered with something older or with
+ * nothing (EN, version 0). The newest state may be a tombstone: it goes out
+ * like a value, so a stale live copy is deleted, never the other way round.
+ */
+static void reconcile(struct repl *rp, struct sync_key *sk)
+{
     struct store_state here;
     uint64_t newest;
+    bool theirs;
 
-    store_read_state(st, sk->key, sk->nkey, &here, NULL);
-    if (sk->best.version > here.version) {
-        enum store_alloc_err err;
-        int64_t exp = sk->best.exptime;
-        struct item *it = store_alloc(
-            st, sk->key, sk->nkey, store_hash(sk->key, sk->nkey), sk->best.flags,
-            exp == 0 ? 0 : mctime_realtime(exp), sk->best.nvalue + 2, &err);
-        if (it != NULL) {
-            if (sk->best.nvalue > 0) /* an empty value has no buffer */
-                memcpy(item_value(it), sk->best_value.data, sk->best.nvalue);
-            memcpy(item_value(it) + sk->best.nvalue, "\r\n", 2);
-            it->cas = sk->best.version;
-            it->iflags |= sk->best.iflags;
-            store_apply(st, it, NULL);
-            STATS_INCR(rp->stats, read_repairs);
-        }
-    }
-    newest = sk->best.version > here.version ? sk->best.version : here.version;
+    store_read_state(rp->srv->store, sk->key, sk->nkey, &here, NULL);
+    theirs = sk->best.version > here.version;
+    if (theirs)
+        take_newer(rp, sk);
+    newest = theirs ? sk->best.version : here.version;
     if (newest == 0)
-        return;
+        return; /* nobody holds anything */
     for (size_t i = 0; i < sk->nseen; i++) {
         if (sk->seen_version[i] >= newest)
             continue;
-        if (!encode_state(rp, sk->key, sk->nkey))
+        /* encoded from the answer itself when it is the newest, so that a
+         * copy that could not be kept here (no memory) still goes out */
+        buf_reset(&rp->enc);
+        if (theirs)
+            replmsg_encode_store(&rp->enc, sk->key, sk->nkey, &sk->best,
+                                 sk->best_value.data);
+        else if (!encode_state(rp, sk->key, sk->nkey))
+            return; /* gone meanwhile (expired): nothing to spread */
+        if (rp->enc.oom)
             return;
-        if (send_enc(rp, sk->seen_slot[i], PEER_REPLY_LINE, on_repair_answer, rp,
-                     sk->seen_slot[i]) == 0)
-            STATS_INCR(rp->stats, read_repairs);
+        send_enc(rp, sk->seen_slot[i], PEER_REPLY_LINE, on_repair_answer, rp,
+                 sk->seen_slot[i]);
     }
 }
 
@@ -531,6 +565,8 @@ static void sync_finish(struct repl_sync *s)
     }
     if (s->done != NULL)
         s->done(s->done_arg, short_key != NULL ? line : NULL);
+    if (s->background)
+        rp->nchecks--;
     if (r == NULL) {
         sync_free(s);
         return;
@@ -595,7 +631,8 @@ static struct repl_sync *sync_new(struct repl *rp, size_t nkeys, const char *lin
     return s;
 }
 
-static void sync_key_init(struct repl *rp, const struct ring *ring, struct sync_key *sk,
+/* Fills in sk for key; returns whether this node is one of its owners. */
+static bool sync_key_init(struct repl *rp, const struct ring *ring, struct sync_key *sk,
                           const char *key, size_t nkey, unsigned need)
 {
     struct owners o;
@@ -608,6 +645,7 @@ static void sync_key_init(struct repl *rp, const struct ring *ring, struct sync_
         if (o.slot[i] != CLUSTER_SELF)
             sk->others[sk->nothers++] = o.slot[i];
     sk->need = need;
+    return o.self;
 }
 
 /* Sends the first requests; finishes at once when nothing is asked. */
@@ -674,15 +712,28 @@ struct cmd *repl_cmd(struct repl *rp)
 
 void repl_read_done(struct repl *rp, const char *key, size_t nkey)
 {
+    const struct ring *ring;
     struct repl_sync *s;
+    struct sync_key *sk;
 
-    if (rp->r > 1 || rp->chance <= 0 || rng_double(&rp->rng) >= rp->chance)
+    if (rp->r > 1 || rp->chance <= 0 || rp->nchecks >= CHECKS_MAX ||
+        rng_double(&rp->rng) >= rp->chance)
+        return;
+    ring = ringview_get(rp->view);
+    if (ring_node_count(ring) < 2)
         return;
     s = sync_new(rp, 1, NULL, 0);
     if (s == NULL)
         return;
-    sync_key_init(rp, ringview_get(rp->view), &s->keys[0], key, nkey, 0);
-    s->keys[0].need = (unsigned)s->keys[0].nothers; /* ask every other owner */
+    sk = &s->keys[0];
+    /* only an owner checks: another node's copy is not one of the N */
+    if (!sync_key_init(rp, ring, sk, key, nkey, 0) || sk->nothers == 0) {
+        sync_free(s);
+        return;
+    }
+    sk->need = (unsigned)sk->nothers; /* ask every other owner */
+    s->background = true;
+    rp->nchecks++;
     sync_start(s);
 }
 

@@ -9,8 +9,10 @@
  * hint: the key, kept here and sent again (its newest state) once the
  * member is alive. Reads under a read quorum R > 1 ask R-1 other owners
  * ("rg") first and serve the newest copy, which is also written back to
- * the owners found stale (read repair); with R = 1 a fraction of reads does
- * the same in the background.
+ * the owners found stale, an owner without the key included (read repair);
+ * with R = 1 a fraction of reads does the same in the background. The
+ * worker's read_repairs counts copies repaired: this node's own copy
+ * replaced by a newer one, and each repair an owner acknowledged (HD).
  *
  * Threads: a struct repl belongs to its worker's proxy (which alone calls
  * it) and runs on that worker's loop only (its peer connections, its
@@ -97,8 +99,16 @@ int repl_sync_keys(struct repl *rp, const char *const *keys, const size_t *nkeys
 /* The command context that serves reads after their quorum. */
 struct cmd *repl_cmd(struct repl *rp);
 
-/* After a one-key read served here with R = 1: with probability
- * read_repair_chance, checks the key's other owners in the background. */
+/*
+ * After a read of key served here with R = 1 (each key of a multi-get
+ * counts as one read): with probability read_repair_chance, and when this
+ * node is one of the key's owners, asks every other live owner for its copy
+ * in the background, then repairs as a quorum read does: a newer copy is
+ * kept here, and owners holding an older copy or none (EN) are sent the
+ * newest state, a tombstone included. At most CHECKS_MAX (repl.c) checks
+ * are outstanding per worker; a read sampled beyond that is not checked.
+ * Nothing is sent before the loop pass ends. No-op with R > 1.
+ */
 void repl_read_done(struct repl *rp, const char *key, size_t nkey);
 
 /* Quorum arithmetic (pure). */

@@ -264,6 +264,8 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
     }
     switch (d) {
     case PROXY_LOCAL:
+        /* before the command runs: it tokenizes the line in place */
+        proxy_read(c->px, line, len, &c->fwd_rr);
         return 0;
     case PROXY_SYNC:
         c->in.start += raw;
@@ -292,20 +294,17 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
 }
 
 /* After a command ran here: a write is copied to the key's other owners
- * (the reply perhaps waiting for them), a read perhaps checked against
- * them. mark is where the command's reply starts in cmd.out. */
+ * (the reply perhaps waiting for them; reads were handed to proxy_read()
+ * by conn_route()). mark is where the command's reply starts in cmd.out. */
 static void conn_after(struct conn *c, size_t mark)
 {
-    if (c->px == NULL)
+    struct fwdreq *r;
+
+    if (c->px == NULL || !c->cmd.wrote)
         return;
-    if (c->cmd.wrote) {
-        struct fwdreq *r =
-            proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
-        if (r != NULL)
-            conn_queue(c, r);
-    } else if (c->fwd_rr.kind == ROUTE_KEY && !c->fwd_rr.write) {
-        proxy_read(c->px, c->fwd_rr.key, c->fwd_rr.nkey);
-    }
+    r = proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+    if (r != NULL)
+        conn_queue(c, r);
 }
 
 static void conn_value_done(struct conn *c)
