@@ -2,6 +2,7 @@
  * main: parse flags, build the server (store, listener, workers, maintenance
  * thread), run until SIGTERM or SIGINT, then take it all down in reverse.
  */
+#include "cluster/ae.h"
 #include "cluster/cluster.h"
 #include "cluster/pinger.h"
 #include "net/listener.h"
@@ -104,11 +105,31 @@ static int write_pidfile(const char *path)
     return 0;
 }
 
-/* `stats cluster` reaches membership through this, so that the command
- * layer below does not call up into the cluster layer. */
+/* How long one anti-entropy request may take: the answerer may be in its
+ * own exchange, and answers between its requests. */
+#define AE_TIMEOUT_MS 5000
+
+/* What `stats cluster` reports on. */
+struct cluster_view {
+    struct cluster *cl;
+    struct ae *ae; /* NULL without anti-entropy */
+};
+
+/* `stats cluster` reaches membership and anti-entropy through this, so that
+ * the command layer below does not call up into the cluster layer. */
 static void cluster_stats_cb(void *arg, struct buf *out)
 {
-    cluster_stats(arg, out);
+    struct cluster_view *v = arg;
+
+    cluster_stats(v->cl, out);
+    if (v->ae != NULL)
+        ae_stats(v->ae, out);
+}
+
+/* Anti-entropy runs with gossip membership and copies to compare. */
+static bool wants_ae(const struct settings *s)
+{
+    return s->gossip && s->replicas > 1 && s->ae_interval_ms > 0;
 }
 
 int main(int argc, char **argv)
@@ -120,6 +141,7 @@ int main(int argc, char **argv)
     struct listener *lst = NULL;
     struct maint *maint = NULL;
     struct pinger *pinger = NULL;
+    static struct cluster_view view;
     int rc = EXIT_FAILURE, r;
 
     settings_defaults(&srv.settings);
@@ -160,8 +182,26 @@ int main(int argc, char **argv)
     }
     if (cluster_new(&srv, &srv.cluster) != 0)
         goto out;
+    view.cl = srv.cluster;
     srv.cluster_stats = cluster_stats_cb;
-    srv.cluster_stats_arg = srv.cluster;
+    srv.cluster_stats_arg = &view;
+    if (wants_ae(&srv.settings)) {
+        /* before any thread changes the store: its trees watch every change */
+        struct ae_config ac = {
+            .st = srv.store,
+            .ring = cluster_ring_ref(srv.cluster),
+            .self = srv.settings.node_id,
+            .replicas = srv.settings.replicas,
+            .interval_ms = srv.settings.ae_interval_ms,
+            .bytes_per_sec = srv.settings.ae_bytes_per_sec,
+            .timeout_ms = AE_TIMEOUT_MS,
+            .verbose = &srv.verbose,
+        };
+        if (ae_new(&ac, &view.ae) != 0) {
+            fprintf(stderr, "meshcached: out of memory for anti-entropy\n");
+            goto out;
+        }
+    }
     base = event_base_new();
     if (base == NULL)
         goto out;
@@ -201,6 +241,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot start cluster membership\n");
         goto out;
     }
+    if (view.ae != NULL && ae_start(view.ae, cluster_gossip(srv.cluster)) != 0) {
+        fprintf(stderr, "meshcached: cannot start anti-entropy\n");
+        goto out;
+    }
     if (srv.verbose > 0)
         fprintf(stderr, "meshcached listening on %s:%d with %d threads, %llu MB\n",
                 srv.settings.listen_addr, srv.settings.port, srv.settings.num_threads,
@@ -224,6 +268,9 @@ out:
         worker_stop_all(&srv);
     maint_stop(maint);
     pinger_free(pinger); /* it reports to the cluster: first */
+    /* after the threads that change the store, before gossip's port */
+    ae_free(view.ae);
+    view.ae = NULL;
     cluster_free(srv.cluster);
     if (sigterm != NULL)
         event_free(sigterm);

@@ -34,6 +34,15 @@
 #define DEFAULT_HINTS_MAX 65536
 #define MAX_HINTS_MAX     (16u * 1024 * 1024)
 
+/* anti-entropy: one exchange with one co-owner per interval, and the bytes
+ * a node's exchanges may move per second on average */
+#define DEFAULT_AE_INTERVAL_MS   1000
+#define MIN_AE_INTERVAL_MS       10
+#define MAX_AE_INTERVAL_MS       3600000
+#define DEFAULT_AE_BYTES_PER_SEC (8u * 1024 * 1024)
+#define MIN_AE_BYTES_PER_SEC     4096
+#define MAX_AE_BYTES_PER_SEC     (1024u * 1024 * 1024)
+
 /* Without --cluster-port, gossip listens this far above -p. */
 #define CLUSTER_PORT_OFFSET 1000
 
@@ -126,6 +135,8 @@ void settings_defaults(struct settings *s)
     s->tombstone_ttl = DEFAULT_TOMBSTONE_TTL;
     s->read_repair_chance = DEFAULT_READ_REPAIR_CHANCE;
     s->hints_max = DEFAULT_HINTS_MAX;
+    s->ae_interval_ms = DEFAULT_AE_INTERVAL_MS;
+    s->ae_bytes_per_sec = DEFAULT_AE_BYTES_PER_SEC;
 }
 
 void settings_usage(FILE *out)
@@ -170,6 +181,12 @@ void settings_usage(FILE *out)
         "    hints_max=<num>            writes kept per node for owners that are\n"
         "                               down, 0 for none (default: 65536, min: 0,\n"
         "                               max: 16777216)\n"
+        "    ae_interval_ms=<ms>        anti-entropy: how often a node compares its\n"
+        "                               copies with one other owner, 0 for never\n"
+        "                               (default: 1000, min: 10, max: 3600000)\n"
+        "    ae_bytes_per_sec=<bytes>   anti-entropy: the bytes a node's exchanges\n"
+        "                               move per second on average (default:\n"
+        "                               8388608, min: 4096, max: 1073741824)\n"
         "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
         "                               are accepted and ignored with a warning\n"
         "\n"
@@ -360,6 +377,23 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                 error_line(
                     err,
                     "meshcached: -o read_repair_chance needs a fraction from 0 to 1");
+                return -1;
+            }
+        } else if (strcmp(opt, "ae_interval_ms") == 0) {
+            if (!parse_ext_u32(val, 0, MAX_AE_INTERVAL_MS, &s->ae_interval_ms) ||
+                (s->ae_interval_ms != 0 && s->ae_interval_ms < MIN_AE_INTERVAL_MS)) {
+                error_line(err,
+                           "meshcached: -o ae_interval_ms needs 0 or a number of "
+                           "milliseconds from %d to %d",
+                           MIN_AE_INTERVAL_MS, MAX_AE_INTERVAL_MS);
+                return -1;
+            }
+        } else if (strcmp(opt, "ae_bytes_per_sec") == 0) {
+            if (!parse_ext_u32(val, MIN_AE_BYTES_PER_SEC, MAX_AE_BYTES_PER_SEC,
+                               &s->ae_bytes_per_sec)) {
+                error_line(err,
+                           "meshcached: -o ae_bytes_per_sec needs a number from %u to %u",
+                           MIN_AE_BYTES_PER_SEC, MAX_AE_BYTES_PER_SEC);
                 return -1;
             }
         } else if (strcmp(opt, "hints_max") == 0) {

@@ -70,6 +70,9 @@ struct settings {
                                 * reads that check the other owners, 0..1 */
     uint32_t hints_max;        /* -o hints_max: writes kept per node for down
                                 * owners (hinted handoff), 0 = none */
+    uint32_t ae_interval_ms;   /* -o ae_interval_ms: anti-entropy exchanges,
+                                * one per interval, 0 = none */
+    uint32_t ae_bytes_per_sec; /* -o ae_bytes_per_sec: their average bandwidth */
 };
 
 /* Fills s with the defaults; node_id is left empty for settings_parse() to

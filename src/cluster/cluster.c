@@ -77,6 +77,11 @@ static int verbose(const struct cluster *cl)
     return __atomic_load_n(&cl->srv->verbose, __ATOMIC_RELAXED);
 }
 
+struct gossip *cluster_gossip(struct cluster *cl)
+{
+    return cl->gossip;
+}
+
 struct ring_ref *cluster_ring_ref(struct cluster *cl)
 {
     return &cl->ring;

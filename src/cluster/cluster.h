@@ -63,6 +63,10 @@ int cluster_start(struct cluster *cl);
  * before. NULL is a no-op. */
 void cluster_free(struct cluster *cl);
 
+/* Gossip membership's driver once cluster_start() ran it, else NULL (its
+ * cluster port is shared with anti-entropy). */
+struct gossip *cluster_gossip(struct cluster *cl);
+
 /* Where the current ring is published. */
 struct ring_ref *cluster_ring_ref(struct cluster *cl);
 

@@ -4,6 +4,7 @@
  * one lock.
  */
 #include "cluster/gossip.h"
+#include "proto/aemsg.h"
 #include "cluster/gmsg.h"
 #include "cluster/swim.h"
 #include "cluster/transport.h"
@@ -70,6 +71,11 @@ struct gossip {
     unsigned syncs;
     char *wbuf;       /* message being built (under the lock) */
     uint64_t dropped; /* messages that did not decode (atomic) */
+    /* requests on the cluster port that are not gossip (anti-entropy),
+     * with their magic; other is published last (atomic) */
+    char other_magic[3];
+    transport_serve_fn other;
+    void *other_arg;
 };
 
 static uint64_t now(const struct gossip *g)
@@ -474,7 +480,42 @@ static void wire_close(void *arg)
 
 static void wire_serve(void *arg, struct transport_served *s, const char *msg, size_t len)
 {
-    gossip_serve(arg, s, msg, len);
+    struct gossip *g = arg;
+    transport_serve_fn other = __atomic_load_n(&g->other, __ATOMIC_ACQUIRE);
+
+    if (other != NULL && len >= sizeof(g->other_magic) &&
+        memcmp(msg, g->other_magic, sizeof(g->other_magic)) == 0)
+        other(g->other_arg, s, msg, len);
+    else
+        gossip_serve(g, s, msg, len);
+}
+
+void gossip_share_port(struct gossip *g, const char magic[3], transport_serve_fn serve,
+                       void *arg)
+{
+    memcpy(g->other_magic, magic, sizeof(g->other_magic));
+    g->other_arg = arg;
+    __atomic_store_n(&g->other, serve, __ATOMIC_RELEASE); /* after the rest */
+}
+
+struct transport *gossip_wire(struct gossip *g)
+{
+    return g->wire;
+}
+
+bool gossip_gaddr(struct gossip *g, const char *id, char *buf, size_t cap)
+{
+    const struct gmsg_member *m;
+    bool found = false;
+
+    pthread_mutex_lock(&g->lock);
+    m = swim_find(g->swim, id);
+    if (m != NULL && strlen(m->gaddr) < cap) {
+        memcpy(buf, m->gaddr, strlen(m->gaddr) + 1);
+        found = true;
+    }
+    pthread_mutex_unlock(&g->lock);
+    return found;
 }
 
 int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossip **out)
@@ -544,7 +585,8 @@ int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossi
     }
     tc.listen = gaddr;
     tc.key = &key;
-    tc.max_msg = GMSG_MAX_SIZE;
+    /* the port is shared with anti-entropy, whose messages are larger */
+    tc.max_msg = GMSG_MAX_SIZE > AEMSG_MAX_SIZE ? GMSG_MAX_SIZE : AEMSG_MAX_SIZE;
     if (transport_new(&tc, &t) != 0)
         goto fail;
     g->wire = t;

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "cluster/transport.h"
 
 #define GOSSIP_COMMIT_EVERY_MS 100 /* the listener commits at most this often */
 
@@ -141,6 +142,25 @@ void gossip_leave(struct gossip *g);
 /* Stops the thread, closes the transport and frees everything. NULL is a
  * no-op. */
 void gossip_free(struct gossip *g);
+
+/* ---- sharing the cluster port (anti-entropy) ---- */
+
+/* Requests on the cluster port whose body starts with magic (3 bytes, not
+ * gossip's "MCg") go to serve(arg, ...) instead of gossip, on nng's
+ * threads; serve answers each with transport_answer() on gossip_wire().
+ * Once only, at any time: until then such requests reach gossip, which
+ * drops them as undecodable. */
+void gossip_share_port(struct gossip *g, const char magic[3], transport_serve_fn serve,
+                       void *arg);
+
+/* The cluster port's transport (gossip_new()'s), for requests of the port's
+ * other users; NULL for a driver on a test's transport. */
+struct transport *gossip_wire(struct gossip *g);
+
+/* Copies the cluster address ("host:port") of the member with id into buf
+ * (cap bytes). Returns false when gossip does not know the member. Any
+ * thread (takes the gossip lock). */
+bool gossip_gaddr(struct gossip *g, const char *id, char *buf, size_t cap);
 
 /* Appends the gossip counters as `stats cluster` lines. Any thread. */
 void gossip_stats(struct gossip *g, struct buf *out);

@@ -5,6 +5,7 @@
 #include "store/store.h"
 #include "base/version.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <murmurhash.h>
 #include <pthread.h>
@@ -707,6 +708,24 @@ uint64_t store_next_cas(struct store *st)
     } while (!__atomic_compare_exchange_n(&st->cas, &last, next, true, __ATOMIC_RELAXED,
                                           __ATOMIC_RELAXED));
     return next;
+}
+
+int store_apply_state(struct store *st, const char *key, size_t nkey,
+                      const struct store_state *s, const char *value, uint64_t *held)
+{
+    enum store_alloc_err err;
+    struct item *it = store_alloc(st, key, nkey, store_hash(key, nkey), s->flags,
+                                  s->exptime == 0 ? 0 : mctime_realtime(s->exptime),
+                                  s->nvalue + 2, &err);
+
+    if (it == NULL)
+        return err == STORE_ALLOC_TOO_LARGE ? -E2BIG : -ENOMEM;
+    if (s->nvalue > 0) /* an empty value may come without a buffer */
+        memcpy(item_value(it), value, s->nvalue);
+    memcpy(item_value(it) + s->nvalue, "\r\n", 2);
+    it->cas = s->version;
+    it->iflags |= s->iflags & (ITEM_TOMBSTONE | ITEM_STALE | ITEM_KEY_BINARY);
+    return (int)store_apply(st, it, held);
 }
 
 void store_observe_version(struct store *st, uint64_t v)

@@ -201,6 +201,15 @@ enum store_apply_result {
  */
 enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held);
 
+/*
+ * store_apply() of a state given by its parts: key, s (version, flags,
+ * exptime, iflags, nvalue) and value (s->nvalue bytes, without "\r\n").
+ * Returns the apply result, or -ENOMEM (-E2BIG for a value over -I) when
+ * no item could be had for it.
+ */
+int store_apply_state(struct store *st, const char *key, size_t nkey,
+                      const struct store_state *s, const char *value, uint64_t *held);
+
 /* Makes this node's next version newer than v (a version seen elsewhere),
  * unless v is more than a minute ahead of the wall clock. */
 void store_observe_version(struct store *st, uint64_t v);

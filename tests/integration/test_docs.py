@@ -360,6 +360,9 @@ INVALID = [
     ["-o", "tombstone_ttl=0"], ["-o", "tombstone_ttl=2592001"],
     ["-o", "read_repair_chance=1.5"], ["-o", "read_repair_chance=-0.1"],
     ["-o", "read_repair_chance=nan"], ["-o", "hints_max=16777217"],
+    ["-o", "ae_interval_ms=9"], ["-o", "ae_interval_ms=3600001"],
+    ["-o", "ae_bytes_per_sec=4095"], ["-o", "ae_bytes_per_sec=1073741825"],
+    ["-o", "ae_bytes_per_sec=fast"],
 ]
 
 # Boundary values the man page states as valid; -V makes each exit at once
@@ -382,6 +385,9 @@ VALID = [
     ["-o", "tombstone_ttl=1"], ["-o", "tombstone_ttl=2592000"],
     ["-o", "read_repair_chance=0"], ["-o", "read_repair_chance=1"],
     ["-o", "hints_max=0"], ["-o", "hints_max=16777216"],
+    ["-o", "ae_interval_ms=0"], ["-o", "ae_interval_ms=10"],
+    ["-o", "ae_interval_ms=3600000"], ["-o", "ae_bytes_per_sec=4096"],
+    ["-o", "ae_bytes_per_sec=1073741824"],
 ]
 
 

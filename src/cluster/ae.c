@@ -1,0 +1,712 @@
+/*
+ * ae: the anti-entropy thread: one exchange with one co-owner per
+ * interval, and the answers to the others' exchanges.
+ */
+#include "cluster/ae.h"
+#include "base/mctime.h"
+#include "base/stats.h"
+#include "cluster/aetree.h"
+#include "cluster/gmsg.h"
+#include "cluster/gossip.h"
+#include "cluster/merkle.h"
+#include "cluster/ring.h"
+#include "cluster/transport.h"
+#include "proto/aemsg.h"
+#include "store/item.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUEUE_MAX 64 /* requests waiting to be answered; more are dropped */
+
+/* A request from another node, waiting for the thread. */
+struct served {
+    struct served *next;
+    struct transport_served *s;
+    size_t len;
+    char msg[];
+};
+
+/* A key state found in a leaf: key and value copied out of the store. */
+struct entry {
+    char key[KEY_MAX_LENGTH];
+    uint8_t nkey;
+    uint8_t iflags;
+    bool seen; /* the other side listed it too */
+    uint64_t version;
+};
+
+struct entries {
+    struct entry *e;
+    size_t n, cap;
+    bool oom;
+};
+
+struct ae {
+    struct store *st;
+    struct ring_ref *ring;
+    struct gossip *g;
+    struct transport *wire;
+    struct aetree *tree;
+    char self[AEMSG_MAX_ID + 1];
+    uint32_t interval_ms, bytes_per_sec, timeout_ms;
+    const int *verbose;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock; /* the queue, the pending answer, stop */
+    pthread_cond_t cond;  /* news for the thread */
+    bool stop;
+    struct served *q_head, *q_tail;
+    unsigned nq;
+    /* the answer to the thread's one outstanding request */
+    bool waiting, answered;
+    int status;
+    char *answer;
+    size_t answer_len;
+    /* the thread's own */
+    char *out;          /* AEMSG_MAX_SIZE: messages built */
+    size_t next_peer;   /* round robin over the ring's nodes */
+    uint64_t evictions; /* the store's, at the last interval */
+    bool full;          /* it evicted in the last interval */
+    struct entries mine;
+    /* counters (atomic) */
+    uint64_t exchanges, in_sync, leaves, sent, received, skipped_full;
+    uint64_t bytes_out, bytes_in, errors, dropped;
+};
+
+static int verbose(const struct ae *ae)
+{
+    return ae->verbose != NULL ? __atomic_load_n(ae->verbose, __ATOMIC_RELAXED) : 0;
+}
+
+static void count(uint64_t *c, uint64_t n)
+{
+    __atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+/* ---- the store side ---- */
+
+static int entries_add(struct entries *es, const struct item *it)
+{
+    if (es->n == es->cap) {
+        size_t cap = es->cap != 0 ? 2 * es->cap : 64;
+        struct entry *e = realloc(es->e, cap * sizeof(*e));
+        if (e == NULL) {
+            es->oom = true;
+            return -ENOMEM;
+        }
+        es->e = e;
+        es->cap = cap;
+    }
+    memcpy(es->e[es->n].key, it->data, it->nkey);
+    es->e[es->n].nkey = it->nkey;
+    es->e[es->n].iflags = it->iflags & AEMSG_IFLAGS;
+    es->e[es->n].version = it->cas;
+    es->e[es->n].seen = false;
+    es->n++;
+    return 0;
+}
+
+struct leaf_scan {
+    struct ae *ae;
+    const char *peer;
+    struct entries *es;
+};
+
+static void leaf_cb(void *arg, const struct item *it)
+{
+    struct leaf_scan *ls = arg;
+
+    if (!ls->es->oom && aetree_shared(ls->ae->tree, it->data, it->nkey, ls->peer))
+        entries_add(ls->es, it);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->nkey < y->nkey ? x->nkey : y->nkey);
+
+    return c != 0 ? c : (int)x->nkey - (int)y->nkey;
+}
+
+/* The states this node holds in leaf that it shares with peer, sorted by
+ * key, into ae->mine. Returns 0 or -ENOMEM. */
+static int leaf_entries(struct ae *ae, unsigned leaf, const char *peer)
+{
+    struct leaf_scan ls = {.ae = ae, .peer = peer, .es = &ae->mine};
+
+    ae->mine.n = 0;
+    ae->mine.oom = false;
+    store_scan_hash(ae->st, leaf, MERKLE_LEAF_BITS, leaf_cb, &ls);
+    if (ae->mine.oom)
+        return -ENOMEM;
+    qsort(ae->mine.e, ae->mine.n, sizeof(*ae->mine.e), entry_cmp);
+    return 0;
+}
+
+/* Appends key's current full state to w. Returns what aemsg_put_state()
+ * does, or -ENOENT when the key holds nothing now. */
+static int put_current(struct ae *ae, struct aemsg_writer *w, const char *key,
+                       size_t nkey)
+{
+    struct aemsg_state s = {.key = key, .nkey = nkey};
+    struct buf v;
+    int rc;
+
+    buf_init(&v);
+    if (!store_read_state(ae->st, key, nkey, &s.st, &v)) {
+        buf_free(&v);
+        return -ENOENT;
+    }
+    if (v.oom) {
+        buf_free(&v);
+        return -ENOMEM;
+    }
+    s.value = v.data;
+    rc = aemsg_put_state(w, &s);
+    buf_free(&v);
+    return rc;
+}
+
+/* Applies a received state, unless this node is full and does not hold
+ * the key (see ae.h). Returns true when it was applied. */
+static bool apply(struct ae *ae, const struct aemsg_state *s)
+{
+    struct store_state here;
+
+    if (ae->full && !(s->st.iflags & ITEM_TOMBSTONE) &&
+        !store_read_state(ae->st, s->key, s->nkey, &here, NULL)) {
+        count(&ae->skipped_full, 1);
+        return false;
+    }
+    if (store_apply_state(ae->st, s->key, s->nkey, &s->st, s->value, NULL) ==
+        STORE_APPLIED) {
+        count(&ae->received, 1);
+        return true;
+    }
+    return false;
+}
+
+/* ---- answering the others ---- */
+
+static void answer(struct ae *ae, struct transport_served *s, struct aemsg_writer *w)
+{
+    size_t len = aemsg_end(w);
+
+    count(&ae->bytes_out, len);
+    transport_answer(ae->wire, s, len > 0 ? ae->out : NULL, len);
+}
+
+static void serve_roots(struct ae *ae, struct aemsg_reader *r,
+                        const struct aemsg_header *h, struct aemsg_writer *w)
+{
+    const struct merkle *t = aetree_tree(ae->tree, h->sender);
+    uint64_t root, theirs[AEMSG_SEGMENTS], mine[MERKLE_FANOUT], leaves[MERKLE_FANOUT];
+    uint32_t diff[MERKLE_FANOUT];
+    size_t n;
+
+    if (h->layout != aetree_layout(ae->tree)) {
+        aemsg_set_status(w, AEMSG_LAYOUT_MISMATCH);
+        return;
+    }
+    if (t == NULL || aemsg_read_roots(r, &root, theirs) != 1) {
+        aemsg_set_status(w, AEMSG_NOT_READY);
+        return;
+    }
+    merkle_segments(t, mine);
+    n = merkle_diff(theirs, mine, MERKLE_FANOUT, diff);
+    for (size_t i = 0; i < n; i++) {
+        merkle_leaves(t, diff[i], leaves);
+        if (aemsg_put_segment(w, diff[i], leaves) != 0)
+            break; /* cannot happen: 64 segments always fit */
+    }
+}
+
+/* KEYS: for each leaf, merges the sender's refs with this node's states:
+ * what is newer here (or missing there) goes back whole, what is newer
+ * there (or missing here) is asked for. */
+static void serve_keys(struct ae *ae, struct aemsg_reader *r,
+                       const struct aemsg_header *h, struct aemsg_writer *w)
+{
+    unsigned leaf;
+    uint32_t nrefs;
+    bool stopped = false;
+
+    if (h->layout != aetree_layout(ae->tree)) {
+        aemsg_set_status(w, AEMSG_LAYOUT_MISMATCH);
+        return;
+    }
+    while (!stopped && aemsg_read_leaf(r, &leaf, &nrefs) == 1) {
+        struct aemsg_ref ref;
+        size_t i;
+        int more = aemsg_read_ref(r, &ref);
+        if (leaf_entries(ae, leaf, h->sender) != 0) {
+            aemsg_set_more(w, true);
+            break;
+        }
+        /* their refs arrive in any order: sort-free merge by lookup */
+        while (!stopped && more == 1) {
+            struct entry probe = {.nkey = (uint8_t)ref.nkey};
+            struct entry *mine;
+            int rc = 0;
+            memcpy(probe.key, ref.key, ref.nkey);
+            mine = bsearch(&probe, ae->mine.e, ae->mine.n, sizeof(probe), entry_cmp);
+            if (mine == NULL || mine->version < ref.version)
+                rc = aemsg_put_wanted(w, ref.key, ref.nkey);
+            else if (mine->version > ref.version)
+                rc = put_current(ae, w, ref.key, ref.nkey);
+            if (mine != NULL)
+                mine->seen = true;
+            if (rc == -ENOSPC) {
+                aemsg_set_more(w, true);
+                stopped = true;
+            }
+            more = aemsg_read_ref(r, &ref);
+        }
+        /* what they did not list at all */
+        for (i = 0; !stopped && i < ae->mine.n; i++) {
+            struct entry *e = &ae->mine.e[i];
+            int rc;
+            if (e->seen)
+                continue;
+            rc = put_current(ae, w, e->key, e->nkey);
+            if (rc == -ENOSPC) {
+                aemsg_set_more(w, true);
+                stopped = true;
+            }
+        }
+    }
+}
+
+static void serve_push(struct ae *ae, struct aemsg_reader *r, struct aemsg_writer *w)
+{
+    struct aemsg_state s;
+    uint32_t applied = 0;
+
+    while (aemsg_read_state(r, &s) == 1)
+        applied += apply(ae, &s);
+    aemsg_set_applied(w, applied);
+}
+
+/* Answers one queued request (on the thread, without the lock). */
+static void serve_one(struct ae *ae, struct served *sv)
+{
+    struct aemsg_reader r;
+    struct aemsg_header h;
+    struct aemsg_writer w;
+    enum aemsg_type reply;
+
+    count(&ae->bytes_in, sv->len);
+    if (aemsg_read_header(&r, sv->msg, sv->len, &h) != 0) {
+        count(&ae->dropped, 1);
+        transport_answer(ae->wire, sv->s, NULL, 0);
+        return;
+    }
+    switch (h.type) {
+    case AEMSG_ROOTS:
+        reply = AEMSG_ROOTS_ACK;
+        break;
+    case AEMSG_KEYS:
+        reply = AEMSG_KEYS_ACK;
+        break;
+    case AEMSG_PUSH:
+        reply = AEMSG_PUSH_ACK;
+        break;
+    default: /* an answer sent as a request */
+        count(&ae->dropped, 1);
+        transport_answer(ae->wire, sv->s, NULL, 0);
+        return;
+    }
+    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, reply, ae->self, aetree_layout(ae->tree));
+    if (reply == AEMSG_ROOTS_ACK)
+        serve_roots(ae, &r, &h, &w);
+    else if (reply == AEMSG_KEYS_ACK)
+        serve_keys(ae, &r, &h, &w);
+    else
+        serve_push(ae, &r, &w);
+    answer(ae, sv->s, &w);
+}
+
+/* nng's thread: a request arrived for us (its MAC checked). */
+static void on_request(void *arg, struct transport_served *s, const char *msg, size_t len)
+{
+    struct ae *ae = arg;
+    struct served *sv = malloc(sizeof(*sv) + len);
+
+    if (sv == NULL) {
+        transport_answer(ae->wire, s, NULL, 0);
+        return;
+    }
+    sv->next = NULL;
+    sv->s = s;
+    sv->len = len;
+    memcpy(sv->msg, msg, len);
+    pthread_mutex_lock(&ae->lock);
+    if (ae->stop || ae->nq >= QUEUE_MAX) {
+        pthread_mutex_unlock(&ae->lock);
+        free(sv);
+        count(&ae->dropped, 1);
+        transport_answer(ae->wire, s, NULL, 0);
+        return;
+    }
+    if (ae->q_tail != NULL)
+        ae->q_tail->next = sv;
+    else
+        ae->q_head = sv;
+    ae->q_tail = sv;
+    ae->nq++;
+    pthread_cond_signal(&ae->cond);
+    pthread_mutex_unlock(&ae->lock);
+}
+
+/* With the lock held: answers what is queued, dropping the lock for each. */
+static void serve_queued_locked(struct ae *ae)
+{
+    while (ae->q_head != NULL && !ae->stop) {
+        struct served *sv = ae->q_head;
+        ae->q_head = sv->next;
+        if (ae->q_head == NULL)
+            ae->q_tail = NULL;
+        ae->nq--;
+        pthread_mutex_unlock(&ae->lock);
+        serve_one(ae, sv);
+        free(sv);
+        pthread_mutex_lock(&ae->lock);
+    }
+}
+
+/* ---- asking the others ---- */
+
+/* nng's thread: the answer to the thread's request. */
+static void on_answer(void *arg, int status, const char *msg, size_t len)
+{
+    struct ae *ae = arg;
+    char *copy = status == 0 ? malloc(len > 0 ? len : 1) : NULL;
+
+    pthread_mutex_lock(&ae->lock);
+    ae->status = status == 0 && copy == NULL ? -ENOMEM : status;
+    if (copy != NULL)
+        memcpy(copy, msg, len);
+    free(ae->answer);
+    ae->answer = copy;
+    ae->answer_len = copy != NULL ? len : 0;
+    ae->answered = true;
+    pthread_cond_signal(&ae->cond);
+    pthread_mutex_unlock(&ae->lock);
+}
+
+/* Sends ae->out[0..len) to gaddr and waits for the answer, answering the
+ * others' requests meanwhile (two nodes asking each other at once must not
+ * wait for each other). Returns 0 with the answer validated into r and h,
+ * or a negative errno. */
+static int ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
+               struct aemsg_header *h)
+{
+    int rc;
+
+    if (len == 0)
+        return -EINVAL;
+    pthread_mutex_lock(&ae->lock);
+    ae->answered = false;
+    ae->waiting = true;
+    pthread_mutex_unlock(&ae->lock);
+    count(&ae->bytes_out, len);
+    rc = transport_request(ae->wire, gaddr, ae->out, len, ae->timeout_ms, on_answer, ae);
+    pthread_mutex_lock(&ae->lock);
+    if (rc != 0)
+        ae->answered = true; /* never called back */
+    /* the transport calls back exactly once, at the latest at its timeout
+     * (or when it closes, which happens only after this thread stopped) */
+    while (!ae->answered) {
+        serve_queued_locked(ae);
+        if (!ae->answered)
+            pthread_cond_wait(&ae->cond, &ae->lock);
+    }
+    ae->waiting = false;
+    if (rc == 0)
+        rc = ae->status;
+    pthread_mutex_unlock(&ae->lock);
+    if (rc != 0)
+        return rc;
+    count(&ae->bytes_in, ae->answer_len);
+    if (aemsg_read_header(r, ae->answer, ae->answer_len, h) != 0) {
+        count(&ae->dropped, 1);
+        return -EPROTO;
+    }
+    return h->status == AEMSG_OK ? 0 : -EAGAIN;
+}
+
+/* KEYS for the leaves in diff[0..n): sends this node's refs, applies the
+ * newer states that come back and pushes the ones asked for. Returns the
+ * number of leaves it covered (> 0), or a negative errno. */
+static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
+                       const uint32_t *diff, size_t n)
+{
+    struct aemsg_writer w, mark;
+    struct aemsg_reader r;
+    struct aemsg_header h;
+    struct aemsg_state s;
+    const char *key;
+    size_t nkey, done = 0, pushed = 0;
+    int rc;
+
+    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_KEYS, ae->self,
+                aetree_layout(ae->tree));
+    while (done < n) {
+        mark = w;
+        if (leaf_entries(ae, diff[done], peer) != 0 ||
+            aemsg_put_leaf(&w, diff[done]) != 0)
+            break;
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < ae->mine.n; i++) {
+            struct aemsg_ref ref = {.key = ae->mine.e[i].key,
+                                    .nkey = ae->mine.e[i].nkey,
+                                    .version = ae->mine.e[i].version,
+                                    .iflags = ae->mine.e[i].iflags};
+            rc = aemsg_put_ref(&w, &ref);
+        }
+        if (rc != 0) {
+            w = mark; /* this leaf goes in the next exchange */
+            break;
+        }
+        done++;
+    }
+    if (done == 0)
+        return -E2BIG; /* one leaf holds more than a message: never compared */
+    rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
+    if (rc != 0)
+        return rc;
+    while (aemsg_read_state(&r, &s) == 1)
+        apply(ae, &s);
+    /* the answer (ae->answer) stays until the next ask(): read it whole */
+    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_PUSH, ae->self,
+                aetree_layout(ae->tree));
+    while (aemsg_read_wanted(&r, &key, &nkey) == 1) {
+        rc = put_current(ae, &w, key, nkey);
+        if (rc == -ENOSPC)
+            break; /* the rest at the next exchange */
+        pushed += rc == 0;
+    }
+    if (pushed > 0) {
+        count(&ae->sent, pushed);
+        rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
+        if (rc != 0)
+            return rc;
+    }
+    return (int)done;
+}
+
+/* One exchange with peer: returns 0 or a negative errno. */
+static int exchange(struct ae *ae, const char *peer)
+{
+    const struct merkle *t = aetree_tree(ae->tree, peer);
+    uint64_t seg[MERKLE_FANOUT], theirs[MERKLE_FANOUT], mine[MERKLE_FANOUT];
+    uint32_t *diff = NULL, idx[MERKLE_FANOUT];
+    struct aemsg_writer w;
+    struct aemsg_reader r;
+    struct aemsg_header h;
+    char gaddr[GMSG_MAX_ADDR + 1];
+    unsigned index;
+    size_t ndiff = 0;
+    int rc;
+
+    if (t == NULL || !gossip_gaddr(ae->g, peer, gaddr, sizeof(gaddr)))
+        return -ENOENT;
+    merkle_segments(t, seg);
+    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_ROOTS, ae->self,
+                aetree_layout(ae->tree));
+    aemsg_put_roots(&w, merkle_root(t), seg);
+    count(&ae->exchanges, 1);
+    rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
+    if (rc != 0)
+        return rc;
+    if (h.count == 0) {
+        count(&ae->in_sync, 1);
+        return 0;
+    }
+    diff = malloc(MERKLE_LEAVES * sizeof(*diff));
+    if (diff == NULL)
+        return -ENOMEM;
+    while (aemsg_read_segment(&r, &index, theirs) == 1) {
+        size_t n;
+        merkle_leaves(t, index, mine);
+        n = merkle_diff(theirs, mine, MERKLE_FANOUT, idx);
+        for (size_t i = 0; i < n; i++)
+            diff[ndiff++] = index * MERKLE_FANOUT + idx[i];
+    }
+    count(&ae->leaves, ndiff);
+    for (size_t at = 0; at < ndiff;) {
+        rc = sync_leaves(ae, peer, gaddr, diff + at, ndiff - at);
+        if (rc == -E2BIG) {
+            at++; /* skip a leaf too big for one message */
+            continue;
+        }
+        if (rc < 0)
+            break;
+        at += (size_t)rc;
+        rc = 0;
+    }
+    free(diff);
+    return rc;
+}
+
+/* The next node of the ring to compare with (round robin, skipping this
+ * one and those down), into peer; false when there is none. */
+static bool next_peer(struct ae *ae, char *peer, size_t cap)
+{
+    struct ring *r = ring_acquire(ae->ring);
+    size_t n = r != NULL ? ring_node_count(r) : 0;
+    bool found = false;
+
+    for (size_t k = 0; k < n && !found; k++) {
+        const struct ring_node *node = ring_node(r, ae->next_peer++ % n);
+        if (!node->down && strcmp(node->id, ae->self) != 0 && strlen(node->id) < cap) {
+            memcpy(peer, node->id, strlen(node->id) + 1);
+            found = true;
+        }
+    }
+    ring_release(r);
+    return found;
+}
+
+static void interval(struct ae *ae)
+{
+    struct store_stats ss;
+    char peer[AEMSG_MAX_ID + 1];
+    int rc;
+
+    store_get_stats(ae->st, &ss);
+    ae->full = ss.evictions > ae->evictions;
+    ae->evictions = ss.evictions;
+    if (aetree_sync(ae->tree, ae->ring) > 0 && verbose(ae) > 0)
+        fprintf(stderr, "meshcached: anti-entropy trees rebuilt for layout %016llx\n",
+                (unsigned long long)aetree_layout(ae->tree));
+    if (!next_peer(ae, peer, sizeof(peer)))
+        return;
+    rc = exchange(ae, peer);
+    if (rc != 0 && rc != -ENOENT) {
+        count(&ae->errors, 1);
+        if (verbose(ae) > 1)
+            fprintf(stderr, "meshcached: anti-entropy with %s: %s\n", peer,
+                    strerror(-rc));
+    }
+}
+
+static void *ae_main(void *arg)
+{
+    struct ae *ae = arg;
+
+    pthread_mutex_lock(&ae->lock);
+    while (!ae->stop) {
+        uint64_t before = __atomic_load_n(&ae->bytes_out, __ATOMIC_RELAXED) +
+                          __atomic_load_n(&ae->bytes_in, __ATOMIC_RELAXED);
+        uint64_t wait_ms, moved;
+        struct timespec until;
+        pthread_mutex_unlock(&ae->lock);
+        interval(ae);
+        moved = __atomic_load_n(&ae->bytes_out, __ATOMIC_RELAXED) +
+                __atomic_load_n(&ae->bytes_in, __ATOMIC_RELAXED) - before;
+        /* the bytes moved pay for themselves in time before the next */
+        wait_ms = ae->interval_ms + moved * 1000 / ae->bytes_per_sec;
+        mctime_deadline(&until, wait_ms);
+        pthread_mutex_lock(&ae->lock);
+        while (!ae->stop) {
+            serve_queued_locked(ae);
+            if (ae->stop ||
+                pthread_cond_timedwait(&ae->cond, &ae->lock, &until) == ETIMEDOUT)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&ae->lock);
+    return NULL;
+}
+
+/* ---- life ---- */
+
+int ae_new(const struct ae_config *cfg, struct ae **out)
+{
+    struct ae *ae = calloc(1, sizeof(*ae));
+    struct aetree_config tc = {
+        .st = cfg->st, .self = cfg->self, .replicas = cfg->replicas};
+
+    if (ae == NULL)
+        return -ENOMEM;
+    ae->st = cfg->st;
+    ae->ring = cfg->ring;
+    snprintf(ae->self, sizeof(ae->self), "%s", cfg->self);
+    ae->interval_ms = cfg->interval_ms;
+    ae->bytes_per_sec = cfg->bytes_per_sec > 0 ? cfg->bytes_per_sec : 1;
+    ae->timeout_ms = cfg->timeout_ms;
+    ae->verbose = cfg->verbose;
+    pthread_mutex_init(&ae->lock, NULL);
+    pthread_cond_init(&ae->cond, NULL);
+    ae->out = malloc(AEMSG_MAX_SIZE);
+    if (ae->out == NULL || aetree_new(&tc, &ae->tree) != 0) {
+        ae_free(ae);
+        return -ENOMEM;
+    }
+    *out = ae;
+    return 0;
+}
+
+int ae_start(struct ae *ae, struct gossip *g)
+{
+    ae->g = g;
+    ae->wire = gossip_wire(g);
+    if (ae->wire == NULL)
+        return -1;
+    gossip_share_port(ae->g, "MCa", on_request, ae);
+    if (pthread_create(&ae->thread, NULL, ae_main, ae) != 0)
+        return -1;
+    ae->started = true;
+    return 0;
+}
+
+void ae_free(struct ae *ae)
+{
+    if (ae == NULL)
+        return;
+    pthread_mutex_lock(&ae->lock);
+    ae->stop = true;
+    pthread_cond_signal(&ae->cond);
+    pthread_mutex_unlock(&ae->lock);
+    if (ae->started)
+        pthread_join(ae->thread, NULL);
+    /* requests still queued get no answer: their senders time out */
+    while (ae->q_head != NULL) {
+        struct served *sv = ae->q_head;
+        ae->q_head = sv->next;
+        transport_answer(ae->wire, sv->s, NULL, 0);
+        free(sv);
+    }
+    aetree_free(ae->tree);
+    free(ae->answer);
+    free(ae->out);
+    free(ae->mine.e);
+    pthread_cond_destroy(&ae->cond);
+    pthread_mutex_destroy(&ae->lock);
+    free(ae);
+}
+
+void ae_stats(struct ae *ae, struct buf *out)
+{
+#define AE_STAT(name)                                                                    \
+    stats_line(out, "ae_" #name, "%llu",                                                 \
+               (unsigned long long)__atomic_load_n(&ae->name, __ATOMIC_RELAXED));
+    stats_line(out, "ae_layout", "%016llx", (unsigned long long)aetree_layout(ae->tree));
+    AE_STAT(exchanges)
+    AE_STAT(in_sync)
+    AE_STAT(leaves)
+    AE_STAT(sent)
+    AE_STAT(received)
+    AE_STAT(skipped_full)
+    AE_STAT(bytes_out)
+    AE_STAT(bytes_in)
+    AE_STAT(errors)
+    AE_STAT(dropped)
+#undef AE_STAT
+}

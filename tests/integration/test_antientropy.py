@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""Anti-entropy: replicas that missed writes are repaired in the background.
+
+Three gossip nodes with --replicas 3 and hints capped at one per worker
+(-o hints_max=1), so that nothing but anti-entropy can bring a missed
+write: one node is paused (SIGSTOP) while keys are written and deleted
+through another, then resumed; every copy of every key on it must become
+the newest (deleted keys tombstones, never resurrected) within
+CONVERGE_TIMEOUT. A node killed and restarted empty must be refilled the
+same way. A cluster in sync must cost a small constant per exchange, and
+malformed anti-entropy messages on the cluster port are dropped and
+counted, never answered, and cost the node nothing.
+
+Figures (seconds to converge, keys repaired, bytes per exchange in sync)
+are printed for the record. Every wait is bounded.
+"""
+
+import time
+
+import mchelper
+from mchelper import check, check_eq
+from test_cluster import cluster_view
+from test_gossip import GossipCluster, raw_session, req_frame
+from test_replication import peer_conn, rg_copies
+
+AE_INTERVAL_MS = 100
+CONVERGE_TIMEOUT = 30.0
+N_BEFORE = 2000  # keys written while every node is up
+N_DURING = 8000  # keys written while one is paused
+N_DELETED = 500  # of the first ones, deleted while it is paused
+BATCH = 250
+AE_FIELDS = ["ae_exchanges", "ae_in_sync", "ae_leaves", "ae_sent", "ae_received",
+             "ae_bytes_out", "ae_bytes_in", "ae_errors", "ae_dropped"]
+
+
+def ae_cluster():
+    return GossipCluster(n=3, extra=["--replicas", "3", "-o", "hints_max=1",
+                                     "-o", "ae_interval_ms=%d" % AE_INTERVAL_MS])
+
+
+def ae_stats(cl, i):
+    with cl.conn(i, 2.0) as c:
+        v = cluster_view(c)
+    return {f: v.field_int(f) for f in AE_FIELDS}
+
+
+def key(n):
+    return b"ae:%d" % n
+
+
+def write(cl, i, reqs, what):
+    """Pipelines storage commands through node i; returns how many were
+    answered STORED / DELETED (a write may fail while an owner is paused
+    and not yet declared dead)."""
+    ok = 0
+    with cl.conn(i, 20.0) as c:
+        for start in range(0, len(reqs), BATCH):
+            chunk = reqs[start:start + BATCH]
+            c.send(b"".join(chunk))
+            for _ in chunk:
+                line = c.read_until(b"\r\n", 20.0)
+                ok += line in (b"STORED\r\n", b"DELETED\r\n")
+    print("%s: %d of %d answered" % (what, ok, len(reqs)))
+    return ok
+
+
+def copies(cl, i, keys):
+    with peer_conn(cl, i, 20) as c:
+        return rg_copies(c, keys, 20)
+
+
+def same(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return (a.version, a.tomb, a.value, a.flags) == (b.version, b.tomb, b.value, b.flags)
+
+
+def wait_converged(cl, node, ref, keys, what):
+    """Polls until node's copy of every key equals node ref's; returns the
+    seconds it took."""
+    t0 = time.monotonic()
+    deadline = t0 + CONVERGE_TIMEOUT
+    want = copies(cl, ref, keys)
+    while True:
+        got = copies(cl, node, keys)
+        bad = [k for k in keys if not same(got[k], want[k])]
+        if not bad:
+            return time.monotonic() - t0
+        if time.monotonic() > deadline:
+            raise mchelper.TestFailure(
+                "%s: %d of %d keys differ on %s after %.0f s (e.g. %r: %r, %s has %r); %s" % (
+                    what, len(bad), len(keys), cl.ids[node], CONVERGE_TIMEOUT, bad[0],
+                    got[bad[0]], cl.ids[ref], want[bad[0]], ae_stats(cl, node)))
+        time.sleep(0.5)
+
+
+def test_a_paused_owner_gets_what_it_missed():
+    with ae_cluster() as cl:
+        cl.wait_formed()
+        before = [b"set %s 0 0 3\r\nold\r\n" % key(n) for n in range(N_BEFORE)]
+        check_eq(write(cl, 0, before, "before the pause"), N_BEFORE, "writes with all up")
+        cl.nodes[1].pause()
+        try:
+            during = [b"set %s 7 0 3\r\nnew\r\n" % key(n)
+                      for n in range(N_BEFORE, N_BEFORE + N_DURING)]
+            deletes = [b"delete %s\r\n" % key(n) for n in range(N_DELETED)]
+            write(cl, 0, during + deletes, "during the pause")
+        finally:
+            cl.nodes[1].resume()
+        keys = [key(n) for n in range(N_BEFORE + N_DURING)]
+        took = wait_converged(cl, 1, 0, keys, "after the pause")
+        got = copies(cl, 1, keys[:N_DELETED])
+        check(all(c is not None and c.tomb for c in got.values()),
+              "every deleted key is a tombstone on the paused node")
+        for i in (0, 2):
+            held = copies(cl, i, keys[:N_DELETED])
+            check(all(c is not None and c.tomb for c in held.values()),
+                  "no deleted key came back on %s" % cl.ids[i])
+        s = ae_stats(cl, 1)
+        print("paused node converged %.1f s after SIGCONT; its anti-entropy: %s" % (took, s))
+        check(s["ae_received"] + ae_stats(cl, 0)["ae_sent"] > 0,
+              "anti-entropy moved the missed writes")
+
+
+def test_a_restarted_node_is_refilled():
+    with ae_cluster() as cl:
+        cl.wait_formed()
+        reqs = [b"set %s 0 0 5\r\nvalue\r\n" % key(n) for n in range(N_DURING)]
+        check_eq(write(cl, 0, reqs, "writes"), N_DURING, "writes with all up")
+        cl.kill(2)
+        cl.restart(2)
+        keys = [key(n) for n in range(N_DURING)]
+        took = wait_converged(cl, 2, 0, keys, "after the restart")
+        print("restarted node holds every key %.1f s after its restart: %s"
+              % (took, ae_stats(cl, 2)))
+
+
+def test_in_sync_costs_a_small_constant():
+    with ae_cluster() as cl:
+        cl.wait_formed()
+        reqs = [b"set %s 0 0 5\r\nvalue\r\n" % key(n) for n in range(N_BEFORE)]
+        write(cl, 0, reqs, "writes")
+        time.sleep(1.0)
+        a = [ae_stats(cl, i) for i in range(3)]
+        time.sleep(3.0)
+        b = [ae_stats(cl, i) for i in range(3)]
+        for i in range(3):
+            n = b[i]["ae_exchanges"] - a[i]["ae_exchanges"]
+            synced = b[i]["ae_in_sync"] - a[i]["ae_in_sync"]
+            moved = (b[i]["ae_bytes_out"] - a[i]["ae_bytes_out"] +
+                     b[i]["ae_bytes_in"] - a[i]["ae_bytes_in"])
+            check(n >= 10, "%s made %d exchanges in 3 s" % (cl.ids[i], n))
+            check_eq(synced, n, "%s: exchanges that found the pair in sync" % cl.ids[i])
+            print("%s in sync: %d exchanges in 3 s, %d bytes both ways (%.0f per exchange, "
+                  "answers to the others' included)" % (cl.ids[i], n, moved, moved / n))
+            check(moved / n < 2048, "%s: %.0f bytes per exchange in sync" % (cl.ids[i], moved / n))
+
+
+def test_malformed_messages_are_dropped():
+    with ae_cluster() as cl:
+        cl.wait_formed()
+        host, gport = cl.hosts[1], cl.gports[1]
+        before = ae_stats(cl, 1)["ae_dropped"]
+        bodies = [
+            b"MCa",  # header cut short
+            b"MCa\x09\x01",  # another version
+            b"MCa\x01\x01\x02g9" + b"\x00" * 8,  # a ROOTS without its hashes
+            b"MCa\x01\x03\x02g9" + b"\x00" * 8 + b"\xff\xff",  # too many leaves
+            b"MCa\x01\x02\x02g9" + b"\x00" * 8 + b"\x00\x00",  # an answer as a request
+            b"MCa" + bytes(range(256)) * 4,
+        ]
+        for n, body in enumerate(bodies):
+            got = raw_session(host, gport, [req_frame(n + 1, body)], hold=0.3)
+            check_eq(got[8:], b"", "no answer to malformed message %d" % n)
+        deadline = time.monotonic() + 5.0
+        while ae_stats(cl, 1)["ae_dropped"] < before + len(bodies):
+            check(time.monotonic() < deadline,
+                  "ae_dropped counts the %d messages: %s" % (len(bodies), ae_stats(cl, 1)))
+            time.sleep(0.1)
+        write(cl, 1, [b"set after 0 0 2\r\nok\r\n"], "a write after the junk")
+        with cl.conn(1) as c:
+            check_eq(c.line(b"get after\r\n"), b"VALUE after 0 2\r\n", "the node still serves")
+
+
+if __name__ == "__main__":
+    mchelper.run_tests([test_a_paused_owner_gets_what_it_missed,
+                        test_a_restarted_node_is_refilled,
+                        test_in_sync_costs_a_small_constant,
+                        test_malformed_messages_are_dropped])
