@@ -488,21 +488,8 @@ static void on_repair_answer(void *arg, uint32_t slot, int status, bool error,
  * Counts a repair when it took. */
 static void take_newer(struct repl *rp, struct sync_key *sk)
 {
-    struct store *st = rp->srv->store;
-    enum store_alloc_err err;
-    int64_t exp = sk->best.exptime;
-    struct item *it =
-        store_alloc(st, sk->key, sk->nkey, store_hash(sk->key, sk->nkey), sk->best.flags,
-                    exp == 0 ? 0 : mctime_realtime(exp), sk->best.nvalue + 2, &err);
-
-    if (it == NULL)
-        return;
-    if (sk->best.nvalue > 0) /* an empty value has no buffer */
-        memcpy(item_value(it), sk->best_value.data, sk->best.nvalue);
-    memcpy(item_value(it) + sk->best.nvalue, "\r\n", 2);
-    it->cas = sk->best.version;
-    it->iflags |= sk->best.iflags;
-    if (store_apply(st, it, NULL) == STORE_APPLIED)
+    if (store_apply_state(rp->srv->store, sk->key, sk->nkey, &sk->best,
+                          sk->best_value.data, NULL) == STORE_APPLIED)
         STATS_INCR(rp->stats, read_repairs);
 }
 
