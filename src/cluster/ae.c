@@ -172,13 +172,23 @@ static int put_current(struct ae *ae, struct aemsg_writer *w, const char *key,
     return rc;
 }
 
-/* Applies a received state, unless this node is full and does not hold
- * the key (see ae.h). Returns true when it was applied. */
+/* Whether a key this node does not hold would take memory it cannot
+ * spare: it evicted in the last interval, or taking it would leave less
+ * than a tenth of -m free (evicting for repair would churn the cache). */
+static bool no_room_for(struct ae *ae, const struct aemsg_state *s)
+{
+    uint64_t need = (uint64_t)s->nkey + s->st.nvalue + 128;
+
+    return ae->full || store_mem_free(ae->st) < need + store_mem_limit(ae->st) / 10;
+}
+
+/* Applies a received state, unless it is a key this node does not hold
+ * and has no room for (see ae.h). Returns true when it was applied. */
 static bool apply(struct ae *ae, const struct aemsg_state *s)
 {
     struct store_state here;
 
-    if (ae->full && !(s->st.iflags & ITEM_TOMBSTONE) &&
+    if (!(s->st.iflags & ITEM_TOMBSTONE) && no_room_for(ae, s) &&
         !store_read_state(ae->st, s->key, s->nkey, &here, NULL)) {
         count(&ae->skipped_full, 1);
         return false;
@@ -251,16 +261,24 @@ static void serve_keys(struct ae *ae, struct aemsg_reader *r,
         /* their refs arrive in any order: sort-free merge by lookup */
         while (!stopped && more == 1) {
             struct entry probe = {.nkey = (uint8_t)ref.nkey};
+            /* refs carry no value size: a small key's need stands for it */
+            struct aemsg_state ref_size = {.nkey = ref.nkey};
             struct entry *mine;
             int rc = 0;
             memcpy(probe.key, ref.key, ref.nkey);
             mine = bsearch(&probe, ae->mine.e, ae->mine.n, sizeof(probe), entry_cmp);
-            if (mine == NULL || mine->version < ref.version)
-                rc = aemsg_put_wanted(w, ref.key, ref.nkey);
-            else if (mine->version > ref.version)
-                rc = put_current(ae, w, ref.key, ref.nkey);
-            if (mine != NULL)
+            if (mine == NULL) {
+                /* missing here: wanted, unless it would not fit (a delete
+                 * always does) */
+                if ((ref.iflags & ITEM_TOMBSTONE) || !no_room_for(ae, &ref_size))
+                    rc = aemsg_put_wanted(w, ref.key, ref.nkey);
+            } else {
                 mine->seen = true;
+                if (mine->version < ref.version)
+                    rc = aemsg_put_wanted(w, ref.key, ref.nkey);
+                else if (mine->version > ref.version)
+                    rc = put_current(ae, w, ref.key, ref.nkey);
+            }
             if (rc == -ENOSPC) {
                 aemsg_set_more(w, true);
                 stopped = true;
@@ -585,6 +603,11 @@ static void interval(struct ae *ae)
     if (aetree_sync(ae->tree, ae->ring) > 0 && verbose(ae) > 0)
         fprintf(stderr, "meshcached: anti-entropy trees rebuilt for layout %016llx\n",
                 (unsigned long long)aetree_layout(ae->tree));
+    /* A node without room would be sent the keys it lacks only to drop
+     * them: it waits for the others' exchanges, in which it still takes
+     * deletes and newer versions of what it holds, and gives its own. */
+    if (ae->full || store_mem_free(ae->st) < store_mem_limit(ae->st) / 10)
+        return;
     if (!next_peer(ae, peer, sizeof(peer)))
         return;
     rc = exchange(ae, peer);

@@ -24,10 +24,11 @@
  *
  * Bounds: one exchange at a time, messages at most AEMSG_MAX_SIZE, and
  * after an exchange that moved B bytes the next waits B / ae_bytes_per_sec
- * seconds more. A node that evicted in the last interval (it is full)
- * takes no key it does not hold from anti-entropy, only newer versions
- * and deletes of keys it holds, so that repair never churns a full cache;
- * what it lacks is found again once it has room.
+ * seconds more. A node that evicted in the last interval, or that would
+ * have less than a tenth of -m free after taking a key, takes no key it
+ * does not hold from anti-entropy, only newer versions and deletes of keys
+ * it holds, so that repair never churns a full cache; what it lacks is
+ * taken once it has room.
  *
  * Threads: one thread of its own runs the exchanges and answers the other
  * nodes' requests, which nng's threads queue for it; the store observer

@@ -949,6 +949,18 @@ uint64_t store_sample_expired(struct store *st, uint64_t budget_us)
     return freed;
 }
 
+uint64_t store_mem_free(const struct store *st)
+{
+    uint64_t used = __atomic_load_n(&st->mem_used, __ATOMIC_RELAXED);
+
+    return used < st->cfg.maxbytes ? st->cfg.maxbytes - used : 0;
+}
+
+uint64_t store_mem_limit(const struct store *st)
+{
+    return st->cfg.maxbytes;
+}
+
 void store_get_stats(struct store *st, struct store_stats *out)
 {
     rel_time_t now = mctime_now(), oldest = now;

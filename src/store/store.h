@@ -269,6 +269,13 @@ size_t store_scan_hash(struct store *st, uint32_t value, unsigned bits,
 size_t store_scan_shard(struct store *st, uint32_t shard,
                         void (*fn)(void *arg, const struct item *it), void *arg);
 
+/* Bytes left below the memory limit (0 when at or over it). Any thread,
+ * no lock: one atomic load. */
+uint64_t store_mem_free(const struct store *st);
+
+/* The memory limit (-m), in bytes. */
+uint64_t store_mem_limit(const struct store *st);
+
 /* Sums the counters of every shard. */
 void store_get_stats(struct store *st, struct store_stats *out);
 

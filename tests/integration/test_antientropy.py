@@ -29,7 +29,7 @@ N_BEFORE = 2000  # keys written while every node is up
 N_DURING = 8000  # keys written while one is paused
 N_DELETED = 500  # of the first ones, deleted while it is paused
 BATCH = 250
-AE_FIELDS = ["ae_exchanges", "ae_in_sync", "ae_leaves", "ae_sent", "ae_received",
+AE_FIELDS = ["ae_exchanges", "ae_in_sync", "ae_leaves", "ae_sent", "ae_received", "ae_skipped_full",
              "ae_bytes_out", "ae_bytes_in", "ae_errors", "ae_dropped"]
 
 
@@ -150,10 +150,51 @@ def test_in_sync_costs_a_small_constant():
             moved = (b[i]["ae_bytes_out"] - a[i]["ae_bytes_out"] +
                      b[i]["ae_bytes_in"] - a[i]["ae_bytes_in"])
             check(n >= 10, "%s made %d exchanges in 3 s" % (cl.ids[i], n))
-            check_eq(synced, n, "%s: exchanges that found the pair in sync" % cl.ids[i])
+            # one exchange may be under way at either sample
+            check(n - 1 <= synced <= n + 1,
+                  "%s: %d of %d exchanges found the pair in sync" % (cl.ids[i], synced, n))
             print("%s in sync: %d exchanges in 3 s, %d bytes both ways (%.0f per exchange, "
                   "answers to the others' included)" % (cl.ids[i], n, moved, moved / n))
             check(moved / n < 2048, "%s: %.0f bytes per exchange in sync" % (cl.ids[i], moved / n))
+
+
+def test_a_full_node_is_not_refilled_in_a_loop():
+    """One node has -m 4 where the others have 64: it evicts what the others
+    keep, and anti-entropy must not push the evicted keys back into it over
+    and over (churning its cache and the network); it takes deletes and
+    newer versions of what it holds."""
+    cl = ae_cluster()
+    cl.args[2] = cl.args[2] + ["-m", "4"]
+    with cl:
+        cl.wait_formed()
+        value = b"x" * 1000
+        reqs = [b"set %s 0 0 %d\r\n%s\r\n" % (key(n), len(value), value) for n in range(8000)]
+        write(cl, 0, reqs, "8 MB through a node with room")
+        time.sleep(1.0)
+
+        def evictions():
+            with cl.conn(2, 2.0) as c:
+                text = c.line(b"stats\r\n")
+                text += c.read_until(b"END\r\n", 2.0)
+            return int(text.split(b"STAT evictions ")[1].split(b"\r\n")[0])
+
+        e0, s0 = evictions(), ae_stats(cl, 2)
+        time.sleep(3.0)
+        e1, s1 = evictions(), ae_stats(cl, 2)
+        print("full node: %d evictions, then %d more in 3 s of anti-entropy; skipped %d "
+              "states of keys it does not hold" % (e0, e1 - e0,
+                                                   s1["ae_skipped_full"] - s0["ae_skipped_full"]))
+        check(e0 > 0, "the -m 4 node evicted")
+        check(e1 - e0 < 200, "anti-entropy made the full node evict %d more in 3 s" % (e1 - e0))
+        # a delete still reaches it
+        write(cl, 0, [b"delete %s\r\n" % key(7999)], "a delete")
+        deadline = time.monotonic() + CONVERGE_TIMEOUT
+        while True:
+            got = copies(cl, 2, [key(7999)])[key(7999)]
+            if got is not None and got.tomb:
+                break
+            check(time.monotonic() < deadline, "the delete reached the full node: %r" % (got,))
+            time.sleep(0.2)
 
 
 def test_malformed_messages_are_dropped():
@@ -186,4 +227,5 @@ if __name__ == "__main__":
     mchelper.run_tests([test_a_paused_owner_gets_what_it_missed,
                         test_a_restarted_node_is_refilled,
                         test_in_sync_costs_a_small_constant,
+                        test_a_full_node_is_not_refilled_in_a_loop,
                         test_malformed_messages_are_dropped])

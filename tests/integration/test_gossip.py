@@ -36,6 +36,8 @@ from test_cluster import (CLUSTER_FIELDS, TEST_VNODES, Cluster, ClusterView, clu
 
 GOSSIP_FIELDS = ["gossip_interval_ms", "gossip_msgs_in", "gossip_msgs_out", "gossip_bytes_in",
                  "gossip_bytes_out", "gossip_dropped", "gossip_bad_mac"]
+AE_FIELDS = ["ae_layout", "ae_exchanges", "ae_in_sync", "ae_leaves", "ae_sent", "ae_received",
+             "ae_skipped_full", "ae_bytes_out", "ae_bytes_in", "ae_errors", "ae_dropped"]
 STATES = ("alive", "suspect", "dead", "left")
 LIVE_STATES = ("alive", "suspect")
 DEFAULT_INTERVAL_MS = 500
@@ -96,10 +98,17 @@ class GossipView(ClusterView):
         check(names[:1] == ["self"], "stats cluster does not start with self: %s" % self)
         check(all(n.startswith("member:") for n in names[1:1 + nmembers]),
               "member lines are not right after self: %s" % self)
-        check_eq(names[1 + nmembers:], GOSSIP_FIELDS + CLUSTER_FIELDS,
+        # anti-entropy's lines follow the quorums when it runs (copies > 1)
+        at = CLUSTER_FIELDS.index("read_quorum") + 1
+        cluster = CLUSTER_FIELDS[:at] + (AE_FIELDS if "ae_layout" in names else []) + \
+            CLUSTER_FIELDS[at:]
+        check_eq(names[1 + nmembers:], GOSSIP_FIELDS + cluster,
                  "stats cluster field order in gossip mode")
-        for name in GOSSIP_FIELDS + CLUSTER_FIELDS:
-            if name != "ring_share":
+        for name in GOSSIP_FIELDS + cluster:
+            if name == "ae_layout":
+                check(len(self.fields[name]) == 16 and int(self.fields[name], 16) > 0,
+                      "ae_layout %r is not 16 hex digits" % self.fields[name])
+            elif name != "ring_share":
                 self.field_int(name)
         share = self.fields["ring_share"]
         check(len(share.partition(".")[2]) == 4, "ring_share %r is not x.xxxx" % share)
