@@ -2,7 +2,7 @@
  * store: sharded chained hash tables that grow incrementally, one LRU list
  * per shard, and a single atomic byte counter that enforces the memory limit.
  */
-#include "store/store.h"
+#include "store/store_internal.h"
 #include "base/version.h"
 
 #include <errno.h>
@@ -17,63 +17,7 @@
 #define HASH_MAX_BUCKETS     (1u << (32 - STORE_SHARD_BITS))
 #define REHASH_STEP          4     /* buckets moved per insert while growing */
 #define TAIL_SEARCH          5     /* LRU tail items checked for an expired one */
-#define SAMPLE_BUCKETS       64    /* buckets examined per shard per sampler pass */
 #define STORE_MAX_DRIFT_MS   60000 /* versions further ahead are not followed */
-
-struct htab {
-    struct item **b; /* buckets */
-    uint32_t mask;   /* bucket count - 1 */
-};
-
-struct store_shard {
-    pthread_mutex_t lock;
-    struct store *st;
-    struct htab ht[2];     /* ht[1] is the bigger table while growing */
-    bool growing;          /* moving buckets from ht[0] to ht[1] */
-    uint32_t rehash_idx;   /* next ht[0] bucket to move */
-    uint32_t count;        /* linked items, tombstones included */
-    uint32_t tombs;        /* linked tombstones */
-    uint32_t nexp;         /* linked items with an expiry time */
-    uint32_t sweep_epoch;  /* flush epoch when the current sampler sweep began */
-    uint32_t swept_epoch;  /* flush epoch a whole sampler sweep has covered */
-    uint32_t sample_pos;   /* the sampler's cursor into ht[0] */
-    struct item *lru_head; /* most recently used */
-    struct item *lru_tail; /* least recently used */
-    /* counters, under lock */
-    uint64_t bytes;
-    uint64_t table_bytes;
-    uint64_t total_items;
-    uint64_t evictions;
-    uint64_t evicted_nonzero;
-    uint64_t evicted_unfetched;
-    uint64_t expired_unfetched;
-    uint64_t reclaimed;
-} __attribute__((aligned(64)));
-
-/* What eviction must not free: the key an operation is about to join with
- * or count from (append, prepend, incr). */
-struct spare {
-    const char *key;
-    size_t nkey;
-    uint32_t hv;
-};
-
-struct store {
-    struct store_config cfg;
-    struct store_observer ob; /* set before other threads use the store */
-    /* atomic: each shard's LRU tail as tail_key() orders it, UINT64_MAX for
-     * an empty shard; written under the shard's lock when the tail changes,
-     * read without locks by evict_one() to pick the least recently used
-     * tail of all shards (a dense array: one scan reads 32 cache lines) */
-    uint64_t tail_keys[STORE_SHARDS];
-    uint64_t mem_used;      /* atomic: item + table bytes charged */
-    uint64_t cas;           /* atomic: last CAS value handed out */
-    uint64_t outofmemory;   /* atomic */
-    rel_time_t oldest_live; /* atomic: flush_all deadline, 0 = none */
-    uint64_t oldest_cas;    /* atomic: items below this CAS were flushed */
-    uint32_t flush_epoch;   /* atomic: flush_all calls so far */
-    struct store_shard shards[STORE_SHARDS];
-};
 
 uint32_t store_hash(const char *key, size_t nkey)
 {
@@ -109,21 +53,6 @@ static void mem_sub(struct store *st, uint64_t n)
 static inline struct item **bucket_of(struct htab *t, uint32_t hv)
 {
     return &t->b[(hv >> STORE_SHARD_BITS) & t->mask];
-}
-
-static bool item_flushed(const struct store *st, const struct item *it, rel_time_t now)
-{
-    rel_time_t live = __atomic_load_n(&st->oldest_live, __ATOMIC_RELAXED);
-    uint64_t ocas = __atomic_load_n(&st->oldest_cas, __ATOMIC_RELAXED);
-
-    if (live == 0 || live > now)
-        return false;
-    return it->time <= live || (ocas != 0 && it->cas < ocas);
-}
-
-static bool item_expired(const struct item *it, rel_time_t now)
-{
-    return it->exptime != 0 && it->exptime <= now;
 }
 
 /* ---- LRU ---- */
@@ -191,7 +120,7 @@ static struct item **chain_slot(struct store_shard *sh, struct item *it)
     return NULL;
 }
 
-static void rehash_step(struct store_shard *sh, int buckets)
+void do_store_rehash_step(struct store_shard *sh, int buckets)
 {
     while (sh->growing && buckets-- > 0) {
         struct item *it = sh->ht[0].b[sh->rehash_idx];
@@ -278,7 +207,7 @@ static void unlink_free(struct store_shard *sh, struct item *it)
     free(it);
 }
 
-static void reclaim(struct store_shard *sh, struct item *it)
+void do_store_reclaim(struct store_shard *sh, struct item *it)
 {
     if (!(it->iflags & ITEM_FETCHED))
         sh->expired_unfetched++;
@@ -305,7 +234,7 @@ static bool free_from(struct store *st, struct store_shard *sh, const struct spa
 
     for (it = sh->lru_tail; it != NULL && n < TAIL_SEARCH; it = it->prev, n++) {
         if ((item_expired(it, now) || item_flushed(st, it, now)) && !spared(it, sp)) {
-            reclaim(sh, it);
+            do_store_reclaim(sh, it);
             return true;
         }
     }
@@ -531,13 +460,13 @@ static struct item *find_any(struct store_shard *sh, const char *key, size_t nke
             if (item_flushed(sh->st, it, now)) {
                 if (why != NULL)
                     *why = STORE_MISS_FLUSHED;
-                reclaim(sh, it);
+                do_store_reclaim(sh, it);
                 return NULL;
             }
             if (item_expired(it, now)) {
                 if (why != NULL)
                     *why = STORE_MISS_EXPIRED;
-                reclaim(sh, it);
+                do_store_reclaim(sh, it);
                 return NULL;
             }
             return it;
@@ -563,7 +492,7 @@ void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old
     if (old != NULL)
         unlink_free(sh, old);
     maybe_grow(sh);
-    rehash_step(sh, REHASH_STEP);
+    do_store_rehash_step(sh, REHASH_STEP);
     pp = bucket_of(&sh->ht[sh->growing ? 1 : 0], it->hv);
     it->h_next = *pp;
     *pp = it;
@@ -628,72 +557,6 @@ void do_store_set_cas(struct store_shard *sh, struct item *it, uint64_t cas)
 void store_set_observer(struct store *st, const struct store_observer *ob)
 {
     st->ob = ob != NULL ? *ob : (struct store_observer){0};
-}
-
-/* Calls fn for the items of table t with (hv & vmask) == value, whose table
- * bucket index has low bits `low` (of lowmask), reclaiming expired and
- * flushed ones instead. Returns how many fn saw. */
-static size_t scan_table(struct store_shard *sh, struct htab *t, uint32_t value,
-                         uint32_t vmask, uint32_t low, uint32_t lowmask, rel_time_t now,
-                         void (*fn)(void *arg, const struct item *it), void *arg)
-{
-    size_t n = 0;
-
-    if (t->b == NULL)
-        return 0;
-    for (uint32_t j = low; j <= t->mask; j += lowmask + 1) {
-        struct item **pp = &t->b[j];
-        while (*pp != NULL) {
-            struct item *it = *pp;
-            if ((it->hv & vmask) != value) {
-                pp = &it->h_next;
-            } else if (item_expired(it, now) || item_flushed(sh->st, it, now)) {
-                reclaim(sh, it); /* *pp now holds its successor */
-            } else {
-                fn(arg, it);
-                n++;
-                pp = &it->h_next;
-            }
-        }
-    }
-    return n;
-}
-
-size_t store_scan_hash(struct store *st, uint32_t value, unsigned bits,
-                       void (*fn)(void *arg, const struct item *it), void *arg)
-{
-    uint32_t vmask = bits >= 32 ? UINT32_MAX : (1u << bits) - 1;
-    unsigned above = bits > STORE_SHARD_BITS ? bits - STORE_SHARD_BITS : 0;
-    uint32_t lowmask = (1u << above) - 1, low = (value & vmask) >> STORE_SHARD_BITS;
-    struct store_shard *sh = &st->shards[value & (STORE_SHARDS - 1)];
-    rel_time_t now = mctime_now();
-    size_t n;
-
-    value &= vmask;
-    pthread_mutex_lock(&sh->lock);
-    n = scan_table(sh, &sh->ht[0], value, vmask, low, lowmask, now, fn, arg);
-    if (sh->growing)
-        n += scan_table(sh, &sh->ht[1], value, vmask, low, lowmask, now, fn, arg);
-    pthread_mutex_unlock(&sh->lock);
-    return n;
-}
-
-size_t store_scan_shard(struct store *st, uint32_t shard,
-                        void (*fn)(void *arg, const struct item *it), void *arg)
-{
-    struct store_shard *sh = &st->shards[shard & (STORE_SHARDS - 1)];
-    size_t n = 0;
-
-    pthread_mutex_lock(&sh->lock);
-    for (int t = 0; t < (sh->growing ? 2 : 1); t++)
-        for (uint32_t j = 0; j <= sh->ht[t].mask; j++)
-            for (struct item *it = sh->ht[t].b[j]; it != NULL; it = it->h_next) {
-                fn(arg, it);
-                n++;
-            }
-    fn(arg, NULL);
-    pthread_mutex_unlock(&sh->lock);
-    return n;
 }
 
 uint64_t store_next_cas(struct store *st)
@@ -869,84 +732,6 @@ void store_flush(struct store *st, int64_t delay)
         __atomic_store_n(&st->oldest_cas, store_next_cas(st), __ATOMIC_RELAXED);
     __atomic_store_n(&st->oldest_live, live, __ATOMIC_RELAXED);
     __atomic_add_fetch(&st->flush_epoch, 1, __ATOMIC_RELAXED);
-}
-
-static uint64_t elapsed_us(const struct timespec *t0)
-{
-    struct timespec t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
-           (uint64_t)((t1.tv_nsec - t0->tv_nsec) / 1000);
-}
-
-/* Whether a flush_all has taken effect that the sampler has not yet swept
- * this shard for; returns the epoch to sweep for. */
-static bool flush_unswept(const struct store_shard *sh, rel_time_t now, uint32_t *epoch)
-{
-    rel_time_t live = __atomic_load_n(&sh->st->oldest_live, __ATOMIC_RELAXED);
-
-    *epoch = __atomic_load_n(&sh->st->flush_epoch, __ATOMIC_RELAXED);
-    return live != 0 && live <= now && sh->swept_epoch != *epoch;
-}
-
-/* Examines up to SAMPLE_BUCKETS buckets of one shard from its cursor;
- * returns the number of items reclaimed and adds to *seen what it examined.
- * Shards with nothing that can expire and no flush to apply are skipped. */
-static uint64_t sample_shard(struct store_shard *sh, rel_time_t now, uint64_t *seen)
-{
-    uint64_t freed = 0;
-    uint32_t epoch;
-
-    pthread_mutex_lock(&sh->lock);
-    if (sh->growing) {
-        /* Finish growing first: the cursor refers to the table being left. */
-        rehash_step(sh, SAMPLE_BUCKETS);
-    } else if (sh->nexp > 0 || flush_unswept(sh, now, &epoch)) {
-        flush_unswept(sh, now, &epoch);
-        if (sh->sample_pos == 0)
-            sh->sweep_epoch = epoch;
-        for (int n = 0; n < SAMPLE_BUCKETS; n++) {
-            struct item **pp = &sh->ht[0].b[sh->sample_pos];
-            while (*pp != NULL) {
-                struct item *it = *pp;
-                (*seen)++;
-                if (item_expired(it, now) || item_flushed(sh->st, it, now)) {
-                    reclaim(sh, it); /* unlinks it: *pp now holds its successor */
-                    freed++;
-                } else {
-                    pp = &it->h_next;
-                }
-            }
-            sh->sample_pos = (sh->sample_pos + 1) & sh->ht[0].mask;
-            if (sh->sample_pos == 0) {
-                sh->swept_epoch = sh->sweep_epoch;
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&sh->lock);
-    return freed;
-}
-
-uint64_t store_sample_expired(struct store *st, uint64_t budget_us)
-{
-    struct timespec t0;
-    rel_time_t now = mctime_now();
-    uint64_t freed = 0;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    /* One pass over every shard; more passes while a good share of what is
-     * examined turns out to be expired, until the time budget is spent. */
-    for (int pass = 0; pass < 1000; pass++) {
-        uint64_t seen = 0, pass_freed = 0;
-        for (uint32_t i = 0; i < STORE_SHARDS; i++)
-            pass_freed += sample_shard(&st->shards[i], now, &seen);
-        freed += pass_freed;
-        if (pass_freed * 10 < seen || seen == 0 || elapsed_us(&t0) >= budget_us)
-            break;
-    }
-    return freed;
 }
 
 uint64_t store_mem_free(const struct store *st)
