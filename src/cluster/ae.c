@@ -144,7 +144,8 @@ static int leaf_entries(struct ae *ae, unsigned leaf, const char *peer)
     store_scan_hash(ae->st, leaf, MERKLE_LEAF_BITS, leaf_cb, &ls);
     if (ae->mine.oom)
         return -ENOMEM;
-    qsort(ae->mine.e, ae->mine.n, sizeof(*ae->mine.e), entry_cmp);
+    if (ae->mine.n > 1) /* an empty leaf may have no array at all */
+        qsort(ae->mine.e, ae->mine.n, sizeof(*ae->mine.e), entry_cmp);
     return 0;
 }
 
@@ -266,7 +267,9 @@ static void serve_keys(struct ae *ae, struct aemsg_reader *r,
             struct entry *mine;
             int rc = 0;
             memcpy(probe.key, ref.key, ref.nkey);
-            mine = bsearch(&probe, ae->mine.e, ae->mine.n, sizeof(probe), entry_cmp);
+            mine = ae->mine.n == 0 ? NULL
+                                   : bsearch(&probe, ae->mine.e, ae->mine.n,
+                                             sizeof(probe), entry_cmp);
             if (mine == NULL) {
                 /* missing here: wanted, unless it would not fit (a delete
                  * always does) */
