@@ -145,7 +145,8 @@ void do_store_rehash_step(struct store_shard *sh, int buckets)
     }
 }
 
-static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp);
+static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp,
+                      uint32_t from);
 
 /* Starts doubling the table when it is 1.5 times fuller than its buckets.
  * The new bucket array is charged to the limit like items are; when it does
@@ -165,7 +166,8 @@ static void maybe_grow(struct store_shard *sh)
         return;
     charge = charge_of(b);
     for (int tries = 0; !mem_try_add(st, charge); tries++) {
-        if (!st->cfg.evict_to_free || tries >= 64 || !evict_one(st, sh, NULL)) {
+        if (!st->cfg.evict_to_free || tries >= 64 ||
+            !evict_one(st, sh, NULL, (uint32_t)(sh - st->shards))) {
             free(b);
             return;
         }
@@ -265,13 +267,18 @@ static bool free_from(struct store *st, struct store_shard *sh, const struct spa
  * sp names.
  */
 /* The shard whose published tail was used least recently, among those not
- * in skip, or STORE_SHARDS; its key in *key. */
-static uint32_t oldest_shard(const struct store *st, const uint64_t *skip, uint64_t *key)
+ * in skip, or STORE_SHARDS; its key in *key. The walk starts at shard
+ * `from`: tails used in the same millisecond are common under churn, and
+ * threads that start at different shards (their keys') pick different ones
+ * among them instead of all queueing on one shard's lock. */
+static uint32_t oldest_shard(const struct store *st, const uint64_t *skip, uint32_t from,
+                             uint64_t *key)
 {
     uint64_t best = UINT64_MAX;
     uint32_t pick = STORE_SHARDS;
 
-    for (uint32_t i = 0; i < STORE_SHARDS; i++) {
+    for (uint32_t n = 0; n < STORE_SHARDS; n++) {
+        uint32_t i = (from + n) & (STORE_SHARDS - 1);
         uint64_t k = __atomic_load_n(&st->tail_keys[i], __ATOMIC_RELAXED);
         if (k < best && !(skip[i / 64] >> (i % 64) & 1)) {
             best = k;
@@ -282,14 +289,15 @@ static uint32_t oldest_shard(const struct store *st, const uint64_t *skip, uint6
     return pick;
 }
 
-static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp)
+static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp,
+                      uint32_t from)
 {
     rel_time_t now = mctime_now();
     uint64_t skip[STORE_SHARDS / 64] = {0};
 
     for (uint32_t tries = 0; tries < STORE_SHARDS; tries++) {
         uint64_t key, newest = UINT64_MAX;
-        uint32_t pick = oldest_shard(st, skip, &key);
+        uint32_t pick = oldest_shard(st, skip, from, &key);
         struct store_shard *sh;
         bool freed;
 
@@ -299,7 +307,7 @@ static bool evict_one(struct store *st, struct store_shard *held, const struct s
         /* the spared key's shard: its tail may be the spared item, and then
          * the item before it goes only if it is older than every other tail */
         if (sp != NULL && pick == (sp->hv & (STORE_SHARDS - 1)))
-            oldest_shard(st, skip, &newest);
+            oldest_shard(st, skip, from, &newest);
         sh = &st->shards[pick];
         if (sh != held) {
             if (held == NULL)
@@ -389,7 +397,7 @@ static struct item *alloc_item(struct store *st, const char *key, size_t nkey,
         goto nomem;
     charge = charge_of(it);
     while (!mem_try_add(st, charge)) {
-        if (!st->cfg.evict_to_free || !evict_one(st, NULL, keep ? &sp : NULL)) {
+        if (!st->cfg.evict_to_free || !evict_one(st, NULL, keep ? &sp : NULL, hv)) {
             free(it);
             goto nomem;
         }
@@ -622,7 +630,8 @@ static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nke
         return NULL;
     charge = charge_of(t);
     for (int tries = 0; !mem_try_add(st, charge); tries++) {
-        if (!st->cfg.evict_to_free || tries >= 64 || !evict_one(st, sh, NULL)) {
+        if (!st->cfg.evict_to_free || tries >= 64 ||
+            !evict_one(st, sh, NULL, (uint32_t)(sh - st->shards))) {
             free(t);
             return NULL;
         }
