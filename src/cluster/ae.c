@@ -685,6 +685,7 @@ int ae_start(struct ae *ae, struct gossip *g)
     ae->wire = gossip_wire(g);
     if (ae->wire == NULL)
         return -1;
+    aetree_sync(ae->tree, ae->ring); /* trees for the ring as it is now */
     gossip_share_port(ae->g, "MCa", on_request, ae);
     if (pthread_create(&ae->thread, NULL, ae_main, ae) != 0)
         return -1;

@@ -106,7 +106,8 @@ class GossipView(ClusterView):
                  "stats cluster field order in gossip mode")
         for name in GOSSIP_FIELDS + cluster:
             if name == "ae_layout":
-                check(len(self.fields[name]) == 16 and int(self.fields[name], 16) > 0,
+                # 0 until the anti-entropy thread built its first trees
+                check(len(self.fields[name]) == 16 and int(self.fields[name], 16) >= 0,
                       "ae_layout %r is not 16 hex digits" % self.fields[name])
             elif name != "ring_share":
                 self.field_int(name)
