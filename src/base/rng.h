@@ -15,12 +15,18 @@ struct rng {
     uint64_t s[4]; /* xoshiro256** state; never all zero */
 };
 
-static inline uint64_t rng_splitmix64(uint64_t *x)
+/* splitmix64's finalizer: a bijective, non-linear mix of 64 bits (for
+ * hashing as well as for the generator below). */
+static inline uint64_t rng_mix64(uint64_t z)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+static inline uint64_t rng_splitmix64(uint64_t *x)
+{
+    return rng_mix64(*x += 0x9e3779b97f4a7c15ULL);
 }
 
 /* Seeds r from seed; different seeds give unrelated streams. */

@@ -75,6 +75,18 @@ struct thread_stats {
                      __ATOMIC_RELAXED)
 #define STATS_INCR(ts, field) STATS_ADD(ts, field, 1)
 
+/* A counter that several threads add to (not a thread's own): one atomic
+ * add, and a read of its current value. */
+static inline void stats_count(uint64_t *c, uint64_t n)
+{
+    __atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t stats_counted(const uint64_t *c)
+{
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
 /* Process-wide connection counters. */
 struct conn_stats {
     uint64_t curr_connections;

@@ -83,11 +83,6 @@ static int verbose(const struct ae *ae)
     return ae->verbose != NULL ? __atomic_load_n(ae->verbose, __ATOMIC_RELAXED) : 0;
 }
 
-static void count(uint64_t *c, uint64_t n)
-{
-    __atomic_fetch_add(c, n, __ATOMIC_RELAXED);
-}
-
 /* ---- the store side ---- */
 
 static int entries_add(struct entries *es, const struct item *it)
@@ -191,12 +186,12 @@ static bool apply(struct ae *ae, const struct aemsg_state *s)
 
     if (!(s->st.iflags & ITEM_TOMBSTONE) && no_room_for(ae, s) &&
         !store_read_state(ae->st, s->key, s->nkey, &here, NULL)) {
-        count(&ae->skipped_full, 1);
+        stats_count(&ae->skipped_full, 1);
         return false;
     }
     if (store_apply_state(ae->st, s->key, s->nkey, &s->st, s->value, NULL) ==
         STORE_APPLIED) {
-        count(&ae->received, 1);
+        stats_count(&ae->received, 1);
         return true;
     }
     return false;
@@ -208,7 +203,7 @@ static void answer(struct ae *ae, struct transport_served *s, struct aemsg_write
 {
     size_t len = aemsg_end(w);
 
-    count(&ae->bytes_out, len);
+    stats_count(&ae->bytes_out, len);
     transport_answer(ae->wire, s, len > 0 ? ae->out : NULL, len);
 }
 
@@ -321,9 +316,9 @@ static void serve_one(struct ae *ae, struct served *sv)
     struct aemsg_writer w;
     enum aemsg_type reply;
 
-    count(&ae->bytes_in, sv->len);
+    stats_count(&ae->bytes_in, sv->len);
     if (aemsg_read_header(&r, sv->msg, sv->len, &h) != 0) {
-        count(&ae->dropped, 1);
+        stats_count(&ae->dropped, 1);
         transport_answer(ae->wire, sv->s, NULL, 0);
         return;
     }
@@ -338,7 +333,7 @@ static void serve_one(struct ae *ae, struct served *sv)
         reply = AEMSG_PUSH_ACK;
         break;
     default: /* an answer sent as a request */
-        count(&ae->dropped, 1);
+        stats_count(&ae->dropped, 1);
         transport_answer(ae->wire, sv->s, NULL, 0);
         return;
     }
@@ -370,7 +365,7 @@ static void on_request(void *arg, struct transport_served *s, const char *msg, s
     if (ae->stop || ae->nq >= QUEUE_MAX) {
         pthread_mutex_unlock(&ae->lock);
         free(sv);
-        count(&ae->dropped, 1);
+        stats_count(&ae->dropped, 1);
         transport_answer(ae->wire, s, NULL, 0);
         return;
     }
@@ -435,7 +430,7 @@ static int ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader
     ae->answered = false;
     ae->waiting = true;
     pthread_mutex_unlock(&ae->lock);
-    count(&ae->bytes_out, len);
+    stats_count(&ae->bytes_out, len);
     rc = transport_request(ae->wire, gaddr, ae->out, len, ae->timeout_ms, on_answer, ae);
     pthread_mutex_lock(&ae->lock);
     if (rc != 0)
@@ -453,9 +448,9 @@ static int ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader
     pthread_mutex_unlock(&ae->lock);
     if (rc != 0)
         return rc;
-    count(&ae->bytes_in, ae->answer_len);
+    stats_count(&ae->bytes_in, ae->answer_len);
     if (aemsg_read_header(r, ae->answer, ae->answer_len, h) != 0) {
-        count(&ae->dropped, 1);
+        stats_count(&ae->dropped, 1);
         return -EPROTO;
     }
     return h->status == AEMSG_OK ? 0 : -EAGAIN;
@@ -513,7 +508,7 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
         pushed += rc == 0;
     }
     if (pushed > 0) {
-        count(&ae->sent, pushed);
+        stats_count(&ae->sent, pushed);
         rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
         if (rc != 0)
             return rc;
@@ -541,12 +536,12 @@ static int exchange(struct ae *ae, const char *peer)
     aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_ROOTS, ae->self,
                 aetree_layout(ae->tree));
     aemsg_put_roots(&w, merkle_root(t), seg);
-    count(&ae->exchanges, 1);
+    stats_count(&ae->exchanges, 1);
     rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
     if (rc != 0)
         return rc;
     if (h.count == 0) {
-        count(&ae->in_sync, 1);
+        stats_count(&ae->in_sync, 1);
         return 0;
     }
     diff = malloc(MERKLE_LEAVES * sizeof(*diff));
@@ -559,7 +554,7 @@ static int exchange(struct ae *ae, const char *peer)
         for (size_t i = 0; i < n; i++)
             diff[ndiff++] = index * MERKLE_FANOUT + idx[i];
     }
-    count(&ae->leaves, ndiff);
+    stats_count(&ae->leaves, ndiff);
     for (size_t at = 0; at < ndiff;) {
         rc = sync_leaves(ae, peer, gaddr, diff + at, ndiff - at);
         if (rc == -E2BIG) {
@@ -615,7 +610,7 @@ static void interval(struct ae *ae)
         return;
     rc = exchange(ae, peer);
     if (rc != 0 && rc != -ENOENT) {
-        count(&ae->errors, 1);
+        stats_count(&ae->errors, 1);
         if (verbose(ae) > 1)
             fprintf(stderr, "meshcached: anti-entropy with %s: %s\n", peer,
                     strerror(-rc));
@@ -628,14 +623,12 @@ static void *ae_main(void *arg)
 
     pthread_mutex_lock(&ae->lock);
     while (!ae->stop) {
-        uint64_t before = __atomic_load_n(&ae->bytes_out, __ATOMIC_RELAXED) +
-                          __atomic_load_n(&ae->bytes_in, __ATOMIC_RELAXED);
+        uint64_t before = stats_counted(&ae->bytes_out) + stats_counted(&ae->bytes_in);
         uint64_t wait_ms, moved;
         struct timespec until;
         pthread_mutex_unlock(&ae->lock);
         interval(ae);
-        moved = __atomic_load_n(&ae->bytes_out, __ATOMIC_RELAXED) +
-                __atomic_load_n(&ae->bytes_in, __ATOMIC_RELAXED) - before;
+        moved = stats_counted(&ae->bytes_out) + stats_counted(&ae->bytes_in) - before;
         /* the bytes moved pay for themselves in time before the next */
         wait_ms = ae->interval_ms + moved * 1000 / ae->bytes_per_sec;
         mctime_deadline(&until, wait_ms);
@@ -722,8 +715,7 @@ void ae_free(struct ae *ae)
 void ae_stats(struct ae *ae, struct buf *out)
 {
 #define AE_STAT(name)                                                                    \
-    stats_line(out, "ae_" #name, "%llu",                                                 \
-               (unsigned long long)__atomic_load_n(&ae->name, __ATOMIC_RELAXED));
+    stats_line(out, "ae_" #name, "%llu", (unsigned long long)stats_counted(&ae->name));
     stats_line(out, "ae_layout", "%016llx", (unsigned long long)aetree_layout(ae->tree));
     AE_STAT(exchanges)
     AE_STAT(in_sync)

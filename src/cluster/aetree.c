@@ -4,6 +4,7 @@
  * change.
  */
 #include "cluster/aetree.h"
+#include "base/rng.h"
 #include "cluster/ring.h"
 #include "store/item.h"
 #include "store/store.h"
@@ -103,24 +104,16 @@ void aetree_free(struct aetree *t)
     free(t);
 }
 
-/* splitmix64's finalizer. */
-static uint64_t mix64(uint64_t x)
-{
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 uint64_t aetree_layout_of(const struct ring *r, unsigned replicas)
 {
-    uint64_t x = mix64((uint64_t)ring_vnodes(r) << 32 | replicas), h[2];
+    uint64_t x = rng_mix64((uint64_t)ring_vnodes(r) << 32 | replicas), h[2];
 
     /* a sum of mixed id hashes: the order nodes were learned in is not part
      * of the layout */
     for (size_t i = 0; i < ring_node_count(r); i++) {
         const char *id = ring_node(r, i)->id;
         lmmh_x64_128(id, (unsigned int)strlen(id), 0x61657472u, h);
-        x += mix64(h[0] ^ h[1]);
+        x += rng_mix64(h[0] ^ h[1]);
     }
     return x != 0 ? x : 1;
 }

@@ -1,5 +1,6 @@
 /* merkle: XOR hash trees of key-state digests, updated in place. */
 #include "cluster/merkle.h"
+#include "base/rng.h"
 
 #include <murmurhash.h>
 #include <string.h>
@@ -8,20 +9,12 @@
 
 _Static_assert(MERKLE_FANOUT *MERKLE_FANOUT == MERKLE_LEAVES, "two levels of fan-out");
 
-/* splitmix64's finalizer: a bijective, non-linear mix of 64 bits. */
-static uint64_t mix64(uint64_t x)
-{
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 uint64_t merkle_digest(const char *key, size_t nkey, uint64_t version, bool tombstone)
 {
     uint64_t h[2], d;
 
     lmmh_x64_128(key, (unsigned int)nkey, DIGEST_SEED, h);
-    d = mix64(h[0] + mix64(version << 1 | tombstone) + h[1]);
+    d = rng_mix64(h[0] + rng_mix64(version << 1 | tombstone) + h[1]);
     return d != 0 ? d : 1; /* 0 is what an empty leaf holds */
 }
 

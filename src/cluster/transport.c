@@ -3,6 +3,7 @@
  * and a shutdown order (with a bounded close) that libnng 1.5.2 survives.
  */
 #include "cluster/transport.h"
+#include "base/stats.h"
 #include "base/mctime.h"
 
 #include <errno.h>
@@ -68,16 +69,6 @@ struct transport {
     /* counters (atomic) */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, bad_mac;
 };
-
-static void count(uint64_t *c, uint64_t n)
-{
-    __atomic_fetch_add(c, n, __ATOMIC_RELAXED);
-}
-
-static uint64_t counter(const uint64_t *c)
-{
-    return __atomic_load_n(c, __ATOMIC_RELAXED);
-}
 
 /* ---- sealing ---- */
 
@@ -161,8 +152,8 @@ static nng_msg *seal_msg(struct transport *t, const char *body, size_t len)
         nng_msg_free(msg);
         return NULL;
     }
-    count(&t->msgs_out, 1);
-    count(&t->bytes_out, nng_msg_len(msg));
+    stats_count(&t->msgs_out, 1);
+    stats_count(&t->bytes_out, nng_msg_len(msg));
     return msg;
 }
 
@@ -170,10 +161,10 @@ static nng_msg *seal_msg(struct transport *t, const char *body, size_t len)
  * body's length, or -EBADMSG (counted). */
 static int open_msg(struct transport *t, nng_msg *msg, size_t *len)
 {
-    count(&t->msgs_in, 1);
-    count(&t->bytes_in, nng_msg_len(msg));
+    stats_count(&t->msgs_in, 1);
+    stats_count(&t->bytes_in, nng_msg_len(msg));
     if (transport_open(&t->key, nng_msg_body(msg), nng_msg_len(msg), len) != 0) {
-        count(&t->bad_mac, 1);
+        stats_count(&t->bad_mac, 1);
         return -EBADMSG;
     }
     return 0;
@@ -414,11 +405,11 @@ void transport_answer(struct transport *t, struct transport_served *s, const cha
 
 void transport_counters(struct transport *t, struct transport_counters *c)
 {
-    c->msgs_in = counter(&t->msgs_in);
-    c->msgs_out = counter(&t->msgs_out);
-    c->bytes_in = counter(&t->bytes_in);
-    c->bytes_out = counter(&t->bytes_out);
-    c->bad_mac = counter(&t->bad_mac);
+    c->msgs_in = stats_counted(&t->msgs_in);
+    c->msgs_out = stats_counted(&t->msgs_out);
+    c->bytes_in = stats_counted(&t->bytes_in);
+    c->bytes_out = stats_counted(&t->bytes_out);
+    c->bad_mac = stats_counted(&t->bad_mac);
 }
 
 /* ---- life ---- */

@@ -440,6 +440,17 @@ static bool want(struct cmd *c, size_t ntokens, size_t a, size_t b)
     return false;
 }
 
+/* The classic storage commands: "<name> <key> <flags> <exptime> <bytes>
+ * [noreply]", with "<cas unique>" before noreply for cas. */
+static const struct {
+    const char *name;
+    enum storeop_op op;
+} storage[] = {
+    {"set", STOREOP_SET},         {"add", STOREOP_ADD},
+    {"replace", STOREOP_REPLACE}, {"append", STOREOP_APPEND},
+    {"prepend", STOREOP_PREPEND}, {"cas", STOREOP_CAS},
+};
+
 enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
 {
     struct token tokens[PROTO_MAX_TOKENS];
@@ -476,26 +487,13 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         process_get(c, tokens, ntokens, s, t);
         return CMD_NEXT_LINE;
     }
-    if (is(cmd, "set"))
-        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STOREOP_SET)
-                                      : CMD_NEXT_LINE;
-    if (is(cmd, "add"))
-        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STOREOP_ADD)
-                                      : CMD_NEXT_LINE;
-    if (is(cmd, "replace"))
-        return want(c, ntokens, 6, 7)
-                   ? process_update(c, tokens, ntokens, STOREOP_REPLACE)
-                   : CMD_NEXT_LINE;
-    if (is(cmd, "append"))
-        return want(c, ntokens, 6, 7) ? process_update(c, tokens, ntokens, STOREOP_APPEND)
-                                      : CMD_NEXT_LINE;
-    if (is(cmd, "prepend"))
-        return want(c, ntokens, 6, 7)
-                   ? process_update(c, tokens, ntokens, STOREOP_PREPEND)
-                   : CMD_NEXT_LINE;
-    if (is(cmd, "cas"))
-        return want(c, ntokens, 7, 8) ? process_update(c, tokens, ntokens, STOREOP_CAS)
-                                      : CMD_NEXT_LINE;
+    for (size_t i = 0; i < sizeof(storage) / sizeof(storage[0]); i++)
+        if (is(cmd, storage[i].name)) {
+            size_t n = storage[i].op == STOREOP_CAS ? 7 : 6; /* cas adds its CAS */
+            return want(c, ntokens, n, n + 1)
+                       ? process_update(c, tokens, ntokens, storage[i].op)
+                       : CMD_NEXT_LINE;
+        }
     if (is(cmd, "incr") || is(cmd, "decr")) {
         if (want(c, ntokens, 4, 5))
             process_arith(c, tokens, ntokens, cmd->value[0] == 'i');

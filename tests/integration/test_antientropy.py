@@ -20,6 +20,7 @@ import time
 import mchelper
 from mchelper import check, check_eq
 from test_cluster import cluster_view
+from test_eviction import stat
 from test_gossip import GossipCluster, raw_session, req_frame
 from test_replication import peer_conn, rg_copies
 
@@ -174,9 +175,7 @@ def test_a_full_node_is_not_refilled_in_a_loop():
 
         def evictions():
             with cl.conn(2, 2.0) as c:
-                text = c.line(b"stats\r\n")
-                text += c.read_until(b"END\r\n", 2.0)
-            return int(text.split(b"STAT evictions ")[1].split(b"\r\n")[0])
+                return stat(c, b"", "evictions")
 
         e0, s0 = evictions(), ae_stats(cl, 2)
         time.sleep(3.0)
