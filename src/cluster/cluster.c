@@ -5,6 +5,7 @@
 #include "cluster/cluster.h"
 #include "cluster/gmsg.h"
 #include "cluster/gossip.h"
+#include "base/mctime.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "base/util.h"
@@ -48,6 +49,7 @@ struct cluster {
     bool ring_dirty;       /* gossip mode: members changed since the last ring */
     struct ring_ref ring;
     uint64_t epoch; /* of the last ring built (under the lock) */
+    uint64_t receiving_until; /* mctime_mono_ms(); atomic (cluster_receiving()) */
 };
 
 static const char *state_name(enum member_state s)
@@ -132,6 +134,38 @@ bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id)
 
 /* Builds and publishes the ring of this node plus the alive members. Called
  * with the lock held (it reads ids and states), by one thread at a time. */
+/* Moves the end of the receiving window to ms from now, never earlier. */
+static void receive_until(struct cluster *cl, uint64_t ms)
+{
+    uint64_t until = mctime_mono_ms() + ms;
+    uint64_t cur = __atomic_load_n(&cl->receiving_until, __ATOMIC_RELAXED);
+
+    while (cur < until && !__atomic_compare_exchange_n(&cl->receiving_until, &cur, until,
+                                                       true, __ATOMIC_RELAXED,
+                                                       __ATOMIC_RELAXED))
+        ;
+}
+
+/* Called on every read: once the window has passed, it is cleared, so that
+ * the common case costs one load and no clock read. */
+bool cluster_receiving(struct cluster *cl)
+{
+    uint64_t until = __atomic_load_n(&cl->receiving_until, __ATOMIC_RELAXED);
+
+    if (until == 0)
+        return false;
+    if (mctime_mono_ms() < until)
+        return true;
+    __atomic_compare_exchange_n(&cl->receiving_until, &until, 0, false, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+    return false;
+}
+
+void cluster_note_handoff(struct cluster *cl)
+{
+    receive_until(cl, CLUSTER_HANDOFF_IDLE_MS);
+}
+
 static void rebuild_ring_locked(struct cluster *cl)
 {
     struct ring_node *nodes = malloc(cl->nmembers * sizeof(*nodes));
@@ -165,6 +199,8 @@ static void rebuild_ring_locked(struct cluster *cl)
         return;
     }
     cl->epoch++;
+    if (cl->srv->settings.gossip)
+        receive_until(cl, CLUSTER_RECEIVE_MS);
     if (verbose(cl) > 0)
         fprintf(stderr, "meshcached: ring epoch %llu: %zu nodes\n",
                 (unsigned long long)cl->epoch, n);

@@ -119,6 +119,22 @@ void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable)
  * a short bounded time. A no-op with static membership. */
 void cluster_leave(struct cluster *cl);
 
+/*
+ * Range streaming: whether a read that misses here should look for its key
+ * on the nodes that may still hold it (dual read, proxy.h). True, in gossip
+ * mode, for CLUSTER_RECEIVE_MS after the ring changed (a member joined,
+ * came back or went: this node may have gained ranges whose items are
+ * still on their previous holders, which hand them off within that time or
+ * start to), and for CLUSTER_HANDOFF_IDLE_MS after the last handoff batch
+ * arrived here. Any thread, no lock: one atomic load and the clock.
+ */
+#define CLUSTER_RECEIVE_MS      3000
+#define CLUSTER_HANDOFF_IDLE_MS 2000
+bool cluster_receiving(struct cluster *cl);
+
+/* Anti-entropy's handoff: a batch of another node's items arrived here. */
+void cluster_note_handoff(struct cluster *cl);
+
 struct gossip_listener;
 
 /* Fills in *l with the listener through which gossip reports membership
