@@ -41,6 +41,8 @@
 #define MAX_AE_INTERVAL_MS       3600000
 #define DEFAULT_AE_BYTES_PER_SEC (8u * 1024 * 1024)
 #define MIN_AE_BYTES_PER_SEC     4096
+#define DEFAULT_HANDOFF_TIMEOUT_MS 30000
+#define MAX_HANDOFF_TIMEOUT_MS     3600000
 #define MAX_AE_BYTES_PER_SEC     (1024u * 1024 * 1024)
 
 /* Without --cluster-port, gossip listens this far above -p. */
@@ -137,6 +139,8 @@ void settings_defaults(struct settings *s)
     s->hints_max = DEFAULT_HINTS_MAX;
     s->ae_interval_ms = DEFAULT_AE_INTERVAL_MS;
     s->ae_bytes_per_sec = DEFAULT_AE_BYTES_PER_SEC;
+    s->handoff = true;
+    s->handoff_timeout_ms = DEFAULT_HANDOFF_TIMEOUT_MS;
 }
 
 void settings_usage(FILE *out)
@@ -187,6 +191,12 @@ void settings_usage(FILE *out)
         "    ae_bytes_per_sec=<bytes>   anti-entropy: the bytes a node's exchanges\n"
         "                               move per second on average (default:\n"
         "                               8388608, min: 4096, max: 1073741824)\n"
+        "    handoff=<0|1>              move items to the nodes that own them now\n"
+        "                               (after a join, a return or a leave), at\n"
+        "                               ae_bytes_per_sec (default: 1)\n"
+        "    handoff_timeout_ms=<ms>    on SIGTERM, how long a leaving node may\n"
+        "                               spend handing its items off, 0 for not at\n"
+        "                               all (default: 30000, max: 3600000)\n"
         "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
         "                               are accepted and ignored with a warning\n"
         "\n"
@@ -394,6 +404,21 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                 error_line(err,
                            "meshcached: -o ae_bytes_per_sec needs a number from %u to %u",
                            MIN_AE_BYTES_PER_SEC, MAX_AE_BYTES_PER_SEC);
+                return -1;
+            }
+        } else if (strcmp(opt, "handoff") == 0) {
+            uint32_t on;
+            if (!parse_ext_u32(val, 0, 1, &on)) {
+                error_line(err, "meshcached: -o handoff needs 0 or 1");
+                return -1;
+            }
+            s->handoff = on == 1;
+        } else if (strcmp(opt, "handoff_timeout_ms") == 0) {
+            if (!parse_ext_u32(val, 0, MAX_HANDOFF_TIMEOUT_MS, &s->handoff_timeout_ms)) {
+                error_line(err,
+                           "meshcached: -o handoff_timeout_ms needs a number of "
+                           "milliseconds from 0 to %d",
+                           MAX_HANDOFF_TIMEOUT_MS);
                 return -1;
             }
         } else if (strcmp(opt, "hints_max") == 0) {

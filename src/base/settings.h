@@ -73,6 +73,9 @@ struct settings {
     uint32_t ae_interval_ms;   /* -o ae_interval_ms: anti-entropy exchanges,
                                 * one per interval, 0 = none */
     uint32_t ae_bytes_per_sec; /* -o ae_bytes_per_sec: their average bandwidth */
+    bool handoff;                /* -o handoff: move items to their new owners */
+    uint32_t handoff_timeout_ms; /* -o handoff_timeout_ms: leaving, at most this
+                                  * long handing items off, 0 = not at all */
 };
 
 /* Fills s with the defaults; node_id is left empty for settings_parse() to

@@ -362,7 +362,8 @@ INVALID = [
     ["-o", "read_repair_chance=nan"], ["-o", "hints_max=16777217"],
     ["-o", "ae_interval_ms=9"], ["-o", "ae_interval_ms=3600001"],
     ["-o", "ae_bytes_per_sec=4095"], ["-o", "ae_bytes_per_sec=1073741825"],
-    ["-o", "ae_bytes_per_sec=fast"],
+    ["-o", "ae_bytes_per_sec=fast"], ["-o", "handoff=2"], ["-o", "handoff=yes"],
+    ["-o", "handoff_timeout_ms=3600001"], ["-o", "handoff_timeout_ms=-1"],
 ]
 
 # Boundary values the man page states as valid; -V makes each exit at once
@@ -387,7 +388,8 @@ VALID = [
     ["-o", "hints_max=0"], ["-o", "hints_max=16777216"],
     ["-o", "ae_interval_ms=0"], ["-o", "ae_interval_ms=10"],
     ["-o", "ae_interval_ms=3600000"], ["-o", "ae_bytes_per_sec=4096"],
-    ["-o", "ae_bytes_per_sec=1073741824"],
+    ["-o", "ae_bytes_per_sec=1073741824"], ["-o", "handoff=0"], ["-o", "handoff=1"],
+    ["-o", "handoff_timeout_ms=0"], ["-o", "handoff_timeout_ms=3600000"],
 ]
 
 
