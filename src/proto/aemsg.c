@@ -82,6 +82,12 @@ static bool is_answer(unsigned type)
     return type == AEMSG_ROOTS_ACK || type == AEMSG_KEYS_ACK || type == AEMSG_PUSH_ACK;
 }
 
+/* The types whose body has full states. */
+static bool carries_states(unsigned type)
+{
+    return type == AEMSG_KEYS_ACK || type == AEMSG_PUSH || type == AEMSG_HANDOFF;
+}
+
 /* The checks shared by both sides; each returns 0, -EINVAL for an invalid
  * field (the reader turns it into -EPROTO) or -E2BIG for one over its bound. */
 
@@ -122,6 +128,7 @@ static size_t fixed_len(unsigned type)
     case AEMSG_KEYS_ACK:
         return 1 + 1 + 4;
     case AEMSG_PUSH:
+    case AEMSG_HANDOFF:
         return 4;
     case AEMSG_PUSH_ACK:
         return 1 + 4;
@@ -138,7 +145,7 @@ int aemsg_begin(struct aemsg_writer *w, char *buf, size_t cap, enum aemsg_type t
     memset(w, 0, sizeof(*w));
     w->failed = true;
     w->last = -1;
-    if ((int)type < AEMSG_ROOTS || (int)type > AEMSG_PUSH_ACK || buf == NULL ||
+    if ((int)type < AEMSG_ROOTS || (int)type > AEMSG_HANDOFF || buf == NULL ||
         sender == NULL)
         return -EINVAL;
     ns = strnlen(sender, AEMSG_MAX_ID + 1);
@@ -276,7 +283,7 @@ int aemsg_put_state(struct aemsg_writer *w, const struct aemsg_state *s)
     char *p;
     int rc;
 
-    if (w->failed || w->ended || (w->type != AEMSG_KEYS_ACK && w->type != AEMSG_PUSH) ||
+    if (w->failed || w->ended || !carries_states(w->type) ||
         w->status != AEMSG_OK || s == NULL)
         return -EINVAL;
     if (key_check(s->key, s->nkey) != 0)
@@ -396,6 +403,7 @@ size_t aemsg_end(struct aemsg_writer *w)
         flush_wanted(w);
         break;
     case AEMSG_PUSH:
+    case AEMSG_HANDOFF:
         put_u32(body, w->count);
         break;
     case AEMSG_PUSH_ACK:
@@ -626,7 +634,7 @@ static int validate(struct cur *c, struct aemsg_header *h, size_t *wanted_at)
         (unsigned char)c->buf[MAGIC_LEN] != AEMSG_VERSION)
         return -EPROTO;
     type = (unsigned char)c->buf[MAGIC_LEN + 1];
-    if (type < AEMSG_ROOTS || type > AEMSG_PUSH_ACK)
+    if (type < AEMSG_ROOTS || type > AEMSG_HANDOFF)
         return -EPROTO;
     ns = (unsigned char)c->buf[FIXED_HEAD];
     c->pos = FIXED_HEAD + 1;
@@ -655,6 +663,7 @@ static int validate(struct cur *c, struct aemsg_header *h, size_t *wanted_at)
         rc = body_keys_ack(c, h, wanted_at);
         break;
     case AEMSG_PUSH:
+    case AEMSG_HANDOFF:
         rc = states(c, &h->count);
         break;
     case AEMSG_PUSH_ACK:
@@ -793,7 +802,7 @@ int aemsg_read_state(struct aemsg_reader *r, struct aemsg_state *s)
 {
     struct cur c = cur_of(r);
 
-    if ((r->type != AEMSG_KEYS_ACK && r->type != AEMSG_PUSH) || r->in_wanted ||
+    if (!carries_states(r->type) || r->in_wanted ||
         r->left == 0)
         return 0;
     if (get_state(&c, s) != 0) {

@@ -39,6 +39,10 @@
  *   PUSH (request): count u32 of full states, for the receiver to apply
  *     (the newest version wins, as for replication)
  *   PUSH_ACK: status u8, applied u32 (how many states the receiver took)
+ *   HANDOFF (request): as PUSH, but the states are of keys the receiver owns
+ *     now and the sender gives up (range streaming, leave handoff): the
+ *     receiver takes them even when it must evict for them; answered by a
+ *     PUSH_ACK
  *
  *   key:        u8 length (1..AEMSG_MAX_KEY) + bytes; any bytes (binary
  *               keys travel as they are)
@@ -103,6 +107,7 @@ enum aemsg_type {
     AEMSG_KEYS_ACK = 4,  /* my newer states, and the keys I want from you */
     AEMSG_PUSH = 5,      /* states to apply */
     AEMSG_PUSH_ACK = 6,  /* how many were applied */
+    AEMSG_HANDOFF = 7,   /* states of keys you own now: take them */
 };
 
 /* An answer's status. */
@@ -121,7 +126,7 @@ struct aemsg_ref {
     uint8_t iflags;
 };
 
-/* A key's full state, as KEYS_ACK and PUSH carry them: st is what the
+/* A key's full state, as KEYS_ACK, PUSH and HANDOFF carry it: st is what the
  * store reads and applies (store_read_state(), store_apply()), value its
  * st.nvalue bytes. */
 struct aemsg_state {
@@ -193,7 +198,7 @@ int aemsg_put_leaf(struct aemsg_writer *w, unsigned index);
 /* KEYS: a key ref of the current leaf. */
 int aemsg_put_ref(struct aemsg_writer *w, const struct aemsg_ref *ref);
 
-/* KEYS_ACK, PUSH: a full state. */
+/* KEYS_ACK, PUSH, HANDOFF: a full state. */
 int aemsg_put_state(struct aemsg_writer *w, const struct aemsg_state *s);
 
 /* KEYS_ACK: a wanted key. States and wanted keys may be appended in any
@@ -234,7 +239,7 @@ struct aemsg_header {
     enum aemsg_status status; /* answers; AEMSG_OK in requests */
     bool more;                /* KEYS_ACK */
     uint32_t count;           /* ROOTS_ACK: segments; KEYS: leaves; KEYS_ACK and
-                                 PUSH: full states; 0 otherwise */
+                                 PUSH, HANDOFF: full states; 0 otherwise */
     uint32_t nwanted;         /* KEYS_ACK: wanted keys */
     uint32_t applied;         /* PUSH_ACK */
 };
@@ -276,7 +281,7 @@ int aemsg_read_leaf(struct aemsg_reader *r, unsigned *index, uint32_t *nstates);
 /* KEYS: the next ref of the current leaf. */
 int aemsg_read_ref(struct aemsg_reader *r, struct aemsg_ref *ref);
 
-/* KEYS_ACK, PUSH: the next full state. */
+/* KEYS_ACK, PUSH, HANDOFF: the next full state. */
 int aemsg_read_state(struct aemsg_reader *r, struct aemsg_state *s);
 
 /* KEYS_ACK: the next wanted key, skipping the states not yet read. */

@@ -699,6 +699,19 @@ bool store_read_state(struct store *st, const char *key, size_t nkey,
     return it != NULL;
 }
 
+bool store_drop_version(struct store *st, const char *key, size_t nkey, uint64_t version)
+{
+    uint32_t hv = store_hash(key, nkey);
+    struct store_shard *sh = store_lock(st, hv);
+    struct item *it = find_any(sh, key, nkey, hv, NULL);
+    bool dropped = it != NULL && it->cas == version;
+
+    if (dropped)
+        unlink_free(sh, it);
+    store_unlock(sh);
+    return dropped;
+}
+
 enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held)
 {
     struct store_shard *sh = store_lock(st, it->hv);

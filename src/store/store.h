@@ -210,6 +210,15 @@ enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t 
 int store_apply_state(struct store *st, const char *key, size_t nkey,
                       const struct store_state *s, const char *value, uint64_t *held);
 
+/*
+ * Handoff: removes the key's item or tombstone when it still has version
+ * (another node owns the key now and has taken that state), without
+ * leaving a tombstone: the key is simply no longer held here. Returns true
+ * when it removed it; false when the key holds another version (changed
+ * since) or nothing.
+ */
+bool store_drop_version(struct store *st, const char *key, size_t nkey, uint64_t version);
+
 /* Makes this node's next version newer than v (a version seen elsewhere),
  * unless v is more than a minute ahead of the wall clock. */
 void store_observe_version(struct store *st, uint64_t v);

@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check(size <= AEMSG_MAX_SIZE, "size");
     check(aemsg_has_magic(in, size), "magic");
-    check(h.type >= AEMSG_ROOTS && h.type <= AEMSG_PUSH_ACK, "type");
+    check(h.type >= AEMSG_ROOTS && h.type <= AEMSG_HANDOFF, "type");
     check(h.status <= AEMSG_NOT_READY, "status");
     check(h.status == AEMSG_OK ||
               (h.count == 0 && h.nwanted == 0 && h.applied == 0 && !h.more),

@@ -60,6 +60,7 @@ static void check_built(const char *buf, size_t len, enum aemsg_type type, unsig
             break;
         case AEMSG_KEYS_ACK:
         case AEMSG_PUSH:
+        case AEMSG_HANDOFF:
             if (type == AEMSG_KEYS_ACK && ack_op_is_wanted(j))
                 continue; /* read after the states */
             ck_assert_int_eq(aemsg_read_state(&r, &s), 1);
@@ -281,7 +282,7 @@ static void begin_longest(struct aemsg_writer *w, char *buf, enum aemsg_type typ
 
 START_TEST(test_aemsg_a_max_value_fits_alone_with_the_longest_key_and_sender)
 {
-    static const enum aemsg_type carriers[] = {AEMSG_KEYS_ACK, AEMSG_PUSH};
+    static const enum aemsg_type carriers[] = {AEMSG_KEYS_ACK, AEMSG_PUSH, AEMSG_HANDOFF};
     char *buf = malloc(BIG), *value = calloc(1, AEMSG_MAX_VALUE + 1);
     char key[AEMSG_MAX_KEY];
     struct aemsg_writer w;
@@ -294,7 +295,7 @@ START_TEST(test_aemsg_a_max_value_fits_alone_with_the_longest_key_and_sender)
     s.nkey = sizeof(key);
     s.st.version = 1;
     s.value = value;
-    for (size_t t = 0; t < 2; t++) {
+    for (size_t t = 0; t < sizeof(carriers) / sizeof(carriers[0]); t++) {
         size_t len;
 
         begin_longest(&w, buf, carriers[t]);
@@ -418,14 +419,14 @@ END_TEST
 /* The header and fixed fields of each type, from SENDER. */
 static size_t min_len(enum aemsg_type type)
 {
-    static const size_t fixed[] = {0, 0, 2, 2, 1 + 1 + 4 + 4, 4, 1 + 4};
+    static const size_t fixed[] = {0, 0, 2, 2, 1 + 1 + 4 + 4, 4, 1 + 4, 4};
 
     return 3 + 1 + 1 + 1 + strlen(SENDER) + 8 + fixed[type];
 }
 
 START_TEST(test_aemsg_begin_refuses_a_bad_type_sender_or_small_buffer)
 {
-    static const int bad_types[] = {0, 7, 255, -1};
+    static const int bad_types[] = {0, 8, 255, -1};
     static const char *bad_senders[] = {"", "a b", "tab\t", "del\x7f", "\xff"};
     char buf[1024], id[AEMSG_MAX_ID + 2];
     struct aemsg_writer w;
@@ -689,7 +690,9 @@ START_TEST(test_aemsg_writer_refuses_parts_of_another_type)
         ck_assert_int_eq(aemsg_put_leaf(&w, 0), y == AEMSG_KEYS ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_put_ref(&w, &r), y == AEMSG_KEYS ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_put_state(&w, &s),
-                         y == AEMSG_KEYS_ACK || y == AEMSG_PUSH ? 0 : -EINVAL);
+                         y == AEMSG_KEYS_ACK || y == AEMSG_PUSH || y == AEMSG_HANDOFF
+                             ? 0
+                             : -EINVAL);
         ck_assert_int_eq(aemsg_put_wanted(&w, S("k")), y == AEMSG_KEYS_ACK ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_set_more(&w, true), y == AEMSG_KEYS_ACK ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_set_applied(&w, 1), y == AEMSG_PUSH_ACK ? 0 : -EINVAL);

@@ -269,7 +269,7 @@ END_TEST
 
 START_TEST(test_aemsg_bad_magic_version_or_type_is_refused)
 {
-    static const unsigned char bad_versions[] = {0, 2, 255}, bad_types[] = {0, 7, 255};
+    static const unsigned char bad_versions[] = {0, 2, 255}, bad_types[] = {0, 8, 255};
 
     head(AEMSG_PUSH_ACK);
     u8(AEMSG_OK);
