@@ -126,10 +126,11 @@ static void cluster_stats_cb(void *arg, struct buf *out)
         ae_stats(v->ae, out);
 }
 
-/* Anti-entropy runs with gossip membership and copies to compare. */
+/* The anti-entropy thread runs with gossip membership, for copies to
+ * compare or items to hand off. */
 static bool wants_ae(const struct settings *s)
 {
-    return s->gossip && s->replicas > 1 && s->ae_interval_ms > 0;
+    return s->gossip && ((s->replicas > 1 && s->ae_interval_ms > 0) || s->handoff);
 }
 
 int main(int argc, char **argv)
@@ -194,6 +195,8 @@ int main(int argc, char **argv)
             .replicas = srv.settings.replicas,
             .interval_ms = srv.settings.ae_interval_ms,
             .bytes_per_sec = srv.settings.ae_bytes_per_sec,
+            .handoff = srv.settings.handoff,
+            .cl = srv.cluster,
             .timeout_ms = AE_TIMEOUT_MS,
             .verbose = &srv.verbose,
         };
@@ -268,6 +271,10 @@ out:
         worker_stop_all(&srv);
     maint_stop(maint);
     pinger_free(pinger); /* it reports to the cluster: first */
+    /* leaving on a signal: hand off, now that no worker writes (the
+     * others dropped this node from their rings at cluster_leave()) */
+    if (rc == EXIT_SUCCESS)
+        ae_leave(view.ae, srv.settings.handoff_timeout_ms);
     /* after the threads that change the store, before gossip's port */
     ae_free(view.ae);
     view.ae = NULL;

@@ -3,9 +3,11 @@
  * interval, and the answers to the others' exchanges.
  */
 #include "cluster/ae.h"
+#include "cluster/ae_internal.h"
 #include "base/mctime.h"
 #include "base/stats.h"
 #include "cluster/aetree.h"
+#include "cluster/cluster.h"
 #include "cluster/gmsg.h"
 #include "cluster/gossip.h"
 #include "cluster/merkle.h"
@@ -21,66 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_MAX 64 /* requests waiting to be answered; more are dropped */
+/* The loop's period while a handoff pass is under way. */
+#define BUSY_WAIT_MS 10
 
-/* A request from another node, waiting for the thread. */
-struct served {
-    struct served *next;
-    struct transport_served *s;
-    size_t len;
-    char msg[];
-};
-
-/* A key state found in a leaf: key and value copied out of the store. */
-struct entry {
-    char key[KEY_MAX_LENGTH];
-    uint8_t nkey;
-    uint8_t iflags;
-    bool seen; /* the other side listed it too */
-    uint64_t version;
-};
-
-struct entries {
-    struct entry *e;
-    size_t n, cap;
-    bool oom;
-};
-
-struct ae {
-    struct store *st;
-    struct ring_ref *ring;
-    struct gossip *g;
-    struct transport *wire;
-    struct aetree *tree;
-    char self[AEMSG_MAX_ID + 1];
-    uint32_t interval_ms, bytes_per_sec, timeout_ms;
-    const int *verbose;
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t lock; /* the queue, the pending answer, stop */
-    pthread_cond_t cond;  /* news for the thread */
-    bool stop;
-    struct served *q_head, *q_tail;
-    unsigned nq;
-    /* the answer to the thread's one outstanding request */
-    bool waiting, answered;
-    int status;
-    char *answer;
-    size_t answer_len;
-    /* the thread's own */
-    char *out;          /* AEMSG_MAX_SIZE: messages built */
-    size_t next_peer;   /* round robin over the ring's nodes */
-    uint64_t evictions; /* the store's, at the last interval */
-    bool full;          /* it evicted in the last interval */
-    struct entries mine;
-    /* counters (atomic) */
-    uint64_t exchanges, in_sync, leaves, sent, received, skipped_full;
-    uint64_t bytes_out, bytes_in, errors, dropped;
-};
-
-static int verbose(const struct ae *ae)
+int ae_verbose(const struct ae *ae)
 {
     return ae->verbose != NULL ? __atomic_load_n(ae->verbose, __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t ae_layout(const struct ae *ae)
+{
+    return ae->tree != NULL ? aetree_layout(ae->tree) : 0;
 }
 
 /* ---- the store side ---- */
@@ -144,10 +97,7 @@ static int leaf_entries(struct ae *ae, unsigned leaf, const char *peer)
     return 0;
 }
 
-/* Appends key's current full state to w. Returns what aemsg_put_state()
- * does, or -ENOENT when the key holds nothing now. */
-static int put_current(struct ae *ae, struct aemsg_writer *w, const char *key,
-                       size_t nkey)
+int ae_put_current(struct ae *ae, struct aemsg_writer *w, const char *key, size_t nkey)
 {
     struct aemsg_state s = {.key = key, .nkey = nkey};
     struct buf v;
@@ -210,12 +160,12 @@ static void answer(struct ae *ae, struct transport_served *s, struct aemsg_write
 static void serve_roots(struct ae *ae, struct aemsg_reader *r,
                         const struct aemsg_header *h, struct aemsg_writer *w)
 {
-    const struct merkle *t = aetree_tree(ae->tree, h->sender);
+    const struct merkle *t = ae->tree != NULL ? aetree_tree(ae->tree, h->sender) : NULL;
     uint64_t root, theirs[AEMSG_SEGMENTS], mine[MERKLE_FANOUT], leaves[MERKLE_FANOUT];
     uint32_t diff[MERKLE_FANOUT];
     size_t n;
 
-    if (h->layout != aetree_layout(ae->tree)) {
+    if (h->layout != ae_layout(ae)) {
         aemsg_set_status(w, AEMSG_LAYOUT_MISMATCH);
         return;
     }
@@ -242,7 +192,11 @@ static void serve_keys(struct ae *ae, struct aemsg_reader *r,
     uint32_t nrefs;
     bool stopped = false;
 
-    if (h->layout != aetree_layout(ae->tree)) {
+    if (ae->tree == NULL) { /* one copy per key: nothing to compare */
+        aemsg_set_status(w, AEMSG_NOT_READY);
+        return;
+    }
+    if (h->layout != ae_layout(ae)) {
         aemsg_set_status(w, AEMSG_LAYOUT_MISMATCH);
         return;
     }
@@ -275,7 +229,7 @@ static void serve_keys(struct ae *ae, struct aemsg_reader *r,
                 if (mine->version < ref.version)
                     rc = aemsg_put_wanted(w, ref.key, ref.nkey);
                 else if (mine->version > ref.version)
-                    rc = put_current(ae, w, ref.key, ref.nkey);
+                    rc = ae_put_current(ae, w, ref.key, ref.nkey);
             }
             if (rc == -ENOSPC) {
                 aemsg_set_more(w, true);
@@ -289,7 +243,7 @@ static void serve_keys(struct ae *ae, struct aemsg_reader *r,
             int rc;
             if (e->seen)
                 continue;
-            rc = put_current(ae, w, e->key, e->nkey);
+            rc = ae_put_current(ae, w, e->key, e->nkey);
             if (rc == -ENOSPC) {
                 aemsg_set_more(w, true);
                 stopped = true;
@@ -330,6 +284,7 @@ static void serve_one(struct ae *ae, struct served *sv)
         reply = AEMSG_KEYS_ACK;
         break;
     case AEMSG_PUSH:
+    case AEMSG_HANDOFF:
         reply = AEMSG_PUSH_ACK;
         break;
     default: /* an answer sent as a request */
@@ -337,14 +292,42 @@ static void serve_one(struct ae *ae, struct served *sv)
         transport_answer(ae->wire, sv->s, NULL, 0);
         return;
     }
-    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, reply, ae->self, aetree_layout(ae->tree));
+    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, reply, ae->self, ae_layout(ae));
     if (reply == AEMSG_ROOTS_ACK)
         serve_roots(ae, &r, &h, &w);
     else if (reply == AEMSG_KEYS_ACK)
         serve_keys(ae, &r, &h, &w);
+    else if (h.type == AEMSG_HANDOFF)
+        ae_serve_handoff(ae, &r, &w);
     else
         serve_push(ae, &r, &w);
     answer(ae, sv->s, &w);
+}
+
+/* nng's thread: a request that will not be served (the thread stops, or
+ * its queue is full) is answered BUSY at once, so that its sender (a node
+ * handing off as it leaves, say) need not wait for its timeout; anything
+ * malformed is dropped. */
+static void answer_busy(struct ae *ae, struct transport_served *s, const char *msg,
+                        size_t len)
+{
+    static const enum aemsg_type ack[] = {[AEMSG_ROOTS] = AEMSG_ROOTS_ACK,
+                                          [AEMSG_KEYS] = AEMSG_KEYS_ACK,
+                                          [AEMSG_PUSH] = AEMSG_PUSH_ACK,
+                                          [AEMSG_HANDOFF] = AEMSG_PUSH_ACK};
+    char out[AEMSG_HEADER_MAX + 16];
+    struct aemsg_reader r;
+    struct aemsg_header h;
+    struct aemsg_writer w;
+    size_t n = 0;
+
+    if (aemsg_read_header(&r, msg, len, &h) == 0 && h.type < sizeof(ack) / sizeof(ack[0]) &&
+        ack[h.type] != 0 &&
+        aemsg_begin(&w, out, sizeof(out), ack[h.type], ae->self, ae_layout(ae)) == 0 &&
+        aemsg_set_status(&w, AEMSG_BUSY) == 0)
+        n = aemsg_end(&w);
+    stats_count(&ae->dropped, 1);
+    transport_answer(ae->wire, s, n > 0 ? out : NULL, n);
 }
 
 /* nng's thread: a request arrived for us (its MAC checked). */
@@ -365,8 +348,7 @@ static void on_request(void *arg, struct transport_served *s, const char *msg, s
     if (ae->stop || ae->nq >= QUEUE_MAX) {
         pthread_mutex_unlock(&ae->lock);
         free(sv);
-        stats_count(&ae->dropped, 1);
-        transport_answer(ae->wire, s, NULL, 0);
+        answer_busy(ae, s, msg, len);
         return;
     }
     if (ae->q_tail != NULL)
@@ -415,12 +397,10 @@ static void on_answer(void *arg, int status, const char *msg, size_t len)
     pthread_mutex_unlock(&ae->lock);
 }
 
-/* Sends ae->out[0..len) to gaddr and waits for the answer, answering the
- * others' requests meanwhile (two nodes asking each other at once must not
- * wait for each other). Returns 0 with the answer validated into r and h,
- * or a negative errno. */
-static int ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
-               struct aemsg_header *h)
+/* Two nodes asking each other at once must not wait for each other: the
+ * wait answers the others' requests. */
+int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
+           struct aemsg_header *h)
 {
     int rc;
 
@@ -471,7 +451,7 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
     int rc;
 
     aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_KEYS, ae->self,
-                aetree_layout(ae->tree));
+                ae_layout(ae));
     while (done < n) {
         mark = w;
         if (leaf_entries(ae, diff[done], peer) != 0 ||
@@ -493,23 +473,23 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
     }
     if (done == 0)
         return -E2BIG; /* one leaf holds more than a message: never compared */
-    rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
+    rc = ae_ask(ae, gaddr, aemsg_end(&w), &r, &h);
     if (rc != 0)
         return rc;
     while (aemsg_read_state(&r, &s) == 1)
         apply(ae, &s);
     /* the answer (ae->answer) stays until the next ask(): read it whole */
     aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_PUSH, ae->self,
-                aetree_layout(ae->tree));
+                ae_layout(ae));
     while (aemsg_read_wanted(&r, &key, &nkey) == 1) {
-        rc = put_current(ae, &w, key, nkey);
+        rc = ae_put_current(ae, &w, key, nkey);
         if (rc == -ENOSPC)
             break; /* the rest at the next exchange */
         pushed += rc == 0;
     }
     if (pushed > 0) {
         stats_count(&ae->sent, pushed);
-        rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
+        rc = ae_ask(ae, gaddr, aemsg_end(&w), &r, &h);
         if (rc != 0)
             return rc;
     }
@@ -534,10 +514,10 @@ static int exchange(struct ae *ae, const char *peer)
         return -ENOENT;
     merkle_segments(t, seg);
     aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_ROOTS, ae->self,
-                aetree_layout(ae->tree));
+                ae_layout(ae));
     aemsg_put_roots(&w, merkle_root(t), seg);
     stats_count(&ae->exchanges, 1);
-    rc = ask(ae, gaddr, aemsg_end(&w), &r, &h);
+    rc = ae_ask(ae, gaddr, aemsg_end(&w), &r, &h);
     if (rc != 0)
         return rc;
     if (h.count == 0) {
@@ -589,32 +569,42 @@ static bool next_peer(struct ae *ae, char *peer, size_t cap)
     return found;
 }
 
-static void interval(struct ae *ae)
+/* One pass of the thread's loop: a tree exchange when one is due, and a
+ * step of handoff. Returns whether handoff has more to do now. */
+static bool interval(struct ae *ae)
 {
     struct store_stats ss;
     char peer[AEMSG_MAX_ID + 1];
+    uint64_t now = mctime_mono_ms();
+    bool more = false;
     int rc;
 
+    if (ae->handoff)
+        more = ae_handoff_step(ae, (uint64_t)ae->bytes_per_sec * ae->interval_ms / 1000);
+    if (ae->tree == NULL || now - ae->last_exchange_ms < ae->interval_ms)
+        return more;
+    ae->last_exchange_ms = now;
     store_get_stats(ae->st, &ss);
     ae->full = ss.evictions > ae->evictions;
     ae->evictions = ss.evictions;
-    if (aetree_sync(ae->tree, ae->ring) > 0 && verbose(ae) > 0)
+    if (aetree_sync(ae->tree, ae->ring) > 0 && ae_verbose(ae) > 0)
         fprintf(stderr, "meshcached: anti-entropy trees rebuilt for layout %016llx\n",
-                (unsigned long long)aetree_layout(ae->tree));
+                (unsigned long long)ae_layout(ae));
     /* A node without room would be sent the keys it lacks only to drop
      * them: it waits for the others' exchanges, in which it still takes
      * deletes and newer versions of what it holds, and gives its own. */
     if (ae->full || store_mem_free(ae->st) < store_mem_limit(ae->st) / 10)
-        return;
+        return more;
     if (!next_peer(ae, peer, sizeof(peer)))
-        return;
+        return more;
     rc = exchange(ae, peer);
     if (rc != 0 && rc != -ENOENT) {
         stats_count(&ae->errors, 1);
-        if (verbose(ae) > 1)
+        if (ae_verbose(ae) > 1)
             fprintf(stderr, "meshcached: anti-entropy with %s: %s\n", peer,
                     strerror(-rc));
     }
+    return more;
 }
 
 static void *ae_main(void *arg)
@@ -626,11 +616,13 @@ static void *ae_main(void *arg)
         uint64_t before = stats_counted(&ae->bytes_out) + stats_counted(&ae->bytes_in);
         uint64_t wait_ms, moved;
         struct timespec until;
+        bool busy;
         pthread_mutex_unlock(&ae->lock);
-        interval(ae);
+        busy = interval(ae);
         moved = stats_counted(&ae->bytes_out) + stats_counted(&ae->bytes_in) - before;
-        /* the bytes moved pay for themselves in time before the next */
-        wait_ms = ae->interval_ms + moved * 1000 / ae->bytes_per_sec;
+        /* the bytes moved pay for themselves in time before the next; a
+         * handoff under way goes on at that pace, not once an interval */
+        wait_ms = (busy ? BUSY_WAIT_MS : ae->interval_ms) + moved * 1000 / ae->bytes_per_sec;
         mctime_deadline(&until, wait_ms);
         pthread_mutex_lock(&ae->lock);
         while (!ae->stop) {
@@ -657,14 +649,19 @@ int ae_new(const struct ae_config *cfg, struct ae **out)
     ae->st = cfg->st;
     ae->ring = cfg->ring;
     snprintf(ae->self, sizeof(ae->self), "%s", cfg->self);
-    ae->interval_ms = cfg->interval_ms;
+    /* without tree exchanges the loop still paces handoff by an interval */
+    ae->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : 1000;
+    ae->handoff = cfg->handoff;
+    ae->replicas = cfg->replicas;
+    ae->cl = cfg->cl;
     ae->bytes_per_sec = cfg->bytes_per_sec > 0 ? cfg->bytes_per_sec : 1;
     ae->timeout_ms = cfg->timeout_ms;
     ae->verbose = cfg->verbose;
     pthread_mutex_init(&ae->lock, NULL);
     pthread_cond_init(&ae->cond, NULL);
     ae->out = malloc(AEMSG_MAX_SIZE);
-    if (ae->out == NULL || aetree_new(&tc, &ae->tree) != 0) {
+    if (ae->out == NULL ||
+        (cfg->replicas > 1 && cfg->interval_ms > 0 && aetree_new(&tc, &ae->tree) != 0)) {
         ae_free(ae);
         return -ENOMEM;
     }
@@ -678,7 +675,8 @@ int ae_start(struct ae *ae, struct gossip *g)
     ae->wire = gossip_wire(g);
     if (ae->wire == NULL)
         return -1;
-    aetree_sync(ae->tree, ae->ring); /* trees for the ring as it is now */
+    if (ae->tree != NULL)
+        aetree_sync(ae->tree, ae->ring); /* trees for the ring as it is now */
     gossip_share_port(ae->g, "MCa", on_request, ae);
     if (pthread_create(&ae->thread, NULL, ae_main, ae) != 0)
         return -1;
@@ -686,16 +684,32 @@ int ae_start(struct ae *ae, struct gossip *g)
     return 0;
 }
 
-void ae_free(struct ae *ae)
+/* Stops the thread; what is queued stays, unanswered. */
+static void stop_thread(struct ae *ae)
 {
-    if (ae == NULL)
-        return;
     pthread_mutex_lock(&ae->lock);
     ae->stop = true;
     pthread_cond_signal(&ae->cond);
     pthread_mutex_unlock(&ae->lock);
     if (ae->started)
         pthread_join(ae->thread, NULL);
+    ae->started = false;
+}
+
+void ae_leave(struct ae *ae, uint32_t timeout_ms)
+{
+    if (ae == NULL)
+        return;
+    stop_thread(ae);
+    if (ae->handoff && ae->wire != NULL && timeout_ms > 0)
+        ae_handoff_leave(ae, timeout_ms);
+}
+
+void ae_free(struct ae *ae)
+{
+    if (ae == NULL)
+        return;
+    stop_thread(ae);
     /* requests still queued get no answer: their senders time out */
     while (ae->q_head != NULL) {
         struct served *sv = ae->q_head;
@@ -704,6 +718,7 @@ void ae_free(struct ae *ae)
         free(sv);
     }
     aetree_free(ae->tree);
+    ae_handoff_fini(ae);
     free(ae->answer);
     free(ae->out);
     free(ae->mine.e);
@@ -716,7 +731,7 @@ void ae_stats(struct ae *ae, struct buf *out)
 {
 #define AE_STAT(name)                                                                    \
     stats_line(out, "ae_" #name, "%llu", (unsigned long long)stats_counted(&ae->name));
-    stats_line(out, "ae_layout", "%016llx", (unsigned long long)aetree_layout(ae->tree));
+    stats_line(out, "ae_layout", "%016llx", (unsigned long long)ae_layout(ae));
     AE_STAT(exchanges)
     AE_STAT(in_sync)
     AE_STAT(leaves)
@@ -727,5 +742,15 @@ void ae_stats(struct ae *ae, struct buf *out)
     AE_STAT(bytes_in)
     AE_STAT(errors)
     AE_STAT(dropped)
+    stats_line(out, "handoff_passes", "%llu", (unsigned long long)stats_counted(&ae->ho_passes));
+    stats_line(out, "handoff_progress", "%u",
+               __atomic_load_n(&ae->ho_progress, __ATOMIC_RELAXED));
+    stats_line(out, "handoff_sent", "%llu", (unsigned long long)stats_counted(&ae->ho_sent));
+    stats_line(out, "handoff_received", "%llu",
+               (unsigned long long)stats_counted(&ae->ho_received));
+    stats_line(out, "handoff_dropped", "%llu",
+               (unsigned long long)stats_counted(&ae->ho_dropped));
+    stats_line(out, "handoff_failed", "%llu", (unsigned long long)stats_counted(&ae->ho_failed));
+    stats_line(out, "receiving", "%d", ae->cl != NULL && cluster_receiving(ae->cl));
 #undef AE_STAT
 }

@@ -38,11 +38,13 @@
 #ifndef MESHCACHED_AE_H
 #define MESHCACHED_AE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
 
 struct ae;
+struct cluster;
 struct gossip;
 struct ring_ref;
 struct store;
@@ -51,8 +53,10 @@ struct ae_config {
     struct store *st;
     struct ring_ref *ring;  /* the published ring */
     const char *self;       /* this node's id */
-    unsigned replicas;      /* copies per key (>= 2) */
-    uint32_t interval_ms;   /* -o ae_interval_ms (> 0) */
+    unsigned replicas;      /* copies per key: trees only when > 1 */
+    uint32_t interval_ms;   /* -o ae_interval_ms (0: no tree exchanges) */
+    bool handoff;           /* -o handoff: move items to their new owners */
+    struct cluster *cl;     /* told when handoff batches arrive (dual reads) */
     uint32_t bytes_per_sec; /* -o ae_bytes_per_sec */
     uint32_t timeout_ms;    /* how long one request may take */
     const int *verbose;     /* the server's verbosity (atomic), or NULL */
@@ -66,6 +70,16 @@ int ae_new(const struct ae_config *cfg, struct ae **out);
  * members' cluster addresses) and takes anti-entropy requests there.
  * Returns 0 or -1. */
 int ae_start(struct ae *ae, struct gossip *g);
+
+/*
+ * Leaving (SIGTERM; the member already announced it): stops the thread,
+ * then with -o handoff hands the items this node owns to the nodes that
+ * own them once it is gone, and the items it holds without owning them to
+ * their owners, for at most timeout_ms (0: nothing), at full speed. The
+ * workers must have stopped: a write after the walk of its shard would be
+ * lost. NULL is a no-op.
+ */
+void ae_leave(struct ae *ae, uint32_t timeout_ms);
 
 /* Stops the thread and frees everything, before the gossip it uses goes
  * and after the threads that change the store stopped. NULL is a no-op. */

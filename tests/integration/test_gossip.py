@@ -37,7 +37,9 @@ from test_cluster import (CLUSTER_FIELDS, TEST_VNODES, Cluster, ClusterView, clu
 GOSSIP_FIELDS = ["gossip_interval_ms", "gossip_msgs_in", "gossip_msgs_out", "gossip_bytes_in",
                  "gossip_bytes_out", "gossip_dropped", "gossip_bad_mac"]
 AE_FIELDS = ["ae_layout", "ae_exchanges", "ae_in_sync", "ae_leaves", "ae_sent", "ae_received",
-             "ae_skipped_full", "ae_bytes_out", "ae_bytes_in", "ae_errors", "ae_dropped"]
+             "ae_skipped_full", "ae_bytes_out", "ae_bytes_in", "ae_errors", "ae_dropped",
+             "handoff_passes", "handoff_progress", "handoff_sent", "handoff_received",
+             "handoff_dropped", "handoff_failed", "receiving"]
 STATES = ("alive", "suspect", "dead", "left")
 LIVE_STATES = ("alive", "suspect")
 DEFAULT_INTERVAL_MS = 500
@@ -98,7 +100,8 @@ class GossipView(ClusterView):
         check(names[:1] == ["self"], "stats cluster does not start with self: %s" % self)
         check(all(n.startswith("member:") for n in names[1:1 + nmembers]),
               "member lines are not right after self: %s" % self)
-        # anti-entropy's lines follow the quorums when it runs (copies > 1)
+        # anti-entropy's lines follow the quorums when its thread runs
+        # (copies to compare, or -o handoff)
         at = CLUSTER_FIELDS.index("read_quorum") + 1
         cluster = CLUSTER_FIELDS[:at] + (AE_FIELDS if "ae_layout" in names else []) + \
             CLUSTER_FIELDS[at:]
@@ -480,9 +483,18 @@ def test_gossip_kill_and_restart():
                       cl.ids[i], vid, v.incarnations[vid], inc_before))
             check_eq(v.members[vid], ("alive", cl.addrs[victim]),
                      "%s's entry for the restarted %s" % (cl.ids[i], vid))
-        # It owns its keys again (and holds none of them yet).
-        check_eq(curr_items(cl.nodes[victim]), 0, "items on the restarted node")
-        check_reads(cl, range(5), keys[vid], lambda k: None, "%s's keys after its restart" % vid)
+        # It owns its keys again: the nodes that took them while it was
+        # dead hand them back (range streaming), and drop their copies.
+        deadline = restarted_at + REVIVE_TIMEOUT
+        while curr_items(cl.nodes[victim]) != len(keys[vid]):
+            check(time.monotonic() < deadline,
+                  "%s holds %d of its %d keys %.0f s after its restart" % (
+                      vid, curr_items(cl.nodes[victim]), len(keys[vid]), REVIVE_TIMEOUT))
+            time.sleep(POLL)
+        print("restarted %s holds its %d keys again after %.2f s" % (
+            vid, len(keys[vid]), time.monotonic() - restarted_at))
+        check_reads(cl, range(5), keys[vid], lambda k: b"again-" + k,
+                    "%s's keys after its restart" % vid)
         with cl.conn(0) as c:
             store_all(c, {k: (0, b"back-" + k) for k in keys[vid]})
         check_eq(curr_items(cl.nodes[victim]), len(keys[vid]),
@@ -575,7 +587,8 @@ def test_gossip_sigterm_leaves():
             raise TestFailure("%s did not exit within %.0f s of SIGTERM\n%s"
                               % (vid, mchelper.STOP_TIMEOUT, cl.logs([victim])))
         check_eq(status, 0, "exit status of %s on SIGTERM" % vid)
-        check_reads(cl, others, allkeys, lambda k: None if k in keys[vid] else b"v-" + k,
+        # its items were handed off to the next owners before it exited
+        check_reads(cl, others, allkeys, lambda k: b"v-" + k,
                     "keys after %s left" % vid)
 
 

@@ -1,0 +1,381 @@
+/*
+ * ae_handoff: range streaming and leave handoff, on the anti-entropy
+ * thread. Items go to the nodes that own them now, and the node that gave
+ * them drops its copy once they took them.
+ *
+ * After every change of the ring (a member joined, came back, went down
+ * or left) this node walks its store, one shard per step, and sends every
+ * item or tombstone it holds but does not own (it is none of the key's
+ * --replicas first live nodes) to the key's live owners in HANDOFF
+ * messages (proto/aemsg.h), which they apply newest-wins even if they must
+ * evict for it: they own it. Once every owner acknowledged, the copy here
+ * is dropped unless it changed meanwhile (store_drop_version()). So a node
+ * that joins gets its ranges from the nodes that served them, a node that
+ * comes back gets back what was written to the others while it was away
+ * (with one copy per key too, where anti-entropy has nothing to compare),
+ * and no node keeps stale copies of keys it gave up.
+ *
+ * A pass that moved or failed to move something is followed by another
+ * one an interval later (writes routed by a view of the ring that was not
+ * yet updated still land on the old owner), up to MAX_ROUNDS; a pass that
+ * finds nothing to move ends it. An owner that fails a request is skipped
+ * for the rest of the pass. The bytes a step sends count against
+ * -o ae_bytes_per_sec like an exchange's.
+ *
+ * Leaving (ae_leave()): one pass at full speed in which this node counts
+ * itself gone: what it owns goes to the nodes that own it once it is gone
+ * (those that do not own it already: the others have their copy), what it
+ * holds without owning to the owners; bounded by -o handoff_timeout_ms.
+ */
+#include "base/mctime.h"
+#include "base/stats.h"
+#include "cluster/ae_internal.h"
+#include "cluster/cluster.h"
+#include "cluster/gmsg.h"
+#include "cluster/gossip.h"
+#include "cluster/ring.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROUNDS   8  /* passes after one ring change, while they move items */
+#define MAX_TARGETS  16 /* --replicas at most */
+#define ROUND_GAP_MS 1000
+
+/* An item of the shard being walked, and where it goes. */
+struct ho_entry {
+    char key[KEY_MAX_LENGTH];
+    uint8_t nkey;
+    uint8_t ntargets;
+    bool failed;  /* an owner did not take it: kept here */
+    bool gone;    /* nothing to send any more (expired, deleted here) */
+    bool in_msg;  /* in the message being sent */
+    uint64_t version;
+    uint32_t target[MAX_TARGETS]; /* ring node indices */
+};
+
+/* How one walk decides, for the ring it holds. */
+struct ho_walk {
+    struct ae *ae;
+    const struct ring *r;
+    bool leaving;
+    bool *down;    /* leaving: the ring's down flags, this node's set */
+    bool oom;
+};
+
+static bool has(const uint32_t *set, size_t n, uint32_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i] == v)
+            return true;
+    return false;
+}
+
+/* The nodes key goes to, into t; 0 when it stays. */
+static size_t targets_of(const struct ho_walk *w, const char *key, size_t nkey,
+                         uint32_t *t)
+{
+    uint32_t hv = ring_hash(key, nkey);
+    size_t own[MAX_TARGETS], pref[MAX_TARGETS], n, m, k = 0;
+    unsigned want = w->ae->replicas < MAX_TARGETS ? w->ae->replicas : MAX_TARGETS;
+    bool mine = false;
+
+    if (ring_owners(w->r, hv, want, own, &n) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        mine |= strcmp(ring_node(w->r, own[i])->id, w->ae->self) == 0;
+    if (!mine) {
+        for (size_t i = 0; i < n; i++)
+            t[k++] = (uint32_t)own[i];
+        return k;
+    }
+    if (!w->leaving || ring_preference_hash(w->r, hv, w->down, want, pref, &m) != 0)
+        return 0;
+    for (size_t i = 0; i < m; i++) {
+        bool owner = false;
+        for (size_t j = 0; j < n; j++)
+            owner |= own[j] == pref[i];
+        if (!owner)
+            t[k++] = (uint32_t)pref[i];
+    }
+    return k;
+}
+
+/* Under the shard's lock: notes an item that goes elsewhere. */
+static void walk_cb(void *arg, const struct item *it)
+{
+    struct ho_walk *w = arg;
+    struct ae *ae = w->ae;
+    struct ho_entry *e;
+    uint32_t t[MAX_TARGETS];
+    size_t n;
+
+    if (it == NULL || w->oom)
+        return;
+    n = targets_of(w, it->data, it->nkey, t);
+    if (n == 0)
+        return;
+    if (ae->ho_n == ae->ho_cap) {
+        size_t cap = ae->ho_cap != 0 ? 2 * ae->ho_cap : 256;
+        struct ho_entry *grown = realloc(ae->ho, cap * sizeof(*grown));
+        if (grown == NULL) {
+            w->oom = true;
+            return;
+        }
+        ae->ho = grown;
+        ae->ho_cap = cap;
+    }
+    e = &ae->ho[ae->ho_n++];
+    memcpy(e->key, it->data, it->nkey);
+    e->nkey = it->nkey;
+    e->version = it->cas;
+    e->ntargets = (uint8_t)n;
+    memcpy(e->target, t, n * sizeof(t[0]));
+    e->failed = e->gone = e->in_msg = false;
+}
+
+/* Sends the HANDOFF built in ae->out to node; marks its entries failed
+ * when the node did not take them. */
+static void send_msg(struct ae *ae, struct aemsg_writer *mw, const char *gaddr,
+                     uint32_t node, size_t nsent)
+{
+    struct aemsg_reader r;
+    struct aemsg_header h;
+    int rc = ae_ask(ae, gaddr, aemsg_end(mw), &r, &h);
+
+    for (size_t i = 0; i < ae->ho_n; i++) {
+        struct ho_entry *e = &ae->ho[i];
+        if (e->in_msg && rc != 0)
+            e->failed = true;
+        e->in_msg = false;
+    }
+    if (rc == 0) {
+        stats_count(&ae->ho_sent, nsent);
+        return;
+    }
+    stats_count(&ae->ho_failed, nsent);
+    if (node < ae->ho_nbad)
+        ae->ho_bad[node] = true;
+    if (ae_verbose(ae) > 1)
+        fprintf(stderr, "meshcached: handoff to %s: %s\n", gaddr, strerror(-rc));
+}
+
+/* Sends the walked entries that go to node. */
+static void send_to(struct ae *ae, const struct ring *r, uint32_t node)
+{
+    char gaddr[GMSG_MAX_ADDR + 1];
+    struct aemsg_writer mw;
+    size_t nsent = 0;
+
+    if ((node < ae->ho_nbad && ae->ho_bad[node]) ||
+        !gossip_gaddr(ae->g, ring_node(r, node)->id, gaddr, sizeof(gaddr))) {
+        for (size_t i = 0; i < ae->ho_n; i++)
+            if (has(ae->ho[i].target, ae->ho[i].ntargets, node))
+                ae->ho[i].failed = true;
+        return;
+    }
+    aemsg_begin(&mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self, ae_layout(ae));
+    for (size_t i = 0; i < ae->ho_n; i++) {
+        struct ho_entry *e = &ae->ho[i];
+        int rc;
+        if (e->gone || e->failed || !has(e->target, e->ntargets, node))
+            continue;
+        rc = ae_put_current(ae, &mw, e->key, e->nkey);
+        if (rc == -ENOSPC && nsent > 0) {
+            send_msg(ae, &mw, gaddr, node, nsent);
+            nsent = 0;
+            if (node < ae->ho_nbad && ae->ho_bad[node])
+                break; /* the rest is marked below */
+            aemsg_begin(&mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self,
+                        ae_layout(ae));
+            rc = ae_put_current(ae, &mw, e->key, e->nkey);
+        }
+        if (rc == 0) {
+            e->in_msg = true;
+            nsent++;
+        } else if (rc == -ENOENT) {
+            e->gone = true;
+        } else {
+            e->failed = true; /* a value no message carries (-E2BIG) */
+        }
+    }
+    if (nsent > 0)
+        send_msg(ae, &mw, gaddr, node, nsent);
+    if (node < ae->ho_nbad && ae->ho_bad[node])
+        for (size_t i = 0; i < ae->ho_n; i++)
+            if (has(ae->ho[i].target, ae->ho[i].ntargets, node))
+                ae->ho[i].failed = true;
+}
+
+/* Walks one shard and moves what goes elsewhere. Returns whether it found
+ * anything to move. */
+static bool move_shard(struct ae *ae, struct ho_walk *w, uint32_t shard)
+{
+    uint32_t done[MAX_TARGETS * 4];
+    size_t ndone = 0;
+    bool any;
+
+    ae->ho_n = 0;
+    w->oom = false;
+    store_scan_shard(ae->st, shard, walk_cb, w);
+    any = ae->ho_n > 0 || w->oom;
+    /* each target once, in the order the entries name them */
+    for (size_t i = 0; i < ae->ho_n; i++)
+        for (size_t j = 0; j < ae->ho[i].ntargets; j++) {
+            uint32_t node = ae->ho[i].target[j];
+            if (has(done, ndone, node))
+                continue;
+            send_to(ae, w->r, node);
+            if (ndone < sizeof(done) / sizeof(done[0]))
+                done[ndone++] = node;
+        }
+    if (!w->leaving)
+        for (size_t i = 0; i < ae->ho_n; i++) {
+            struct ho_entry *e = &ae->ho[i];
+            if (!e->failed && !e->gone &&
+                store_drop_version(ae->st, e->key, e->nkey, e->version))
+                stats_count(&ae->ho_dropped, 1);
+        }
+    for (size_t i = 0; i < ae->ho_n; i++)
+        ae->ho_moved |= ae->ho[i].failed || !ae->ho[i].gone;
+    return any;
+}
+
+/* Starts a pass over ring r: every node good again. */
+static int pass_begin(struct ae *ae, const struct ring *r)
+{
+    size_t n = ring_node_count(r);
+
+    if (n > ae->ho_nbad) {
+        bool *bad = realloc(ae->ho_bad, n * sizeof(*bad));
+        if (bad == NULL)
+            return -ENOMEM;
+        ae->ho_bad = bad;
+    }
+    ae->ho_nbad = n;
+    memset(ae->ho_bad, 0, n * sizeof(*ae->ho_bad));
+    ae->ho_shard = 0;
+    ae->ho_moved = false;
+    __atomic_store_n(&ae->ho_progress, 0, __ATOMIC_RELAXED);
+    stats_count(&ae->ho_passes, 1);
+    return 0;
+}
+
+bool ae_handoff_step(struct ae *ae, uint64_t budget)
+{
+    struct ring *r = ring_acquire(ae->ring);
+    struct ho_walk w = {.ae = ae, .r = r};
+    uint64_t start = stats_counted(&ae->bytes_out);
+    uint64_t now = mctime_mono_ms();
+    bool busy;
+
+    if (r == NULL)
+        return false;
+    if (ring_epoch(r) != ae->ho_epoch) {
+        /* a new ring: a new series of passes, from the first shard */
+        ae->ho_epoch = ring_epoch(r);
+        ae->ho_rounds = 0;
+        ae->ho_shard = STORE_SHARDS;
+        ae->ho_next_ms = now;
+    }
+    if (ae->ho_shard == STORE_SHARDS) {
+        if (ae->ho_rounds >= MAX_ROUNDS || now < ae->ho_next_ms ||
+            ring_node_count(r) < 2 || pass_begin(ae, r) != 0) {
+            ring_release(r);
+            return false;
+        }
+        ae->ho_rounds++;
+    }
+    do {
+        move_shard(ae, &w, ae->ho_shard++);
+        __atomic_store_n(&ae->ho_progress, ae->ho_shard, __ATOMIC_RELAXED);
+    } while (ae->ho_shard < STORE_SHARDS && stats_counted(&ae->bytes_out) - start < budget);
+    if (ae->ho_shard == STORE_SHARDS) {
+        /* nothing left to move: the series ends; else another pass later */
+        if (!ae->ho_moved)
+            ae->ho_rounds = MAX_ROUNDS;
+        ae->ho_next_ms = now + ROUND_GAP_MS;
+    }
+    busy = ae->ho_shard < STORE_SHARDS;
+    ring_release(r);
+    return busy;
+}
+
+void ae_serve_handoff(struct ae *ae, struct aemsg_reader *r, struct aemsg_writer *w)
+{
+    struct aemsg_state s;
+    uint32_t applied = 0;
+
+    if (ae->cl != NULL)
+        cluster_note_handoff(ae->cl);
+    while (aemsg_read_state(r, &s) == 1)
+        if (store_apply_state(ae->st, s.key, s.nkey, &s.st, s.value, NULL) ==
+            STORE_APPLIED)
+            applied++;
+    stats_count(&ae->ho_received, applied);
+    aemsg_set_applied(w, applied);
+}
+
+/* Leaving: the nodes that left (or died) since the walk's ring was taken
+ * are skipped, so that a whole cluster stopping at once does not wait for
+ * each other's timeouts. */
+static void skip_gone(struct ae *ae, const struct ring *r)
+{
+    struct ring *cur = ring_acquire(ae->ring);
+
+    for (size_t i = 0; i < ae->ho_nbad; i++) {
+        size_t j;
+        if (cur == NULL || ring_node_index(cur, ring_node(r, i)->id, &j) != 0 ||
+            ring_node(cur, j)->down)
+            ae->ho_bad[i] = true;
+    }
+    ring_release(cur);
+}
+
+void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
+{
+    struct ring *r = ring_acquire(ae->ring);
+    uint64_t deadline = mctime_mono_ms() + timeout_ms, t0 = mctime_mono_ms();
+    uint64_t sent = stats_counted(&ae->ho_sent), failed = stats_counted(&ae->ho_failed);
+    uint32_t timeout = ae->timeout_ms, shard = 0;
+    struct ho_walk w = {.ae = ae, .r = r, .leaving = true};
+    size_t n = r != NULL ? ring_node_count(r) : 0;
+
+    if (n < 2 || pass_begin(ae, r) != 0 || (w.down = calloc(n, sizeof(bool))) == NULL) {
+        ring_release(r);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        w.down[i] = ring_node(r, i)->down || strcmp(ring_node(r, i)->id, ae->self) == 0;
+    for (; shard < STORE_SHARDS; shard++) {
+        uint64_t now = mctime_mono_ms();
+        if (now >= deadline)
+            break;
+        /* no request may outlast the bound */
+        ae->timeout_ms = (uint32_t)(deadline - now < timeout ? deadline - now : timeout);
+        skip_gone(ae, r);
+        move_shard(ae, &w, shard);
+        __atomic_store_n(&ae->ho_progress, shard + 1, __ATOMIC_RELAXED);
+    }
+    ae->timeout_ms = timeout;
+    if (ae_verbose(ae) > 0 || shard < STORE_SHARDS || stats_counted(&ae->ho_failed) > failed)
+        fprintf(stderr,
+                "meshcached: leaving: handed off %llu items in %llu ms (%u of %u shards), "
+                "%llu not taken\n",
+                (unsigned long long)(stats_counted(&ae->ho_sent) - sent),
+                (unsigned long long)(mctime_mono_ms() - t0), shard, STORE_SHARDS,
+                (unsigned long long)(stats_counted(&ae->ho_failed) - failed));
+    free(w.down);
+    ring_release(r);
+}
+
+void ae_handoff_fini(struct ae *ae)
+{
+    free(ae->ho);
+    free(ae->ho_bad);
+    ae->ho = NULL;
+    ae->ho_bad = NULL;
+}
