@@ -44,6 +44,8 @@
 #define MAX_ROUNDS   8  /* passes after one ring change, while they move items */
 #define MAX_TARGETS  16 /* --replicas at most */
 #define ROUND_GAP_MS 1000
+#define PROBE_MS     300  /* leaving: how long a node may take to say it takes */
+#define LEAVE_REQ_MS 2000 /* leaving: how long one batch may take */
 
 /* An item of the shard being walked, and where it goes. */
 struct ho_entry {
@@ -335,6 +337,35 @@ static void skip_gone(struct ae *ae, const struct ring *r)
     ring_release(cur);
 }
 
+/* Leaving: an empty HANDOFF to every other node up, answered at once by a
+ * node that takes handoffs; one that does not answer within PROBE_MS (it
+ * exited, hangs, or is leaving too: BUSY) is skipped, so that the pass
+ * waits on no request that cannot succeed. */
+static void probe(struct ae *ae, const struct ring *r, uint64_t deadline)
+{
+    uint32_t timeout = ae->timeout_ms;
+
+    for (size_t i = 0; i < ae->ho_nbad; i++) {
+        char gaddr[GMSG_MAX_ADDR + 1];
+        struct aemsg_writer mw;
+        struct aemsg_reader rd;
+        struct aemsg_header h;
+        uint64_t now = mctime_mono_ms();
+        if (ae->ho_bad[i] || strcmp(ring_node(r, i)->id, ae->self) == 0)
+            continue;
+        if (now >= deadline ||
+            !gossip_gaddr(ae->g, ring_node(r, i)->id, gaddr, sizeof(gaddr))) {
+            ae->ho_bad[i] = true;
+            continue;
+        }
+        ae->timeout_ms = (uint32_t)(deadline - now < PROBE_MS ? deadline - now : PROBE_MS);
+        aemsg_begin(&mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self, ae_layout(ae));
+        if (ae_ask(ae, gaddr, aemsg_end(&mw), &rd, &h) != 0)
+            ae->ho_bad[i] = true;
+    }
+    ae->timeout_ms = timeout;
+}
+
 void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
 {
     struct ring *r = ring_acquire(ae->ring);
@@ -348,14 +379,19 @@ void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
         ring_release(r);
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         w.down[i] = ring_node(r, i)->down || strcmp(ring_node(r, i)->id, ae->self) == 0;
+        ae->ho_bad[i] = ring_node(r, i)->down;
+    }
+    skip_gone(ae, r);
+    probe(ae, r, deadline);
     for (; shard < STORE_SHARDS; shard++) {
         uint64_t now = mctime_mono_ms();
         if (now >= deadline)
             break;
         /* no request may outlast the bound */
-        ae->timeout_ms = (uint32_t)(deadline - now < timeout ? deadline - now : timeout);
+        ae->timeout_ms =
+            (uint32_t)(deadline - now < LEAVE_REQ_MS ? deadline - now : LEAVE_REQ_MS);
         skip_gone(ae, r);
         move_shard(ae, &w, shard);
         __atomic_store_n(&ae->ho_progress, shard + 1, __ATOMIC_RELAXED);
