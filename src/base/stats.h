@@ -53,6 +53,8 @@
     X(lines_too_long) \
     X(forwarded) \
     X(forward_errors) \
+    X(write_failovers) \
+    X(late_writes) \
     X(repl_applied) \
     X(repl_writes) \
     X(repl_write_failures) \

@@ -709,6 +709,7 @@ void ae_free(struct ae *ae)
 {
     if (ae == NULL)
         return;
+    gossip_unshare_port(ae->g); /* no request reaches on_request() from now on */
     stop_thread(ae);
     /* requests still queued get no answer: their senders time out */
     while (ae->q_head != NULL) {

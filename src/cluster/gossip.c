@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ struct gossip {
     char other_magic[3];
     transport_serve_fn other;
     void *other_arg;
+    unsigned other_busy; /* wire_serve() calls of other under way (atomic) */
 };
 
 static uint64_t now(const struct gossip *g)
@@ -481,13 +483,28 @@ static void wire_close(void *arg)
 static void wire_serve(void *arg, struct transport_served *s, const char *msg, size_t len)
 {
     struct gossip *g = arg;
-    transport_serve_fn other = __atomic_load_n(&g->other, __ATOMIC_ACQUIRE);
+    transport_serve_fn other;
 
+    /* counted before other is read: gossip_unshare_port() waits for it */
+    __atomic_add_fetch(&g->other_busy, 1, __ATOMIC_SEQ_CST);
+    other = __atomic_load_n(&g->other, __ATOMIC_SEQ_CST);
     if (other != NULL && len >= sizeof(g->other_magic) &&
-        memcmp(msg, g->other_magic, sizeof(g->other_magic)) == 0)
+        memcmp(msg, g->other_magic, sizeof(g->other_magic)) == 0) {
         other(g->other_arg, s, msg, len);
-    else
-        gossip_serve(g, s, msg, len);
+        __atomic_sub_fetch(&g->other_busy, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    __atomic_sub_fetch(&g->other_busy, 1, __ATOMIC_SEQ_CST);
+    gossip_serve(g, s, msg, len);
+}
+
+void gossip_unshare_port(struct gossip *g)
+{
+    if (g == NULL)
+        return;
+    __atomic_store_n(&g->other, NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&g->other_busy, __ATOMIC_SEQ_CST) > 0)
+        sched_yield();
 }
 
 void gossip_share_port(struct gossip *g, const char magic[3], transport_serve_fn serve,

@@ -157,6 +157,11 @@ void gossip_share_port(struct gossip *g, const char magic[3], transport_serve_fn
  * other users; NULL for a driver on a test's transport. */
 struct transport *gossip_wire(struct gossip *g);
 
+/* Undoes gossip_share_port(): once it returns, serve is not running and
+ * will not be called again (its requests go to gossip, which drops them).
+ * Any thread but nng's; NULL is a no-op. */
+void gossip_unshare_port(struct gossip *g);
+
 /* Copies the cluster address ("host:port") of the member with id into buf
  * (cap bytes). Returns false when gossip does not know the member. Any
  * thread (takes the gossip lock). */

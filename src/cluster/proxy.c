@@ -4,6 +4,7 @@
  * reassembled in the client's key order.
  */
 #include "cluster/proxy.h"
+#include "base/mctime.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "cluster/cluster.h"
@@ -285,6 +286,123 @@ static void on_answer(void *arg, uint32_t member, int status, bool error,
     fwdreq_answered(r);
 }
 
+/*
+ * A write forwarded under replication: its bytes are kept, so that when
+ * the owner fails (cannot be reached, or does not answer in time) it runs
+ * on the next live owner instead, here when that is this node (failover).
+ * Each send is preceded by "rd <deadline>": an owner that gets it after
+ * the deadline (it was paused, say, and the forwarder has moved on) does
+ * not run it, so a late copy never overwrites what the next owner wrote.
+ */
+struct fwd_write {
+    struct proxy *px;
+    uint32_t tried[REPL_MAX_REPLICAS]; /* owners sent to, in order */
+    size_t ntried;
+    enum peer_reply_kind reply;
+    bool noreply, quiet;
+    uint8_t nkey;
+    char key[KEY_MAX_LENGTH];
+    size_t nraw;
+    char raw[];
+};
+
+static void on_write_answer(void *arg, uint32_t member, int status, bool error,
+                            const char *reply, size_t len);
+
+/* Sends the write to owner with a fresh deadline. Returns 0 or what
+ * peer_request_within() does. */
+static int send_write(struct fwdreq *r, struct fwd_write *fw, uint32_t owner)
+{
+    struct proxy *px = fw->px;
+    uint32_t timeout = forward_timeout(px);
+    char dl[32];
+    /* the owner must start it while this node still waits for its answer,
+     * which may itself wait peer_timeout_ms for the other owners */
+    int n = snprintf(dl, sizeof(dl), "rd %llu\r\n",
+                     (unsigned long long)(mctime_wall_ms() + timeout -
+                                          px->srv->settings.peer_timeout_ms));
+    struct iovec iov[3] = {{.iov_base = dl, .iov_len = (size_t)n},
+                           {.iov_base = fw->raw, .iov_len = fw->nraw},
+                           {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
+
+    if (fw->ntried < REPL_MAX_REPLICAS)
+        fw->tried[fw->ntried++] = owner;
+    return peer_request_within(px->peers, owner, iov, fw->quiet ? 3 : 2,
+                               fw->quiet ? PEER_REPLY_QUIET : fw->reply, on_write_answer, r,
+                               owner, timeout);
+}
+
+/* The owner failed with status: the write goes to the next live owner not
+ * tried yet (run here when that is this node), or r gets the error. */
+static void fail_over(struct fwdreq *r, struct fwd_write *fw, uint32_t member, int status)
+{
+    struct proxy *px = fw->px;
+    const struct ring *ring = proxy_ring(px);
+    size_t idx[REPL_MAX_REPLICAS], n = 0;
+    bool tried;
+
+    if (status != -ECANCELED &&
+        ring_owners(ring, ring_hash(fw->key, fw->nkey), repl_replicas(px->repl), idx, &n) != 0)
+        n = 0;
+    for (size_t i = 0; status != -ECANCELED && i < n; i++) {
+        uint32_t next = ring_node(ring, idx[i])->tag;
+        tried = false;
+        for (size_t j = 0; j < fw->ntried; j++)
+            tried |= fw->tried[j] == next;
+        if (tried || (next != CLUSTER_SELF && !peer_available(px->peers, next)))
+            continue;
+        STATS_INCR(px->stats, write_failovers);
+        if (next == CLUSTER_SELF) {
+            repl_write_here(px->repl, r, fw->raw, fw->nraw);
+            return;
+        }
+        if (send_write(r, fw, next) == 0)
+            return;
+    }
+    fail_with(px, r, member, status);
+    fwdreq_answered(r);
+}
+
+static void on_write_answer(void *arg, uint32_t member, int status, bool error,
+                            const char *reply, size_t len)
+{
+    struct fwdreq *r = arg;
+    struct fwd_write *fw = fwdreq_priv(r);
+
+    (void)error;
+    if (status != 0) {
+        fail_over(r, fw, member, status);
+        return;
+    }
+    if (!fwdreq_orphan(r))
+        buf_append(fwdreq_out(r), reply, fw->quiet ? len - (sizeof(mn_line) - 1) : len);
+    fwdreq_answered(r);
+}
+
+static struct fwdreq *forward_write(struct proxy *px, struct fwdreq *r,
+                                    const struct route_req *rr, uint32_t owner,
+                                    const char *raw, size_t nraw)
+{
+    struct fwd_write *fw = malloc(sizeof(*fw) + nraw);
+    int rc;
+
+    if (fw == NULL) {
+        fwdreq_fail(r, "SERVER_ERROR out of memory\r\n", 28);
+        return r;
+    }
+    *fw = (struct fwd_write){.px = px, .reply = rr->reply, .noreply = rr->noreply,
+                             .quiet = rr->quiet, .nkey = (uint8_t)rr->nkey, .nraw = nraw};
+    memcpy(fw->key, rr->key, rr->nkey);
+    memcpy(fw->raw, raw, nraw);
+    fwdreq_set_priv(r, fw, free);
+    fwdreq_expect(r, 2); /* its answer, and a hold: it may end at once */
+    rc = send_write(r, fw, owner);
+    if (rc != 0)
+        fail_over(r, fw, owner, rc);
+    fwdreq_unhold(r); /* not queued yet: completing it wakes nobody */
+    return r;
+}
+
 struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
                              const struct route_req *rr, uint32_t owner, const char *raw,
                              size_t nraw)
@@ -299,6 +417,8 @@ struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
     if (r == NULL)
         return NULL;
     fwdreq_set_mode(r, rr->noreply, rr->quiet);
+    if (kind == FWDREQ_WRITE)
+        return forward_write(px, r, rr, owner, raw, nraw);
     fwdreq_set_priv(r, px, NULL);
     rc = peer_request_within(px->peers, owner, iov, rr->quiet ? 2 : 1,
                              rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r,

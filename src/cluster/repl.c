@@ -340,22 +340,22 @@ static void on_write_answer(void *arg, uint32_t slot, int status, bool error,
     }
 }
 
-struct fwdreq *repl_write(struct repl *rp, struct fwdreq_queue *q, const struct cmd *cmd,
-                          struct buf *out, size_t mark, bool noreply)
+/* Sends the state of the key cmd wrote to its other owners (hints for
+ * those down). Returns the write's tracking, NULL when out of memory (the
+ * write stays here; repair will spread it): the caller decides with it and
+ * frees it when nothing is pending. */
+static struct repl_write *replicate(struct repl *rp, const struct ring *ring,
+                                    const struct cmd *cmd)
 {
-    const struct ring *ring = ringview_get(rp->view);
     struct owners o;
     struct repl_write *wr;
-    struct fwdreq *r;
 
-    if (ring_node_count(ring) < 2)
-        return NULL;
     owners_of(rp, ring, cmd->wrote_key, cmd->wrote_nkey, &o);
     for (size_t i = 0; i < o.ndown; i++)
         hint_add(rp, o.down[i], cmd->wrote_key, cmd->wrote_nkey);
     wr = calloc(1, sizeof(*wr));
     if (wr == NULL)
-        return NULL; /* the write stays here; repair will spread it */
+        return NULL;
     wr->rp = rp;
     wr->w = rp->w;
     wr->self = o.self;
@@ -386,6 +386,18 @@ struct fwdreq *repl_write(struct repl *rp, struct fwdreq_queue *q, const struct 
             }
         }
     }
+    return wr;
+}
+
+struct fwdreq *repl_write(struct repl *rp, struct fwdreq_queue *q, const struct cmd *cmd,
+                          struct buf *out, size_t mark, bool noreply)
+{
+    const struct ring *ring = ringview_get(rp->view);
+    struct repl_write *wr;
+    struct fwdreq *r;
+
+    if (ring_node_count(ring) < 2 || (wr = replicate(rp, ring, cmd)) == NULL)
+        return NULL;
     if (repl_quorum(wr->need, wr->total, wr->acks, wr->fails) == REPL_MET) {
         if (wr->pending == 0)
             free(wr);
@@ -406,6 +418,49 @@ struct fwdreq *repl_write(struct repl *rp, struct fwdreq_queue *q, const struct 
     if (wr->pending == 0)
         free(wr);
     return r;
+}
+
+void repl_write_here(struct repl *rp, struct fwdreq *r, const char *raw, size_t nraw)
+{
+    const char *nl = memchr(raw, '\n', nraw);
+    size_t len = nl != NULL ? (size_t)(nl - raw) : nraw;
+    struct cmd *c = &rp->cmd;
+    struct repl_write *wr;
+    char *line;
+
+    if (len > 0 && raw[len - 1] == '\r')
+        len--;
+    line = malloc(len + 1);
+    if (line == NULL) {
+        fwdreq_fail(r, "SERVER_ERROR out of memory\r\n", 28);
+        fwdreq_answered(r);
+        return;
+    }
+    memcpy(line, raw, len);
+    line[len] = '\0';
+    cmd_set_out(c, fwdreq_reply(r));
+    if (cmd_process_line(c, line, len) == CMD_READ_VALUE) {
+        /* the block follows the line in raw, with its "\r\n" */
+        size_t at = nl != NULL ? (size_t)(nl - raw) + 1 : nraw;
+        if (nraw - at >= c->item->nbytes) {
+            memcpy(item_value(c->item), raw + at, c->item->nbytes);
+            cmd_value_done(c);
+        } else {
+            cmd_reset(c); /* cannot happen: route checked the length */
+        }
+    }
+    c->out = NULL; /* r may be gone by the next use */
+    free(line);
+    if (!c->wrote || (wr = replicate(rp, ringview_get(rp->view), c)) == NULL) {
+        fwdreq_answered(r);
+        return;
+    }
+    wr->r = r;
+    write_decide(wr, false);
+    if (wr->pending == 0) {
+        write_decide(wr, false); /* every answer is in: decided */
+        free(wr);
+    }
 }
 
 /* ---- reads ---- */

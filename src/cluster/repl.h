@@ -77,6 +77,14 @@ struct fwdreq *repl_write(struct repl *rp, struct fwdreq_queue *q, const struct 
                           struct buf *out, size_t mark, bool noreply);
 
 /*
+ * Failover: a write whose first owner failed runs here, this node being
+ * the next live owner. raw[0..nraw) is the client's line and data block;
+ * its reply goes into r's, which is completed (answered once) when the
+ * write quorum is decided, or at once.
+ */
+void repl_write_here(struct repl *rp, struct fwdreq *r, const char *raw, size_t nraw);
+
+/*
  * A PROXY_SYNC read (rr from proxy_route): asks R-1 other owners of each
  * key for their copies, keeps the newest here, repairs stale copies, then
  * runs the line (copied) into the returned request's reply; or the reply is

@@ -53,6 +53,9 @@ struct cmd {
     size_t stash_len;     /* ms flags to echo, in order: <length><token> each */
     char stash[CMD_STASH_MAX];
     bool from_peer; /* the connection said `peer`: serve locally, never forward */
+    uint64_t deadline_ms; /* rd: the next command runs only before this wall
+                             clock time (unix ms), 0 for none */
+    bool late;            /* the pending store came after its deadline: dropped */
     /* the last command's change to the store, for replication: set when it
      * stored, deleted, touched or counted the key (cleared per command) */
     bool wrote;

@@ -1,10 +1,11 @@
 /*
- * cmd_repl: executes the commands replicas exchange (rs, rg), accepted only
+ * cmd_repl: executes the commands replicas exchange (rs, rg, rd), accepted only
  * on a connection that introduced itself with `peer`; their wire format is
  * proto/replmsg's. A client sending them gets ERROR, and route never
  * forwards them.
  */
 #include "cmd/cmd_internal.h"
+#include "base/util.h"
 #include "proto/replmsg.h"
 
 /* rs <key> <flags> <exptime> <version> <bytes>[ <opts>]: a replica's state,
@@ -55,6 +56,21 @@ void cmd_repl_value_done(struct cmd *c, struct item *it)
     cmd_reply(c, line);
 }
 
+/* rd <unix-ms>: the next command (a forwarded write) runs only if it
+ * starts before that wall-clock time; later, its forwarder has given up
+ * and may have run it on another owner, so it must not run here (see
+ * cmd_process_line()). No reply. */
+static void process_rd(struct cmd *c, struct token *tokens, size_t ntokens)
+{
+    uint64_t ms;
+
+    if (ntokens != 3 || !util_parse_u64(tokens[1].value, tokens[1].length, &ms) || ms == 0) {
+        cmd_error(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    c->deadline_ms = ms;
+}
+
 /* rg <key>[ b]: the key's state, tombstones included, as
  * "VA <bytes> <flags> <exptime> <version>[ <opts>]" and the value, or EN. */
 static void process_rg(struct cmd *c, struct token *tokens, size_t ntokens)
@@ -83,6 +99,10 @@ enum cmd_next cmd_repl(struct cmd *c, struct token *tokens, size_t ntokens)
 {
     if (!c->from_peer) {
         cmd_reply(c, "ERROR");
+        return CMD_NEXT_LINE;
+    }
+    if (tokens[0].value[1] == 'd') {
+        process_rd(c, tokens, ntokens);
         return CMD_NEXT_LINE;
     }
     if (tokens[0].value[1] == 's')

@@ -451,6 +451,37 @@ static const struct {
     {"prepend", STOREOP_PREPEND}, {"cas", STOREOP_CAS},
 };
 
+/* Whether cmd is a storage command: one with a data block. */
+static bool is_storage(const struct token *cmd)
+{
+    if (is(cmd, "ms"))
+        return true;
+    for (size_t i = 0; i < sizeof(storage) / sizeof(storage[0]); i++)
+        if (is(cmd, storage[i].name))
+            return true;
+    return false;
+}
+
+/* A command after an rd (a write forwarded to this node): when it comes
+ * after its deadline it is not run. A storage command's block is still
+ * read (c->late: cmd_value_done() drops it), anything else is answered
+ * here. Returns true when the command is done. */
+static bool past_deadline(struct cmd *c, const struct token *cmd)
+{
+    bool late = mctime_wall_ms() > c->deadline_ms;
+
+    c->deadline_ms = 0;
+    if (!late)
+        return false;
+    STATS_INCR(c->stats, late_writes);
+    if (is_storage(cmd)) {
+        c->late = true;
+        return false;
+    }
+    cmd_reply(c, "SERVER_ERROR deadline exceeded");
+    return true;
+}
+
 enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
 {
     struct token tokens[PROTO_MAX_TOKENS];
@@ -462,6 +493,9 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
     ntokens = proto_tokenize(line, len, tokens, PROTO_MAX_TOKENS);
     c->noreply = false;
     c->wrote = false;
+    c->late = false;
+    if (c->deadline_ms != 0 && !is(cmd, "rd") && past_deadline(c, cmd))
+        return CMD_NEXT_LINE;
     if (ntokens < 2 || cmd->length < 2) {
         cmd_reply(c, "ERROR");
         return CMD_NEXT_LINE;
@@ -475,7 +509,7 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         return cmd_meta(c, tokens, ntokens);
     }
     if (cmd->value[0] == 'r' && cmd->length == 2 &&
-        (cmd->value[1] == 's' || cmd->value[1] == 'g'))
+        (cmd->value[1] == 's' || cmd->value[1] == 'g' || cmd->value[1] == 'd'))
         return cmd_repl(c, tokens, ntokens);
     if (cmd->value[0] == 'g') {
         bool s = is(cmd, "gets") || is(cmd, "gats");
@@ -556,6 +590,13 @@ void cmd_value_done(struct cmd *c)
     uint64_t cas = 0;
 
     c->item = NULL;
+    if (c->late) {
+        c->late = false;
+        store_release(c->srv->store, it);
+        c->noreply = false;
+        cmd_reply(c, "SERVER_ERROR deadline exceeded");
+        return;
+    }
     if (!c->replica)
         STATS_INCR(c->stats, cmd_set);
     if (v[it->nbytes - 2] != '\r' || v[it->nbytes - 1] != '\n') {
