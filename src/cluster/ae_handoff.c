@@ -165,6 +165,33 @@ static void send_msg(struct ae *ae, struct aemsg_writer *mw, const char *gaddr,
         fprintf(stderr, "meshcached: handoff to %s: %s\n", gaddr, strerror(-rc));
 }
 
+/* Leaving: before the first batch to a node, an empty HANDOFF, answered at
+ * once by a node that takes handoffs; one that does not answer within
+ * PROBE_MS (it exited, hangs, or is leaving too: BUSY) is skipped, so that
+ * the pass waits on no batch that cannot succeed. Only the nodes that
+ * something goes to are asked. Returns whether node takes handoffs. */
+static bool probe(struct ae *ae, uint32_t node, const char *gaddr)
+{
+    uint32_t timeout = ae->timeout_ms;
+    uint64_t now = mctime_mono_ms();
+    struct aemsg_writer mw;
+    struct aemsg_reader rd;
+    struct aemsg_header h;
+    bool ok;
+
+    if (!ae->ho_leaving || ae->ho_ok[node])
+        return true;
+    if (now >= ae->ho_deadline)
+        return false;
+    ae->timeout_ms =
+        (uint32_t)(ae->ho_deadline - now < PROBE_MS ? ae->ho_deadline - now : PROBE_MS);
+    aemsg_begin(&mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self, ae_layout(ae));
+    ok = ae_ask(ae, gaddr, aemsg_end(&mw), &rd, &h) == 0;
+    ae->timeout_ms = timeout;
+    ae->ho_ok[node] = ok;
+    return ok;
+}
+
 /* Sends the walked entries that go to node. */
 static void send_to(struct ae *ae, const struct ring *r, uint32_t node)
 {
@@ -173,7 +200,10 @@ static void send_to(struct ae *ae, const struct ring *r, uint32_t node)
     size_t nsent = 0;
 
     if ((node < ae->ho_nbad && ae->ho_bad[node]) ||
-        !gossip_gaddr(ae->g, ring_node(r, node)->id, gaddr, sizeof(gaddr))) {
+        !gossip_gaddr(ae->g, ring_node(r, node)->id, gaddr, sizeof(gaddr)) ||
+        !probe(ae, node, gaddr)) {
+        if (node < ae->ho_nbad)
+            ae->ho_bad[node] = true;
         for (size_t i = 0; i < ae->ho_n; i++)
             if (has(ae->ho[i].target, ae->ho[i].ntargets, node))
                 ae->ho[i].failed = true;
@@ -253,12 +283,16 @@ static int pass_begin(struct ae *ae, const struct ring *r)
 
     if (n > ae->ho_nbad) {
         bool *bad = realloc(ae->ho_bad, n * sizeof(*bad));
-        if (bad == NULL)
+        bool *ok = bad != NULL ? realloc(ae->ho_ok, n * sizeof(*ok)) : NULL;
+        if (bad != NULL)
+            ae->ho_bad = bad;
+        if (ok == NULL)
             return -ENOMEM;
-        ae->ho_bad = bad;
+        ae->ho_ok = ok;
     }
     ae->ho_nbad = n;
     memset(ae->ho_bad, 0, n * sizeof(*ae->ho_bad));
+    memset(ae->ho_ok, 0, n * sizeof(*ae->ho_ok));
     ae->ho_shard = 0;
     ae->ho_moved = false;
     __atomic_store_n(&ae->ho_progress, 0, __ATOMIC_RELAXED);
@@ -337,35 +371,6 @@ static void skip_gone(struct ae *ae, const struct ring *r)
     ring_release(cur);
 }
 
-/* Leaving: an empty HANDOFF to every other node up, answered at once by a
- * node that takes handoffs; one that does not answer within PROBE_MS (it
- * exited, hangs, or is leaving too: BUSY) is skipped, so that the pass
- * waits on no request that cannot succeed. */
-static void probe(struct ae *ae, const struct ring *r, uint64_t deadline)
-{
-    uint32_t timeout = ae->timeout_ms;
-
-    for (size_t i = 0; i < ae->ho_nbad; i++) {
-        char gaddr[GMSG_MAX_ADDR + 1];
-        struct aemsg_writer mw;
-        struct aemsg_reader rd;
-        struct aemsg_header h;
-        uint64_t now = mctime_mono_ms();
-        if (ae->ho_bad[i] || strcmp(ring_node(r, i)->id, ae->self) == 0)
-            continue;
-        if (now >= deadline ||
-            !gossip_gaddr(ae->g, ring_node(r, i)->id, gaddr, sizeof(gaddr))) {
-            ae->ho_bad[i] = true;
-            continue;
-        }
-        ae->timeout_ms = (uint32_t)(deadline - now < PROBE_MS ? deadline - now : PROBE_MS);
-        aemsg_begin(&mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self, ae_layout(ae));
-        if (ae_ask(ae, gaddr, aemsg_end(&mw), &rd, &h) != 0)
-            ae->ho_bad[i] = true;
-    }
-    ae->timeout_ms = timeout;
-}
-
 void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
 {
     struct ring *r = ring_acquire(ae->ring);
@@ -383,8 +388,8 @@ void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
         w.down[i] = ring_node(r, i)->down || strcmp(ring_node(r, i)->id, ae->self) == 0;
         ae->ho_bad[i] = ring_node(r, i)->down;
     }
-    skip_gone(ae, r);
-    probe(ae, r, deadline);
+    ae->ho_leaving = true;
+    ae->ho_deadline = deadline;
     for (; shard < STORE_SHARDS; shard++) {
         uint64_t now = mctime_mono_ms();
         if (now >= deadline)
@@ -397,6 +402,7 @@ void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
         __atomic_store_n(&ae->ho_progress, shard + 1, __ATOMIC_RELAXED);
     }
     ae->timeout_ms = timeout;
+    ae->ho_leaving = false;
     if (ae_verbose(ae) > 0 || shard < STORE_SHARDS || stats_counted(&ae->ho_failed) > failed)
         fprintf(stderr,
                 "meshcached: leaving: handed off %llu items in %llu ms (%u of %u shards), "
@@ -412,6 +418,8 @@ void ae_handoff_fini(struct ae *ae)
 {
     free(ae->ho);
     free(ae->ho_bad);
+    free(ae->ho_ok);
     ae->ho = NULL;
     ae->ho_bad = NULL;
+    ae->ho_ok = NULL;
 }

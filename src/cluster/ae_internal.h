@@ -87,6 +87,9 @@ struct ae {
     uint64_t ho_next_ms;   /* mctime_mono_ms() the next pass may start at */
     bool ho_moved;         /* the pass moved or failed to move something */
     bool *ho_bad;          /* per ring node: failed in this pass, skipped */
+    bool *ho_ok;           /* leaving: per ring node, answered the probe */
+    bool ho_leaving;       /* the pass is ae_leave()'s */
+    uint64_t ho_deadline;  /* leaving: mctime_mono_ms() it must end by */
     size_t ho_nbad;
     struct ho_entry *ho;   /* a shard's items to move */
     size_t ho_n, ho_cap;
