@@ -166,7 +166,7 @@ CLUSTER_FIELDS = ["ring_epoch", "ring_vnodes", "ring_nodes", "ring_down", "ring_
                   "peer_timeout_ms", "replicas", "write_quorum", "read_quorum",
                   "forwarded", "forward_errors", "repl_applied", "repl_writes",
                   "repl_write_failures", "quorum_failures", "read_repairs", "hints_stored",
-                  "hints_delivered", "hints_dropped"]
+                  "hints_delivered", "hints_dropped", "dual_reads", "dual_read_hits"]
 
 
 class ClusterView:
