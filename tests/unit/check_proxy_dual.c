@@ -17,6 +17,12 @@
 
 #include "proxy_fixture.h"
 
+/* Whether the member received key (its got buffer is not NUL-ended). */
+static bool fake_was_asked(const struct fake *f, const char *key)
+{
+    return f->got.len > 0 && memmem(f->got.data, f->got.len, key, strlen(key)) != NULL;
+}
+
 /* Runs line as a connection would after proxy_route() said PROXY_SYNC. */
 static void dual(const char *line, bool from_peer)
 {
@@ -75,8 +81,7 @@ START_TEST(test_dual_read_of_a_forwarded_multiget_asks_only_for_what_is_missing)
     client_out_is(&cl, want);
     ck_assert_uint_eq(ts.dual_reads, 1);
     ck_assert_uint_eq(ts.dual_read_hits, 1);
-    ck_assert(strstr(fakes[0].got.data != NULL ? fakes[0].got.data : "", k1) == NULL);
-    ck_assert(strstr(fakes[1].got.data != NULL ? fakes[1].got.data : "", k1) == NULL);
+    ck_assert(!fake_was_asked(&fakes[0], k1) && !fake_was_asked(&fakes[1], k1));
 }
 END_TEST
 
