@@ -62,7 +62,9 @@
     X(read_repairs) \
     X(hints_stored) \
     X(hints_delivered) \
-    X(hints_dropped)
+    X(hints_dropped) \
+    X(dual_reads) \
+    X(dual_read_hits)
 /* clang-format on */
 
 struct thread_stats {

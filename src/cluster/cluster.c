@@ -161,6 +161,11 @@ bool cluster_receiving(struct cluster *cl)
     return false;
 }
 
+void cluster_receiving_end(struct cluster *cl)
+{
+    __atomic_store_n(&cl->receiving_until, 0, __ATOMIC_RELAXED);
+}
+
 void cluster_note_handoff(struct cluster *cl)
 {
     receive_until(cl, CLUSTER_HANDOFF_IDLE_MS);

@@ -132,6 +132,10 @@ void cluster_leave(struct cluster *cl);
 #define CLUSTER_HANDOFF_IDLE_MS 2000
 bool cluster_receiving(struct cluster *cl);
 
+/* Ends the receiving window now (a test that builds the ring by hand and
+ * wants no dual read; a node that knows its handoff is complete). */
+void cluster_receiving_end(struct cluster *cl);
+
 /* Anti-entropy's handoff: a batch of another node's items arrived here. */
 void cluster_note_handoff(struct cluster *cl);
 

@@ -8,6 +8,7 @@
 #include "base/server.h"
 #include "base/stats.h"
 #include "cluster/cluster.h"
+#include "cluster/fetch.h"
 #include "cluster/fwdreq.h"
 #include "cluster/peer.h"
 #include "cluster/repl.h"
@@ -30,6 +31,7 @@ struct proxy {
     struct thread_stats *stats;
     struct buf scratch;      /* builds per-owner get lines */
     struct fwdreq_pool pool; /* requests, reused */
+    struct fetch *fetch;     /* rg and rs: quorum reads, dual reads, copies */
     struct repl *repl;       /* replication; NULL with one copy per key */
 };
 
@@ -98,9 +100,11 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
         return -ENOMEM;
     }
     ringview_watch(&px->view, px->peers);
-    if (repl_new(srv, stats, &px->pool, &px->view, &pc, &px->repl) != 0) {
-        peer_set_free(px->peers);
-        free(px);
+    /* the fetcher even with one copy per key, for dual reads: it opens no
+     * connection until one is needed */
+    if (fetch_new(srv, stats, &px->pool, &px->view, &pc, &px->fetch) != 0 ||
+        repl_new(srv, stats, &px->pool, &px->view, px->fetch, base, &px->repl) != 0) {
+        proxy_free(px);
         return -ENOMEM;
     }
     *out = px;
@@ -112,13 +116,20 @@ bool proxy_replicates(const struct proxy *px)
     return px->repl != NULL;
 }
 
+bool proxy_routes_peer_lines(struct proxy *px)
+{
+    return px->repl != NULL || cluster_receiving(px->cl);
+}
+
 void proxy_free(struct proxy *px)
 {
     if (px == NULL)
         return;
     repl_stop(px->repl);      /* no new work from its timer */
+    fetch_stop(px->fetch);    /* answers what it has outstanding, sending nothing */
     peer_set_free(px->peers); /* answers, and so frees, what is outstanding */
     repl_free(px->repl);
+    fetch_free(px->fetch);
     fwdreq_pool_fini(&px->pool);
     ringview_fini(&px->view);
     buf_free(&px->scratch);
@@ -188,6 +199,17 @@ static bool all_keys_here(struct proxy *px, const struct ring *r, const char *li
     return here;
 }
 
+/* A read served here (or any command, PROXY_LOCAL otherwise): while this
+ * node receives ranges and one of its keys holds nothing here, a dual read
+ * (PROXY_SYNC, which proxy_sync() tells from a quorum read). */
+static enum proxy_decision local(struct proxy *px, const char *line, size_t len,
+                                 const struct route_req *rr)
+{
+    if (cluster_receiving(px->cl) && fetch_dual_wanted(px->fetch, line, len, rr))
+        return PROXY_SYNC;
+    return PROXY_LOCAL;
+}
+
 enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
                                 bool from_peer, struct route_req *rr, uint32_t *owner)
 {
@@ -203,24 +225,24 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
         return PROXY_LOCAL;
     case ROUTE_KEY:
         if (from_peer) /* served here, as the forwarder decided */
-            return sync && !rr->write ? PROXY_SYNC : PROXY_LOCAL;
+            return sync && !rr->write ? PROXY_SYNC : local(px, line, len, rr);
         r = proxy_ring(px);
         if (ring_node_count(r) < 2)
             return PROXY_LOCAL;
         *owner = owner_of(px, r, rr->key, rr->nkey, rr->write);
         if (*owner != CLUSTER_SELF)
             return PROXY_FORWARD;
-        return sync && !rr->write ? PROXY_SYNC : PROXY_LOCAL;
+        return sync && !rr->write ? PROXY_SYNC : local(px, line, len, rr);
     case ROUTE_MULTIGET:
         if (from_peer)
-            return sync ? PROXY_SYNC : PROXY_LOCAL;
+            return sync ? PROXY_SYNC : local(px, line, len, rr);
         r = proxy_ring(px);
         if (ring_node_count(r) < 2)
             return PROXY_LOCAL;
         if (!all_keys_here(px, r, line, len, rr, &first))
             return PROXY_FANOUT;
         if (first == CLUSTER_SELF)
-            return sync ? PROXY_SYNC : PROXY_LOCAL;
+            return sync ? PROXY_SYNC : local(px, line, len, rr);
         *owner = first;
         rr->reply = PEER_REPLY_GET;
         rr->quiet = false;
@@ -568,15 +590,16 @@ static void on_local_synced(void *arg, const char *err)
     if (err != NULL)
         fwdreq_fail(r, err, strlen(err));
     else if (!fwdreq_failed(r) && !fwdreq_orphan(r))
-        local_part(r, repl_cmd(m->px->repl), false);
+        local_part(r, fetch_cmd(m->px->fetch), false);
     if (fwdreq_outstanding(r) == 1 && !m->sending)
         assemble(r);
     fwdreq_answered(r);
 }
 
-/* With a read quorum: the local sub's keys are first brought up to date
- * from the other owners. */
-static int local_sync(struct fwdreq *r)
+/* With a read quorum, or while receiving ranges (dual): the local sub's
+ * keys are first brought up to date from the other owners, or looked up on
+ * their holders when they hold nothing here. */
+static int local_sync(struct fwdreq *r, bool dual)
 {
     struct proxy_multi *m = fwdreq_priv(r);
     const char **keys = malloc(m->nkeys * sizeof(*keys));
@@ -592,7 +615,8 @@ static int local_sync(struct fwdreq *r)
                 keys[n] = key;
                 nkeys[n++] = nkey;
             }
-        rc = repl_sync_keys(m->px->repl, keys, nkeys, n, on_local_synced, r);
+        rc = dual ? fetch_dual_keys(m->px->fetch, keys, nkeys, n, on_local_synced, r)
+                  : repl_sync_keys(m->px->repl, keys, nkeys, n, on_local_synced, r);
     }
     free(keys);
     free(nkeys);
@@ -634,6 +658,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
     m->sending = true;
     for (uint32_t s = 0; s < m->nsubs; s++) {
         struct proxy_sub *sub = &m->subs[s];
+        bool quorum;
         int rc;
         if (fwdreq_failed(r))
             break; /* the reply is an error whatever the others say */
@@ -646,9 +671,10 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
             continue;
         }
         m->local_sub = s;
-        if (px->repl != NULL && repl_read_quorum(px->repl) > 1) {
+        quorum = px->repl != NULL && repl_read_quorum(px->repl) > 1;
+        if (quorum || cluster_receiving(px->cl)) {
             fwdreq_expect(r, 1); /* first: local_sync() may answer at once */
-            if (local_sync(r) != 0) {
+            if (local_sync(r, !quorum) != 0) {
                 fwdreq_unhold(r);
                 fail_with(px, r, CLUSTER_SELF, -ENOMEM);
             }
@@ -734,7 +760,9 @@ struct fwdreq *proxy_broadcast(struct proxy *px, struct fwdreq_queue *q, struct 
 struct fwdreq *proxy_sync(struct proxy *px, struct fwdreq_queue *q, const char *line,
                           size_t len, const struct route_req *rr)
 {
-    return repl_sync(px->repl, q, line, len, rr);
+    if (px->repl != NULL && repl_read_quorum(px->repl) > 1)
+        return repl_sync(px->repl, q, line, len, rr);
+    return fetch_dual(px->fetch, q, line, len, rr);
 }
 
 struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,

@@ -37,7 +37,8 @@ enum proxy_decision {
     PROXY_FORWARD,   /* one remote owner: send the line (and data) as is */
     PROXY_FANOUT,    /* a multi-get over several owners, this node perhaps one */
     PROXY_BROADCAST, /* flush_all: here and on every other member */
-    PROXY_SYNC,      /* a read served here once R-1 other owners answered */
+    PROXY_SYNC,      /* a read served here once R-1 other owners answered,
+                        or (dual read) once its keys' holders did */
 };
 
 /* The worker's proxy, or NULL when the node is not in a cluster. Returns 0
@@ -48,6 +49,11 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
 /* Whether keys have several copies (--replicas > 1). */
 bool proxy_replicates(const struct proxy *px);
 
+/* Whether a line from a peer must go through proxy_route(): with several
+ * copies per key (quorum reads, writes' copies), and while this node
+ * receives ranges (dual reads). One atomic load with one copy per key. */
+bool proxy_routes_peer_lines(struct proxy *px);
+
 /* Fails everything outstanding and frees the proxy. NULL is a no-op. */
 void proxy_free(struct proxy *px);
 
@@ -56,7 +62,10 @@ void proxy_free(struct proxy *px);
  * ring. PROXY_FORWARD sets *owner (a member slot). Cheap when the result is
  * PROXY_LOCAL for a command without keys. A line from a peer (from_peer) is
  * never forwarded: it is PROXY_LOCAL or, for a read under a read quorum,
- * PROXY_SYNC.
+ * PROXY_SYNC. A read served here is PROXY_SYNC too, a dual read, when this
+ * node is receiving ranges (cluster_receiving()) and one of its keys holds
+ * nothing here (no item, no tombstone): its previous holders may still
+ * have it.
  */
 enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
                                 bool from_peer, struct route_req *rr, uint32_t *owner);
@@ -74,7 +83,8 @@ struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
 
 /*
  * Sends a PROXY_FANOUT multi-get: its keys' share owned here is looked up at
- * once through cmd (into the request), the rest is asked of the owners. The
+ * once through cmd (into the request; first synced under a read quorum, or
+ * dual read while receiving ranges), the rest is asked of the owners. The
  * line is copied. Returns a new request, or NULL when out of memory.
  */
 struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd *cmd,
@@ -95,8 +105,9 @@ struct fwdreq *proxy_broadcast(struct proxy *px, struct fwdreq_queue *q, struct 
 /*
  * A PROXY_SYNC read (rr from proxy_route): brought up to date from R-1
  * other owners, then run (the line is copied) into the returned request's
- * reply, a FWDREQ_SYNC; or the reply is the read quorum error. NULL when
- * out of memory.
+ * reply, a FWDREQ_SYNC; or the reply is the read quorum error. Without a
+ * read quorum it is a dual read (fetch.h: fetch_dual()): no quorum, no
+ * error. NULL when out of memory.
  */
 struct fwdreq *proxy_sync(struct proxy *px, struct fwdreq_queue *q, const char *line,
                           size_t len, const struct route_req *rr);

@@ -4,8 +4,9 @@
  */
 #include "cluster/repl.h"
 #include "cluster/cluster.h"
-#include "cmd/cmd.h"
+#include "cluster/fetch.h"
 #include "cluster/peer.h"
+#include "cmd/cmd.h"
 #include "cluster/fwdreq.h"
 #include "cluster/ringview.h"
 #include "proto/replmsg.h"
@@ -23,8 +24,6 @@
 
 #define HINT_TICK_MS    200 /* how often members that came back get their hints */
 #define HINT_BATCH      256 /* hints sent to one member per tick */
-#define TAG_KEY_SHIFT   5   /* rg tags: key index << 5 | owner index */
-#define REPL_MAX_OWNERS (1u << TAG_KEY_SHIFT)
 /* Background read checks (R = 1) outstanding per worker: they share the
  * connections that carry writes to their quorum, so a burst of sampled
  * reads must not queue without bound in front of those; a read sampled
@@ -51,16 +50,14 @@ struct repl {
     unsigned n, w, r;           /* replicas, write and read quorum */
     double chance;              /* read_repair_chance */
     struct rng rng;
-    struct cmd cmd;          /* runs the reads that waited for a quorum */
-    struct buf enc;          /* encodes rs and rg commands */
+    struct fetch *fetch;     /* the worker's: rs and rg go over its connections */
+    struct buf enc;          /* encodes rs commands */
     struct buf value;        /* a state's value while it is encoded */
     struct hint_list *hints; /* per member slot */
     size_t nlists;
     uint64_t nhints, hints_max; /* this worker's share of -o hints_max */
     struct event *tick;
-    bool stopping;          /* the worker is going away: send nothing new */
-    struct peer_set *peers; /* rs and rg only (see repl_new()) */
-    unsigned nchecks;       /* background read checks outstanding */
+    unsigned nchecks; /* background read checks outstanding */
 };
 
 /* The owners of a key as this worker's ring says. */
@@ -128,11 +125,7 @@ static bool encode_state(struct repl *rp, const char *key, size_t nkey)
 static int send_enc(struct repl *rp, uint32_t slot, enum peer_reply_kind kind,
                     peer_done_fn fn, void *arg, uint32_t tag)
 {
-    struct iovec iov = {.iov_base = rp->enc.data, .iov_len = rp->enc.len};
-
-    if (rp->stopping)
-        return -ECANCELED; /* answers to what is cancelled must not send more */
-    return peer_request(rp->peers, slot, &iov, 1, kind, fn, arg, tag);
+    return fetch_send(rp->fetch, slot, &rp->enc, kind, fn, arg, tag);
 }
 
 /* An rs answer: HD, or NS with the newer version the replica holds (which
@@ -424,7 +417,7 @@ void repl_write_here(struct repl *rp, struct fwdreq *r, const char *raw, size_t 
 {
     const char *nl = memchr(raw, '\n', nraw);
     size_t len = nl != NULL ? (size_t)(nl - raw) : nraw;
-    struct cmd *c = &rp->cmd;
+    struct cmd *c = fetch_cmd(rp->fetch);
     struct repl_write *wr;
     char *line;
 
@@ -465,62 +458,13 @@ void repl_write_here(struct repl *rp, struct fwdreq *r, const char *raw, size_t 
 
 /* ---- reads ---- */
 
-struct sync_key {
-    uint8_t nkey;
-    char key[KEY_MAX_LENGTH];
-    uint32_t others[REPL_MAX_OWNERS]; /* other live owners, in order */
-    size_t nothers, next;             /* next: the next one to ask */
-    unsigned need, got;
-    /* what the answers held, for read repair */
-    size_t nseen;
-    uint32_t seen_slot[REPL_MAX_OWNERS];
-    uint64_t seen_version[REPL_MAX_OWNERS];
-    struct store_state best; /* the newest answer (version 0: none) */
-    struct buf best_value;
-};
-
+/* What a quorum read or a background check keeps beside its fetch_op. */
 struct repl_sync {
     struct repl *rp;
-    struct fwdreq *r; /* NULL: a background check, or done is called */
-    void (*done)(void *arg, const char *err);
+    void (*done)(void *arg, const char *err); /* repl_sync_keys()'s */
     void *done_arg;
     bool background; /* a check of a read already answered (R = 1) */
-    unsigned outstanding;
-    char *line; /* the command to run once every key is settled */
-    size_t len;
-    size_t nkeys;
-    struct sync_key keys[];
 };
-
-static void sync_free(struct repl_sync *s)
-{
-    for (size_t i = 0; i < s->nkeys; i++)
-        buf_free(&s->keys[i].best_value);
-    free(s->line);
-    free(s);
-}
-
-static void on_sync_answer(void *arg, uint32_t tag, int status, bool error,
-                           const char *reply, size_t len);
-
-/* Asks the next other owner of key k; false when none is left. */
-static bool sync_ask(struct repl_sync *s, size_t k)
-{
-    struct sync_key *sk = &s->keys[k];
-
-    while (sk->next < sk->nothers) {
-        size_t i = sk->next++;
-        buf_reset(&s->rp->enc);
-        replmsg_encode_get(&s->rp->enc, sk->key, sk->nkey);
-        if (!s->rp->enc.oom &&
-            send_enc(s->rp, sk->others[i], PEER_REPLY_META, on_sync_answer, s,
-                     (uint32_t)(k << TAG_KEY_SHIFT | i)) == 0) {
-            s->outstanding++;
-            return true;
-        }
-    }
-    return false;
-}
 
 /* A repair's answer: HD means the owner took the newest state (or had just
  * got it), which is what read_repairs counts; NS means it held something
@@ -539,65 +483,56 @@ static void on_repair_answer(void *arg, uint32_t slot, int status, bool error,
         rs_ok(rp, status, error, reply, len); /* catches the clock up on NS */
 }
 
-/* Keeps sk's newest answer here when it is newer than this node's copy.
- * Counts a repair when it took. */
-static void take_newer(struct repl *rp, struct sync_key *sk)
-{
-    if (store_apply_state(rp->srv->store, sk->key, sk->nkey, &sk->best,
-                          sk->best_value.data, NULL) == STORE_APPLIED)
-        STATS_INCR(rp->stats, read_repairs);
-}
-
 /*
- * Read repair: makes this node's copy of sk the newest seen, and sends the
+ * Read repair: makes this node's copy of fk the newest seen, and sends the
  * newest state to each owner that answered with something older or with
  * nothing (EN, version 0). The newest state may be a tombstone: it goes out
  * like a value, so a stale live copy is deleted, never the other way round.
  */
-static void reconcile(struct repl *rp, struct sync_key *sk)
+static void reconcile(struct repl *rp, struct fetch_key *fk)
 {
     struct store_state here;
     uint64_t newest;
     bool theirs;
 
-    store_read_state(rp->srv->store, sk->key, sk->nkey, &here, NULL);
-    theirs = sk->best.version > here.version;
-    if (theirs)
-        take_newer(rp, sk);
-    newest = theirs ? sk->best.version : here.version;
+    store_read_state(rp->srv->store, fk->key, fk->nkey, &here, NULL);
+    theirs = fk->best.version > here.version;
+    if (theirs && fetch_take(rp->fetch, fk))
+        STATS_INCR(rp->stats, read_repairs);
+    newest = theirs ? fk->best.version : here.version;
     if (newest == 0)
         return; /* nobody holds anything */
-    for (size_t i = 0; i < sk->nseen; i++) {
-        if (sk->seen_version[i] >= newest)
+    for (size_t i = 0; i < fk->nseen; i++) {
+        if (fk->seen_version[i] >= newest)
             continue;
         /* encoded from the answer itself when it is the newest, so that a
          * copy that could not be kept here (no memory) still goes out */
         buf_reset(&rp->enc);
         if (theirs)
-            replmsg_encode_store(&rp->enc, sk->key, sk->nkey, &sk->best,
-                                 sk->best_value.data);
-        else if (!encode_state(rp, sk->key, sk->nkey))
+            replmsg_encode_store(&rp->enc, fk->key, fk->nkey, &fk->best,
+                                 fk->best_value.data);
+        else if (!encode_state(rp, fk->key, fk->nkey))
             return; /* gone meanwhile (expired): nothing to spread */
         if (rp->enc.oom)
             return;
-        send_enc(rp, sk->seen_slot[i], PEER_REPLY_LINE, on_repair_answer, rp,
-                 sk->seen_slot[i]);
+        send_enc(rp, fk->seen_slot[i], PEER_REPLY_LINE, on_repair_answer, rp,
+                 fk->seen_slot[i]);
     }
 }
 
-static void sync_finish(struct repl_sync *s)
+static void sync_finish(struct fetch_op *op)
 {
+    struct repl_sync *s = op->priv;
     struct repl *rp = s->rp;
-    struct fwdreq *r = s->r;
-    struct sync_key *short_key = NULL;
+    struct fetch_key *short_key = NULL;
     char line[96];
     int n = 0;
 
-    for (size_t i = 0; i < s->nkeys; i++) {
-        if (s->keys[i].got < s->keys[i].need && short_key == NULL)
-            short_key = &s->keys[i];
-        if (s->keys[i].got > 0)
-            reconcile(rp, &s->keys[i]);
+    for (size_t i = 0; i < op->nkeys; i++) {
+        if (op->keys[i].got < op->keys[i].need && short_key == NULL)
+            short_key = &op->keys[i];
+        if (op->keys[i].got > 0)
+            reconcile(rp, &op->keys[i]);
     }
     if (short_key != NULL) {
         STATS_INCR(rp->stats, quorum_failures);
@@ -609,154 +544,86 @@ static void sync_finish(struct repl_sync *s)
         s->done(s->done_arg, short_key != NULL ? line : NULL);
     if (s->background)
         rp->nchecks--;
-    if (r == NULL) {
-        sync_free(s);
-        return;
-    }
-    if (short_key != NULL) {
+    if (op->r == NULL) {
+        fetch_op_free(op);
+    } else if (short_key != NULL) {
+        struct fwdreq *r = op->r;
         fwdreq_fail(r, line, (size_t)n);
+        fetch_op_free(op);
+        fwdreq_answered(r);
     } else {
-        cmd_set_out(&rp->cmd, fwdreq_reply(r));
-        cmd_process_line(&rp->cmd, s->line, s->len);
-        rp->cmd.out = NULL; /* r may be gone by the next use */
+        fetch_run(op);
     }
-    sync_free(s);
-    fwdreq_answered(r);
-}
-
-static void on_sync_answer(void *arg, uint32_t tag, int status, bool error,
-                           const char *reply, size_t len)
-{
-    struct repl_sync *s = arg;
-    struct sync_key *sk = &s->keys[tag >> TAG_KEY_SHIFT];
-    uint32_t slot = sk->others[tag & (REPL_MAX_OWNERS - 1)];
-    struct store_state st;
-    const char *value;
-
-    s->outstanding--;
-    if (status == 0 && !error && replmsg_parse_state(reply, len, &st, &value) == 0) {
-        sk->got++;
-        sk->seen_slot[sk->nseen] = slot;
-        sk->seen_version[sk->nseen++] = st.version;
-        if (st.version > sk->best.version) {
-            sk->best = st;
-            buf_reset(&sk->best_value);
-            buf_append(&sk->best_value, value, st.nvalue);
-        }
-    } else if (status != -ECANCELED) {
-        sync_ask(s, tag >> TAG_KEY_SHIFT); /* try another owner, if any */
-    }
-    if (s->outstanding == 0)
-        sync_finish(s);
 }
 
 /* A sync of nkeys keys; the keys are filled in by the caller. */
-static struct repl_sync *sync_new(struct repl *rp, size_t nkeys, const char *line,
-                                  size_t len)
+static struct fetch_op *sync_new(struct repl *rp, size_t nkeys, const char *line,
+                                 size_t len)
 {
-    struct repl_sync *s = calloc(1, sizeof(*s) + nkeys * sizeof(s->keys[0]));
+    struct fetch_op *op =
+        fetch_op_new(rp->fetch, nkeys, line, len, sizeof(struct repl_sync), sync_finish);
 
-    if (s == NULL)
-        return NULL;
-    s->rp = rp;
-    s->nkeys = nkeys;
-    if (line != NULL) {
-        s->line = malloc(len + 1);
-        if (s->line == NULL) {
-            free(s);
-            return NULL;
-        }
-        memcpy(s->line, line, len);
-        s->line[len] = '\0';
-        s->len = len;
-    }
-    return s;
+    if (op != NULL)
+        ((struct repl_sync *)op->priv)->rp = rp;
+    return op;
 }
 
-/* Fills in sk for key; returns whether this node is one of its owners. */
-static bool sync_key_init(struct repl *rp, const struct ring *ring, struct sync_key *sk,
+/* Fills in fk for key, to be asked of need other owners; returns whether
+ * this node is one of its owners. */
+static bool sync_key_init(struct repl *rp, const struct ring *ring, struct fetch_key *fk,
                           const char *key, size_t nkey, unsigned need)
 {
     struct owners o;
 
-    sk->nkey = (uint8_t)nkey;
-    memcpy(sk->key, key, nkey);
-    buf_init(&sk->best_value);
+    fetch_key_init(fk, key, nkey);
     owners_of(rp, ring, key, nkey, &o);
     for (size_t i = 0; i < o.n; i++)
         if (o.slot[i] != CLUSTER_SELF)
-            sk->others[sk->nothers++] = o.slot[i];
-    sk->need = need;
+            fk->holders[fk->nholders++] = o.slot[i];
+    fk->need = need;
     return o.self;
 }
 
-/* Sends the first requests; finishes at once when nothing is asked. */
-static void sync_start(struct repl_sync *s)
+/* A key of a quorum read (a fetch_add_fn; arg: the ring). */
+static void sync_add(struct fetch_op *op, const char *key, size_t nkey, void *ring)
 {
-    s->outstanding++; /* held while sending */
-    for (size_t k = 0; k < s->nkeys; k++)
-        for (unsigned i = 0; i < s->keys[k].need; i++)
-            if (!sync_ask(s, k))
-                break;
-    if (--s->outstanding == 0)
-        sync_finish(s);
+    struct repl *rp = ((struct repl_sync *)op->priv)->rp;
+
+    sync_key_init(rp, ring, &op->keys[op->nkeys++], key, nkey, rp->r - 1);
 }
 
 struct fwdreq *repl_sync(struct repl *rp, struct fwdreq_queue *q, const char *line,
                          size_t len, const struct route_req *rr)
 {
     const struct ring *ring = ringview_get(rp->view);
-    size_t nkeys = rr->kind == ROUTE_MULTIGET ? rr->nkeys : 1, k = 0;
-    struct fwdreq *r = fwdreq_new(rp->pool, q, FWDREQ_SYNC);
-    struct repl_sync *s = r != NULL ? sync_new(rp, nkeys, line, len) : NULL;
+    size_t nkeys = rr->kind == ROUTE_MULTIGET ? rr->nkeys : 1;
 
-    if (s == NULL) {
-        fwdreq_free(r);
-        return NULL;
-    }
-    s->r = r;
-    fwdreq_expect(r, 2); /* held while starting: the sync may end at once */
-    if (rr->kind == ROUTE_MULTIGET) {
-        size_t pos = rr->keys_off;
-        const char *key;
-        size_t nkey;
-        while (k < nkeys && route_next_key(s->line, len, &pos, &key, &nkey))
-            sync_key_init(rp, ring, &s->keys[k++], key, nkey, rp->r - 1);
-        s->nkeys = k;
-    } else {
-        sync_key_init(rp, ring, &s->keys[0], rr->key, rr->nkey, rp->r - 1);
-    }
-    sync_start(s);
-    fwdreq_unhold(r); /* not queued yet: completing it wakes nobody */
-    return r;
+    return fetch_line(sync_new(rp, nkeys, line, len), q, rr, sync_add, (void *)ring);
 }
 
 int repl_sync_keys(struct repl *rp, const char *const *keys, const size_t *nkeys,
                    size_t n, void (*done)(void *arg, const char *err), void *arg)
 {
     const struct ring *ring = ringview_get(rp->view);
-    struct repl_sync *s = sync_new(rp, n, NULL, 0);
+    struct fetch_op *op = sync_new(rp, n, NULL, 0);
+    struct repl_sync *s;
 
-    if (s == NULL)
+    if (op == NULL)
         return -ENOMEM;
+    s = op->priv;
     s->done = done;
     s->done_arg = arg;
     for (size_t k = 0; k < n; k++)
-        sync_key_init(rp, ring, &s->keys[k], keys[k], nkeys[k], rp->r - 1);
-    sync_start(s);
+        sync_key_init(rp, ring, &op->keys[k], keys[k], nkeys[k], rp->r - 1);
+    fetch_start(op);
     return 0;
-}
-
-struct cmd *repl_cmd(struct repl *rp)
-{
-    return &rp->cmd;
 }
 
 void repl_read_done(struct repl *rp, const char *key, size_t nkey)
 {
     const struct ring *ring;
-    struct repl_sync *s;
-    struct sync_key *sk;
+    struct fetch_op *op;
+    struct fetch_key *fk;
 
     if (rp->r > 1 || rp->chance <= 0 || rp->nchecks >= CHECKS_MAX ||
         rng_double(&rp->rng) >= rp->chance)
@@ -764,25 +631,26 @@ void repl_read_done(struct repl *rp, const char *key, size_t nkey)
     ring = ringview_get(rp->view);
     if (ring_node_count(ring) < 2)
         return;
-    s = sync_new(rp, 1, NULL, 0);
-    if (s == NULL)
+    op = sync_new(rp, 1, NULL, 0);
+    if (op == NULL)
         return;
-    sk = &s->keys[0];
+    fk = &op->keys[0];
     /* only an owner checks: another node's copy is not one of the N */
-    if (!sync_key_init(rp, ring, sk, key, nkey, 0) || sk->nothers == 0) {
-        sync_free(s);
+    if (!sync_key_init(rp, ring, fk, key, nkey, 0) || fk->nholders == 0) {
+        fetch_op_free(op);
         return;
     }
-    sk->need = (unsigned)sk->nothers; /* ask every other owner */
-    s->background = true;
+    fk->need = (unsigned)fk->nholders; /* ask every other owner */
+    ((struct repl_sync *)op->priv)->background = true;
     rp->nchecks++;
-    sync_start(s);
+    fetch_start(op);
 }
 
 /* ---- life ---- */
 
 int repl_new(struct server *srv, struct thread_stats *stats, struct fwdreq_pool *pool,
-             struct ringview *view, const struct peer_set_config *pc, struct repl **out)
+             struct ringview *view, struct fetch *fetch, struct event_base *base,
+             struct repl **out)
 {
     const struct settings *set = &srv->settings;
     struct timeval tv = {.tv_sec = 0, .tv_usec = HINT_TICK_MS * 1000};
@@ -805,13 +673,11 @@ int repl_new(struct server *srv, struct thread_stats *stats, struct fwdreq_pool 
     rp->hints_max = (set->hints_max + (uint64_t)set->num_threads - 1) /
                     (uint64_t)(set->num_threads > 0 ? set->num_threads : 1);
     rng_seed(&rp->rng, mctime_mono_ms() ^ (uintptr_t)rp);
-    cmd_init(&rp->cmd, srv, stats, NULL);
-    rp->cmd.from_peer = true;
+    rp->fetch = fetch;
     buf_init(&rp->enc);
     buf_init(&rp->value);
-    rp->tick = event_new(pc->base, -1, EV_PERSIST, hint_tick, rp);
-    if (rp->tick == NULL || event_add(rp->tick, &tv) != 0 ||
-        peer_set_new(pc, &rp->peers) != 0 || ringview_watch(view, rp->peers) != 0) {
+    rp->tick = event_new(base, -1, EV_PERSIST, hint_tick, rp);
+    if (rp->tick == NULL || event_add(rp->tick, &tv) != 0) {
         repl_free(rp);
         return -ENOMEM;
     }
@@ -821,8 +687,6 @@ int repl_new(struct server *srv, struct thread_stats *stats, struct fwdreq_pool 
 
 void repl_stop(struct repl *rp)
 {
-    if (rp != NULL)
-        rp->stopping = true;
     if (rp != NULL && rp->tick != NULL) {
         event_free(rp->tick);
         rp->tick = NULL;
@@ -834,7 +698,6 @@ void repl_free(struct repl *rp)
     if (rp == NULL)
         return;
     repl_stop(rp);
-    peer_set_free(rp->peers); /* answers what is outstanding, sending nothing */
     for (size_t i = 0; i < rp->nlists; i++) {
         struct hint *h = rp->hints[i].head;
         while (h != NULL) {
@@ -844,7 +707,6 @@ void repl_free(struct repl *rp)
         }
     }
     free(rp->hints);
-    cmd_reset(&rp->cmd);
     buf_free(&rp->enc);
     buf_free(&rp->value);
     free(rp);

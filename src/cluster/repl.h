@@ -14,8 +14,11 @@
  * worker's read_repairs counts copies repaired: this node's own copy
  * replaced by a newer one, and each repair an owner acknowledged (HD).
  *
+ * Both go over the connections of the worker's fetcher (fetch.h), which
+ * also asks the owners for their copies (rg) and keeps the newest.
+ *
  * Threads: a struct repl belongs to its worker's proxy (which alone calls
- * it) and runs on that worker's loop only (its peer connections, its
+ * it) and runs on that worker's loop only (its fetcher's connections, its
  * timer): no locks besides the store's. It shares the worker's pool of
  * requests and view of the ring.
  */
@@ -32,6 +35,8 @@
 #define REPL_MAX_REPLICAS 16 /* --replicas at most */
 
 struct cmd;
+struct event_base;
+struct fetch;
 struct fwdreq;
 struct fwdreq_pool;
 struct fwdreq_queue;
@@ -40,26 +45,21 @@ struct server;
 struct thread_stats;
 struct repl;
 
-struct peer_set_config;
-
 /*
  * Creates a worker's replication state in *out, or leaves NULL there when
- * the settings keep one copy per key. It has connections of its own to the
- * other members, made from pc: replicas answer rs and rg at once, but a
- * forwarded client command may wait (for its own quorum), and replies on
- * one connection come in order, so sharing the forwarding connections
- * would let two nodes' writes wait for each other's acknowledgements.
- * Returns 0 or -ENOMEM.
+ * the settings keep one copy per key. It sends over fetch's connections
+ * (fetch outlives it) and runs its hint timer on base. Returns 0 or
+ * -ENOMEM.
  */
 int repl_new(struct server *srv, struct thread_stats *stats, struct fwdreq_pool *pool,
-             struct ringview *view, const struct peer_set_config *pc, struct repl **out);
+             struct ringview *view, struct fetch *fetch, struct event_base *base,
+             struct repl **out);
 
-/* Stops the hint timer and sending (before the proxy's peer connections
- * go). */
+/* Stops the hint timer (before the fetcher stops). */
 void repl_stop(struct repl *rp);
 
-/* Cancels what is outstanding, closes its connections and frees what is
- * left (hints). NULL is a no-op. */
+/* Frees what is left (hints), after fetch_stop() answered what was
+ * outstanding. NULL is a no-op. */
 void repl_free(struct repl *rp);
 
 unsigned repl_replicas(const struct repl *rp);
@@ -103,9 +103,6 @@ struct fwdreq *repl_sync(struct repl *rp, struct fwdreq_queue *q, const char *li
  */
 int repl_sync_keys(struct repl *rp, const char *const *keys, const size_t *nkeys,
                    size_t n, void (*done)(void *arg, const char *err), void *arg);
-
-/* The command context that serves reads after their quorum. */
-struct cmd *repl_cmd(struct repl *rp);
 
 /*
  * After a read of key served here with R = 1 (each key of a multi-get

@@ -162,6 +162,8 @@ static void stats_cluster(struct cmd *c)
     REPL_STAT(hints_stored)
     REPL_STAT(hints_delivered)
     REPL_STAT(hints_dropped)
+    REPL_STAT(dual_reads)
+    REPL_STAT(dual_read_hits)
 #undef REPL_STAT
 }
 

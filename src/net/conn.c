@@ -344,8 +344,10 @@ static int conn_step(struct conn *c)
         if (verbose(c) > 1)
             fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
         /* a line from a peer is never forwarded: it needs routing only
-         * for a read quorum and a write's replies */
-        if (c->px != NULL && (!c->cmd.from_peer || proxy_replicates(c->px))) {
+         * for a read quorum, a write's replies and dual reads (and to wait
+         * for the reads queued before it) */
+        if (c->px != NULL && (!c->cmd.from_peer || !fwdreq_queue_empty(&c->pq) ||
+                              proxy_routes_peer_lines(c->px))) {
             int routed = conn_route(c, line, len, nl);
             if (routed != 0)
                 return routed > 0;

@@ -42,6 +42,7 @@
 #define NFAKES       2
 #define FAKE_KEYS    32
 #define MAX_LINE_LEN 2048
+#define FAKE_VERSION 1000 /* the version of a fake's rg answers */
 
 /* ---- fake members ---- */
 
@@ -296,6 +297,20 @@ static inline void fake_answer(struct fake *f, char **tok, size_t ntok, const ch
         } else if (i >= 0) {
             buf_append_str(ans, "HD\r\n");
         } else if (!q) {
+            buf_append_str(ans, "EN\r\n");
+        }
+    } else if (strcmp(tok[0], "rg") == 0 && ntok >= 2) {
+        /* a state at version FAKE_VERSION, never expiring */
+        i = fake_find(f, tok[1]);
+        if (i >= 0) {
+            char line[96];
+            int n = snprintf(line, sizeof(line), "VA %zu %u 0 %llu\r\n",
+                             strlen(f->kv[i].val), f->kv[i].flags,
+                             (unsigned long long)FAKE_VERSION);
+            buf_append(ans, line, (size_t)n);
+            buf_append_str(ans, f->kv[i].val);
+            buf_append_str(ans, "\r\n");
+        } else {
             buf_append_str(ans, "EN\r\n");
         }
     } else if (strcmp(tok[0], "set") == 0 && ntok >= 5) {
@@ -554,6 +569,9 @@ static inline void start(uint32_t peer_timeout_ms, bool members)
         join(&fakes[1]);
         ck_assert_uint_ne(fakes[0].slot, fakes[1].slot);
     }
+    /* the joins opened a receiving window: reads here that miss would be
+     * dual reads (check_proxy_dual opens it again) */
+    cluster_receiving_end(srv.cluster);
     ck_assert_int_eq(proxy_new(&srv, base, &ts, &px), 0);
     ck_assert(!proxy_replicates(px));
     buf_init(&cmd_out);
