@@ -170,11 +170,12 @@ int main(int argc, char **argv)
     scfg.evict_to_free = srv.settings.evict_to_free;
     if (srv.settings.npeers > 0 || srv.settings.gossip) {
         /* a cluster: CAS values are versions comparable across nodes, and
-         * with copies on several nodes a delete must outlive the item */
+         * with copies on several nodes, or items that move between nodes
+         * (handoff, dual reads: gossip), a delete must outlive the item */
         scfg.hlc = true;
         scfg.version_tag =
             version_tag(srv.settings.node_id, strlen(srv.settings.node_id));
-        scfg.tombstones = srv.settings.replicas > 1;
+        scfg.tombstones = srv.settings.replicas > 1 || srv.settings.gossip;
         scfg.tombstone_ttl = srv.settings.tombstone_ttl;
     }
     if (store_create(&srv.store, &scfg) != 0) {

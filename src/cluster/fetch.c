@@ -227,6 +227,11 @@ static bool missing(struct fetch *f, const char *key, size_t nkey)
     return !store_read_state(f->srv->store, key, nkey, &s, NULL);
 }
 
+bool fetch_missing(struct fetch *f, const char *key, size_t nkey)
+{
+    return missing(f, key, nkey);
+}
+
 bool fetch_dual_wanted(struct fetch *f, const char *line, size_t len,
                        const struct route_req *rr)
 {

@@ -157,6 +157,9 @@ void fetch_run(struct fetch_op *op);
 size_t fetch_holders(const struct ring *r, uint32_t hv, unsigned replicas, uint32_t *out,
                      size_t max);
 
+/* Whether key holds nothing here, neither an item nor a tombstone. */
+bool fetch_missing(struct fetch *f, const char *key, size_t nkey);
+
 /* Whether the read rr (a key read or a multi-get, on line[0..len)) names a
  * key that holds nothing here (a tombstone counts as held). */
 bool fetch_dual_wanted(struct fetch *f, const char *line, size_t len,

@@ -205,9 +205,39 @@ static bool all_keys_here(struct proxy *px, const struct ring *r, const char *li
 static enum proxy_decision local(struct proxy *px, const char *line, size_t len,
                                  const struct route_req *rr)
 {
-    if (cluster_receiving(px->cl) && fetch_dual_wanted(px->fetch, line, len, rr))
+    if (!cluster_receiving(px->cl))
+        return PROXY_LOCAL;
+    /* a set overwrites whatever was there: a copy arriving later is older */
+    if (rr->kind == ROUTE_KEY && rr->write)
+        return !(len > 4 && memcmp(line, "set ", 4) == 0) &&
+                       fetch_missing(px->fetch, rr->key, rr->nkey)
+                   ? PROXY_PREFETCH
+                   : PROXY_LOCAL;
+    if (fetch_dual_wanted(px->fetch, line, len, rr))
         return PROXY_SYNC;
     return PROXY_LOCAL;
+}
+
+static void on_prefetched(void *arg, const char *err)
+{
+    (void)err;
+    fwdreq_answered(arg);
+}
+
+struct fwdreq *proxy_prefetch(struct proxy *px, struct fwdreq_queue *q,
+                              const struct route_req *rr)
+{
+    struct fwdreq *r = fwdreq_new(&px->pool, q, FWDREQ_WRITE);
+    const char *key = rr->key;
+    size_t nkey = rr->nkey;
+
+    if (r == NULL)
+        return NULL;
+    fwdreq_expect(r, 2); /* the fetch, and a hold: it may end at once */
+    if (fetch_dual_keys(px->fetch, &key, &nkey, 1, on_prefetched, r) != 0)
+        fwdreq_unhold(r); /* no fetch: the write runs as it is */
+    fwdreq_unhold(r);
+    return r;
 }
 
 enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,

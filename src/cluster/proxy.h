@@ -39,6 +39,8 @@ enum proxy_decision {
     PROXY_BROADCAST, /* flush_all: here and on every other member */
     PROXY_SYNC,      /* a read served here once R-1 other owners answered,
                         or (dual read) once its keys' holders did */
+    PROXY_PREFETCH,  /* a write here on a key that may still be elsewhere:
+                        proxy_prefetch(), then route the line again */
 };
 
 /* The worker's proxy, or NULL when the node is not in a cluster. Returns 0
@@ -111,6 +113,19 @@ struct fwdreq *proxy_broadcast(struct proxy *px, struct fwdreq_queue *q, struct 
  */
 struct fwdreq *proxy_sync(struct proxy *px, struct fwdreq_queue *q, const char *line,
                           size_t len, const struct route_req *rr);
+
+/*
+ * A PROXY_PREFETCH write (rr from proxy_route()): while ranges move, a
+ * write here on a key that holds nothing here may find its current value
+ * (for append, incr, add, cas, delete ...) still on the node that held it:
+ * its state is fetched as a dual read would and kept here. The returned
+ * request (a FWDREQ_WRITE, so that the connection holds the line behind
+ * it) completes with an empty reply once it is; the connection then routes
+ * the line again and runs it (once: it must not ask twice). NULL when out
+ * of memory.
+ */
+struct fwdreq *proxy_prefetch(struct proxy *px, struct fwdreq_queue *q,
+                              const struct route_req *rr);
 
 /*
  * After a command run here changed a key (cmd->wrote): copies the key's

@@ -58,6 +58,7 @@ struct conn {
     uint32_t fwd_owner;      /* CONN_FORWARD: where it goes */
     uint64_t fwd_need;       /* CONN_FORWARD: line + data bytes */
     bool held;               /* the next line waits until those are answered */
+    bool prefetched;         /* the held line's key was fetched: run it now */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -211,11 +212,16 @@ static void conn_ready(void *arg)
 
 /* Appends a forwarded command to the queue of replies; local replies now
  * go behind it. */
+static bool conn_can_wait(struct conn *c)
+{
+    if (c->wake_ev == NULL)
+        c->wake_ev = event_new(c->home->base, -1, 0, wake_cb, c);
+    return c->wake_ev != NULL;
+}
+
 static void conn_queue(struct conn *c, struct fwdreq *r)
 {
-    if (r != NULL && c->wake_ev == NULL)
-        c->wake_ev = event_new(c->home->base, -1, 0, wake_cb, c);
-    if (r == NULL || c->wake_ev == NULL) {
+    if (r == NULL || !conn_can_wait(c)) {
         if (r != NULL)
             fwdreq_detach(r); /* cannot be woken: drop it (answered or not) */
         buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
@@ -249,6 +255,8 @@ static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 static int conn_route(struct conn *c, const char *line, size_t len, const char *nl)
 {
     size_t raw = (size_t)(nl - line) + 1;
+    bool again = c->prefetched;
+    struct fwdreq *r;
 
     enum proxy_decision d =
         proxy_route(c->px, line, len, c->cmd.from_peer, &c->fwd_rr, &c->fwd_owner);
@@ -262,7 +270,18 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         c->held = true;
         return -1;
     }
+    c->prefetched = false;
     switch (d) {
+    case PROXY_PREFETCH:
+        /* fetched (or found nowhere) the last time: runs here now; out of
+         * memory for the fetch: runs as it is */
+        if (again || !conn_can_wait(c) ||
+            (r = proxy_prefetch(c->px, &c->pq, &c->fwd_rr)) == NULL)
+            return 0;
+        c->prefetched = true;
+        conn_queue(c, r);
+        c->held = true;
+        return -1;
     case PROXY_LOCAL:
         /* before the command runs: it tokenizes the line in place */
         proxy_read(c->px, line, len, &c->fwd_rr);

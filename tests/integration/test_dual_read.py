@@ -147,11 +147,10 @@ def test_a_deleted_key_does_not_come_back():
         with cl.conn(1, 20.0) as c:
             c.send(b"".join(b"delete %s\r\n" % k for k in after))
             for k in after:
-                # the new owner runs it and leaves a tombstone; a delete is
-                # no read, so it may answer NOT_FOUND for a key not handed
-                # off yet
-                got = c.read_until(b"\r\n", 20.0)
-                check(got in (b"DELETED\r\n", b"NOT_FOUND\r\n"), "delete %r: %r" % (k, got))
+                # the new owner first fetches the key from where it still
+                # is (a write that may depend on it), then deletes it and
+                # leaves a tombstone
+                check_eq(c.read_until(b"\r\n", 20.0), b"DELETED\r\n", "delete %r" % k)
         gone = set(before) | set(after)
         got, took = read_at_once(cl, (2, 0, 1), [k for _, k in items])
         for i in (2, 0, 1):
@@ -163,6 +162,55 @@ def test_a_deleted_key_does_not_come_back():
             check_eq(hits, NKEYS - len(gone), "live keys read through %s" % cl.ids[i])
         print("deletes: %s's %s (%d deleted before the join, %d after)"
               % (cl.ids[2], dual_stats(cl, 2), len(before), len(after)))
+
+
+def writes_find_the_value_where_it_was(extra, what):
+    """--replicas 1: keys are written while one node is alone; a second
+    joins, and at once incr, append and delete of the keys it now owns run
+    through it: each finds the value still on the first node (fetched
+    first) and answers as memcached would; the deleted keys never come
+    back, whatever moves later."""
+    with GossipCluster(n=2, extra=extra, initial=(0,)) as cl:
+        cl.wait_formed()
+        items = [(m, b"w:%05d" % m) for m in range(600)]
+        with cl.conn(0, 20.0) as c:
+            c.send(b"".join(b"set %s 0 0 2\r\n10\r\n" % k for _, k in items))
+            for _ in items:
+                check_eq(c.read_until(b"\r\n", 20.0), b"STORED\r\n", "set")
+        cl.start([1])
+        cl.wait_formed()
+        oracle = cl.oracle()
+        mine = [k for _, k in items if oracle.owner(k) == cl.ids[1]]
+        incr, append, delete = mine[0::3], mine[1::3], mine[2::3]
+        with cl.conn(1, 20.0) as c:
+            c.send(b"".join([b"incr %s 5\r\n" % k for k in incr] +
+                            [b"append %s 0 0 1\r\nx\r\n" % k for k in append] +
+                            [b"delete %s\r\n" % k for k in delete]))
+            replies = [c.read_until(b"\r\n", 20.0) for _ in mine]
+        want = [b"15\r\n"] * len(incr) + [b"STORED\r\n"] * len(append) + \
+            [b"DELETED\r\n"] * len(delete)
+        wrong = [(r, w) for r, w in zip(replies, want) if r != w]
+        print("%s: %d incr, %d append, %d delete through the new %s right after it joined: "
+              "%d wrong; its %s" % (what, len(incr), len(append), len(delete), cl.ids[1],
+                                    len(wrong), dual_stats(cl, 1)))
+        check_eq(wrong[:3], [], "%s: replies that missed the value on the old node" % what)
+        time.sleep(4.0)  # past the receiving window; handoff, if on, is done
+        out, _ = read_at_once(cl, (0, 1), [k for _, k in items])
+        for i in (0, 1):
+            check_eq(sorted(k for k in delete if k in out[i]), [],
+                     "%s: deleted keys read through %s" % (what, cl.ids[i]))
+            check_eq([out[i].get(k) for k in incr], [b"15"] * len(incr),
+                     "%s: counted keys through %s" % (what, cl.ids[i]))
+            check_eq([out[i].get(k) for k in append], [b"10x"] * len(append),
+                     "%s: appended keys through %s" % (what, cl.ids[i]))
+
+
+def test_writes_find_the_value_where_it_was():
+    writes_find_the_value_where_it_was(QUIET, "handoff off")
+
+
+def test_writes_find_the_value_where_it_was_with_handoff():
+    writes_find_the_value_where_it_was(["-o", "ae_interval_ms=0"], "handoff on")
 
 
 def test_a_paused_holder_costs_at_most_the_peer_timeout():
@@ -215,4 +263,6 @@ if __name__ == "__main__":
     mchelper.run_tests([test_a_joining_node_reads_through_with_one_copy,
                         test_a_joining_node_reads_through_with_two_copies,
                         test_a_deleted_key_does_not_come_back,
+                        test_writes_find_the_value_where_it_was,
+                        test_writes_find_the_value_where_it_was_with_handoff,
                         test_a_paused_holder_costs_at_most_the_peer_timeout])

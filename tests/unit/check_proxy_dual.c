@@ -100,7 +100,7 @@ START_TEST(test_dual_read_that_finds_nothing_is_a_miss)
 }
 END_TEST
 
-START_TEST(test_no_dual_read_for_a_write_a_held_key_or_outside_the_window)
+START_TEST(test_no_dual_read_for_a_set_a_held_key_or_outside_the_window)
 {
     char key[32], line[64];
     struct route_req rr;
@@ -114,11 +114,16 @@ START_TEST(test_no_dual_read_for_a_write_a_held_key_or_outside_the_window)
     ck_assert(proxy_routes_peer_lines(px));
     snprintf(line, sizeof(line), "set %s 0 0 1", key);
     ck_assert_int_eq(route(line, false, &rr, &owner), PROXY_LOCAL);
+    /* a write that may depend on the value fetches it first */
     snprintf(line, sizeof(line), "delete %s", key);
-    ck_assert_int_eq(route(line, true, &rr, &owner), PROXY_LOCAL);
+    ck_assert_int_eq(route(line, true, &rr, &owner), PROXY_PREFETCH);
+    snprintf(line, sizeof(line), "incr %s 1", key);
+    ck_assert_int_eq(route(line, false, &rr, &owner), PROXY_PREFETCH);
     local_set(key, 0, "x");
     snprintf(line, sizeof(line), "get %s", key);
     ck_assert_int_eq(route(line, false, &rr, &owner), PROXY_LOCAL);
+    snprintf(line, sizeof(line), "delete %s", key);
+    ck_assert_int_eq(route(line, true, &rr, &owner), PROXY_LOCAL);
     ck_assert_uint_eq(ts.dual_reads, 0);
 }
 END_TEST
@@ -155,7 +160,7 @@ static Suite *proxy_dual_suite(void)
     tcase_add_test(tc, test_dual_read_serves_and_keeps_a_holders_copy);
     tcase_add_test(tc, test_dual_read_of_a_forwarded_multiget_asks_only_for_what_is_missing);
     tcase_add_test(tc, test_dual_read_that_finds_nothing_is_a_miss);
-    tcase_add_test(tc, test_no_dual_read_for_a_write_a_held_key_or_outside_the_window);
+    tcase_add_test(tc, test_no_dual_read_for_a_set_a_held_key_or_outside_the_window);
     tcase_add_test(tc, test_dual_read_passes_over_a_silent_holder_within_the_timeout);
     suite_add_tcase(s, tc);
     return s;
