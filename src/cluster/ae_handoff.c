@@ -42,7 +42,7 @@
 #include <string.h>
 
 #define MAX_ROUNDS   8  /* passes after one ring change, while they move items */
-#define MAX_TARGETS  16 /* --replicas at most */
+#define MAX_TARGETS  RING_MAX_HANDOFF /* --replicas at most */
 #define ROUND_GAP_MS 1000
 #define PROBE_MS     300  /* leaving: how long a node may take to say it takes */
 #define LEAVE_REQ_MS 2000 /* leaving: how long one batch may take */
@@ -63,6 +63,7 @@ struct ho_entry {
 struct ho_walk {
     struct ae *ae;
     const struct ring *r;
+    size_t self;   /* this node's index in r */
     bool leaving;
     bool *down;    /* leaving: the ring's down flags, this node's set */
     bool oom;
@@ -76,48 +77,18 @@ static bool has(const uint32_t *set, size_t n, uint32_t v)
     return false;
 }
 
-/* The nodes key goes to, into t; 0 when it stays. */
-static size_t targets_of(const struct ho_walk *w, const char *key, size_t nkey,
-                         uint32_t *t)
-{
-    uint32_t hv = ring_hash(key, nkey);
-    size_t own[MAX_TARGETS], pref[MAX_TARGETS], n, m, k = 0;
-    unsigned want = w->ae->replicas < MAX_TARGETS ? w->ae->replicas : MAX_TARGETS;
-    bool mine = false;
-
-    if (ring_owners(w->r, hv, want, own, &n) != 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        mine |= strcmp(ring_node(w->r, own[i])->id, w->ae->self) == 0;
-    if (!mine) {
-        for (size_t i = 0; i < n; i++)
-            t[k++] = (uint32_t)own[i];
-        return k;
-    }
-    if (!w->leaving || ring_preference_hash(w->r, hv, w->down, want, pref, &m) != 0)
-        return 0;
-    for (size_t i = 0; i < m; i++) {
-        bool owner = false;
-        for (size_t j = 0; j < n; j++)
-            owner |= own[j] == pref[i];
-        if (!owner)
-            t[k++] = (uint32_t)pref[i];
-    }
-    return k;
-}
-
 /* Under the shard's lock: notes an item that goes elsewhere. */
 static void walk_cb(void *arg, const struct item *it)
 {
     struct ho_walk *w = arg;
     struct ae *ae = w->ae;
     struct ho_entry *e;
-    uint32_t t[MAX_TARGETS];
-    size_t n;
+    size_t t[MAX_TARGETS], n;
 
     if (it == NULL || w->oom)
         return;
-    n = targets_of(w, it->data, it->nkey, t);
+    n = ring_handoff_targets(w->r, ring_hash(it->data, it->nkey), w->self, ae->replicas,
+                             w->leaving ? w->down : NULL, t);
     if (n == 0)
         return;
     if (ae->ho_n == ae->ho_cap) {
@@ -135,7 +106,8 @@ static void walk_cb(void *arg, const struct item *it)
     e->nkey = it->nkey;
     e->version = it->cas;
     e->ntargets = (uint8_t)n;
-    memcpy(e->target, t, n * sizeof(t[0]));
+    for (size_t i = 0; i < n; i++)
+        e->target[i] = (uint32_t)t[i];
     e->failed = e->gone = e->in_msg = false;
 }
 
@@ -325,6 +297,10 @@ bool ae_handoff_step(struct ae *ae, uint64_t budget)
         }
         ae->ho_rounds++;
     }
+    if (ring_node_index(r, ae->self, &w.self) != 0) {
+        ring_release(r); /* not in its own ring: moves nothing */
+        return false;
+    }
     do {
         move_shard(ae, &w, ae->ho_shard++);
         __atomic_store_n(&ae->ho_progress, ae->ho_shard, __ATOMIC_RELAXED);
@@ -380,7 +356,8 @@ void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
     struct ho_walk w = {.ae = ae, .r = r, .leaving = true};
     size_t n = r != NULL ? ring_node_count(r) : 0;
 
-    if (n < 2 || pass_begin(ae, r) != 0 || (w.down = calloc(n, sizeof(bool))) == NULL) {
+    if (n < 2 || ring_node_index(r, ae->self, &w.self) != 0 || pass_begin(ae, r) != 0 ||
+        (w.down = calloc(n, sizeof(bool))) == NULL) {
         ring_release(r);
         return;
     }

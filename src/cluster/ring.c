@@ -343,6 +343,34 @@ int ring_owners(const struct ring *r, uint32_t hv, size_t max, size_t *out, size
     return ring_preference_hash(r, hv, r->ndown > 0 ? r->down : NULL, max, out, out_n);
 }
 
+size_t ring_handoff_targets(const struct ring *r, uint32_t hv, size_t self, size_t replicas,
+                            const bool *gone, size_t *out)
+{
+    size_t own[RING_MAX_HANDOFF], after[RING_MAX_HANDOFF], n, m, k = 0;
+    bool mine = false;
+
+    if (replicas > RING_MAX_HANDOFF)
+        replicas = RING_MAX_HANDOFF;
+    if (ring_owners(r, hv, replicas, own, &n) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        mine |= own[i] == self;
+    if (!mine) {
+        memcpy(out, own, n * sizeof(*own));
+        return n;
+    }
+    if (gone == NULL || ring_preference_hash(r, hv, gone, replicas, after, &m) != 0)
+        return 0;
+    for (size_t i = 0; i < m; i++) {
+        bool owner = false;
+        for (size_t j = 0; j < n; j++)
+            owner |= own[j] == after[i];
+        if (!owner)
+            out[k++] = after[i];
+    }
+    return k;
+}
+
 size_t ring_first_up(const struct ring *r, uint32_t hv)
 {
     size_t first;

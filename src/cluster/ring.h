@@ -66,6 +66,7 @@
 #define RING_MAX_VNODES 65536      /* points per node */
 #define RING_MAX_POINTS (1u << 24) /* nodes * vnodes: 200 MB of ring */
 #define RING_MAX_ID_LEN 255        /* bytes in a node id, without the NUL */
+#define RING_MAX_HANDOFF 16        /* ring_handoff_targets(): replicas at most */
 
 /* The murmur3 seed of key and point positions. Not store_hash()'s 0, so that
  * the keys one node owns are not clustered in the store's buckets. */
@@ -127,6 +128,18 @@ int ring_preference_hash(const struct ring *r, uint32_t hv, const bool *down, si
  * owners of the key that serve. Same results as ring_preference_hash(). */
 int ring_owners(const struct ring *r, uint32_t hv, size_t max, size_t *out,
                 size_t *out_n);
+
+/*
+ * Handoff (range streaming): where node self's copy of the key at hv should
+ * go. When self is not one of the key's `replicas` owners up, to those
+ * owners; when it is and gone is NULL, nowhere (it stays); when it is and
+ * gone is not NULL (self leaves: gone holds the ring's down flags with
+ * self's set too), to the owners once it is gone that do not own it now
+ * (the others have their copy). Stores node indices in out (room for
+ * replicas) and returns how many. Pure.
+ */
+size_t ring_handoff_targets(const struct ring *r, uint32_t hv, size_t self, size_t replicas,
+                            const bool *gone, size_t *out);
 
 /* The first node up clockwise from hv (ring_lookup_hash() when none is
  * down), or SIZE_MAX when every node is down. */
