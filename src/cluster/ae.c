@@ -25,6 +25,9 @@
 
 /* The loop's period while a handoff pass is under way. */
 #define BUSY_WAIT_MS 10
+/* Times the same leaves are asked again in one exchange when the answers
+ * keep stopping at their size. */
+#define MAX_AGAIN 64
 
 int ae_verbose(const struct ae *ae)
 {
@@ -38,7 +41,8 @@ uint64_t ae_layout(const struct ae *ae)
 
 /* ---- the store side ---- */
 
-static int entries_add(struct entries *es, const struct item *it)
+static int entries_add_key(struct entries *es, const char *key, size_t nkey,
+                           uint8_t iflags, uint64_t version)
 {
     if (es->n == es->cap) {
         size_t cap = es->cap != 0 ? 2 * es->cap : 64;
@@ -50,13 +54,18 @@ static int entries_add(struct entries *es, const struct item *it)
         es->e = e;
         es->cap = cap;
     }
-    memcpy(es->e[es->n].key, it->data, it->nkey);
-    es->e[es->n].nkey = it->nkey;
-    es->e[es->n].iflags = it->iflags & AEMSG_IFLAGS;
-    es->e[es->n].version = it->cas;
+    memcpy(es->e[es->n].key, key, nkey);
+    es->e[es->n].nkey = (uint8_t)nkey;
+    es->e[es->n].iflags = iflags & AEMSG_IFLAGS;
+    es->e[es->n].version = version;
     es->e[es->n].seen = false;
     es->n++;
     return 0;
+}
+
+static int entries_add(struct entries *es, const struct item *it)
+{
+    return entries_add_key(es, it->data, it->nkey, it->iflags, it->cas);
 }
 
 struct leaf_scan {
@@ -231,7 +240,7 @@ static void serve_keys(struct ae *ae, struct aemsg_reader *r,
                 else if (mine->version > ref.version)
                     rc = ae_put_current(ae, w, ref.key, ref.nkey);
             }
-            if (rc == -ENOSPC) {
+            if (rc == -ENOSPC || w->len >= AE_MSG_TARGET) {
                 aemsg_set_more(w, true);
                 stopped = true;
             }
@@ -244,7 +253,7 @@ static void serve_keys(struct ae *ae, struct aemsg_reader *r,
             if (e->seen)
                 continue;
             rc = ae_put_current(ae, w, e->key, e->nkey);
-            if (rc == -ENOSPC) {
+            if (rc == -ENOSPC || w->len >= AE_MSG_TARGET) {
                 aemsg_set_more(w, true);
                 stopped = true;
             }
@@ -399,6 +408,22 @@ static void on_answer(void *arg, int status, const char *msg, size_t len)
 
 /* Two nodes asking each other at once must not wait for each other: the
  * wait answers the others' requests. */
+/* Waits until bytes moved at ae_bytes_per_sec would have taken, answering
+ * the others' requests meanwhile (the answer of the last ask stays). */
+static void pace(struct ae *ae, uint64_t bytes)
+{
+    struct timespec until;
+
+    mctime_deadline(&until, bytes * 1000 / ae->bytes_per_sec);
+    pthread_mutex_lock(&ae->lock);
+    while (!ae->stop) {
+        serve_queued_locked(ae);
+        if (ae->stop || pthread_cond_timedwait(&ae->cond, &ae->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&ae->lock);
+}
+
 int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
            struct aemsg_header *h)
 {
@@ -429,6 +454,8 @@ int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
     if (rc != 0)
         return rc;
     stats_count(&ae->bytes_in, ae->answer_len);
+    if (!ae->ho_leaving)
+        pace(ae, len + ae->answer_len);
     if (aemsg_read_header(r, ae->answer, ae->answer_len, h) != 0) {
         stats_count(&ae->dropped, 1);
         return -EPROTO;
@@ -436,11 +463,45 @@ int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
     return h->status == AEMSG_OK ? 0 : -EAGAIN;
 }
 
+/* Copies the wanted keys of an answer into ae->wanted. Returns 0 or
+ * -ENOMEM. */
+static int copy_wanted(struct ae *ae, struct aemsg_reader *r)
+{
+    const char *key;
+    size_t nkey;
+
+    ae->wanted.n = 0;
+    ae->wanted.oom = false;
+    while (aemsg_read_wanted(r, &key, &nkey) == 1)
+        if (nkey <= KEY_MAX_LENGTH && entries_add_key(&ae->wanted, key, nkey, 0, 0) != 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* Sends the PUSH being built in w, if it holds anything, and starts the
+ * next one. Returns 0 or what ae_ask() does. */
+static int push(struct ae *ae, const char *gaddr, struct aemsg_writer *w, size_t *pushed)
+{
+    struct aemsg_reader r;
+    struct aemsg_header h;
+    int rc = 0;
+
+    if (*pushed > 0) {
+        stats_count(&ae->sent, *pushed);
+        rc = ae_ask(ae, gaddr, aemsg_end(w), &r, &h);
+    }
+    *pushed = 0;
+    aemsg_begin(w, ae->out, AEMSG_MAX_SIZE, AEMSG_PUSH, ae->self, ae_layout(ae));
+    return rc;
+}
+
 /* KEYS for the leaves in diff[0..n): sends this node's refs, applies the
  * newer states that come back and pushes the ones asked for. Returns the
- * number of leaves it covered (> 0), or a negative errno. */
+ * number of leaves it covered (> 0), or a negative errno; *more: the
+ * answer stopped at its size, so the same leaves should be asked again
+ * (the refs then include what was just taken). */
 static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
-                       const uint32_t *diff, size_t n)
+                       const uint32_t *diff, size_t n, bool *more)
 {
     struct aemsg_writer w, mark;
     struct aemsg_reader r;
@@ -466,34 +527,39 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
             rc = aemsg_put_ref(&w, &ref);
         }
         if (rc != 0) {
-            w = mark; /* this leaf goes in the next exchange */
+            w = mark; /* this leaf goes in the next message */
             break;
         }
         done++;
+        if (w.len >= AE_MSG_TARGET)
+            break;
     }
     if (done == 0)
         return -E2BIG; /* one leaf holds more than a message: never compared */
     rc = ae_ask(ae, gaddr, aemsg_end(&w), &r, &h);
     if (rc != 0)
         return rc;
+    *more = h.more;
     while (aemsg_read_state(&r, &s) == 1)
         apply(ae, &s);
-    /* the answer (ae->answer) stays until the next ask(): read it whole */
-    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_PUSH, ae->self,
-                ae_layout(ae));
-    while (aemsg_read_wanted(&r, &key, &nkey) == 1) {
+    /* the wanted keys are read from the answer, which stays until the next
+     * ask(): copied first, as the PUSHes that carry them are asks too */
+    rc = copy_wanted(ae, &r);
+    if (rc != 0)
+        return rc;
+    push(ae, gaddr, &w, &pushed);
+    for (size_t i = 0; i < ae->wanted.n; i++) {
+        key = ae->wanted.e[i].key;
+        nkey = ae->wanted.e[i].nkey;
         rc = ae_put_current(ae, &w, key, nkey);
-        if (rc == -ENOSPC)
-            break; /* the rest at the next exchange */
+        if (rc == -ENOSPC && pushed > 0 && (rc = push(ae, gaddr, &w, &pushed)) == 0)
+            rc = ae_put_current(ae, &w, key, nkey);
         pushed += rc == 0;
-    }
-    if (pushed > 0) {
-        stats_count(&ae->sent, pushed);
-        rc = ae_ask(ae, gaddr, aemsg_end(&w), &r, &h);
-        if (rc != 0)
+        if (w.len >= AE_MSG_TARGET && (rc = push(ae, gaddr, &w, &pushed)) != 0)
             return rc;
     }
-    return (int)done;
+    rc = push(ae, gaddr, &w, &pushed);
+    return rc != 0 ? rc : (int)done;
 }
 
 /* One exchange with peer: returns 0 or a negative errno. */
@@ -535,14 +601,20 @@ static int exchange(struct ae *ae, const char *peer)
             diff[ndiff++] = index * MERKLE_FANOUT + idx[i];
     }
     stats_count(&ae->leaves, ndiff);
-    for (size_t at = 0; at < ndiff;) {
-        rc = sync_leaves(ae, peer, gaddr, diff + at, ndiff - at);
+    for (size_t at = 0, again = 0; at < ndiff;) {
+        bool more = false;
+        rc = sync_leaves(ae, peer, gaddr, diff + at, ndiff - at, &more);
         if (rc == -E2BIG) {
             at++; /* skip a leaf too big for one message */
             continue;
         }
         if (rc < 0)
             break;
+        /* an answer cut at its size: the same leaves again, a bounded
+         * number of times (the rest waits for the next exchange) */
+        if (more && again++ < MAX_AGAIN)
+            continue;
+        again = 0;
         at += (size_t)rc;
         rc = 0;
     }
@@ -613,16 +685,14 @@ static void *ae_main(void *arg)
 
     pthread_mutex_lock(&ae->lock);
     while (!ae->stop) {
-        uint64_t before = stats_counted(&ae->bytes_out) + stats_counted(&ae->bytes_in);
-        uint64_t wait_ms, moved;
         struct timespec until;
+        uint64_t wait_ms;
         bool busy;
         pthread_mutex_unlock(&ae->lock);
+        /* every ask paced itself (ae_ask()); a handoff under way goes on
+         * at once, not an interval later */
         busy = interval(ae);
-        moved = stats_counted(&ae->bytes_out) + stats_counted(&ae->bytes_in) - before;
-        /* the bytes moved pay for themselves in time before the next; a
-         * handoff under way goes on at that pace, not once an interval */
-        wait_ms = (busy ? BUSY_WAIT_MS : ae->interval_ms) + moved * 1000 / ae->bytes_per_sec;
+        wait_ms = busy ? BUSY_WAIT_MS : ae->interval_ms;
         mctime_deadline(&until, wait_ms);
         pthread_mutex_lock(&ae->lock);
         while (!ae->stop) {
@@ -723,6 +793,7 @@ void ae_free(struct ae *ae)
     free(ae->answer);
     free(ae->out);
     free(ae->mine.e);
+    free(ae->wanted.e);
     pthread_cond_destroy(&ae->cond);
     pthread_mutex_destroy(&ae->lock);
     free(ae);

@@ -164,6 +164,33 @@ static bool probe(struct ae *ae, uint32_t node, const char *gaddr)
     return ok;
 }
 
+static bool is_bad(const struct ae *ae, uint32_t node)
+{
+    return node < ae->ho_nbad && ae->ho_bad[node];
+}
+
+/* node takes nothing more in this pass: what was to go there stays. */
+static void fail_node(struct ae *ae, uint32_t node)
+{
+    if (node < ae->ho_nbad)
+        ae->ho_bad[node] = true;
+    for (size_t i = 0; i < ae->ho_n; i++)
+        if (has(ae->ho[i].target, ae->ho[i].ntargets, node))
+            ae->ho[i].failed = true;
+}
+
+/* Sends what mw holds (nsent states) to node and starts the next message.
+ * Returns false when node failed. */
+static bool flush(struct ae *ae, struct aemsg_writer *mw, const char *gaddr, uint32_t node,
+                  size_t *nsent)
+{
+    if (*nsent > 0)
+        send_msg(ae, mw, gaddr, node, *nsent);
+    *nsent = 0;
+    aemsg_begin(mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self, ae_layout(ae));
+    return !is_bad(ae, node);
+}
+
 /* Sends the walked entries that go to node. */
 static void send_to(struct ae *ae, const struct ring *r, uint32_t node)
 {
@@ -171,17 +198,13 @@ static void send_to(struct ae *ae, const struct ring *r, uint32_t node)
     struct aemsg_writer mw;
     size_t nsent = 0;
 
-    if ((node < ae->ho_nbad && ae->ho_bad[node]) ||
+    if (is_bad(ae, node) ||
         !gossip_gaddr(ae->g, ring_node(r, node)->id, gaddr, sizeof(gaddr)) ||
         !probe(ae, node, gaddr)) {
-        if (node < ae->ho_nbad)
-            ae->ho_bad[node] = true;
-        for (size_t i = 0; i < ae->ho_n; i++)
-            if (has(ae->ho[i].target, ae->ho[i].ntargets, node))
-                ae->ho[i].failed = true;
+        fail_node(ae, node);
         return;
     }
-    aemsg_begin(&mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self, ae_layout(ae));
+    flush(ae, &mw, gaddr, node, &nsent);
     for (size_t i = 0; i < ae->ho_n; i++) {
         struct ho_entry *e = &ae->ho[i];
         int rc;
@@ -189,29 +212,25 @@ static void send_to(struct ae *ae, const struct ring *r, uint32_t node)
             continue;
         rc = ae_put_current(ae, &mw, e->key, e->nkey);
         if (rc == -ENOSPC && nsent > 0) {
-            send_msg(ae, &mw, gaddr, node, nsent);
-            nsent = 0;
-            if (node < ae->ho_nbad && ae->ho_bad[node])
-                break; /* the rest is marked below */
-            aemsg_begin(&mw, ae->out, AEMSG_MAX_SIZE, AEMSG_HANDOFF, ae->self,
-                        ae_layout(ae));
+            if (!flush(ae, &mw, gaddr, node, &nsent))
+                break;
             rc = ae_put_current(ae, &mw, e->key, e->nkey);
         }
         if (rc == 0) {
             e->in_msg = true;
             nsent++;
+            /* a short message: a short burst of work on both sides */
+            if (mw.len >= AE_MSG_TARGET && !flush(ae, &mw, gaddr, node, &nsent))
+                break;
         } else if (rc == -ENOENT) {
             e->gone = true;
         } else {
             e->failed = true; /* a value no message carries (-E2BIG) */
         }
     }
-    if (nsent > 0)
-        send_msg(ae, &mw, gaddr, node, nsent);
-    if (node < ae->ho_nbad && ae->ho_bad[node])
-        for (size_t i = 0; i < ae->ho_n; i++)
-            if (has(ae->ho[i].target, ae->ho[i].ntargets, node))
-                ae->ho[i].failed = true;
+    flush(ae, &mw, gaddr, node, &nsent);
+    if (is_bad(ae, node))
+        fail_node(ae, node);
 }
 
 /* Walks one shard and moves what goes elsewhere. Returns whether it found

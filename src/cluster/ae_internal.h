@@ -15,6 +15,12 @@
 #include "proto/aemsg.h"
 #include "store/item.h"
 
+/* Messages aim at this size (a larger state still goes, alone): each one,
+ * and applying its states on either side, is a short burst of work, and
+ * pacing (ae_bytes_per_sec) waits between them, so that a repair of many
+ * keys never holds client traffic up for long. */
+#define AE_MSG_TARGET (256u * 1024)
+
 struct aetree;
 struct cluster;
 struct gossip;
@@ -77,6 +83,7 @@ struct ae {
     uint64_t evictions; /* the store's, at the last interval */
     bool full;          /* it evicted in the last interval */
     struct entries mine;
+    struct entries wanted; /* the keys an answer asked for */
     /* handoff (ae_handoff.c), the thread's own but for the counters */
     bool handoff;          /* -o handoff */
     unsigned replicas;     /* --replicas */
@@ -109,8 +116,10 @@ int ae_verbose(const struct ae *ae);
 int ae_put_current(struct ae *ae, struct aemsg_writer *w, const char *key, size_t nkey);
 
 /* Sends ae->out[0..len) to gaddr and waits (at most ae->timeout_ms) for the
- * answer, answering the others' requests meanwhile unless stopping.
- * Returns 0 with the answer validated into r and h, or a negative errno. */
+ * answer, answering the others' requests meanwhile unless stopping; then,
+ * but when leaving, waits for the bytes both ways to pay for themselves at
+ * ae_bytes_per_sec (answering requests meanwhile too). Returns 0 with the
+ * answer validated into r and h, or a negative errno. */
 int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
            struct aemsg_header *h);
 
