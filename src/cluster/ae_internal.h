@@ -19,7 +19,7 @@
  * and applying its states on either side, is a short burst of work, and
  * pacing (ae_bytes_per_sec) waits between them, so that a repair of many
  * keys never holds client traffic up for long. */
-#define AE_MSG_TARGET (256u * 1024)
+#define AE_MSG_TARGET (64u * 1024)
 
 struct aetree;
 struct cluster;

@@ -318,24 +318,29 @@ static void multi_free(void *arg)
     free(m);
 }
 
-/* A forwarded command's answer: relayed as it is (for a quiet command,
- * without the MN of the appended mn). The request's private data is the
- * proxy. */
+/* An owner's answer to a forwarded command, relayed as it is (for a quiet
+ * command, without the MN of the appended mn), and r answered. */
+static void relay(struct fwdreq *r, const char *reply, size_t len)
+{
+    if (!fwdreq_orphan(r)) /* first in its connection's queue: straight out */
+        buf_append(fwdreq_out(r), reply,
+                   fwdreq_quiet(r) ? len - (sizeof(mn_line) - 1) : len);
+    fwdreq_answered(r);
+}
+
+/* A forwarded command's answer. The request's private data is the proxy. */
 static void on_answer(void *arg, uint32_t member, int status, bool error,
                       const char *reply, size_t len)
 {
     struct fwdreq *r = arg;
-    struct proxy *px = fwdreq_priv(r);
 
     (void)error;
     if (status != 0) {
-        fail_with(px, r, member, status);
-    } else if (!fwdreq_orphan(r)) {
-        /* first in its connection's queue: straight to the output */
-        buf_append(fwdreq_out(r), reply,
-                   fwdreq_quiet(r) ? len - (sizeof(mn_line) - 1) : len);
+        fail_with(fwdreq_priv(r), r, member, status);
+        fwdreq_answered(r);
+        return;
     }
-    fwdreq_answered(r);
+    relay(r, reply, len);
 }
 
 /*
@@ -422,13 +427,10 @@ static void on_write_answer(void *arg, uint32_t member, int status, bool error,
     struct fwd_write *fw = fwdreq_priv(r);
 
     (void)error;
-    if (status != 0) {
+    if (status != 0)
         fail_over(r, fw, member, status);
-        return;
-    }
-    if (!fwdreq_orphan(r))
-        buf_append(fwdreq_out(r), reply, fw->quiet ? len - (sizeof(mn_line) - 1) : len);
-    fwdreq_answered(r);
+    else
+        relay(r, reply, len);
 }
 
 static struct fwdreq *forward_write(struct proxy *px, struct fwdreq *r,
