@@ -240,6 +240,8 @@ def test_malformed_messages_are_dropped():
             b"MCa\x01\x03\x02g9" + b"\x00" * 8 + b"\xff\xff",  # too many leaves
             b"MCa\x01\x02\x02g9" + b"\x00" * 8 + b"\x00\x00",  # an answer as a request
             b"MCa" + bytes(range(256)) * 4,
+            b"MCa\x01\x07\x02g9" + b"\x00" * 8 + b"\x00\x00\x00\x05",  # a HANDOFF short of its states
+            b"MCa\x01\x08\x02g9" + b"\x00" * 8,  # a type past the last
         ]
         for n, body in enumerate(bodies):
             got = raw_session(host, gport, [req_frame(n + 1, body)], hold=0.3)
