@@ -5,6 +5,8 @@
 #include "cluster/ae.h"
 #include "cluster/cluster.h"
 #include "cluster/pinger.h"
+#include "cluster/transport.h"
+#include "proto/peerauth.h"
 #include "net/listener.h"
 #include "store/maint.h"
 #include "base/mctime.h"
@@ -181,6 +183,15 @@ int main(int argc, char **argv)
     if (store_create(&srv.store, &scfg) != 0) {
         fprintf(stderr, "meshcached: cannot allocate the store\n");
         return EXIT_FAILURE;
+    }
+    if (srv.settings.cluster_key_file[0] != '\0') {
+        /* a connection becomes a peer's only with proof of the key */
+        struct transport_key key;
+        if (transport_key_read(srv.settings.cluster_key_file, &key) != 0)
+            goto out;
+        peerauth_key(srv.peer_key, key.k);
+        srv.peer_key_set = true;
+        transport_key_clear(&key);
     }
     if (cluster_new(&srv, &srv.cluster) != 0)
         goto out;

@@ -32,6 +32,10 @@ struct server {
      * whoever builds the cluster, before any connection is served */
     void (*cluster_stats)(void *arg, struct buf *out);
     void *cluster_stats_arg;
+    /* with --cluster-key: the key that proves a peer (proto/peerauth.h),
+     * derived from it before any connection is served */
+    bool peer_key_set;
+    unsigned char peer_key[32];
     int nlisteners;        /* listening sockets (counted in curr_connections) */
     int verbose;           /* atomic; starts as settings.verbose */
     volatile int stopping; /* set by the signal path */

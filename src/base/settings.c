@@ -228,8 +228,9 @@ void settings_usage(FILE *out)
         "                               included; replaces an earlier --join; turns\n"
         "                               gossip on (default: none, a new cluster)\n"
         "    --cluster-key=<file>       file holding the cluster's shared secret;\n"
-        "                               gossip messages then carry its HMAC\n"
-        "                               (default: none, unauthenticated)\n"
+        "                               cluster messages then carry its HMAC and\n"
+        "                               peers prove it (default: none,\n"
+        "                               unauthenticated: a trusted network only)\n"
         "\n"
         "-h, --help                     print this help and exit\n"
         "-V, --version                  print version and exit\n",

@@ -4,6 +4,7 @@
  * replies are framed by peer_reply and handed back in the same order.
  */
 #include "cluster/peer.h"
+#include "proto/peerauth.h"
 #include "base/buf.h"
 #include "base/inbuf.h"
 #include "base/mctime.h"
@@ -57,6 +58,10 @@ struct peer {
     size_t qcap, qhead, qlen;
     uint64_t retry_at_ms; /* IDLE: no connect before this */
     uint32_t backoff_ms;  /* the next failure's wait */
+    /* keyed hello: out[0..hold) may go before the answer, nothing after it
+     * (0: no hold); our proof goes at out[hold..hold + AUTH_LINE) */
+    size_t hold;
+    unsigned char cn[PEERAUTH_NONCE]; /* our nonce on this connection */
     bool dirty;           /* on the set's flush list */
     struct peer *next_dirty;
 };
@@ -105,7 +110,9 @@ int peer_set_new(const struct peer_set_config *cfg, struct peer_set **out)
         free(ps);
         return -ENOMEM;
     }
-    n = snprintf(ps->hello, sizeof(ps->hello), "peer %s %u\r\n", cfg->self_id,
+    /* keyed: each connection's nonce follows */
+    n = snprintf(ps->hello, sizeof(ps->hello),
+                 cfg->auth_key != NULL ? "peer %s %u " : "peer %s %u\r\n", cfg->self_id,
                  cfg->vnodes);
     ps->hello_len = n > 0 && (size_t)n < sizeof(ps->hello) ? (size_t)n : 0;
     *out = ps;
@@ -208,6 +215,7 @@ static void peer_fail(struct peer *p, int status)
     p->ev_flags = 0;
     evtimer_del(p->timer);
     buf_reset(&p->out);
+    p->hold = 0;
     p->in.start = p->in.end = 0;
     p->q = NULL;
     p->qcap = p->qhead = p->qlen = 0;
@@ -234,9 +242,10 @@ static void mark_dirty(struct peer *p)
 /* Writes what is queued. Returns 0, or -1 after failing the peer. */
 static int peer_flush(struct peer *p)
 {
-    while (buf_pending(&p->out) > 0) {
-        ssize_t n =
-            send(p->fd, p->out.data + p->out.off, buf_pending(&p->out), MSG_NOSIGNAL);
+    size_t end;
+
+    while ((end = p->hold != 0 ? p->hold : p->out.len) > p->out.off) {
+        ssize_t n = send(p->fd, p->out.data + p->out.off, end - p->out.off, MSG_NOSIGNAL);
         if (n > 0) {
             p->out.off += (size_t)n;
             continue;
@@ -250,7 +259,8 @@ static int peer_flush(struct peer *p)
         peer_fail(p, -ECONNRESET);
         return -1;
     }
-    buf_reset(&p->out);
+    if (p->hold == 0)
+        buf_reset(&p->out);
     if (set_events(p, EV_READ) != 0) {
         peer_fail(p, -ECONNRESET);
         return -1;
@@ -336,6 +346,19 @@ static int peer_connect(struct peer *p)
         inbuf_init(&p->in, RBUF_INITIAL);
     peer_reply_init(&p->parser, p->ps->cfg.max_value);
     buf_append(&p->out, p->ps->hello, p->ps->hello_len);
+    if (p->ps->cfg.auth_key != NULL) {
+        /* the nonce, then room for our proof, which waits for the answer */
+        char hex[2 * PEERAUTH_NONCE + 1];
+        peerauth_nonce(p->cn);
+        peerauth_tohex(p->cn, sizeof(p->cn), hex);
+        buf_append(&p->out, hex, 2 * PEERAUTH_NONCE);
+        buf_append(&p->out, "\r\n", 2);
+        p->hold = p->out.len;
+        buf_append(&p->out, "peerauth ", 9);
+        for (size_t i = 0; i < 2 * PEERAUTH_MAC; i++)
+            buf_append(&p->out, "0", 1);
+        buf_append(&p->out, "\r\n", 2);
+    }
     if (p->in.data == NULL || p->out.oom ||
         push_pending(p, NULL, NULL, HELLO_TAG, PEER_REPLY_LINE, p->ps->cfg.timeout_ms) !=
             0) {
@@ -405,7 +428,33 @@ void peer_reset_backoff(struct peer_set *ps, uint32_t member)
     }
 }
 
-/* Our hello's answer: "PEER <id> <vnodes>". */
+/* A keyed hello's answer goes on "<nonce> <proof>" (at s): checks the
+ * proof of the member with id, and writes ours into the room left for it,
+ * which may then go. */
+static bool prove(struct peer *p, const char *id, const char *s)
+{
+    unsigned char sn[PEERAUTH_NONCE], mac[PEERAUTH_MAC], want[PEERAUTH_MAC];
+    const unsigned char *k = p->ps->cfg.auth_key;
+    const char *sp = strchr(s, ' ');
+    char hex[2 * PEERAUTH_MAC + 1];
+
+    if (sp == NULL || p->hold == 0 ||
+        !peerauth_fromhex(s, (size_t)(sp - s), sn, sizeof(sn)) ||
+        !peerauth_fromhex(sp + 1, strlen(sp + 1), mac, sizeof(mac)))
+        return false;
+    peerauth_mac(k, 'S', p->ps->cfg.self_id, id, p->cn, sn, want);
+    if (!peerauth_equal(mac, want))
+        return false;
+    peerauth_mac(k, 'C', p->ps->cfg.self_id, id, p->cn, sn, mac);
+    peerauth_tohex(mac, sizeof(mac), hex);
+    memcpy(p->out.data + p->hold + 9, hex, 2 * PEERAUTH_MAC);
+    p->hold = 0;
+    mark_dirty(p);
+    return true;
+}
+
+/* Our hello's answer: "PEER <id> <vnodes>", and with a key " <nonce>
+ * <proof>" (then ours goes). */
 static bool hello_ok(struct peer *p, const char *s, size_t n)
 {
     char line[PEER_REPLY_MAX_LINE], *id, *sp, *end;
@@ -422,7 +471,9 @@ static bool hello_ok(struct peer *p, const char *s, size_t n)
     *sp = '\0';
     errno = 0;
     vnodes = strtoul(sp + 1, &end, 10);
-    if (errno != 0 || *end != '\0' || end == sp + 1 || vnodes > UINT32_MAX)
+    if (errno != 0 || end == sp + 1 || vnodes > UINT32_MAX)
+        return false;
+    if (p->ps->cfg.auth_key != NULL ? *end != ' ' || !prove(p, id, end + 1) : *end != '\0')
         return false;
     if (p->ps->cfg.hello == NULL)
         return true;

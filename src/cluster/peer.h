@@ -67,6 +67,10 @@ struct peer_set_config {
     void *hello_arg;
     peer_addr_fn addr; /* member addresses; required */
     void *addr_arg;
+    /* with a cluster key: the peer-auth key (proto/peerauth.h); the hello
+     * then carries a nonce, the answer's proof is checked, and requests go
+     * only after our own proof. NULL: the plain hello. */
+    const unsigned char *auth_key;
 };
 
 /* Creates an empty set (no connection is opened until a request needs one).

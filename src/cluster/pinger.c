@@ -86,6 +86,7 @@ int pinger_new(struct server *srv, struct cluster *cl, struct pinger **out)
         .hello_arg = p,
         .addr = cluster_peer_addr,
         .addr_arg = cl,
+        .auth_key = srv->peer_key_set ? srv->peer_key : NULL,
     };
     struct timeval every = {.tv_sec = PINGER_INTERVAL_MS / 1000,
                             .tv_usec = (PINGER_INTERVAL_MS % 1000) * 1000};

@@ -84,6 +84,7 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
         .hello = worker_hello,
         .addr = cluster_peer_addr,
         .addr_arg = srv->cluster,
+        .auth_key = srv->peer_key_set ? srv->peer_key : NULL,
     };
 
     if (px == NULL)

@@ -5,6 +5,7 @@
 #include "cmd/cmd_internal.h"
 #include "base/mctime.h"
 #include "base/util.h"
+#include "proto/peerauth.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -411,19 +412,63 @@ static void process_verbosity(struct cmd *c, struct token *tokens, size_t ntoken
 
 /* "peer <node-id> <vnodes>": another node opens its connection with this.
  * From then on this connection's commands are served here whatever the
- * ring says, so that no request is forwarded twice. */
-static void process_peer(struct cmd *c, size_t ntokens)
+ * ring says, so that no request is forwarded twice. With a cluster key the
+ * node must prove it first: "peer <node-id> <vnodes> <nonce>" is answered
+ * with this node's nonce and proof, and the connection becomes a peer's
+ * only after a good "peerauth <proof>" (proto/peerauth.h). */
+static void process_peer(struct cmd *c, const struct token *tokens, size_t ntokens)
 {
-    char line[32 + SETTINGS_MAX_ID_LEN];
+    char line[64 + SETTINGS_MAX_ID_LEN + 2 * (PEERAUTH_NONCE + PEERAUTH_MAC)];
+    char snh[2 * PEERAUTH_NONCE + 1], mach[2 * PEERAUTH_MAC + 1];
+    unsigned char cn[PEERAUTH_NONCE], sn[PEERAUTH_NONCE], mac[PEERAUTH_MAC];
+    const char *self = c->srv->settings.node_id;
 
-    if (ntokens != 4) {
-        cmd_reply(c, "ERROR");
+    c->peer_pending = false;
+    if (!c->srv->peer_key_set) {
+        if (ntokens != 4 && ntokens != 5) {
+            cmd_reply(c, "ERROR");
+            return;
+        }
+        c->from_peer = true;
+        snprintf(line, sizeof(line), "PEER %s %u", self, c->srv->settings.vnodes);
+        cmd_reply(c, line);
         return;
     }
-    c->from_peer = true;
-    snprintf(line, sizeof(line), "PEER %s %u", c->srv->settings.node_id,
-             c->srv->settings.vnodes);
+    if (ntokens != 5 ||
+        !peerauth_fromhex(tokens[3].value, tokens[3].length, cn, sizeof(cn))) {
+        STATS_INCR(c->stats, auth_errors);
+        cmd_reply(c, "CLIENT_ERROR peer authentication required");
+        return;
+    }
+    peerauth_nonce(sn);
+    peerauth_mac(c->srv->peer_key, 'S', tokens[1].value, self, cn, sn, mac);
+    peerauth_mac(c->srv->peer_key, 'C', tokens[1].value, self, cn, sn, c->peer_expect);
+    c->peer_pending = true;
+    peerauth_tohex(sn, sizeof(sn), snh);
+    peerauth_tohex(mac, sizeof(mac), mach);
+    snprintf(line, sizeof(line), "PEER %s %u %s %s", self, c->srv->settings.vnodes, snh,
+             mach);
     cmd_reply(c, line);
+}
+
+/* "peerauth <proof>": the end of a keyed peer handshake. No answer when
+ * good; a wrong or unexpected proof closes the connection. */
+static enum cmd_next process_peerauth(struct cmd *c, const struct token *tokens,
+                                      size_t ntokens)
+{
+    unsigned char mac[PEERAUTH_MAC];
+    bool good = c->peer_pending && ntokens == 3 &&
+                peerauth_fromhex(tokens[1].value, tokens[1].length, mac, sizeof(mac)) &&
+                peerauth_equal(mac, c->peer_expect);
+
+    c->peer_pending = false;
+    if (good) {
+        c->from_peer = true;
+        return CMD_NEXT_LINE;
+    }
+    STATS_INCR(c->stats, auth_errors);
+    cmd_reply(c, "CLIENT_ERROR peer authentication failed");
+    return CMD_CLOSE;
 }
 
 static bool is(const struct token *t, const char *name)
@@ -450,6 +495,18 @@ static const struct {
     {"replace", STOREOP_REPLACE}, {"append", STOREOP_APPEND},
     {"prepend", STOREOP_PREPEND}, {"cas", STOREOP_CAS},
 };
+
+/* A command nobody knows: ERROR, except that a line whose last word starts
+ * with "HTTP/" (an HTTP request: a browser sent across protocols) gets the
+ * connection closed without a word, as memcached does. */
+static enum cmd_next unknown(struct cmd *c, const struct token *tokens, size_t ntokens)
+{
+    if (ntokens >= 4 && tokens[ntokens - 2].length >= 5 &&
+        memcmp(tokens[ntokens - 2].value, "HTTP/", 5) == 0)
+        return CMD_CLOSE;
+    cmd_reply(c, "ERROR");
+    return CMD_NEXT_LINE;
+}
 
 /* Whether cmd is a storage command: one with a data block. */
 static bool is_storage(const struct token *cmd)
@@ -553,12 +610,14 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
     } else if (is(cmd, "verbosity")) {
         if (want(c, ntokens, 3, 4))
             process_verbosity(c, tokens, ntokens);
+    } else if (is(cmd, "peerauth")) {
+        return process_peerauth(c, tokens, ntokens);
     } else if (is(cmd, "peer")) {
-        process_peer(c, ntokens);
+        process_peer(c, tokens, ntokens);
     } else if (is(cmd, "shutdown")) {
         cmd_reply(c, "ERROR: shutdown not enabled");
     } else {
-        cmd_reply(c, "ERROR");
+        return unknown(c, tokens, ntokens);
     }
     return CMD_NEXT_LINE;
 }

@@ -470,6 +470,13 @@ S("quit_with_args", b"quit now\r\n", eof=True,
   expect=b'<CLOSED>')
 S("quit_uppercase", b"QUIT\r\n",
   expect=b'ERROR\r\nMN\r\n')
+# SURPRISE: an unknown command whose last word starts with HTTP/ (a browser's
+# request sent across protocols) closes the connection without a word; a
+# get's key that looks like it does not.
+S("http_request_closes", b"GET / HTTP/1.1\r\nget a\r\n", eof=True, expect=b'<CLOSED>')
+S("http_post_closes", b"POST /x HTTP/1.0\r\n", eof=True, expect=b'<CLOSED>')
+S("http_key_in_a_get", b"get a HTTP/1.1\r\n", expect=b'END\r\nMN\r\n')
+S("http_not_last_word", b"foo HTTP/1.1 x\r\n", expect=b'ERROR\r\nMN\r\n')
 
 # === unknown commands and line syntax ======================================
 
