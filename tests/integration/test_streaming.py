@@ -154,6 +154,7 @@ class ZipfReader:
         self.sample = [order[r] for r in rng.choices(range(nkeys), weights, k=200000)]
         self.cl, self.which, self.rng = cl, list(which), rng
         self.windows = []  # (start time, gets, hits, errors)
+        self.error_lines = []  # the first few (time, line)
         self.stop = threading.Event()
         self.error = None
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -179,6 +180,8 @@ class ZipfReader:
                             got += 1
                         elif line != b"END\r\n":
                             errs += 1
+                            if len(self.error_lines) < 5:
+                                self.error_lines.append((time.monotonic(), line))
                     gets += len(batch)
                 self.windows.append((start, gets, got, errs))
         except Exception as e:  # reported by join()
@@ -199,8 +202,11 @@ class ZipfReader:
 
 
 def scale_out(replicas):
+    # hits are measured, not latency: a loaded machine (a parallel make
+    # check) must not turn a slow forward into an error
     cl = GossipCluster(n=4, initial=[0, 1, 2],
-                       extra=["--replicas", str(replicas), "-o", "ae_interval_ms=200"])
+                       extra=["--replicas", str(replicas), "-o", "ae_interval_ms=200",
+                              "-o", "peer_timeout_ms=2000"])
     with cl:
         cl.wait_formed()
         write_keys(cl, 0)
@@ -226,7 +232,8 @@ def scale_out(replicas):
             time.sleep(3.0)
         after = [w for w in zr.windows if w[0] >= joined]
         errors = sum(w[3] for w in zr.windows)
-        check_eq(errors, 0, "errors answered to the Zipf reader")
+        check_eq(errors, 0, "errors answered to the Zipf reader (%s)" % [
+            ("%.2f s after the join" % (t - joined), l) for t, l in zr.error_lines])
         ratios = [(w[0] - joined, w[2] / float(w[1])) for w in after if w[1] > 0]
         worst = min(r for _, r in ratios)
         bad = [t for t, r in ratios if r < 0.99 * base_ratio]
