@@ -84,6 +84,8 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
         .hello = worker_hello,
         .addr = cluster_peer_addr,
         .addr_arg = srv->cluster,
+        .down = cluster_peer_down,
+        .down_arg = srv->cluster,
     };
 
     if (px == NULL)
