@@ -30,6 +30,7 @@
 #define CHECKS_MAX      64 /* members checked (or asked for) at once */
 #define CHECK_POLL_MS   5  /* how often pending checks are polled */
 #define NACKED_MAX      8  /* helpers' NACKs remembered per probe round */
+#define FANOUT          3  /* members told at once that one died */
 
 enum req_kind {
     REQ_PROBE,    /* our direct probe of this period's target */
@@ -37,6 +38,7 @@ enum req_kind {
     REQ_RELAY,    /* our probe on behalf of a helper's requester */
     REQ_SYNC,     /* push/pull */
     REQ_LEAVE,    /* telling a member we leave */
+    REQ_NEWS,     /* telling a member at once that another died */
 };
 
 /* One outgoing request, from its sending to its done function. */
@@ -78,6 +80,7 @@ struct gossip {
     bool started, stop;
     bool poked;         /* the thread has news: a request ended, a change */
     bool dirty;         /* the listener asked for a commit */
+    bool fanout;        /* a member died: tell FANOUT others now */
     uint64_t commit_at; /* of the last commit (the stepping thread's own) */
     unsigned inflight;  /* requests whose done function has not run */
     /* the current probe */
@@ -245,6 +248,7 @@ static void req_done(void *arg, int status, const char *msg, size_t len)
         break;
     case REQ_SYNC:
     case REQ_LEAVE:
+    case REQ_NEWS:
         break;
     }
     g->inflight--;
@@ -480,6 +484,16 @@ static uint64_t period(struct gossip *g, uint64_t t)
                          (uint32_t)(g->period_end - t), NULL) != 0)
                 swim_helper_result(g->swim, false);
     }
+    if (g->fanout) {
+        /* A death waits for no probe: every member that learns of one
+         * tells FANOUT others at once, so the news spreads in round trips
+         * (log n of them), not in periods. */
+        size_t n = swim_probe_helpers(g->swim, "", helpers, FANOUT);
+        g->fanout = false;
+        for (size_t i = 0; i < n; i++)
+            send_req(g, REQ_NEWS, helpers[i].gaddr, GMSG_PING, NULL,
+                     swim_probe_timeout_ms(g->swim), NULL);
+    }
     if (run_checks(g, t) > 0)
         return t + CHECK_POLL_MS;
     /* a suspect dies at its deadline, not at the end of that period */
@@ -558,6 +572,10 @@ static void on_change(void *arg, const struct gmsg_member *m, int old_state)
     /* a suspicion, ours or heard: is its process gone? */
     if (m->state == GMSG_SUSPECT && old_state != GMSG_SUSPECT)
         ask_check(g, m->id, false);
+    if (m->state == GMSG_DEAD && old_state != GMSG_DEAD) {
+        g->fanout = true;
+        g->poked = true;
+    }
     if (g->l.update(g->l.arg, m->id, m->addr, m->state, m->incarnation)) {
         g->dirty = true;
         g->poked = true;

@@ -54,8 +54,9 @@ struct heard {
 struct node {
     struct gossip *g;
     char id[32], addr[32], gaddr[32];
-    bool down; /* crashed or paused: not stepped, gets nothing delivered */
-    bool gone; /* down, and its port refuses connections (crashed) */
+    bool down;  /* crashed or paused: not stepped, gets nothing delivered */
+    bool gone;  /* down, and its port refuses connections (crashed) */
+    bool blind; /* its reachability checks never get an answer */
     struct transport_key key;
     struct transport_counters wire;
     struct heard heard[MAXHEARD];
@@ -190,12 +191,15 @@ static size_t end_checks(int from, int status)
 {
     for (size_t i = nfchecks; i-- > 0;) {
         struct fcheck c = fchecks[i];
+        int st = status;
         if (c.from != from)
             continue;
         fchecks[i] = fchecks[--nfchecks];
-        c.done(c.arg, status != 0                    ? status
-                      : c.to < 0 || nodes[c.to].gone ? -ECONNREFUSED
-                                                     : 0);
+        if (st == 0)
+            st = nodes[from].blind              ? -ETIMEDOUT
+                 : c.to < 0 || nodes[c.to].gone ? -ECONNREFUSED
+                                                : 0;
+        c.done(c.arg, st);
     }
     return 0;
 }
@@ -535,6 +539,29 @@ START_TEST(test_gossip_data_plane_failure_is_checked_and_suspected_at_once)
 }
 END_TEST
 
+START_TEST(test_gossip_death_is_told_to_the_others_at_once_not_at_their_next_probe)
+{
+    uint64_t first = NEVER, last = 0;
+
+    form(5);
+    nodes[4].down = nodes[4].gone = true;
+    for (int i = 1; i < 4; i++)
+        nodes[i].blind = true;                   /* they would wait for timeouts */
+    gossip_member_unreachable(nodes[0].g, "n4"); /* n0 alone knows, early */
+    run_for(TICK);
+    ck_assert_int_eq(state_of(0, "n4"), GMSG_SUSPECT);
+    run_for(IV + 2 * TICK);
+    for (int i = 0; i < 4; i++) {
+        uint64_t d = first_at(i, "n4", GMSG_DEAD);
+        ck_assert_uint_lt(d, NEVER);
+        first = d < first ? d : first;
+        last = d > last ? d : last;
+    }
+    /* told by n0 (and on), not at their next exchange with it */
+    ck_assert_uint_le(last - first, 2 * TICK);
+}
+END_TEST
+
 START_TEST(test_gossip_data_plane_failure_of_a_member_that_accepts_changes_nothing)
 {
     form(3);
@@ -789,6 +816,8 @@ static Suite *gossip_suite(void)
     tcase_add_test(tc, test_gossip_data_plane_failure_is_checked_and_suspected_at_once);
     tcase_add_test(
         tc, test_gossip_data_plane_failure_of_a_member_that_accepts_changes_nothing);
+    tcase_add_test(
+        tc, test_gossip_death_is_told_to_the_others_at_once_not_at_their_next_probe);
     tcase_add_test(tc, test_gossip_paused_member_is_not_hastened_by_checks);
     tcase_add_test(tc, test_gossip_leaving_member_is_reported_left_by_the_others_at_once);
     tcase_add_test(tc,
