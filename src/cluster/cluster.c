@@ -110,6 +110,26 @@ int cluster_peer_addr(void *cl, uint32_t member, struct sockaddr_storage *sa,
     return cluster_member_addr(cl, member, sa, len);
 }
 
+void cluster_peer_down(void *arg, uint32_t member, int status)
+{
+    struct cluster *cl = arg;
+    struct gossip *g = __atomic_load_n(&cl->gossip, __ATOMIC_ACQUIRE);
+    char id[SETTINGS_MAX_ID_LEN + 1];
+    bool known;
+
+    (void)status; /* refused or reset: gossip checks either way */
+    if (g == NULL || member == CLUSTER_SELF)
+        return; /* static membership: the pinger's pings decide */
+    /* copied out: the gossip lock comes before ours */
+    pthread_mutex_lock(&cl->lock);
+    known = member < cl->nmembers && cl->members[member].id[0] != '\0';
+    if (known)
+        snprintf(id, sizeof(id), "%s", cl->members[member].id);
+    pthread_mutex_unlock(&cl->lock);
+    if (known)
+        gossip_member_unreachable(g, id);
+}
+
 void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap)
 {
     pthread_mutex_lock(&cl->lock);
@@ -469,14 +489,17 @@ void cluster_gossip_listener(struct cluster *cl, struct gossip_listener *l)
 int cluster_start(struct cluster *cl)
 {
     struct gossip_listener l;
+    struct gossip *g;
 
     cluster_gossip_listener(cl, &l);
     if (!cl->srv->settings.gossip)
         return 0;
     /* nng starts threads: only now, after any fork */
-    if (gossip_new(cl->srv, &l, &cl->gossip) != 0)
+    if (gossip_new(cl->srv, &l, &g) != 0)
         return -1;
-    return gossip_start(cl->gossip);
+    /* workers read it (cluster_peer_down()) */
+    __atomic_store_n(&cl->gossip, g, __ATOMIC_RELEASE);
+    return gossip_start(g);
 }
 
 void cluster_leave(struct cluster *cl)

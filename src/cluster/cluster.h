@@ -81,6 +81,13 @@ int cluster_member_addr(struct cluster *cl, uint32_t slot, struct sockaddr_stora
 int cluster_peer_addr(void *cl, uint32_t member, struct sockaddr_storage *sa,
                       socklen_t *len);
 
+/* peer.h's peer_down_fn, for a struct peer_set_config: .down =
+ * cluster_peer_down, .down_arg = the cluster. In gossip mode a connection
+ * refused or reset by a member has gossip check at once whether its
+ * process is gone (gossip_member_unreachable()); with static membership it
+ * does nothing. Any thread. */
+void cluster_peer_down(void *cl, uint32_t member, int status);
+
 /* Copies a member's id, or its address while its id is unknown, into
  * buf (cap > 0 bytes, NUL-terminated, truncated to fit). Any thread. */
 void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t cap);

@@ -6,6 +6,7 @@
 #include "cluster/gossip.h"
 #include "proto/aemsg.h"
 #include "cluster/gmsg.h"
+#include "cluster/reach.h"
 #include "cluster/swim.h"
 #include "cluster/transport.h"
 #include "base/mctime.h"
@@ -26,6 +27,10 @@
 #define SYNC_EVERY      4            /* periods between push/pulls */
 #define SYNC_DEAD_EVERY 2            /* every 2nd push/pull: with a dead member */
 #define LEAVE_WAIT_MS   500
+#define CHECKS_MAX      64 /* members checked (or asked for) at once */
+#define CHECK_POLL_MS   5  /* how often pending checks are polled */
+#define NACKED_MAX      8  /* helpers' NACKs remembered per probe round */
+#define FANOUT          3  /* members told at once that one died */
 
 enum req_kind {
     REQ_PROBE,    /* our direct probe of this period's target */
@@ -33,6 +38,7 @@ enum req_kind {
     REQ_RELAY,    /* our probe on behalf of a helper's requester */
     REQ_SYNC,     /* push/pull */
     REQ_LEAVE,    /* telling a member we leave */
+    REQ_NEWS,     /* telling a member at once that another died */
 };
 
 /* One outgoing request, from its sending to its done function. */
@@ -42,6 +48,19 @@ struct greq {
     uint64_t round; /* REQ_PROBE, REQ_INDIRECT: the probe round */
     char target[GMSG_MAX_ID + 1];
     void *relay_for; /* REQ_RELAY: the served PING_REQ to answer */
+};
+
+/* A reachability check of one member (gossip_transport.reach): asked for
+ * when it becomes suspect, every period while it is, and when the data
+ * plane could not reach it. */
+struct gcheck {
+    struct gossip *g;
+    char id[GMSG_MAX_ID + 1]; /* "" when the slot is free */
+    uint64_t inc;             /* the member's incarnation when checked */
+    uint64_t at;              /* when the last check started */
+    bool want;                /* a check is asked for */
+    bool inflight;            /* its done function has not run */
+    bool suspect_if_silent;   /* no answer at all makes the member suspect */
 };
 
 struct gossip {
@@ -61,6 +80,7 @@ struct gossip {
     bool started, stop;
     bool poked;         /* the thread has news: a request ended, a change */
     bool dirty;         /* the listener asked for a commit */
+    bool fanout;        /* a member died: tell FANOUT others now */
     uint64_t commit_at; /* of the last commit (the stepping thread's own) */
     unsigned inflight;  /* requests whose done function has not run */
     /* the current probe */
@@ -69,9 +89,14 @@ struct gossip {
     bool acked;
     uint64_t probe_deadline, period_end;
     bool indirect_sent;
+    char nacked[NACKED_MAX][GMSG_MAX_ID + 1]; /* helpers that NACKed this round */
+    unsigned nnacked;
     unsigned syncs;
-    char *wbuf;       /* message being built (under the lock) */
-    uint64_t dropped; /* messages that did not decode (atomic) */
+    struct gcheck *checks;        /* CHECKS_MAX slots */
+    unsigned checking;            /* checks in flight */
+    uint64_t checks_run, refused; /* `stats cluster` counters (atomic) */
+    char *wbuf;                   /* message being built (under the lock) */
+    uint64_t dropped;             /* messages that did not decode (atomic) */
     /* requests on the cluster port that are not gossip (anti-entropy),
      * with their magic; other is published last (atomic) */
     char other_magic[3];
@@ -203,8 +228,15 @@ static void req_done(void *arg, int status, const char *msg, size_t len)
     switch (q->kind) {
     case REQ_PROBE:
     case REQ_INDIRECT:
-        if (q->kind == REQ_INDIRECT)
+        if (q->kind == REQ_INDIRECT) {
             swim_helper_result(g->swim, answered);
+            /* the helper could not reach the target either: Lifeguard's
+             * independent confirmation, applied if our probe fails */
+            if (answered && h.type == GMSG_NACK && q->round == g->round &&
+                strcmp(q->target, g->target) == 0 && g->nnacked < NACKED_MAX)
+                snprintf(g->nacked[g->nnacked++], sizeof(g->nacked[0]), "%s",
+                         h.sender.id);
+        }
         if (ack && q->round == g->round && strcmp(q->target, g->target) == 0 &&
             !g->acked) {
             g->acked = true;
@@ -216,6 +248,7 @@ static void req_done(void *arg, int status, const char *msg, size_t len)
         break;
     case REQ_SYNC:
     case REQ_LEAVE:
+    case REQ_NEWS:
         break;
     }
     g->inflight--;
@@ -267,6 +300,119 @@ out:
     pthread_mutex_unlock(&g->lock);
 }
 
+/* ---- reachability checks ---- */
+
+/* The slot of the member with id, or a free one for it; NULL when all are
+ * taken. Under lock. */
+static struct gcheck *check_slot(struct gossip *g, const char *id)
+{
+    struct gcheck *free_slot = NULL;
+
+    for (size_t i = 0; i < CHECKS_MAX; i++) {
+        struct gcheck *c = &g->checks[i];
+        if (strcmp(c->id, id) == 0)
+            return c;
+        if (c->id[0] == '\0' && free_slot == NULL)
+            free_slot = c;
+    }
+    if (free_slot != NULL) {
+        memset(free_slot, 0, sizeof(*free_slot));
+        free_slot->g = g;
+        snprintf(free_slot->id, sizeof(free_slot->id), "%s", id);
+    }
+    return free_slot;
+}
+
+/* Asks for a check of the member with id by the next step. Under lock. */
+static void ask_check(struct gossip *g, const char *id, bool suspect_if_silent)
+{
+    struct gcheck *c;
+
+    if (g->tp.reach == NULL || strcmp(id, swim_self(g->swim)->id) == 0)
+        return;
+    c = check_slot(g, id);
+    if (c == NULL)
+        return;
+    c->want = true;
+    c->suspect_if_silent |= suspect_if_silent;
+    g->poked = true;
+}
+
+/* Every suspect is checked again each period: it may have died since its
+ * last check accepted (paused first, killed later). Under lock. */
+static void ask_suspects_checked(struct gossip *g)
+{
+    for (size_t i = 1; i < swim_count(g->swim); i++) {
+        const struct gmsg_member *m = swim_member(g->swim, i);
+        if (m->state == GMSG_SUSPECT)
+            ask_check(g, m->id, false);
+    }
+}
+
+/* A check ended: called under lock, from run_checks() or gossip_free(). */
+static void check_done(void *arg, int status)
+{
+    struct gcheck *c = arg;
+    struct gossip *g = c->g;
+    const struct gmsg_member *m = swim_find(g->swim, c->id);
+
+    c->inflight = false;
+    g->checking--;
+    if (g->stop || m == NULL || m->incarnation != c->inc)
+        goto out;
+    if (status == -ECONNREFUSED) {
+        __atomic_fetch_add(&g->refused, 1, __ATOMIC_RELAXED);
+        swim_evidence(g->swim, c->id, c->inc, now(g));
+    } else if (status != 0 && c->suspect_if_silent) {
+        swim_probe_failed(g->swim, c->id, now(g));
+    }
+out:
+    c->suspect_if_silent = false;
+}
+
+/* Starts the checks asked for (each member at most once per probe
+ * timeout), frees the slots of members no longer live, and polls what is
+ * in flight. Returns how many checks are. Under lock. */
+static unsigned run_checks(struct gossip *g, uint64_t t)
+{
+    uint32_t gap = swim_probe_timeout_ms(g->swim);
+
+    if (g->tp.reach == NULL)
+        return 0;
+    for (size_t i = 0; i < CHECKS_MAX; i++) {
+        struct gcheck *c = &g->checks[i];
+        const struct gmsg_member *m;
+        if (c->id[0] == '\0' || c->inflight)
+            continue;
+        m = swim_find(g->swim, c->id);
+        if (m == NULL || (m->state != GMSG_ALIVE && m->state != GMSG_SUSPECT)) {
+            c->id[0] = '\0';
+            continue;
+        }
+        if (!c->want || (c->at != 0 && t < c->at + gap))
+            continue;
+        c->want = false;
+        if (g->tp.reach(g->tp.reach_arg, m->gaddr, t, gap, check_done, c) != 0)
+            continue;
+        c->inflight = true;
+        c->inc = m->incarnation;
+        c->at = t;
+        g->checking++;
+        __atomic_fetch_add(&g->checks_run, 1, __ATOMIC_RELAXED);
+    }
+    if (g->checking > 0)
+        g->tp.reach_poll(g->tp.reach_arg, t);
+    return g->checking;
+}
+
+void gossip_member_unreachable(struct gossip *g, const char *id)
+{
+    pthread_mutex_lock(&g->lock);
+    ask_check(g, id, true);
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
 /* ---- the protocol period ---- */
 
 /* Push/pull with a member, now and then with a dead one (the other side of
@@ -295,11 +441,20 @@ static void sync_round(struct gossip *g)
 static uint64_t period(struct gossip *g, uint64_t t)
 {
     struct gmsg_member target, helpers[8];
+    uint64_t wake;
 
     if (t >= g->period_end) {
-        if (g->target[0] != '\0' && !g->acked)
+        if (g->target[0] != '\0' && !g->acked) {
             swim_probe_failed(g->swim, g->target, t);
+            /* a suspect already: our failure confirms it (if we are not
+             * its accuser), and so does each helper's NACK */
+            swim_confirm(g->swim, g->target, swim_self(g->swim)->id, t);
+            for (unsigned i = 0; i < g->nnacked; i++)
+                swim_confirm(g->swim, g->target, g->nacked[i], t);
+        }
+        g->nnacked = 0;
         swim_tick(g->swim, t);
+        ask_suspects_checked(g);
         g->round++;
         g->target[0] = '\0';
         g->acked = g->indirect_sent = false;
@@ -322,14 +477,34 @@ static uint64_t period(struct gossip *g, uint64_t t)
                                           ? k
                                           : sizeof(helpers) / sizeof(helpers[0]));
         g->indirect_sent = true;
+        /* while the helpers try: is its process gone? */
+        ask_check(g, g->target, false);
         for (size_t i = 0; i < n; i++)
             if (send_req(g, REQ_INDIRECT, helpers[i].gaddr, GMSG_PING_REQ, g->target,
                          (uint32_t)(g->period_end - t), NULL) != 0)
                 swim_helper_result(g->swim, false);
     }
-    if (g->target[0] != '\0' && !g->acked && !g->indirect_sent)
-        return g->probe_deadline < g->period_end ? g->probe_deadline : g->period_end;
-    return g->period_end;
+    if (g->fanout) {
+        /* A death waits for no probe: every member that learns of one
+         * tells FANOUT others at once, so the news spreads in round trips
+         * (log n of them), not in periods. */
+        size_t n = swim_probe_helpers(g->swim, "", helpers, FANOUT);
+        g->fanout = false;
+        for (size_t i = 0; i < n; i++)
+            send_req(g, REQ_NEWS, helpers[i].gaddr, GMSG_PING, NULL,
+                     swim_probe_timeout_ms(g->swim), NULL);
+    }
+    if (run_checks(g, t) > 0)
+        return t + CHECK_POLL_MS;
+    /* a suspect dies at its deadline, not at the end of that period */
+    swim_tick(g->swim, t);
+    wake = swim_next_deadline(g->swim);
+    if (g->period_end < wake)
+        wake = g->period_end;
+    if (g->target[0] != '\0' && !g->acked && !g->indirect_sent &&
+        g->probe_deadline < wake)
+        wake = g->probe_deadline;
+    return wake;
 }
 
 uint64_t gossip_step(struct gossip *g)
@@ -394,6 +569,13 @@ static void on_change(void *arg, const struct gmsg_member *m, int old_state)
         fprintf(stderr, "meshcached: member %s (%s) is %s (incarnation %llu)\n", m->id,
                 m->addr, names[m->state <= GMSG_LEFT ? m->state : 0],
                 (unsigned long long)m->incarnation);
+    /* a suspicion, ours or heard: is its process gone? */
+    if (m->state == GMSG_SUSPECT && old_state != GMSG_SUSPECT)
+        ask_check(g, m->id, false);
+    if (m->state == GMSG_DEAD && old_state != GMSG_DEAD) {
+        g->fanout = true;
+        g->poked = true;
+    }
     if (g->l.update(g->l.arg, m->id, m->addr, m->state, m->incarnation)) {
         g->dirty = true;
         g->poked = true;
@@ -422,7 +604,8 @@ int gossip_new_on(const struct gossip_config *cfg, const struct gossip_transport
     g->verbose = cfg->verbose;
     g->interval_ms = cfg->interval_ms;
     g->wbuf = malloc(GMSG_MAX_SIZE);
-    if (g->wbuf == NULL)
+    g->checks = calloc(CHECKS_MAX, sizeof(*g->checks));
+    if (g->wbuf == NULL || g->checks == NULL)
         goto fail;
     if (cfg->nseeds > 0) {
         g->seeds = calloc(cfg->nseeds, sizeof(*g->seeds));
@@ -449,6 +632,7 @@ int gossip_new_on(const struct gossip_config *cfg, const struct gossip_transport
 
 fail:
     g->tp.close = NULL; /* the caller's transport: not ours to close on failure */
+    g->tp.reach_close = NULL;
     gossip_free(g);
     return rc;
 }
@@ -478,6 +662,22 @@ static void wire_counters(void *arg, struct transport_counters *c)
 static void wire_close(void *arg)
 {
     transport_free(arg);
+}
+
+static int wire_reach(void *arg, const char *gaddr, uint64_t t, uint32_t timeout_ms,
+                      gossip_reach_fn done, void *done_arg)
+{
+    return reach_start(arg, gaddr, t, timeout_ms, done, done_arg) == 0 ? 0 : -1;
+}
+
+static size_t wire_reach_poll(void *arg, uint64_t t)
+{
+    return reach_poll(arg, t);
+}
+
+static void wire_reach_close(void *arg)
+{
+    reach_free(arg);
 }
 
 static void wire_serve(void *arg, struct transport_served *s, const char *msg, size_t len)
@@ -542,7 +742,10 @@ int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossi
                                   .answer = wire_answer,
                                   .reap = wire_reap,
                                   .counters = wire_counters,
-                                  .close = wire_close};
+                                  .close = wire_close,
+                                  .reach = wire_reach,
+                                  .reach_poll = wire_reach_poll,
+                                  .reach_close = wire_reach_close};
     struct transport_key key = {.set = false};
     char addr[GMSG_MAX_ADDR + 1], gaddr[GMSG_MAX_ADDR + 1];
     char(*seeds)[GMSG_MAX_ADDR + 1] = NULL;
@@ -556,6 +759,11 @@ int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossi
     if (s->cluster_key_file[0] != '\0' &&
         transport_key_read(s->cluster_key_file, &key) != 0)
         return -1;
+    if (reach_new((struct reach **)&tp.reach_arg) != 0) {
+        fprintf(stderr, "meshcached: out of memory starting gossip\n");
+        transport_key_clear(&key);
+        return -1;
+    }
     if (strcmp(s->listen_addr, "0.0.0.0") == 0 || strcmp(s->listen_addr, "::") == 0) {
         /* it is also the address this node advertises */
         fprintf(stderr,
@@ -615,6 +823,8 @@ int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossi
 fail:
     free(seedp);
     free(seeds);
+    if (g == NULL)
+        reach_free(tp.reach_arg); /* else gossip_free() frees it */
     gossip_free(g); /* its transport is not plugged in yet: nothing to close */
     transport_key_clear(&key);
     return -1;
@@ -665,6 +875,12 @@ void gossip_free(struct gossip *g)
     /* ends every request: their done functions free them */
     if (g->tp.close != NULL)
         g->tp.close(g->tp.arg);
+    if (g->tp.reach_close != NULL) {
+        pthread_mutex_lock(&g->lock); /* check_done() expects it */
+        g->tp.reach_close(g->tp.reach_arg);
+        pthread_mutex_unlock(&g->lock);
+    }
+    free(g->checks);
     swim_free(g->swim);
     free(g->seeds);
     free(g->wbuf);
@@ -687,4 +903,8 @@ void gossip_stats(struct gossip *g, struct buf *out)
     stats_line(out, "gossip_dropped", "%llu",
                (unsigned long long)__atomic_load_n(&g->dropped, __ATOMIC_RELAXED));
     stats_line(out, "gossip_bad_mac", "%llu", (unsigned long long)c.bad_mac);
+    stats_line(out, "gossip_checks", "%llu",
+               (unsigned long long)__atomic_load_n(&g->checks_run, __ATOMIC_RELAXED));
+    stats_line(out, "gossip_refused", "%llu",
+               (unsigned long long)__atomic_load_n(&g->refused, __ATOMIC_RELAXED));
 }

@@ -53,6 +53,11 @@ struct gossip_listener {
     void *arg;
 };
 
+/* The end of a reachability check, as reach.h's reach_done_fn: 0 (the port
+ * accepted a connection), -ECONNREFUSED (nothing listens: the member's
+ * process is gone), or another negative errno (no answer). */
+typedef void (*gossip_reach_fn)(void *arg, int status);
+
 /* The end of a request, as transport_done_fn (transport.h) describes it:
  * status 0 with the answer msg[0..len), or a negative errno. */
 typedef void (*gossip_done_fn)(void *arg, int status, const char *msg, size_t len);
@@ -77,6 +82,21 @@ struct gossip_transport {
     void (*reap)(void *arg);
     /* The wire's counters for `stats cluster`. May be NULL (all zero). */
     void (*counters)(void *arg, struct transport_counters *c);
+    /* Starts a reachability check of gaddr (a TCP connect to it, as
+     * reach.h's), ending by timeout_ms after now (the driver's clock).
+     * Returns 0 when done(done_arg, ...) will be called exactly once, by a
+     * later reach_poll() or at close; -1 otherwise. May be NULL: then
+     * suspicions rest on probes alone. Called with the gossip lock held. */
+    int (*reach)(void *arg, const char *gaddr, uint64_t now, uint32_t timeout_ms,
+                 gossip_reach_fn done, void *done_arg);
+    /* Ends the checks that finished by now, calling their done functions
+     * from inside (the gossip lock held); returns how many are pending. */
+    size_t (*reach_poll)(void *arg, uint64_t now);
+    /* Ends every pending check (done is called, with the gossip lock held,
+     * an error status) and frees what reach() needs. Called once, by
+     * gossip_free(). May be NULL. */
+    void (*reach_close)(void *arg);
+    void *reach_arg;
     /* Called by gossip_free(), without the lock, after the thread stopped:
      * ends every outstanding request (its done function runs, with an
      * error) and delivers nothing after it returns. May be NULL. */
@@ -133,6 +153,17 @@ uint64_t gossip_step(struct gossip *g);
  * call. Answers it through the transport's answer(served, ...), at once or
  * (PING_REQ) when its own probe ends. Called by the transport. */
 void gossip_serve(struct gossip *g, void *served, const char *msg, size_t len);
+
+/*
+ * The data plane's news: a connection to the member with id (to its client
+ * port) was refused or reset. Checks at once whether its cluster port
+ * still accepts connections: refused there too is hard evidence (swim.h);
+ * no answer at all makes it suspect; accepted (it closed an idle
+ * connection, it restarted) changes nothing. Any thread (takes the gossip
+ * lock); cheap to call often: a member is checked at most once per probe
+ * timeout.
+ */
+void gossip_member_unreachable(struct gossip *g, const char *id);
 
 /* Tells the other members this node leaves (state left). A started driver
  * then waits a short bounded time for them to hear it (a graceful

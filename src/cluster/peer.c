@@ -228,6 +228,19 @@ static void peer_fail(struct peer *p, int status)
     free(q);
 }
 
+/* peer_fail() for a connection the member refused or dropped (err: the
+ * errno, 0 for an orderly close), which the set's owner is told of. */
+static void peer_lost(struct peer *p, int err)
+{
+    const struct peer_set_config *cfg = &p->ps->cfg;
+
+    peer_fail(p, -ECONNRESET);
+    if (cfg->down != NULL &&
+        (err == 0 || err == ECONNREFUSED || err == ECONNRESET || err == EPIPE))
+        cfg->down(cfg->down_arg, p->member,
+                  err == ECONNREFUSED ? -ECONNREFUSED : -ECONNRESET);
+}
+
 static void mark_dirty(struct peer *p)
 {
     if (p->dirty)
@@ -256,7 +269,7 @@ static int peer_flush(struct peer *p)
             return set_events(p, EV_READ | EV_WRITE) == 0
                        ? 0
                        : (peer_fail(p, -ECONNRESET), -1);
-        peer_fail(p, -ECONNRESET);
+        peer_lost(p, n < 0 ? errno : 0);
         return -1;
     }
     if (p->hold == 0)
@@ -328,8 +341,12 @@ static int peer_connect(struct peer *p)
         goto fail;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (struct sockaddr *)&sa, salen) != 0 && errno != EINPROGRESS) {
+        int err = errno;
         close(fd);
-        goto fail;
+        back_off(p);
+        if (err == ECONNREFUSED && p->ps->cfg.down != NULL)
+            p->ps->cfg.down(p->ps->cfg.down_arg, p->member, -ECONNREFUSED);
+        return -EAGAIN;
     }
     p->ev = event_new(p->ps->cfg.base, fd, EV_WRITE | EV_PERSIST, peer_event, p);
     if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
@@ -546,7 +563,7 @@ static int peer_read(struct peer *p)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        peer_fail(p, -ECONNRESET);
+        peer_lost(p, n < 0 ? errno : 0);
         return -1;
     }
 }
@@ -560,7 +577,7 @@ static void peer_event(evutil_socket_t fd, short what, void *arg)
         int err = 0;
         socklen_t len = sizeof(err);
         if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            peer_fail(p, -ECONNRESET);
+            peer_lost(p, err != 0 ? err : EIO);
             return;
         }
         p->state = PEER_UP;

@@ -57,6 +57,13 @@ typedef bool (*peer_hello_fn)(void *arg, uint32_t member, const char *id,
 typedef int (*peer_addr_fn)(void *arg, uint32_t member, struct sockaddr_storage *sa,
                             socklen_t *len);
 
+/* The member's side refused or dropped a connection: status -ECONNREFUSED
+ * (connecting was refused) or -ECONNRESET (reset, or closed by the
+ * member). Evidence that its process may be gone, for the membership
+ * layer; timeouts, protocol errors and refused hellos are not reported.
+ * Called on the set's thread, after the connection's requests failed. */
+typedef void (*peer_down_fn)(void *arg, uint32_t member, int status);
+
 struct peer_set_config {
     struct event_base *base; /* the owning thread's loop */
     const char *self_id;     /* sent in our hello */
@@ -71,6 +78,8 @@ struct peer_set_config {
      * then carries a nonce, the answer's proof is checked, and requests go
      * only after our own proof. NULL: the plain hello. */
     const unsigned char *auth_key;
+    peer_down_fn down; /* may be NULL: nobody is told */
+    void *down_arg;
 };
 
 /* Creates an empty set (no connection is opened until a request needs one).

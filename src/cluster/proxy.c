@@ -85,6 +85,8 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
         .addr = cluster_peer_addr,
         .addr_arg = srv->cluster,
         .auth_key = srv->peer_key_set ? srv->peer_key : NULL,
+        .down = cluster_peer_down,
+        .down_arg = srv->cluster,
     };
 
     if (px == NULL)

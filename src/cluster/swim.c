@@ -14,11 +14,15 @@
 
 struct smember {
     struct gmsg_member m;
-    uint64_t since;    /* when it entered its state */
-    uint64_t deadline; /* suspect: when it becomes dead */
-    unsigned sent;     /* transmissions of its latest change */
-    bool queued;       /* its latest change still needs disseminating */
-    bool in_msg;       /* swim_piggyback(): already in this message */
+    uint64_t since;                  /* when it entered its state */
+    uint64_t deadline;               /* suspect: when it becomes dead */
+    uint64_t conf[SWIM_MAX_CONFIRM]; /* suspect: hashes of who confirmed it */
+    unsigned nconf;                  /* entries of conf (the accuser's included) */
+    unsigned confirmed;              /* independent confirmations among them */
+    bool hard;                       /* suspect: on hard evidence */
+    unsigned sent;                   /* transmissions of its latest change */
+    bool queued;                     /* its latest change still needs disseminating */
+    bool in_msg;                     /* swim_piggyback(): already in this message */
 };
 
 struct swim {
@@ -38,8 +42,17 @@ void swim_config_defaults(struct swim_config *c, uint32_t interval_ms)
     c->interval_ms = interval_ms;
     c->probe_timeout_ms = interval_ms * 2 / 5 > 0 ? interval_ms * 2 / 5 : 1;
     c->indirect_k = 3;
-    c->suspicion_mult = 6;
-    c->suspicion_min_ms = 8 * interval_ms;
+    /* Lifeguard's (memberlist's) alpha and beta, k = the helpers of one
+     * probe. At the default 500 ms period: a silent member is dead 3 s
+     * after its accuser's three helpers confirmed, 8.4 s (5 members) or
+     * 17.7 s (30) after an unconfirmed suspicion; a process paused for 2 s
+     * suspected at the earliest 0.5 s into its pause has 1.5 s to refute.
+     * A refused one is dead 0.5 s after the evidence. */
+    c->suspicion_mult = 4;
+    c->suspicion_max_mult = 6;
+    c->suspicion_k = 3;
+    c->suspicion_min_ms = 6 * interval_ms;
+    c->evidence_ms = interval_ms;
     c->retransmit_mult = 4;
     c->dead_keep_ms = 60000 > 120 * interval_ms ? 60000 : 120 * interval_ms;
     c->health_max = 8;
@@ -138,13 +151,28 @@ size_t swim_live_count(const struct swim *s)
     return k;
 }
 
-uint32_t swim_suspicion_ms(const struct swim *s)
+uint32_t swim_suspicion_timeout_ms(const struct swim *s, unsigned confirmations,
+                                   bool hard)
 {
     size_t n = swim_live_count(s);
-    double t =
+    unsigned k =
+        s->cfg.suspicion_k < SWIM_MAX_CONFIRM ? s->cfg.suspicion_k : SWIM_MAX_CONFIRM;
+    double min =
         s->cfg.suspicion_mult * log10(n > 1 ? (double)n : 1.0) * s->cfg.interval_ms;
+    double max = s->cfg.suspicion_max_mult * min, t;
 
+    if (hard)
+        return s->cfg.evidence_ms;
+    if (confirmations >= k)
+        t = min;
+    else
+        t = max - (max - min) * log(confirmations + 1.0) / log(k + 1.0);
     return t > s->cfg.suspicion_min_ms ? (uint32_t)t : s->cfg.suspicion_min_ms;
+}
+
+uint32_t swim_suspicion_ms(const struct swim *s)
+{
+    return swim_suspicion_timeout_ms(s, 0, false);
 }
 
 uint32_t swim_probe_timeout_ms(const struct swim *s)
@@ -174,6 +202,8 @@ static void health(struct swim *s, int delta)
 static void changed(struct swim *s, struct smember *m, int old_state, uint64_t now)
 {
     m->since = now;
+    m->nconf = m->confirmed = 0;
+    m->hard = false;
     if (m->m.state == GMSG_SUSPECT)
         m->deadline = now + swim_suspicion_ms(s);
     m->sent = 0;
@@ -329,6 +359,36 @@ void swim_probe_acked(struct swim *s, const char *target_id, uint64_t now)
     health(s, -1);
 }
 
+/* FNV-1a of an id: what a suspicion remembers of who confirmed it. */
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (; *id != '\0'; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return h;
+}
+
+static bool confirmed_by(const struct smember *m, uint64_t h)
+{
+    for (unsigned i = 0; i < m->nconf; i++)
+        if (m->conf[i] == h)
+            return true;
+    return false;
+}
+
+/* Brings m's deadline to base plus the timeout its evidence earns, if that
+ * is sooner: evidence never postpones a death. */
+static bool rearm(struct swim *s, struct smember *m, uint64_t base)
+{
+    uint64_t d = base + swim_suspicion_timeout_ms(s, m->confirmed, m->hard);
+
+    if (d >= m->deadline)
+        return false;
+    m->deadline = d;
+    return true;
+}
+
 void swim_probe_failed(struct swim *s, const char *target_id, uint64_t now)
 {
     struct smember *m = find(s, target_id);
@@ -337,6 +397,60 @@ void swim_probe_failed(struct swim *s, const char *target_id, uint64_t now)
         return;
     m->m.state = GMSG_SUSPECT;
     changed(s, m, GMSG_ALIVE, now);
+    /* we are its accuser: our own later failures confirm nothing new */
+    m->conf[m->nconf++] = id_hash(s->mem[0].m.id);
+}
+
+bool swim_confirm(struct swim *s, const char *target_id, const char *from_id,
+                  uint64_t now)
+{
+    struct smember *m = find(s, target_id);
+    uint64_t h = id_hash(from_id);
+
+    (void)now;
+    if (m == NULL || m == &s->mem[0] || m->m.state != GMSG_SUSPECT ||
+        strcmp(from_id, target_id) == 0 || confirmed_by(m, h) ||
+        m->nconf >= SWIM_MAX_CONFIRM)
+        return false;
+    m->conf[m->nconf++] = h;
+    m->confirmed++;
+    rearm(s, m, m->since);
+    return true;
+}
+
+bool swim_evidence(struct swim *s, const char *target_id, uint64_t inc, uint64_t now)
+{
+    struct smember *m = find(s, target_id);
+    bool fresh;
+
+    if (m == NULL || m == &s->mem[0] || m->m.incarnation != inc ||
+        (m->m.state != GMSG_ALIVE && m->m.state != GMSG_SUSPECT) || m->hard)
+        return false;
+    fresh = m->m.state == GMSG_ALIVE;
+    if (fresh) {
+        m->m.state = GMSG_SUSPECT;
+        changed(s, m, GMSG_ALIVE, now);
+    }
+    m->hard = true;
+    /* counted from the evidence, not from the suspicion */
+    return rearm(s, m, now) || fresh;
+}
+
+uint64_t swim_next_deadline(const struct swim *s)
+{
+    uint64_t d = UINT64_MAX;
+
+    for (size_t i = 1; i < s->n; i++)
+        if (s->mem[i].m.state == GMSG_SUSPECT && s->mem[i].deadline < d)
+            d = s->mem[i].deadline;
+    return d;
+}
+
+uint64_t swim_deadline(const struct swim *s, const char *id)
+{
+    const struct smember *m = find(s, id);
+
+    return m != NULL && m->m.state == GMSG_SUSPECT ? m->deadline : 0;
 }
 
 void swim_helper_result(struct swim *s, bool answered)

@@ -1,9 +1,21 @@
 /*
  * swim: the SWIM membership state machine (Das, Gupta, Motivala 2002) with
- * two of Lifeguard's refinements: a suspicion timeout that grows with the
- * logarithm of the cluster's size, and local health awareness (a node that
- * misses its own deadlines stretches its probe timeout instead of accusing
- * healthy members).
+ * two of Lifeguard's refinements (Dadgar et al. 2018): a suspicion timeout
+ * that starts high and falls as independent confirmations arrive, and
+ * local health awareness (a node that misses its own deadlines stretches
+ * its probe timeout instead of accusing healthy members).
+ *
+ * Suspicion timeout, with n live members and the period I:
+ *   min = alpha * log10(n) * I,  max = beta * min,
+ *   timeout(C) = max - (max - min) * log(C + 1) / log(k + 1), at least min,
+ * where C counts independent confirmations (members that could not reach
+ * the suspect either; k are expected). A suspicion that rests on timeouts
+ * alone never ends before suspicion_min_ms: a paused or overloaded process
+ * must have time to answer, and Lifeguard's min is not enough for that at
+ * a short period. Hard evidence that the suspect's process is gone (a TCP
+ * connection to its port refused: nothing listens there, which a paused
+ * process's port never does) is worth more than any number of timeouts:
+ * the suspect is dead evidence_ms (one period) after it, whatever n.
  *
  * Pure: no I/O, no locks, no clock. The caller passes the time (a monotonic
  * millisecond count) into every call, sends the messages swim asks for, and
@@ -38,15 +50,20 @@
 
 struct swim;
 
+#define SWIM_MAX_CONFIRM 8 /* confirmations a suspicion remembers */
+
 struct swim_config {
-    uint32_t interval_ms;      /* protocol period */
-    uint32_t probe_timeout_ms; /* direct probe deadline, before health scaling */
-    unsigned indirect_k;       /* members asked to probe indirectly */
-    unsigned suspicion_mult;   /* suspicion = mult * log10(n) * interval ... */
-    uint32_t suspicion_min_ms; /* ... but never less than this */
-    unsigned retransmit_mult;  /* lambda */
-    uint32_t dead_keep_ms;     /* dead and left members are forgotten after */
-    unsigned health_max;       /* cap of the local health multiplier */
+    uint32_t interval_ms;        /* protocol period */
+    uint32_t probe_timeout_ms;   /* direct probe deadline, before health scaling */
+    unsigned indirect_k;         /* members asked to probe indirectly */
+    unsigned suspicion_mult;     /* alpha: min = alpha * log10(n) * interval */
+    unsigned suspicion_max_mult; /* beta: max = beta * min */
+    unsigned suspicion_k;        /* confirmations expected (<= SWIM_MAX_CONFIRM) */
+    uint32_t suspicion_min_ms;   /* floor of a suspicion without hard evidence */
+    uint32_t evidence_ms;        /* a suspicion on hard evidence ends this late */
+    unsigned retransmit_mult;    /* lambda */
+    uint32_t dead_keep_ms;       /* dead and left members are forgotten after */
+    unsigned health_max;         /* cap of the local health multiplier */
 };
 
 /* Fills c with the defaults for a protocol period of interval_ms. */
@@ -114,8 +131,42 @@ void swim_helper_result(struct swim *s, bool answered);
  * and left members older than dead_keep_ms. Call at least every period. */
 void swim_tick(struct swim *s, uint64_t now);
 
-/* The current suspicion timeout for a member suspected now, in ms. */
+/* The current suspicion timeout for a member suspected now, with no
+ * confirmation and no hard evidence, in ms. */
 uint32_t swim_suspicion_ms(const struct swim *s);
+
+/* The suspicion timeout (see the top of this file) with confirmations
+ * independent confirmations, or with hard evidence, in ms. */
+uint32_t swim_suspicion_timeout_ms(const struct swim *s, unsigned confirmations,
+                                   bool hard);
+
+/*
+ * Member from could not reach target either (it answered our indirect
+ * probe of target with a NACK, or from is this node, whose own probe of a
+ * target already suspect failed): a confirmation of target's suspicion,
+ * which brings its deadline closer. Each member counts once per suspicion,
+ * and the one that raised it not at all. Returns true when it counted;
+ * false when target is not suspect, or from was counted already.
+ */
+bool swim_confirm(struct swim *s, const char *target_id, const char *from_id,
+                  uint64_t now);
+
+/*
+ * Hard evidence that target's process at incarnation inc is gone (a TCP
+ * connection to its port was refused). An alive target becomes suspect
+ * now; either way it becomes dead evidence_ms after now (or sooner if it
+ * was already due). Ignored for this node, an unknown, dead
+ * or left member, or another incarnation. Returns true when it changed the
+ * member's state or deadline.
+ */
+bool swim_evidence(struct swim *s, const char *target_id, uint64_t inc, uint64_t now);
+
+/* When the suspect with this id becomes dead, or 0 when it is not suspect. */
+uint64_t swim_deadline(const struct swim *s, const char *id);
+
+/* The earliest deadline of any suspect (when swim_tick() next has work),
+ * or UINT64_MAX when nobody is suspect. */
+uint64_t swim_next_deadline(const struct swim *s);
 
 /* The direct probe timeout and the period, stretched by local health. */
 uint32_t swim_probe_timeout_ms(const struct swim *s);

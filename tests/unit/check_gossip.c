@@ -19,12 +19,13 @@
 #include "cluster/gossip.h"
 #include "cluster/transport.h"
 
-#define IV        100u     /* protocol period of the tests, ms */
-#define TICK      10u      /* clock step of run_for(), ms */
-#define SUSPICION (8 * IV) /* swim's floor, which small clusters get */
-#define MAXNODES  6
-#define MAXHEARD  1024
-#define NEVER     UINT64_MAX
+#define IV            100u      /* protocol period of the tests, ms */
+#define TICK          10u       /* clock step of run_for(), ms */
+#define SUSPICION     (6 * IV)  /* swim's floor, which small clusters get */
+#define SUSPICION_MAX (12 * IV) /* unconfirmed, 3 members: 6 * 4 * log10(3) */
+#define MAXNODES      6
+#define MAXHEARD      1024
+#define NEVER         UINT64_MAX
 
 /* ---- a network in memory ---- */
 
@@ -53,7 +54,9 @@ struct heard {
 struct node {
     struct gossip *g;
     char id[32], addr[32], gaddr[32];
-    bool down; /* crashed or paused: not stepped, gets nothing delivered */
+    bool down;  /* crashed or paused: not stepped, gets nothing delivered */
+    bool gone;  /* down, and its port refuses connections (crashed) */
+    bool blind; /* its reachability checks never get an answer */
     struct transport_key key;
     struct transport_counters wire;
     struct heard heard[MAXHEARD];
@@ -156,6 +159,60 @@ static void fake_close(void *arg)
             c->done(c->done_arg, -ECANCELED, NULL, 0);
         }
     }
+}
+
+/* Reachability checks: answered at the requester's next poll, refused
+ * when the target is gone, accepted otherwise (a paused node's port
+ * accepts). */
+struct fcheck {
+    int from, to;
+    gossip_reach_fn done;
+    void *arg;
+};
+static struct fcheck fchecks[64];
+static size_t nfchecks;
+
+static int fake_reach(void *arg, const char *gaddr, uint64_t now, uint32_t timeout_ms,
+                      gossip_reach_fn done, void *done_arg)
+{
+    (void)now;
+    (void)timeout_ms;
+    if (nfchecks == sizeof(fchecks) / sizeof(fchecks[0]))
+        return -1;
+    fchecks[nfchecks++] = (struct fcheck){.from = (int)((struct node *)arg - nodes),
+                                          .to = node_at(gaddr),
+                                          .done = done,
+                                          .arg = done_arg};
+    return 0;
+}
+
+/* Ends from's checks with status, or by their targets when status is 0. */
+static size_t end_checks(int from, int status)
+{
+    for (size_t i = nfchecks; i-- > 0;) {
+        struct fcheck c = fchecks[i];
+        int st = status;
+        if (c.from != from)
+            continue;
+        fchecks[i] = fchecks[--nfchecks];
+        if (st == 0)
+            st = nodes[from].blind              ? -ETIMEDOUT
+                 : c.to < 0 || nodes[c.to].gone ? -ECONNREFUSED
+                                                : 0;
+        c.done(c.arg, st);
+    }
+    return 0;
+}
+
+static size_t fake_reach_poll(void *arg, uint64_t now)
+{
+    (void)now;
+    return end_checks((int)((struct node *)arg - nodes), 0);
+}
+
+static void fake_reach_close(void *arg)
+{
+    end_checks((int)((struct node *)arg - nodes), -ECANCELED);
 }
 
 /* Delivers one thing that can be: a request to its target, an answer to
@@ -296,6 +353,10 @@ static size_t add_node(const char *id, int seed, const char *secret)
                                   .answer = fake_answer,
                                   .counters = fake_counters,
                                   .close = fake_close,
+                                  .reach = fake_reach,
+                                  .reach_poll = fake_reach_poll,
+                                  .reach_close = fake_reach_close,
+                                  .reach_arg = n,
                                   .arg = n};
     struct gossip_listener l = {.update = heard, .commit = committed, .arg = n};
 
@@ -362,6 +423,7 @@ static void setup(void)
     nnodes = 0;
     clock_ms = 1000000; /* a monotonic clock is far from 0 */
     calls = NULL;
+    nfchecks = 0;
     memset(cut, 0, sizeof(cut));
 }
 
@@ -420,7 +482,7 @@ START_TEST(
     ck_assert_uint_lt(suspected, NEVER);
     ck_assert_uint_lt(dead, NEVER);
     ck_assert_uint_ge(dead - suspected, SUSPICION);
-    ck_assert_uint_le(dead - suspected, SUSPICION + 2 * IV);
+    ck_assert_uint_le(dead - suspected, SUSPICION_MAX + 2 * IV);
     ck_assert_int_eq(state_of(0, "n2"), GMSG_DEAD);
     ck_assert_int_eq(state_of(1, "n2"), GMSG_DEAD);
     ck_assert_int_eq(state_of(0, "n1"), GMSG_ALIVE);
@@ -438,12 +500,95 @@ START_TEST(test_gossip_suspect_that_answers_again_refutes_and_is_never_dead)
         run_for(TICK);
     ck_assert_int_eq(state_of(0, "n2"), GMSG_SUSPECT);
     nodes[2].down = false; /* back well within the suspicion timeout */
-    run_for(SUSPICION + 10 * IV);
+    run_for(SUSPICION_MAX + 10 * IV);
     ck_assert_int_eq(state_of(0, "n2"), GMSG_ALIVE);
     ck_assert_int_eq(state_of(1, "n2"), GMSG_ALIVE);
     ck_assert_uint_gt(incarnation_of(0, "n2"), inc); /* n2 outranked the rumour */
     ck_assert_uint_eq(first_at(0, "n2", GMSG_DEAD), NEVER);
     ck_assert_uint_eq(first_at(1, "n2", GMSG_DEAD), NEVER);
+}
+END_TEST
+
+START_TEST(test_gossip_member_whose_port_refuses_is_dead_one_period_after_the_evidence)
+{
+    uint64_t suspected, dead;
+
+    form(3);
+    nodes[2].down = nodes[2].gone = true; /* kill -9 */
+    run_for(10 * IV);
+    suspected = first_at(0, "n2", GMSG_SUSPECT);
+    dead = first_at(0, "n2", GMSG_DEAD);
+    ck_assert_uint_lt(suspected, NEVER);
+    ck_assert_uint_lt(dead, NEVER);
+    /* long before a suspicion on timeouts alone could end */
+    ck_assert_uint_le(dead - suspected, IV + 2 * TICK);
+    ck_assert_int_eq(state_of(1, "n2"), GMSG_DEAD);
+    ck_assert_uint_gt(stat_of(0, "gossip_refused"), 0);
+}
+END_TEST
+
+START_TEST(test_gossip_data_plane_failure_is_checked_and_suspected_at_once)
+{
+    form(3);
+    nodes[2].down = nodes[2].gone = true;
+    gossip_member_unreachable(nodes[0].g, "n2");
+    run_for(TICK);
+    ck_assert_int_eq(state_of(0, "n2"), GMSG_SUSPECT);
+    run_for(IV + TICK);
+    ck_assert_int_eq(state_of(0, "n2"), GMSG_DEAD);
+}
+END_TEST
+
+START_TEST(test_gossip_death_is_told_to_the_others_at_once_not_at_their_next_probe)
+{
+    uint64_t first = NEVER, last = 0;
+
+    form(5);
+    nodes[4].down = nodes[4].gone = true;
+    for (int i = 1; i < 4; i++)
+        nodes[i].blind = true;                   /* they would wait for timeouts */
+    gossip_member_unreachable(nodes[0].g, "n4"); /* n0 alone knows, early */
+    run_for(TICK);
+    ck_assert_int_eq(state_of(0, "n4"), GMSG_SUSPECT);
+    run_for(IV + 2 * TICK);
+    for (int i = 0; i < 4; i++) {
+        uint64_t d = first_at(i, "n4", GMSG_DEAD);
+        ck_assert_uint_lt(d, NEVER);
+        first = d < first ? d : first;
+        last = d > last ? d : last;
+    }
+    /* told by n0 (and on), not at their next exchange with it */
+    ck_assert_uint_le(last - first, 2 * TICK);
+}
+END_TEST
+
+START_TEST(test_gossip_data_plane_failure_of_a_member_that_accepts_changes_nothing)
+{
+    form(3);
+    /* it closed an idle connection, or it restarted: its port accepts */
+    for (int i = 0; i < 20; i++) {
+        gossip_member_unreachable(nodes[0].g, "n1");
+        run_for(IV / 2);
+    }
+    ck_assert_int_eq(state_of(0, "n1"), GMSG_ALIVE);
+    ck_assert_uint_eq(first_at(0, "n1", GMSG_SUSPECT), NEVER);
+    ck_assert_uint_gt(stat_of(0, "gossip_checks"), 0);
+    ck_assert_uint_eq(stat_of(0, "gossip_refused"), 0);
+}
+END_TEST
+
+START_TEST(test_gossip_paused_member_is_not_hastened_by_checks)
+{
+    uint64_t suspected, dead;
+
+    form(3);
+    nodes[2].down = true; /* SIGSTOP: its port still accepts */
+    run_for(40 * IV);
+    suspected = first_at(0, "n2", GMSG_SUSPECT);
+    dead = first_at(0, "n2", GMSG_DEAD);
+    ck_assert_uint_lt(dead, NEVER);
+    ck_assert_uint_ge(dead - suspected, SUSPICION);
+    ck_assert_uint_eq(stat_of(0, "gossip_refused"), 0);
 }
 END_TEST
 
@@ -551,8 +696,9 @@ END_TEST
 START_TEST(test_gossip_stats_lists_the_counters_in_order)
 {
     static const char *const names[] = {
-        "gossip_interval_ms", "gossip_msgs_in", "gossip_msgs_out", "gossip_bytes_in",
-        "gossip_bytes_out",   "gossip_dropped", "gossip_bad_mac"};
+        "gossip_interval_ms", "gossip_msgs_in",   "gossip_msgs_out",
+        "gossip_bytes_in",    "gossip_bytes_out", "gossip_dropped",
+        "gossip_bad_mac",     "gossip_checks",    "gossip_refused"};
     struct buf out;
     const char *p;
 
@@ -665,6 +811,14 @@ static Suite *gossip_suite(void)
         tc,
         test_gossip_member_that_stops_answering_is_suspected_then_dead_after_the_timeout);
     tcase_add_test(tc, test_gossip_suspect_that_answers_again_refutes_and_is_never_dead);
+    tcase_add_test(
+        tc, test_gossip_member_whose_port_refuses_is_dead_one_period_after_the_evidence);
+    tcase_add_test(tc, test_gossip_data_plane_failure_is_checked_and_suspected_at_once);
+    tcase_add_test(
+        tc, test_gossip_data_plane_failure_of_a_member_that_accepts_changes_nothing);
+    tcase_add_test(
+        tc, test_gossip_death_is_told_to_the_others_at_once_not_at_their_next_probe);
+    tcase_add_test(tc, test_gossip_paused_member_is_not_hastened_by_checks);
     tcase_add_test(tc, test_gossip_leaving_member_is_reported_left_by_the_others_at_once);
     tcase_add_test(tc,
                    test_gossip_member_reachable_only_through_a_helper_is_not_suspected);

@@ -445,7 +445,9 @@ START_TEST(test_swim_suspicion_timeout_grows_with_the_log_of_live_members)
     remake(&c, SEED);
     ck_assert_uint_eq(swim_suspicion_ms(sw), 1); /* log10(1) = 0: the floor */
     for (int n = 2; n <= 100; n++) {
-        double want = c.suspicion_mult * log10((double)n) * c.interval_ms;
+        /* unconfirmed: Lifeguard's max, beta * alpha * log10(n) * interval */
+        double want =
+            c.suspicion_max_mult * c.suspicion_mult * log10((double)n) * c.interval_ms;
         uint32_t got;
         snprintf(id, sizeof(id), "m%d", n);
         learn(sw, id, 1, 0);
@@ -455,14 +457,14 @@ START_TEST(test_swim_suspicion_timeout_grows_with_the_log_of_live_members)
         ck_assert_uint_ge(got, prev);
         prev = got;
     }
-    ck_assert_uint_eq(swim_suspicion_ms(sw), 12000); /* 6 * log10(100) * 1000 */
+    ck_assert_uint_eq(swim_suspicion_ms(sw), 48000); /* 6 * 4 * log10(100) * 1000 */
     /* dead and left members do not count */
     for (int n = 11; n <= 100; n++) {
         snprintf(id, sizeof(id), "m%d", n);
         put(sw, id, 1, n % 2 ? GMSG_DEAD : GMSG_LEFT, 0);
     }
     ck_assert_uint_eq(swim_live_count(sw), 10);
-    ck_assert_uint_eq(swim_suspicion_ms(sw), 6000);
+    ck_assert_uint_eq(swim_suspicion_ms(sw), 24000);
 }
 END_TEST
 
@@ -474,10 +476,156 @@ START_TEST(test_swim_suspicion_timeout_never_goes_below_the_minimum)
     for (int n = 2; n <= 20; n++) {
         snprintf(id, sizeof(id), "m%d", n);
         learn(sw, id, 1, 0);
-        ck_assert_uint_ge(swim_suspicion_ms(sw), cfg.suspicion_min_ms);
+        for (unsigned k = 0; k <= cfg.suspicion_k + 1; k++)
+            ck_assert_uint_ge(swim_suspicion_timeout_ms(sw, k, false),
+                              cfg.suspicion_min_ms);
     }
-    /* 6 * log10(21) * 1000 < 8000: still the minimum */
-    ck_assert_uint_eq(swim_suspicion_ms(sw), cfg.suspicion_min_ms);
+    /* fully confirmed, 4 * log10(21) * 1000 < 6000: still the floor */
+    ck_assert_uint_eq(swim_suspicion_timeout_ms(sw, cfg.suspicion_k, false),
+                      cfg.suspicion_min_ms);
+}
+END_TEST
+
+/* ---- Lifeguard: confirmations and hard evidence ---- */
+
+START_TEST(test_swim_suspicion_timeout_falls_from_max_to_min_with_confirmations)
+{
+    struct swim_config c = cfg;
+    char id[16];
+    uint32_t prev = UINT32_MAX;
+
+    c.suspicion_min_ms = 1;
+    remake(&c, SEED);
+    for (int n = 2; n <= 10; n++) {
+        snprintf(id, sizeof(id), "m%d", n);
+        learn(sw, id, 1, 0);
+    }
+    /* n = 10: min = 4 * 1 * 1000, max = 6 * min */
+    ck_assert_uint_eq(swim_suspicion_timeout_ms(sw, 0, false), 24000);
+    ck_assert_uint_eq(swim_suspicion_timeout_ms(sw, 1, false), 14000); /* log 2 / log 4 */
+    for (unsigned k = 0; k <= c.suspicion_k; k++) {
+        uint32_t t = swim_suspicion_timeout_ms(sw, k, false);
+        ck_assert_uint_lt(t, prev);
+        prev = t;
+    }
+    ck_assert_uint_eq(prev, 4000);
+    ck_assert_uint_eq(swim_suspicion_timeout_ms(sw, c.suspicion_k + 3, false), 4000);
+    /* hard evidence: one period, whatever n */
+    ck_assert_uint_eq(swim_suspicion_timeout_ms(sw, 0, true), c.evidence_ms);
+    ck_assert_uint_eq(c.evidence_ms, IV);
+}
+END_TEST
+
+START_TEST(test_swim_confirmations_bring_the_deadline_closer_each_member_once)
+{
+    const uint64_t t0 = 5000;
+    uint64_t d0, d1;
+
+    learn(sw, "a", 5, 0);
+    learn(sw, "b", 5, 0);
+    learn(sw, "c", 5, 0);
+    learn(sw, "d", 5, 0);
+    ck_assert(!swim_confirm(sw, "a", "b", t0)); /* not suspect yet */
+    swim_probe_failed(sw, "a", t0);
+    d0 = swim_deadline(sw, "a");
+    ck_assert_uint_eq(d0, t0 + swim_suspicion_ms(sw));
+    ck_assert(!swim_confirm(sw, "a", SELF, t0 + 1)); /* its accuser */
+    ck_assert(!swim_confirm(sw, "a", "a", t0 + 1));
+    ck_assert(swim_confirm(sw, "a", "b", t0 + 1));
+    d1 = swim_deadline(sw, "a");
+    ck_assert_uint_eq(d1, t0 + swim_suspicion_timeout_ms(sw, 1, false));
+    ck_assert_uint_lt(d1, d0);
+    ck_assert(!swim_confirm(sw, "a", "b", t0 + 2)); /* once */
+    ck_assert_uint_eq(swim_deadline(sw, "a"), d1);
+    ck_assert(swim_confirm(sw, "a", "c", t0 + 3));
+    ck_assert(swim_confirm(sw, "a", "d", t0 + 4));
+    /* 3 = k: Lifeguard's min, held at the floor by timeouts alone */
+    ck_assert_uint_eq(swim_deadline(sw, "a"), t0 + cfg.suspicion_min_ms);
+    swim_tick(sw, t0 + cfg.suspicion_min_ms - 1);
+    ck_assert_int_eq(state_of(sw, "a"), GMSG_SUSPECT);
+    swim_tick(sw, t0 + cfg.suspicion_min_ms);
+    ck_assert_int_eq(state_of(sw, "a"), GMSG_DEAD);
+    ck_assert_uint_eq(swim_deadline(sw, "a"), 0);
+}
+END_TEST
+
+START_TEST(test_swim_heard_suspicion_counts_this_nodes_own_failure_as_a_confirmation)
+{
+    learn(sw, "a", 5, 0);
+    learn(sw, "b", 5, 0);
+    put(sw, "a", 5, GMSG_SUSPECT, 100);
+    ck_assert_uint_eq(swim_deadline(sw, "a"), 100 + swim_suspicion_ms(sw));
+    ck_assert(swim_confirm(sw, "a", SELF, 200));
+    ck_assert_uint_eq(swim_deadline(sw, "a"),
+                      100 + swim_suspicion_timeout_ms(sw, 1, false));
+}
+END_TEST
+
+START_TEST(test_swim_evidence_suspects_an_alive_member_dead_one_period_later)
+{
+    const uint64_t t0 = 7000;
+
+    learn(sw, "a", 5, 0);
+    learn(sw, "b", 5, 0);
+    nev = 0;
+    ck_assert(swim_evidence(sw, "a", 5, t0));
+    assert_one_event("a", GMSG_SUSPECT, GMSG_ALIVE);
+    ck_assert_uint_eq(swim_deadline(sw, "a"), t0 + cfg.evidence_ms);
+    ck_assert_uint_eq(swim_next_deadline(sw), t0 + cfg.evidence_ms);
+    ck_assert(!swim_evidence(sw, "a", 5, t0 + 10)); /* once is enough */
+    swim_tick(sw, t0 + cfg.evidence_ms - 1);
+    ck_assert_int_eq(state_of(sw, "a"), GMSG_SUSPECT);
+    swim_tick(sw, t0 + cfg.evidence_ms);
+    ck_assert_int_eq(state_of(sw, "a"), GMSG_DEAD);
+    ck_assert_uint_eq(inc_of(sw, "a"), 5);
+    ck_assert_uint_eq(swim_next_deadline(sw), UINT64_MAX);
+}
+END_TEST
+
+START_TEST(test_swim_evidence_brings_a_suspicion_forward_never_back)
+{
+    struct swim_config c = cfg;
+    const uint64_t t0 = 7000;
+
+    learn(sw, "a", 5, 0);
+    swim_probe_failed(sw, "a", t0);
+    ck_assert(swim_evidence(sw, "a", 5, t0 + 500));
+    ck_assert_uint_eq(swim_deadline(sw, "a"), t0 + 500 + cfg.evidence_ms);
+    /* evidence that would come due later than the suspicion changes nothing */
+    c.evidence_ms = 100000;
+    remake(&c, SEED);
+    learn(sw, "a", 5, 0);
+    swim_probe_failed(sw, "a", t0);
+    ck_assert(!swim_evidence(sw, "a", 5, t0 + 500));
+    ck_assert_uint_eq(swim_deadline(sw, "a"), t0 + swim_suspicion_ms(sw));
+}
+END_TEST
+
+START_TEST(test_swim_evidence_ignores_other_incarnations_the_dead_self_and_strangers)
+{
+    learn(sw, "a", 5, 0);
+    learn(sw, "b", 5, 0);
+    put(sw, "b", 5, GMSG_DEAD, 10);
+    nev = 0;
+    ck_assert(!swim_evidence(sw, "a", 4, 100)); /* an older life */
+    ck_assert(!swim_evidence(sw, "a", 6, 100));
+    ck_assert(!swim_evidence(sw, "b", 5, 100));
+    ck_assert(!swim_evidence(sw, SELF, SELFINC, 100));
+    ck_assert(!swim_evidence(sw, "nobody", 1, 100));
+    ck_assert_uint_eq(nev, 0);
+    ck_assert_int_eq(state_of(sw, "a"), GMSG_ALIVE);
+    ck_assert_int_eq(swim_self(sw)->state, GMSG_ALIVE);
+}
+END_TEST
+
+START_TEST(test_swim_new_suspicion_forgets_the_old_ones_confirmations_and_evidence)
+{
+    learn(sw, "a", 5, 0);
+    swim_evidence(sw, "a", 5, 100);
+    put(sw, "a", 6, GMSG_ALIVE, 200); /* refuted */
+    put(sw, "a", 6, GMSG_SUSPECT, 300);
+    ck_assert_uint_eq(swim_deadline(sw, "a"), 300 + swim_suspicion_ms(sw));
+    ck_assert(swim_evidence(sw, "a", 6, 400));
 }
 END_TEST
 
@@ -565,6 +713,18 @@ static Suite *swim_detect_suite(void)
                    test_swim_alive_at_the_same_incarnation_does_not_clear_the_suspicion);
     tcase_add_test(tc, test_swim_suspicion_timeout_grows_with_the_log_of_live_members);
     tcase_add_test(tc, test_swim_suspicion_timeout_never_goes_below_the_minimum);
+    tcase_add_test(tc,
+                   test_swim_suspicion_timeout_falls_from_max_to_min_with_confirmations);
+    tcase_add_test(tc,
+                   test_swim_confirmations_bring_the_deadline_closer_each_member_once);
+    tcase_add_test(
+        tc, test_swim_heard_suspicion_counts_this_nodes_own_failure_as_a_confirmation);
+    tcase_add_test(tc, test_swim_evidence_suspects_an_alive_member_dead_one_period_later);
+    tcase_add_test(tc, test_swim_evidence_brings_a_suspicion_forward_never_back);
+    tcase_add_test(
+        tc, test_swim_evidence_ignores_other_incarnations_the_dead_self_and_strangers);
+    tcase_add_test(
+        tc, test_swim_new_suspicion_forgets_the_old_ones_confirmations_and_evidence);
     tcase_add_test(tc, test_swim_acked_probes_lower_health_but_not_below_zero);
     tcase_add_test(tc, test_swim_missed_nacks_and_refutations_raise_health_up_to_the_cap);
     tcase_add_test(tc, test_swim_probe_timeout_and_interval_scale_with_health);
