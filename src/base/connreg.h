@@ -21,10 +21,10 @@
 
 struct connreg_entry {
     int fd;
-    bool listening;                    /* a listening socket */
-    char addr[CONNREG_ADDR_MAX];       /* "tcp:<peer>" (the bound address if listening) */
+    bool listening;              /* a listening socket */
+    char addr[CONNREG_ADDR_MAX]; /* "tcp:<peer>" (the bound address if listening) */
     char listen_addr[CONNREG_ADDR_MAX]; /* "tcp:<local>" of a client connection */
-    const char *state; /* atomic: memcached's name of the state, a literal */
+    const char *state;   /* atomic: memcached's name of the state, a literal */
     rel_time_t last_cmd; /* atomic: when the last command (or the accept) was */
     struct connreg_entry *prev, *next;
 };

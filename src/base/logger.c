@@ -101,8 +101,8 @@ void logger_log(struct logger *lg, unsigned type, const char *fmt, ...)
     pthread_mutex_unlock(&lg->lock);
 }
 
-struct logger_watcher *logger_watch(struct logger *lg, unsigned mask, void (*wake)(void *arg),
-                                    void *arg)
+struct logger_watcher *logger_watch(struct logger *lg, unsigned mask,
+                                    void (*wake)(void *arg), void *arg)
 {
     struct logger_watcher *w = calloc(1, sizeof(*w));
 

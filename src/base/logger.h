@@ -63,8 +63,8 @@ void logger_log(struct logger *lg, unsigned type, const char *fmt, ...)
  * it must only schedule a call to logger_take() on the owner's thread.
  * Returns NULL when out of memory.
  */
-struct logger_watcher *logger_watch(struct logger *lg, unsigned mask, void (*wake)(void *arg),
-                                    void *arg);
+struct logger_watcher *logger_watch(struct logger *lg, unsigned mask,
+                                    void (*wake)(void *arg), void *arg);
 
 /* Moves the watcher's queued lines to out. Returns how many bytes it moved. */
 size_t logger_take(struct logger_watcher *w, struct buf *out);

@@ -83,8 +83,8 @@ static size_t hash(const char *s, size_t n)
     return h % BUCKETS;
 }
 
-void prefix_record(struct prefix_stats *ps, const char *key, size_t nkey, enum prefix_op op,
-                   bool hit)
+void prefix_record(struct prefix_stats *ps, const char *key, size_t nkey,
+                   enum prefix_op op, bool hit)
 {
     long len;
     struct entry *e;
@@ -124,9 +124,10 @@ void prefix_dump(struct prefix_stats *ps, struct buf *out)
     for (size_t i = 0; i < BUCKETS; i++) {
         for (const struct entry *e = ps->b[i]; e != NULL; e = e->next) {
             char line[128];
-            int n = snprintf(line, sizeof(line), " get %llu hit %llu set %llu del %llu\r\n",
-                             (unsigned long long)e->gets, (unsigned long long)e->hits,
-                             (unsigned long long)e->sets, (unsigned long long)e->dels);
+            int n =
+                snprintf(line, sizeof(line), " get %llu hit %llu set %llu del %llu\r\n",
+                         (unsigned long long)e->gets, (unsigned long long)e->hits,
+                         (unsigned long long)e->sets, (unsigned long long)e->dels);
             buf_append(out, "PREFIX ", 7);
             buf_append(out, e->name, e->len);
             buf_append(out, line, (size_t)n);

@@ -37,8 +37,8 @@ void prefix_enable(struct prefix_stats *ps, bool on);
 bool prefix_enabled(const struct prefix_stats *ps);
 
 /* Counts op on key's prefix when collection is on. */
-void prefix_record(struct prefix_stats *ps, const char *key, size_t nkey, enum prefix_op op,
-                   bool hit);
+void prefix_record(struct prefix_stats *ps, const char *key, size_t nkey,
+                   enum prefix_op op, bool hit);
 
 /* Appends "PREFIX <p> get N hit N set N del N\r\n" per prefix, then "END\r\n". */
 void prefix_dump(struct prefix_stats *ps, struct buf *out);

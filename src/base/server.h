@@ -38,10 +38,10 @@ struct server {
     int verbose;           /* atomic; starts as settings.verbose */
     volatile int stopping; /* set by the signal path */
     /* operator commands' state, built by main() */
-    struct logger *logger;        /* watch */
-    struct prefix_stats *prefix;  /* stats detail */
-    int lru_crawler;              /* atomic: 1 after lru_crawler enable, 0 after disable */
-    uint32_t lru_crawler_sleep;   /* atomic: lru_crawler sleep, reported only */
+    struct logger *logger;       /* watch */
+    struct prefix_stats *prefix; /* stats detail */
+    int lru_crawler;             /* atomic: 1 after lru_crawler enable, 0 after disable */
+    uint32_t lru_crawler_sleep;  /* atomic: lru_crawler sleep, reported only */
     uint32_t lru_crawler_tocrawl; /* atomic: lru_crawler tocrawl, reported only */
     uint64_t lru_crawler_starts;  /* atomic: crawls and dumps started */
 };

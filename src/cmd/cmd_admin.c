@@ -32,7 +32,8 @@ enum cmd_next cmd_shutdown(struct cmd *c, struct token *tokens, size_t ntokens)
     /* as memcached: no reply, the connection closes, and the process takes
      * the signal's way out (main's handlers) */
     if (__atomic_load_n(&c->srv->verbose, __ATOMIC_RELAXED) > 0)
-        fprintf(stderr, "meshcached: shutdown%s command\n", sig == SIGUSR1 ? " graceful" : "");
+        fprintf(stderr, "meshcached: shutdown%s command\n",
+                sig == SIGUSR1 ? " graceful" : "");
     kill(getpid(), sig);
     return CMD_CLOSE;
 }
@@ -59,7 +60,8 @@ void cmd_memlimit(struct cmd *c, struct token *tokens, size_t ntokens)
      * items are refused until enough expires or is deleted */
     (void)store_set_mem_limit(c->srv->store, bytes);
     if (__atomic_load_n(&c->srv->verbose, __ATOMIC_RELAXED) > 0)
-        fprintf(stderr, "maxbytes adjusted to %llum\n", (unsigned long long)(bytes >> 20));
+        fprintf(stderr, "maxbytes adjusted to %llum\n",
+                (unsigned long long)(bytes >> 20));
     cmd_reply(c, "OK");
 }
 
@@ -184,7 +186,8 @@ void cmd_stats_detail(struct cmd *c, struct token *tokens, size_t ntokens)
 
 /* ---- the log lines of watch ---- */
 
-void cmd_log_fetch(struct cmd *c, const char *key, size_t nkey, bool found, uint32_t nvalue)
+void cmd_log_fetch(struct cmd *c, const char *key, size_t nkey, bool found,
+                   uint32_t nvalue)
 {
     char ukey[OPCMD_URI_KEY_MAX + 1];
 
@@ -206,8 +209,9 @@ void cmd_log_store(struct cmd *c, const char *key, size_t nkey, const char *stat
         return;
     ukey[util_uri_encode(key, nkey, ukey)] = '\0';
     logger_log(c->srv->logger, LOGGER_MUTATIONS,
-               "type=item_store key=%s status=%s cmd=%s ttl=%d clsid=1 cfd=%d size=%u", ukey,
-               status, cmd, exptime == 0 ? 0 : (int)(exptime - now), c->cfd, nvalue);
+               "type=item_store key=%s status=%s cmd=%s ttl=%d clsid=1 cfd=%d size=%u",
+               ukey, status, cmd, exptime == 0 ? 0 : (int)(exptime - now), c->cfd,
+               nvalue);
 }
 
 void cmd_log_delete(struct cmd *c, const char *key, size_t nkey, const char *cmd,

@@ -64,7 +64,8 @@ bool cmd_stream(struct cmd *c)
     if (c->dump.next_shard < STORE_SHARDS) {
         /* the shard's low hash bits select all of it, and expired and
          * flushed items met on the way are reclaimed, not listed */
-        store_scan_hash(c->srv->store, c->dump.next_shard++, STORE_SHARD_BITS, list_item, c);
+        store_scan_hash(c->srv->store, c->dump.next_shard++, STORE_SHARD_BITS, list_item,
+                        c);
         if (c->dump.next_shard < STORE_SHARDS && !c->out->oom)
             return false;
     }

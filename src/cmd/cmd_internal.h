@@ -95,7 +95,8 @@ void cmd_stats_detail(struct cmd *c, struct token *tokens, size_t ntokens);
 /* Watch lines (each a no-op while nobody watches that type): a lookup of
  * key (nvalue: the value's length when found), a store's outcome (status
  * and cmd in memcached's words), a delete. */
-void cmd_log_fetch(struct cmd *c, const char *key, size_t nkey, bool found, uint32_t nvalue);
+void cmd_log_fetch(struct cmd *c, const char *key, size_t nkey, bool found,
+                   uint32_t nvalue);
 void cmd_log_store(struct cmd *c, const char *key, size_t nkey, const char *status,
                    const char *cmd, rel_time_t exptime, uint32_t nvalue);
 void cmd_log_delete(struct cmd *c, const char *key, size_t nkey, const char *cmd,

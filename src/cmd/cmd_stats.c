@@ -36,19 +36,19 @@ static void zeros(struct buf *o, const char *const *names)
 }
 
 static const char *const zero_conn_fields[] = {
-    "response_obj_oom", "response_obj_count", "response_obj_bytes", "read_buf_count",
-    "read_buf_bytes",   "read_buf_bytes_free", "read_buf_oom",      "reserved_fds",
-    NULL};
+    "response_obj_oom", "response_obj_count", "response_obj_bytes",
+    "read_buf_count",   "read_buf_bytes",     "read_buf_bytes_free",
+    "read_buf_oom",     "reserved_fds",       NULL};
 static const char *const zero_slab_fields[] = {
-    "slab_reassign_rescues",        "slab_reassign_chunk_rescues",
+    "slab_reassign_rescues",         "slab_reassign_chunk_rescues",
     "slab_reassign_evictions_nomem", "slab_reassign_inline_reclaim",
-    "slab_reassign_busy_items",     "slab_reassign_busy_deletes",
-    "slab_reassign_running",        "slabs_moved",
-    "lru_crawler_running",          NULL};
+    "slab_reassign_busy_items",      "slab_reassign_busy_deletes",
+    "slab_reassign_running",         "slabs_moved",
+    "lru_crawler_running",           NULL};
 static const char *const zero_lru_fields[] = {
-    "crawler_reclaimed", "crawler_items_checked", "lrutail_reflocked", "moves_to_cold",
-    "moves_to_warm",     "moves_within_lru",      "direct_reclaims",   "lru_bumps_dropped",
-    NULL};
+    "crawler_reclaimed", "crawler_items_checked", "lrutail_reflocked",
+    "moves_to_cold",     "moves_to_warm",         "moves_within_lru",
+    "direct_reclaims",   "lru_bumps_dropped",     NULL};
 
 static void stats_general(struct cmd *c)
 {
@@ -153,7 +153,8 @@ static void stats_settings(struct cmd *c)
     stats_line(o, "reqs_per_event", "%d", s->reqs_per_event);
     stats_line(o, "cas_enabled", "%s", s->use_cas ? "yes" : "no");
     stats_line(o, "tcp_backlog", "%d", s->backlog);
-    stats_line(o, "binding_protocol", "%s", s->protocol_auto ? "auto-negotiate" : "ascii");
+    stats_line(o, "binding_protocol", "%s",
+               s->protocol_auto ? "auto-negotiate" : "ascii");
     stats_line(o, "auth_enabled_sasl", "no");
     stats_line(o, "auth_enabled_ascii", "no");
     stats_line(o, "item_size_max", "%u", s->item_size_max);

@@ -57,16 +57,16 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     /* forwarding (px is NULL on a single node) */
     struct proxy *px;
-    struct fwdreq_queue pq;  /* commands waiting for other members, in order */
-    struct event *wake_ev;   /* run when one of them is complete */
-    struct route_req fwd_rr; /* the route of the last line */
-    uint32_t fwd_owner;      /* CONN_FORWARD: where it goes */
-    uint64_t fwd_need;       /* CONN_FORWARD: line + data bytes */
-    bool held;               /* the next line waits until those are answered */
-    bool prefetched;         /* the held line's key was fetched: run it now */
-    struct connreg_entry reg;        /* for stats conns */
-    const char *close_reason;        /* for watch connevents: "normal", "error", ... */
-    struct logger_watcher *watcher;  /* CONN_WATCH (woken through wake_ev) */
+    struct fwdreq_queue pq;         /* commands waiting for other members, in order */
+    struct event *wake_ev;          /* run when one of them is complete */
+    struct route_req fwd_rr;        /* the route of the last line */
+    uint32_t fwd_owner;             /* CONN_FORWARD: where it goes */
+    uint64_t fwd_need;              /* CONN_FORWARD: line + data bytes */
+    bool held;                      /* the next line waits until those are answered */
+    bool prefetched;                /* the held line's key was fetched: run it now */
+    struct connreg_entry reg;       /* for stats conns */
+    const char *close_reason;       /* for watch connevents: "normal", "error", ... */
+    struct logger_watcher *watcher; /* CONN_WATCH (woken through wake_ev) */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -82,9 +82,9 @@ static int verbose(const struct conn *c)
 static const char *state_name(const struct conn *c, short flags)
 {
     static const char *const names[] = {
-        [CONN_LINE] = "conn_waiting",  [CONN_VALUE] = "conn_nread",
+        [CONN_LINE] = "conn_waiting",    [CONN_VALUE] = "conn_nread",
         [CONN_SWALLOW] = "conn_swallow", [CONN_FORWARD] = "conn_nread",
-        [CONN_STREAM] = "conn_mwrite", [CONN_WATCH] = "conn_watch",
+        [CONN_STREAM] = "conn_mwrite",   [CONN_WATCH] = "conn_watch",
         [CONN_CLOSING] = "conn_closing",
     };
 
@@ -129,9 +129,10 @@ static void log_conn(const struct conn *c, const char *type, const char *reason)
         addr++;
         nip -= 2;
     }
-    logger_log(lg, LOGGER_CONNEVENTS, "type=%s rip=%.*s rport=%s transport=tcp%s%s cfd=%d",
-               type, nip, addr, colon + 1, reason != NULL ? " reason=" : "",
-               reason != NULL ? reason : "", c->fd);
+    logger_log(lg, LOGGER_CONNEVENTS,
+               "type=%s rip=%.*s rport=%s transport=tcp%s%s cfd=%d", type, nip, addr,
+               colon + 1, reason != NULL ? " reason=" : "", reason != NULL ? reason : "",
+               c->fd);
 }
 
 int conn_new(struct conn_list *home, int fd)

@@ -50,8 +50,8 @@ unsigned opcmd_watch_type(const char *arg)
         const char *name;
         unsigned mask;
     } types[] = {
-        {"fetchers", LOGGER_FETCHERS},     {"mutations", LOGGER_MUTATIONS},
-        {"evictions", LOGGER_EVICTIONS},   {"connevents", LOGGER_CONNEVENTS},
+        {"fetchers", LOGGER_FETCHERS},   {"mutations", LOGGER_MUTATIONS},
+        {"evictions", LOGGER_EVICTIONS}, {"connevents", LOGGER_CONNEVENTS},
         {"deletions", LOGGER_DELETIONS},
     };
 

@@ -50,13 +50,13 @@ unsigned opcmd_watch_type(const char *arg);
 struct opcmd_item {
     const char *key;
     size_t nkey;
-    int64_t exptime;  /* unix time it expires at, 0 for never */
-    int64_t atime;    /* unix time of its last use */
+    int64_t exptime; /* unix time it expires at, 0 for never */
+    int64_t atime;   /* unix time of its last use */
     uint64_t cas;
-    bool fetched;     /* read since it was stored */
-    uint64_t size;    /* bytes it takes (header, key and value) */
-    uint32_t nvalue;  /* value bytes, without "\r\n" */
-    bool binary;      /* stored with a base64 key (meta b) */
+    bool fetched;    /* read since it was stored */
+    uint64_t size;   /* bytes it takes (header, key and value) */
+    uint32_t nvalue; /* value bytes, without "\r\n" */
+    bool binary;     /* stored with a base64 key (meta b) */
 };
 
 /* Writes "key=<uri> exp=<unix|-1> la=<unix> cas=N fetch=yes|no cls=1

@@ -103,8 +103,14 @@ END_TEST
 START_TEST(test_metadump_line_is_memcacheds)
 {
     char line[OPCMD_LINE_MAX];
-    struct opcmd_item it = {.key = "a b", .nkey = 3, .exptime = 0, .atime = 1700000000,
-                            .cas = 42, .fetched = true, .size = 65, .nvalue = 3};
+    struct opcmd_item it = {.key = "a b",
+                            .nkey = 3,
+                            .exptime = 0,
+                            .atime = 1700000000,
+                            .cas = 42,
+                            .fetched = true,
+                            .size = 65,
+                            .nvalue = 3};
     size_t n = opcmd_metadump_line(line, &it);
 
     ck_assert_str_eq(line,
@@ -113,8 +119,8 @@ START_TEST(test_metadump_line_is_memcacheds)
     it.exptime = 1700000100;
     it.fetched = false;
     opcmd_metadump_line(line, &it);
-    ck_assert_str_eq(line,
-                     "key=a%20b exp=1700000100 la=1700000000 cas=42 fetch=no cls=1 size=65\n");
+    ck_assert_str_eq(
+        line, "key=a%20b exp=1700000100 la=1700000000 cas=42 fetch=no cls=1 size=65\n");
 }
 END_TEST
 
