@@ -186,14 +186,23 @@ void cmd_stats_detail(struct cmd *c, struct token *tokens, size_t ntokens)
 
 /* ---- the log lines of watch ---- */
 
+/* Whether a watcher wants type; if so, key URI-encoded into ukey. */
+static bool log_key(struct cmd *c, unsigned type, const char *key, size_t nkey,
+                    char ukey[OPCMD_URI_KEY_MAX + 1])
+{
+    if (!logger_wants(c->srv->logger, type))
+        return false;
+    ukey[util_uri_encode(key, nkey, ukey)] = '\0';
+    return true;
+}
+
 void cmd_log_fetch(struct cmd *c, const char *key, size_t nkey, bool found,
                    uint32_t nvalue)
 {
     char ukey[OPCMD_URI_KEY_MAX + 1];
 
-    if (!logger_wants(c->srv->logger, LOGGER_FETCHERS))
+    if (!log_key(c, LOGGER_FETCHERS, key, nkey, ukey))
         return;
-    ukey[util_uri_encode(key, nkey, ukey)] = '\0';
     logger_log(c->srv->logger, LOGGER_FETCHERS,
                "type=item_get key=%s status=%s clsid=%d cfd=%d size=%u", ukey,
                found ? "found" : "not_found", found ? 1 : 0, c->cfd, found ? nvalue : 0);
@@ -205,9 +214,8 @@ void cmd_log_store(struct cmd *c, const char *key, size_t nkey, const char *stat
     char ukey[OPCMD_URI_KEY_MAX + 1];
     rel_time_t now = mctime_now();
 
-    if (!logger_wants(c->srv->logger, LOGGER_MUTATIONS))
+    if (!log_key(c, LOGGER_MUTATIONS, key, nkey, ukey))
         return;
-    ukey[util_uri_encode(key, nkey, ukey)] = '\0';
     logger_log(c->srv->logger, LOGGER_MUTATIONS,
                "type=item_store key=%s status=%s cmd=%s ttl=%d clsid=1 cfd=%d size=%u",
                ukey, status, cmd, exptime == 0 ? 0 : (int)(exptime - now), c->cfd,
@@ -219,9 +227,8 @@ void cmd_log_delete(struct cmd *c, const char *key, size_t nkey, const char *cmd
 {
     char ukey[OPCMD_URI_KEY_MAX + 1];
 
-    if (!logger_wants(c->srv->logger, LOGGER_DELETIONS))
+    if (!log_key(c, LOGGER_DELETIONS, key, nkey, ukey))
         return;
-    ukey[util_uri_encode(key, nkey, ukey)] = '\0';
     logger_log(c->srv->logger, LOGGER_DELETIONS,
                "type=deleted key=%s cmd=%s clsid=1 size=%u", ukey, cmd, nvalue);
 }
