@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKETS 256
+#define BUCKETS 4096 /* chains stay short up to PREFIX_MAX prefixes */
 
 struct entry {
     struct entry *next;
