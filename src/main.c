@@ -9,7 +9,9 @@
 #include "proto/peerauth.h"
 #include "net/listener.h"
 #include "store/maint.h"
+#include "base/logger.h"
 #include "base/mctime.h"
+#include "base/prefix.h"
 #include "base/server.h"
 #include "store/store.h"
 #include "base/version.h"
@@ -29,12 +31,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* SIGTERM, SIGINT and SIGUSR1 (memcached's graceful stop; the shutdown
+ * command raises SIGINT or SIGUSR1) all leave the same way: stop
+ * accepting, close the connections, leave the cluster handing items off. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct event_base *base = arg;
 
     (void)what;
-    (void)sig;
+    if (sig == SIGUSR1)
+        fprintf(stderr, "Gracefully stopping\n"); /* memcached's words */
     event_base_loopbreak(base);
 }
 
@@ -140,7 +146,7 @@ int main(int argc, char **argv)
     static struct server srv;
     struct store_config scfg = {0};
     struct event_base *base = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sigusr1 = NULL;
     struct listener *lst = NULL;
     struct maint *maint = NULL;
     struct pinger *pinger = NULL;
@@ -170,6 +176,15 @@ int main(int argc, char **argv)
     scfg.maxbytes = srv.settings.maxbytes;
     scfg.item_size_max = srv.settings.item_size_max;
     scfg.evict_to_free = srv.settings.evict_to_free;
+    if (logger_new(&srv.logger) != 0 ||
+        prefix_new(srv.settings.prefix_delimiter, &srv.prefix) != 0) {
+        fprintf(stderr, "meshcached: out of memory\n");
+        goto out;
+    }
+    prefix_enable(srv.prefix, srv.settings.detail_enabled);
+    scfg.logger = srv.logger;
+    srv.lru_crawler = 1;
+    srv.lru_crawler_sleep = 100; /* memcached's defaults, reported only */
     if (srv.settings.npeers > 0 || srv.settings.gossip) {
         /* a cluster: CAS values are versions comparable across nodes, and
          * with copies on several nodes, or items that move between nodes
@@ -182,7 +197,7 @@ int main(int argc, char **argv)
     }
     if (store_create(&srv.store, &scfg) != 0) {
         fprintf(stderr, "meshcached: cannot allocate the store\n");
-        return EXIT_FAILURE;
+        goto out;
     }
     if (srv.settings.cluster_key_file[0] != '\0') {
         /* a connection becomes a peer's only with proof of the key */
@@ -222,8 +237,10 @@ int main(int argc, char **argv)
         goto out;
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     sigint = evsignal_new(base, SIGINT, on_signal, base);
-    if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 ||
-        event_add(sigint, NULL) != 0)
+    sigusr1 = evsignal_new(base, SIGUSR1, on_signal, base);
+    if (sigterm == NULL || sigint == NULL || sigusr1 == NULL ||
+        event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0 ||
+        event_add(sigusr1, NULL) != 0)
         goto out;
     /* Only now accept clients: a test that connects and at once sends
      * SIGTERM must find the handler in place. */
@@ -269,9 +286,11 @@ int main(int argc, char **argv)
      * the events restores the default action, so ignore after that). */
     event_free(sigterm);
     event_free(sigint);
-    sigterm = sigint = NULL;
+    event_free(sigusr1);
+    sigterm = sigint = sigusr1 = NULL;
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
     if (srv.verbose > 0)
         fprintf(stderr, "meshcached: shutting down\n");
     cluster_leave(srv.cluster); /* the others drop us now, not after suspicion */
@@ -295,9 +314,13 @@ out:
         event_free(sigterm);
     if (sigint != NULL)
         event_free(sigint);
+    if (sigusr1 != NULL)
+        event_free(sigusr1);
     if (base != NULL)
         event_base_free(base);
     store_destroy(srv.store);
+    prefix_free(srv.prefix);
+    logger_free(srv.logger); /* after the workers and the store: no more lines */
     if (srv.settings.pidfile[0] != '\0' && rc == EXIT_SUCCESS)
         unlink(srv.settings.pidfile);
     libevent_global_shutdown();

@@ -18,6 +18,8 @@ struct buf;
 struct store;
 struct worker;
 struct cluster;
+struct logger;
+struct prefix_stats;
 
 struct server {
     struct settings settings;
@@ -39,6 +41,13 @@ struct server {
     int nlisteners;        /* listening sockets (counted in curr_connections) */
     int verbose;           /* atomic; starts as settings.verbose */
     volatile int stopping; /* set by the signal path */
+    /* operator commands' state, built by main() */
+    struct logger *logger;       /* watch */
+    struct prefix_stats *prefix; /* stats detail */
+    int lru_crawler;             /* atomic: 1 after lru_crawler enable, 0 after disable */
+    uint32_t lru_crawler_sleep;  /* atomic: lru_crawler sleep, reported only */
+    uint32_t lru_crawler_tocrawl; /* atomic: lru_crawler tocrawl, reported only */
+    uint64_t lru_crawler_starts;  /* atomic: crawls and dumps started */
 };
 
 #endif

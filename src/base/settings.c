@@ -127,6 +127,11 @@ void settings_defaults(struct settings *s)
     s->item_size_max = 1024 * 1024;
     s->evict_to_free = true;
     s->use_cas = true;
+    s->flush_enabled = true;
+    s->watch_enabled = true;
+    s->dump_enabled = true;
+    s->prefix_delimiter = ':';
+    s->protocol_auto = true;
     s->reqs_per_event = 20;
     s->vnodes = RING_DEFAULT_VNODES;
     s->peer_timeout_ms = DEFAULT_PEER_TIMEOUT_MS;
@@ -168,6 +173,15 @@ void settings_usage(FILE *out)
         "-d, --daemon                   run as a daemon\n"
         "-P, --pidfile=<file>           write the process id to <file>\n"
         "-u, --user=<user>              switch to <user> after start (when root)\n"
+        "-B, --protocol=<name>          ascii or auto, which both mean ascii; binary\n"
+        "                               is refused (default: auto)\n"
+        "-A, --enable-shutdown          enable the shutdown command\n"
+        "-F, --disable-flush-all        refuse flush_all\n"
+        "-W, --disable-watch            refuse watch (live logging)\n"
+        "-X, --disable-dumping          refuse stats cachedump and lru_crawler\n"
+        "                               metadump/mgdump\n"
+        "-D <char>                      delimiter between key prefixes and ids, for\n"
+        "                               stats detail (default: :)\n"
         "-o, --extended=<key=value,...> extended options:\n"
         "    idle_timeout=<seconds>     close client connections idle this long\n"
         "                               (default: 0, never)\n"
@@ -724,6 +738,11 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {"pidfile", required_argument, NULL, 'P'},
         {"user", required_argument, NULL, 'u'},
         {"extended", required_argument, NULL, 'o'},
+        {"protocol", required_argument, NULL, 'B'},
+        {"enable-shutdown", no_argument, NULL, 'A'},
+        {"disable-flush-all", no_argument, NULL, 'F'},
+        {"disable-watch", no_argument, NULL, 'W'},
+        {"disable-dumping", no_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"node-id", required_argument, NULL, OPT_NODE_ID},
@@ -745,7 +764,7 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
 
     opterr = 0;
     optind = 0; /* 0, not 1: glibc then also forgets a half-read "-hd" cluster */
-    while ((c = getopt_long(argc, argv, ":p:l:U:b:m:Mc:t:I:CR:vdP:u:o:hV", longopts,
+    while ((c = getopt_long(argc, argv, ":p:l:U:b:m:Mc:t:I:CR:vdP:u:o:B:AFWXD:hV", longopts,
                             NULL)) != -1) {
         switch (c) {
         case 'p':
@@ -817,6 +836,35 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         case 'o':
             if (parse_ext(s, optarg, err) != 0)
                 return -1;
+            break;
+        case 'B':
+            if (strcmp(optarg, "binary") == 0) {
+                error_line(err, "meshcached: -B binary: the binary protocol is not "
+                                "supported; use -B ascii or -B auto");
+                return -1;
+            }
+            if (strcmp(optarg, "ascii") != 0 && strcmp(optarg, "auto") != 0)
+                goto bad_value;
+            s->protocol_auto = strcmp(optarg, "auto") == 0;
+            break;
+        case 'A':
+            s->shutdown_command = true;
+            break;
+        case 'F':
+            s->flush_enabled = false;
+            break;
+        case 'W':
+            s->watch_enabled = false;
+            break;
+        case 'X':
+            s->dump_enabled = false;
+            break;
+        case 'D':
+            /* memcached takes the first character of the value */
+            if (optarg[0] == '\0')
+                goto bad_value;
+            s->prefix_delimiter = optarg[0];
+            s->detail_enabled = true;
             break;
         case OPT_NODE_ID:
             if (!valid_node_id(optarg))

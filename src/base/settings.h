@@ -44,6 +44,14 @@ struct settings {
     char username[256];     /* -u, empty for none */
     int reqs_per_event;     /* -R: commands per read event before yielding */
     uint32_t idle_timeout;  /* -o idle_timeout: seconds, 0 = never */
+    /* operator commands (memcached's -A, -F, -W, -X, -D, -B) */
+    bool shutdown_command; /* -A: the shutdown command is allowed */
+    bool flush_enabled;    /* false with -F: flush_all is refused */
+    bool watch_enabled;    /* false with -W: watch is refused */
+    bool dump_enabled;     /* false with -X: cachedump and metadump are refused */
+    char prefix_delimiter; /* -D: ends a key's prefix for stats detail (':') */
+    bool detail_enabled;   /* -D also turns stats detail on, as in memcached */
+    bool protocol_auto;    /* -B auto (the default) rather than -B ascii */
 
     /* cluster */
     char node_id[SETTINGS_MAX_ID_LEN + 1];          /* --node-id, or "<-l>:<-p>" */

@@ -44,6 +44,7 @@
     X(store_no_memory) \
     X(auth_cmds) \
     X(auth_errors) \
+    X(idle_kicks) \
     X(bytes_read) \
     X(bytes_written)
 #define THREAD_STATS_FIELDS(X) \

@@ -162,3 +162,27 @@ int util_format_hostport(char *buf, size_t cap, const char *host, int port)
     return snprintf(buf, cap, strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host,
                     port);
 }
+
+static bool uri_unreserved(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+size_t util_uri_encode(const char *src, size_t n, char *dst)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t out = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        if (uri_unreserved(ch)) {
+            dst[out++] = (char)ch;
+        } else {
+            dst[out++] = '%';
+            dst[out++] = hex[ch >> 4];
+            dst[out++] = hex[ch & 15];
+        }
+    }
+    return out;
+}

@@ -39,4 +39,12 @@ size_t util_u64_to_str(uint64_t v, char *dst);
  * value >= cap means it was truncated. */
 int util_format_hostport(char *buf, size_t cap, const char *host, int port);
 
+/*
+ * URI-encodes src[0..n) into dst (which must hold 3 * n bytes) as memcached
+ * does for key listings and watch lines: letters, digits and "-._~" are
+ * kept, every other byte becomes %XX (upper-case hex). Returns the length
+ * written (no NUL).
+ */
+size_t util_uri_encode(const char *src, size_t n, char *dst);
+
 #endif

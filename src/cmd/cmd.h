@@ -28,6 +28,16 @@ enum cmd_next {
     CMD_READ_VALUE, /* read item->nbytes bytes into item_value(cmd->item) */
     CMD_SWALLOW,    /* discard cmd->swallow bytes of input */
     CMD_CLOSE,      /* send what is queued, then close */
+    CMD_WATCH,      /* become a watcher of cmd->watch_mask (see base/logger.h) */
+    CMD_STREAM,     /* call cmd_stream() until it says the reply is complete */
+};
+
+/* The key listing a CMD_STREAM reply is. */
+enum {
+    CMD_DUMP_NONE,
+    CMD_DUMP_METADUMP,  /* lru_crawler metadump */
+    CMD_DUMP_MGDUMP,    /* lru_crawler mgdump */
+    CMD_DUMP_CACHEDUMP, /* stats cachedump */
 };
 
 #define CMD_STASH_MAX 640 /* 17 flags, each at most a 32-byte opaque + 1 */
@@ -63,6 +73,15 @@ struct cmd {
     bool wrote;
     uint8_t wrote_nkey;
     char wrote_key[KEY_MAX_LENGTH];
+    int cfd;             /* the client's socket, for watch lines (cfd=) */
+    unsigned watch_mask; /* CMD_WATCH: the log types asked for */
+    /* CMD_STREAM: a key listing in progress, one store shard per step */
+    struct cmd_dump {
+        uint8_t kind;        /* CMD_DUMP_* */
+        uint32_t next_shard; /* the next shard to list */
+        uint64_t left;       /* stats cachedump: lines still allowed */
+        uint64_t bytes;      /* stats cachedump: bytes listed so far */
+    } dump;
 };
 
 void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
@@ -76,6 +95,14 @@ void cmd_reset(struct cmd *c);
  * writable). Returns what the connection must do next.
  */
 enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len);
+
+/*
+ * After CMD_STREAM: appends the next part of the reply (one store shard's
+ * keys) to cmd->out. Returns true when the reply is complete. The caller
+ * sends what is queued between calls, so a listing of any size never holds
+ * a worker or a shard lock for long.
+ */
+bool cmd_stream(struct cmd *c);
 
 /* The data block of a storage command has been read into cmd->item. */
 void cmd_value_done(struct cmd *c);

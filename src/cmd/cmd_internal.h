@@ -12,6 +12,7 @@
 #include "base/stats.h"
 #include "store/store.h"
 #include "store/storeop.h"
+#include "base/util.h"
 
 /* What `version` and `stats` report: the memcached release whose protocol
  * meshcached speaks, then meshcached's own version. */
@@ -70,7 +71,44 @@ static inline void cmd_note_write(struct cmd *c, const char *key, size_t nkey)
     memcpy(c->wrote_key, key, nkey);
 }
 
-/* The stats command family. */
-void cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens);
+/* The stats command family; a CMD_STREAM for stats cachedump. */
+enum cmd_next cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* ---- operator commands (cmd_admin.c) ---- */
+
+/* shutdown [graceful]: with -A, signals the process (SIGINT, SIGUSR1) and
+ * closes the connection without a reply. */
+enum cmd_next cmd_shutdown(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* cache_memlimit <MB> [noreply]. */
+void cmd_memlimit(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* lru_crawler enable|disable|crawl|sleep|tocrawl|metadump|mgdump. */
+enum cmd_next cmd_lru_crawler(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* watch [types...]: CMD_WATCH with cmd->watch_mask set, after "OK". */
+enum cmd_next cmd_watch(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* stats detail on|off|dump. */
+void cmd_stats_detail(struct cmd *c, struct token *tokens, size_t ntokens);
+
+/* Watch lines (each a no-op while nobody watches that type): a lookup of
+ * key (nvalue: the value's length when found), a store's outcome (status
+ * and cmd in memcached's words), a delete. */
+void cmd_log_fetch(struct cmd *c, const char *key, size_t nkey, bool found,
+                   uint32_t nvalue);
+void cmd_log_store(struct cmd *c, const char *key, size_t nkey, const char *status,
+                   const char *cmd, rel_time_t exptime, uint32_t nvalue);
+void cmd_log_delete(struct cmd *c, const char *key, size_t nkey, const char *cmd,
+                    uint32_t nvalue);
+
+/* ---- key listings (cmd_dump.c) ---- */
+
+/* Starts a listing of kind (CMD_DUMP_*); class1: whether class 1, which
+ * holds every item, is asked for; limit: most lines (cachedump), 0 = all. */
+enum cmd_next cmd_dump_start(struct cmd *c, uint8_t kind, bool class1, uint64_t limit);
+
+/* stats cachedump <class> <limit>. */
+enum cmd_next cmd_stats_cachedump(struct cmd *c, struct token *tokens, size_t ntokens);
 
 #endif

@@ -145,7 +145,7 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     bool created = false, won = false, ttl_set = false;
     const char *key;
     size_t nkey;
-    uint32_t hv;
+    uint32_t hv, nvalue;
     rel_time_t now = mctime_now();
 
     if (!meta_start(c, tokens, ntokens, &mf, "CLIENT_ERROR options flags are too long",
@@ -182,6 +182,7 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     }
     if (it == NULL) {
         store_unlock(sh);
+        cmd_log_fetch(c, key, nkey, false, 0);
         cmd_count_miss(c, why);
         if (mf.new_ttl) {
             STATS_INCR(c->stats, cmd_touch);
@@ -279,7 +280,9 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
         it->iflags |= ITEM_FETCHED;
         do_store_bump(sh, it);
     }
+    nvalue = it->nbytes - 2;
     store_unlock(sh);
+    cmd_log_fetch(c, key, nkey, true, nvalue);
     c->noreply = false;
     if (created || ttl_set)
         cmd_note_write(c, key, nkey);
@@ -440,7 +443,7 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
     struct store_shard *sh;
     struct item *it;
     const char *code;
-    uint32_t hv;
+    uint32_t hv, deleted = 0;
 
     if (!meta_start(c, tokens, ntokens, &mf, too_many_flags, bad_flags))
         return;
@@ -481,11 +484,14 @@ static void process_md(struct cmd *c, struct token *tokens, size_t ntokens)
         code = "HD";
     } else {
         STATS_INCR(c->stats, delete_hits);
+        deleted = it->nbytes - 1; /* the value's length + 1: never 0 */
         do_store_delete(sh, it);
         cmd_note_write(c, tokens[1].value, tokens[1].length);
         code = "HD";
     }
     store_unlock(sh);
+    if (deleted != 0)
+        cmd_log_delete(c, tokens[1].value, tokens[1].length, "md", deleted - 1);
     if (code[0] == 'H' && c->noreply) {
         c->out->len = start;
     } else {

@@ -1,6 +1,9 @@
 /* cmd_stats: the `stats` command family, with memcached's field names. */
 #include "cmd/cmd_internal.h"
+#include "base/connreg.h"
+#include "base/logger.h"
 #include "base/mctime.h"
+#include "base/prefix.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -24,6 +27,29 @@ static uint64_t load(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* Prints each name with the value 0: memcached's counters of mechanisms
+ * meshcached does not have, for dashboards that expect every field. */
+static void zeros(struct buf *o, const char *const *names)
+{
+    for (; *names != NULL; names++)
+        stats_line(o, *names, "0");
+}
+
+static const char *const zero_conn_fields[] = {
+    "response_obj_oom", "response_obj_count", "response_obj_bytes",
+    "read_buf_count",   "read_buf_bytes",     "read_buf_bytes_free",
+    "read_buf_oom",     "reserved_fds",       NULL};
+static const char *const zero_slab_fields[] = {
+    "slab_reassign_rescues",         "slab_reassign_chunk_rescues",
+    "slab_reassign_evictions_nomem", "slab_reassign_inline_reclaim",
+    "slab_reassign_busy_items",      "slab_reassign_busy_deletes",
+    "slab_reassign_running",         "slabs_moved",
+    "lru_crawler_running",           NULL};
+static const char *const zero_lru_fields[] = {
+    "crawler_reclaimed", "crawler_items_checked", "lrutail_reflocked",
+    "moves_to_cold",     "moves_to_warm",         "moves_within_lru",
+    "direct_reclaims",   "lru_bumps_dropped",     NULL};
+
 static void stats_general(struct cmd *c)
 {
     struct server *srv = c->srv;
@@ -31,12 +57,14 @@ static void stats_general(struct cmd *c)
     struct thread_stats t;
     struct store_stats ss;
     struct rusage ru;
+    struct logger_stats ls;
     rel_time_t now = mctime_now();
     unsigned hash_power = 0;
 
     sum_threads(srv, &t);
     store_get_stats(srv->store, &ss);
     getrusage(RUSAGE_SELF, &ru);
+    logger_get_stats(srv->logger, &ls);
     while ((1ULL << hash_power) < ss.hash_buckets)
         hash_power++;
 
@@ -60,23 +88,42 @@ static void stats_general(struct cmd *c)
                (unsigned long long)load(&conn_stats.rejected_connections));
     stats_line(o, "connection_structures", "%llu",
                (unsigned long long)load(&conn_stats.connection_structures));
+    zeros(o, zero_conn_fields);
 #define LINE(name) stats_line(o, #name, "%llu", (unsigned long long)t.name);
     THREAD_STATS_MEMCACHED(LINE)
 #undef LINE
-    stats_line(o, "limit_maxbytes", "%llu", (unsigned long long)srv->settings.maxbytes);
+    stats_line(o, "limit_maxbytes", "%llu",
+               (unsigned long long)store_mem_limit(srv->store));
     stats_line(o, "accepting_conns", "%d", 1);
+    stats_line(o, "listen_disabled_num", "0");
+    stats_line(o, "time_in_listen_disabled_us", "0");
     stats_line(o, "threads", "%d", srv->settings.num_threads);
     stats_line(o, "conn_yields", "%llu", (unsigned long long)t.conn_yields);
     stats_line(o, "hash_power_level", "%u", hash_power);
     stats_line(o, "hash_bytes", "%llu", (unsigned long long)ss.table_bytes);
     stats_line(o, "hash_is_expanding", "%d", ss.hash_expanding > 0);
+    zeros(o, zero_slab_fields);
+    stats_line(o, "lru_crawler_starts", "%llu",
+               (unsigned long long)load(&srv->lru_crawler_starts));
+    stats_line(o, "lru_maintainer_juggles", "0");
+    stats_line(o, "malloc_fails", "0");
+    stats_line(o, "log_worker_dropped", "%llu", (unsigned long long)ls.dropped);
+    stats_line(o, "log_worker_written", "%llu", (unsigned long long)ls.written);
+    stats_line(o, "log_watcher_skipped", "%llu", (unsigned long long)ls.skipped);
+    stats_line(o, "log_watcher_sent", "%llu", (unsigned long long)ls.sent);
+    stats_line(o, "log_watchers", "%llu", (unsigned long long)ls.watchers);
+    stats_line(o, "unexpected_napi_ids", "0");
+    stats_line(o, "round_robin_fallback", "0");
     stats_line(o, "bytes", "%llu", (unsigned long long)ss.bytes);
     stats_line(o, "curr_items", "%llu", (unsigned long long)ss.curr_items);
     stats_line(o, "total_items", "%llu", (unsigned long long)ss.total_items);
+    stats_line(o, "slab_global_page_pool", "0");
     stats_line(o, "expired_unfetched", "%llu", (unsigned long long)ss.expired_unfetched);
     stats_line(o, "evicted_unfetched", "%llu", (unsigned long long)ss.evicted_unfetched);
+    stats_line(o, "evicted_active", "0");
     stats_line(o, "evictions", "%llu", (unsigned long long)ss.evictions);
     stats_line(o, "reclaimed", "%llu", (unsigned long long)ss.reclaimed);
+    zeros(o, zero_lru_fields);
     /* meshcached's own */
     stats_line(o, "memory_used", "%llu", (unsigned long long)ss.mem_used);
     stats_line(o, "outofmemory", "%llu", (unsigned long long)ss.outofmemory);
@@ -89,21 +136,40 @@ static void stats_settings(struct cmd *c)
     const struct settings *s = &c->srv->settings;
     struct buf *o = c->out;
 
-    stats_line(o, "maxbytes", "%llu", (unsigned long long)s->maxbytes);
+    stats_line(o, "maxbytes", "%llu", (unsigned long long)store_mem_limit(c->srv->store));
     stats_line(o, "maxconns", "%d", s->maxconns);
     stats_line(o, "tcpport", "%d", s->port);
     stats_line(o, "udpport", "%d", 0);
     stats_line(o, "inter", "%s", s->listen_addr);
     stats_line(o, "verbosity", "%d", __atomic_load_n(&c->srv->verbose, __ATOMIC_RELAXED));
+    stats_line(o, "oldest", "0");
     stats_line(o, "evictions", "%s", s->evict_to_free ? "on" : "off");
+    stats_line(o, "domain_socket", "NULL");
+    stats_line(o, "umask", "700");
+    stats_line(o, "shutdown_command", "%s", s->shutdown_command ? "yes" : "no");
     stats_line(o, "num_threads", "%d", s->num_threads);
+    stats_line(o, "stat_key_prefix", "%c", s->prefix_delimiter);
+    stats_line(o, "detail_enabled", "%s", prefix_enabled(c->srv->prefix) ? "yes" : "no");
     stats_line(o, "reqs_per_event", "%d", s->reqs_per_event);
     stats_line(o, "cas_enabled", "%s", s->use_cas ? "yes" : "no");
     stats_line(o, "tcp_backlog", "%d", s->backlog);
-    stats_line(o, "binding_protocol", "%s", "ascii");
+    stats_line(o, "binding_protocol", "%s",
+               s->protocol_auto ? "auto-negotiate" : "ascii");
+    stats_line(o, "auth_enabled_sasl", "no");
+    stats_line(o, "auth_enabled_ascii", "no");
     stats_line(o, "item_size_max", "%u", s->item_size_max);
+    stats_line(o, "lru_crawler", "%s",
+               __atomic_load_n(&c->srv->lru_crawler, __ATOMIC_RELAXED) ? "yes" : "no");
+    stats_line(o, "lru_crawler_sleep", "%u",
+               __atomic_load_n(&c->srv->lru_crawler_sleep, __ATOMIC_RELAXED));
+    stats_line(o, "lru_crawler_tocrawl", "%u",
+               __atomic_load_n(&c->srv->lru_crawler_tocrawl, __ATOMIC_RELAXED));
+    stats_line(o, "flush_enabled", "%s", s->flush_enabled ? "yes" : "no");
+    stats_line(o, "dump_enabled", "%s", s->dump_enabled ? "yes" : "no");
+    stats_line(o, "hash_algorithm", "murmur3");
     stats_line(o, "idle_timeout", "%u", s->idle_timeout);
-    stats_line(o, "flush_enabled", "%s", "yes");
+    stats_line(o, "watcher_logbuf_size", "%u", LOGGER_QUEUE_MAX);
+    stats_line(o, "ssl_enabled", "no");
 }
 
 /* There are no slab classes here: one class (1) holds every item. */
@@ -172,11 +238,12 @@ static void stats_reset(struct cmd *c)
     for (int i = 0; i < c->srv->nworkers; i++)
         stats_reset_thread(c->srv->thread_stats[i]);
     store_reset_stats(c->srv->store);
+    prefix_clear(c->srv->prefix);
     __atomic_store_n(&conn_stats.total_connections, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&conn_stats.rejected_connections, 0, __ATOMIC_RELAXED);
 }
 
-void cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
+enum cmd_next cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
 {
     const char *sub = tokens[1].value;
 
@@ -185,19 +252,12 @@ void cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
     } else if (strcmp(sub, "reset") == 0) {
         stats_reset(c);
         cmd_reply(c, "RESET");
-        return;
+        return CMD_NEXT_LINE;
     } else if (strcmp(sub, "detail") == 0) {
-        /* per-prefix stats are not kept; answer as memcached does */
-        const char *arg = ntokens >= 4 ? tokens[2].value : "";
-        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0)
-            cmd_reply(c, "OK");
-        else if (strcmp(arg, "dump") == 0)
-            buf_append(c->out, "END\r\n", 5);
-        else
-            cmd_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
-        return;
+        cmd_stats_detail(c, tokens, ntokens);
+        return CMD_NEXT_LINE;
     } else if (strcmp(sub, "cachedump") == 0) {
-        /* no slab classes to dump */
+        return cmd_stats_cachedump(c, tokens, ntokens);
     } else if (strcmp(sub, "settings") == 0) {
         stats_settings(c);
     } else if (strcmp(sub, "items") == 0) {
@@ -209,10 +269,11 @@ void cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
     } else if (strcmp(sub, "cluster") == 0) {
         stats_cluster(c);
     } else if (strcmp(sub, "conns") == 0) {
-        /* nothing to report per connection yet */
+        connreg_dump(c->out, mctime_now());
     } else {
         cmd_reply(c, "ERROR");
-        return;
+        return CMD_NEXT_LINE;
     }
     buf_append(c->out, "END\r\n", 5);
+    return CMD_NEXT_LINE;
 }

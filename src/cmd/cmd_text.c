@@ -4,6 +4,7 @@
  */
 #include "cmd/cmd_internal.h"
 #include "base/mctime.h"
+#include "base/prefix.h"
 #include "base/util.h"
 #include "proto/peerauth.h"
 
@@ -68,6 +69,7 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return CMD_NEXT_LINE;
     }
+    prefix_record(c->srv->prefix, key, nkey, PREFIX_SET, false);
     if (!util_parse_u32_trunc(tokens[2].value, tokens[2].length, &flags) ||
         !util_parse_i32_trunc(tokens[3].value, tokens[3].length, &exptime) ||
         !util_parse_i32_trunc(tokens[4].value, tokens[4].length, &vlen)) {
@@ -152,13 +154,16 @@ static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas
     enum store_miss why;
     struct item *it = do_store_find(sh, key, nkey, hv, &why);
 
+    prefix_record(c->srv->prefix, key, nkey, PREFIX_GET, it != NULL);
     if (it != NULL) {
+        uint32_t nvalue = it->nbytes - 2;
         if (touch)
             do_store_set_exptime(sh, it, exptime);
         it->iflags |= ITEM_FETCHED;
         do_store_bump(sh, it);
         append_value(c, it, return_cas);
         store_unlock(sh);
+        cmd_log_fetch(c, key, nkey, true, nvalue);
         if (touch) {
             STATS_INCR(c->stats, cmd_touch);
             STATS_INCR(c->stats, touch_hits);
@@ -169,6 +174,7 @@ static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas
         return;
     }
     store_unlock(sh);
+    cmd_log_fetch(c, key, nkey, false, 0);
     cmd_count_miss(c, why);
     if (touch) {
         STATS_INCR(c->stats, cmd_touch);
@@ -343,7 +349,7 @@ static void process_delete(struct cmd *c, struct token *tokens, size_t ntokens)
     size_t nkey = tokens[1].length;
     struct store_shard *sh;
     struct item *it;
-    uint32_t hv;
+    uint32_t hv, nvalue = 0;
 
     if (ntokens > 3) {
         /* memcached still accepts the long-gone "delete <key> 0" form */
@@ -361,12 +367,14 @@ static void process_delete(struct cmd *c, struct token *tokens, size_t ntokens)
         cmd_reply(c, "CLIENT_ERROR bad command line format");
         return;
     }
+    prefix_record(c->srv->prefix, key, nkey, PREFIX_DEL, false);
     hv = store_hash(key, nkey);
     sh = store_lock(c->srv->store, hv);
     it = do_store_find(sh, key, nkey, hv, NULL);
     /* with tombstones, even a miss here is written down and replicated: a
      * replica may still hold the key (evicted here) */
     if (it != NULL) {
+        nvalue = it->nbytes - 2;
         do_store_delete(sh, it); /* frees it: only its NULLness is used below */
         cmd_note_write(c, key, nkey);
     } else if (do_store_delete_absent(sh, key, nkey, hv) != 0) {
@@ -374,6 +382,7 @@ static void process_delete(struct cmd *c, struct token *tokens, size_t ntokens)
     }
     store_unlock(sh);
     if (it != NULL) {
+        cmd_log_delete(c, key, nkey, "delete", nvalue);
         STATS_INCR(c->stats, delete_hits);
         cmd_reply(c, "DELETED");
     } else {
@@ -388,6 +397,10 @@ static void process_flush_all(struct cmd *c, struct token *tokens, size_t ntoken
 
     c->noreply = proto_noreply(tokens, ntokens);
     STATS_INCR(c->stats, cmd_flush);
+    if (!c->srv->settings.flush_enabled) {
+        cmd_reply(c, "CLIENT_ERROR flush_all not allowed");
+        return;
+    }
     if (ntokens != (c->noreply ? 3u : 2u) &&
         !util_parse_i32_trunc(tokens[1].value, tokens[1].length, &delay)) {
         cmd_reply(c, "CLIENT_ERROR invalid exptime argument");
@@ -597,7 +610,7 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         if (want(c, ntokens, 4, 5))
             process_touch(c, tokens, ntokens);
     } else if (is(cmd, "stats")) {
-        cmd_stats(c, tokens, ntokens);
+        return cmd_stats(c, tokens, ntokens);
     } else if (is(cmd, "flush_all")) {
         if (ntokens >= 2 && ntokens <= 4)
             process_flush_all(c, tokens, ntokens);
@@ -615,7 +628,14 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
     } else if (is(cmd, "peer")) {
         process_peer(c, tokens, ntokens);
     } else if (is(cmd, "shutdown")) {
-        cmd_reply(c, "ERROR: shutdown not enabled");
+        return cmd_shutdown(c, tokens, ntokens);
+    } else if (is(cmd, "cache_memlimit")) {
+        if (want(c, ntokens, 3, 4))
+            cmd_memlimit(c, tokens, ntokens);
+    } else if (is(cmd, "lru_crawler")) {
+        return cmd_lru_crawler(c, tokens, ntokens);
+    } else if (is(cmd, "watch")) {
+        return cmd_watch(c, tokens, ntokens);
     } else {
         return unknown(c, tokens, ntokens);
     }
@@ -629,6 +649,20 @@ static const char *const classic_result[] = {
     [STOREOP_NOT_STORED] = "NOT_STORED",
     [STOREOP_EXISTS] = "EXISTS",
     [STOREOP_NOT_FOUND] = "NOT_FOUND",
+};
+
+/* The words of watch's item_store lines. */
+static const char *const store_status[] = {
+    [STOREOP_STORED] = "stored",
+    [STOREOP_NOT_STORED] = "not_stored",
+    [STOREOP_EXISTS] = "exists",
+    [STOREOP_NOT_FOUND] = "not_found",
+};
+
+static const char *const op_name[] = {
+    [STOREOP_SET] = "set",         [STOREOP_ADD] = "add",
+    [STOREOP_REPLACE] = "replace", [STOREOP_APPEND] = "append",
+    [STOREOP_PREPEND] = "prepend", [STOREOP_CAS] = "cas",
 };
 
 void cmd_value_done(struct cmd *c)
@@ -647,6 +681,8 @@ void cmd_value_done(struct cmd *c)
     };
     enum storeop_result res;
     uint64_t cas = 0;
+    rel_time_t exptime;
+    uint32_t nvalue;
 
     c->item = NULL;
     if (c->late) {
@@ -673,7 +709,10 @@ void cmd_value_done(struct cmd *c)
      * free it as soon as the shard is unlocked: keep the key for
      * replication and for an ms that echoes it (k). */
     memcpy(key, item_key(it), nkey);
+    exptime = it->exptime;
+    nvalue = it->nbytes - 2;
     res = storeop_store_item(&env, it, &req, &cas);
+    cmd_log_store(c, key, nkey, store_status[res], op_name[c->op], exptime, nvalue);
     if (res == STOREOP_STORED)
         cmd_note_write(c, key, nkey);
     if (c->meta)

@@ -5,10 +5,13 @@
  */
 #include "net/conn.h"
 #include "base/buf.h"
+#include "base/connreg.h"
 #include "base/inbuf.h"
+#include "base/logger.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "cluster/proxy.h"
+#include "base/mctime.h"
 #include "cmd/cmd.h"
 #include "proto/proto.h"
 #include "store/item.h"
@@ -34,6 +37,8 @@ enum conn_state {
     CONN_VALUE,   /* reading a data block into cmd.item */
     CONN_SWALLOW, /* discarding cmd.swallow bytes */
     CONN_FORWARD, /* buffering a storage command to forward (fwd_need bytes) */
+    CONN_STREAM,  /* sending a key listing, part by part (cmd_stream) */
+    CONN_WATCH,   /* a watcher: sending log lines, ignoring input */
     CONN_CLOSING, /* flush what is queued, then close */
 };
 
@@ -52,13 +57,16 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     /* forwarding (px is NULL on a single node) */
     struct proxy *px;
-    struct fwdreq_queue pq;  /* commands waiting for other members, in order */
-    struct event *wake_ev;   /* run when one of them is complete */
-    struct route_req fwd_rr; /* the route of the last line */
-    uint32_t fwd_owner;      /* CONN_FORWARD: where it goes */
-    uint64_t fwd_need;       /* CONN_FORWARD: line + data bytes */
-    bool held;               /* the next line waits until those are answered */
-    bool prefetched;         /* the held line's key was fetched: run it now */
+    struct fwdreq_queue pq;         /* commands waiting for other members, in order */
+    struct event *wake_ev;          /* run when one of them is complete */
+    struct route_req fwd_rr;        /* the route of the last line */
+    uint32_t fwd_owner;             /* CONN_FORWARD: where it goes */
+    uint64_t fwd_need;              /* CONN_FORWARD: line + data bytes */
+    bool held;                      /* the next line waits until those are answered */
+    bool prefetched;                /* the held line's key was fetched: run it now */
+    struct connreg_entry reg;       /* for stats conns */
+    const char *close_reason;       /* for watch connevents: "normal", "error", ... */
+    struct logger_watcher *watcher; /* CONN_WATCH (woken through wake_ev) */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -70,11 +78,26 @@ static int verbose(const struct conn *c)
     return __atomic_load_n(&c->srv->verbose, __ATOMIC_RELAXED);
 }
 
+/* memcached's name of the connection's state, for stats conns. */
+static const char *state_name(const struct conn *c, short flags)
+{
+    static const char *const names[] = {
+        [CONN_LINE] = "conn_waiting",    [CONN_VALUE] = "conn_nread",
+        [CONN_SWALLOW] = "conn_swallow", [CONN_FORWARD] = "conn_nread",
+        [CONN_STREAM] = "conn_mwrite",   [CONN_WATCH] = "conn_watch",
+        [CONN_CLOSING] = "conn_closing",
+    };
+
+    return flags == EV_WRITE && c->state != CONN_WATCH ? "conn_mwrite" : names[c->state];
+}
+
 static int set_events(struct conn *c, short flags)
 {
     struct timeval tv = {.tv_sec = c->srv->settings.idle_timeout};
-    bool timeout = (flags & EV_READ) && c->srv->settings.idle_timeout > 0;
+    bool timeout = (flags & EV_READ) && c->srv->settings.idle_timeout > 0 &&
+                   c->state != CONN_WATCH; /* watchers only listen */
 
+    connreg_set_state(&c->reg, state_name(c, flags));
     if (c->ev_flags == flags)
         return 0;
     event_del(c->ev);
@@ -90,6 +113,27 @@ static int set_events(struct conn *c, short flags)
 }
 
 static void conn_ready(void *arg);
+
+/* A connevents line: "type=conn_new rip=<ip> rport=<port> transport=tcp
+ * cfd=<fd>", with "reason=<why>" before cfd for conn_close. */
+static void log_conn(const struct conn *c, const char *type, const char *reason)
+{
+    struct logger *lg = c->srv->logger;
+    const char *addr = c->reg.addr + 4, *colon = strrchr(addr, ':');
+    int nip;
+
+    if (!logger_wants(lg, LOGGER_CONNEVENTS) || colon == NULL)
+        return;
+    nip = (int)(colon - addr);
+    if (addr[0] == '[') { /* "[v6]:port": the address without brackets */
+        addr++;
+        nip -= 2;
+    }
+    logger_log(lg, LOGGER_CONNEVENTS,
+               "type=%s rip=%.*s rport=%s transport=tcp%s%s cfd=%d", type, nip, addr,
+               colon + 1, reason != NULL ? " reason=" : "", reason != NULL ? reason : "",
+               c->fd);
+}
 
 int conn_new(struct conn_list *home, int fd)
 {
@@ -109,9 +153,15 @@ int conn_new(struct conn_list *home, int fd)
     buf_init(&c->out);
     fwdreq_queue_init(&c->pq, &c->out, conn_ready, c);
     cmd_init(&c->cmd, c->srv, c->stats, &c->out);
+    c->cmd.cfd = fd;
+    c->close_reason = "normal";
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (set_events(c, EV_READ) != 0)
+    connreg_add(&c->reg, fd, false, "conn_new_cmd");
+    if (set_events(c, EV_READ) != 0) {
+        connreg_remove(&c->reg);
         goto fail;
+    }
+    log_conn(c, "conn_new", NULL);
     c->next = home->head;
     if (c->next != NULL)
         c->next->prev = c;
@@ -143,6 +193,9 @@ static void conn_free(struct conn *c)
 {
     if (verbose(c) > 1)
         fprintf(stderr, "<%d connection closed.\n", c->fd);
+    log_conn(c, "conn_close", c->close_reason);
+    connreg_remove(&c->reg);
+    logger_unwatch(c->watcher); /* no wake after this: wake_ev may go */
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -164,8 +217,10 @@ static void conn_free(struct conn *c)
 
 void conn_free_all(struct conn_list *home)
 {
-    while (home->head != NULL)
+    while (home->head != NULL) {
+        home->head->close_reason = "shutdown";
         conn_free(home->head);
+    }
 }
 
 /* A line without a newline this long can only be a multi-get (memcached's
@@ -334,6 +389,21 @@ static void conn_value_done(struct conn *c)
     conn_after(c, mark);
 }
 
+/* After "watch": the connection only receives log lines from now on. The
+ * logger wakes it (from any thread) as forwarded replies do: conn_ready()
+ * activates wake_ev. */
+static void conn_watch(struct conn *c)
+{
+    if (conn_can_wait(c))
+        c->watcher = logger_watch(c->srv->logger, c->cmd.watch_mask, conn_ready, c);
+    if (c->watcher == NULL) {
+        buf_append_str(&c->out, "SERVER_ERROR out of memory\r\n");
+        c->state = CONN_CLOSING;
+        return;
+    }
+    c->state = CONN_WATCH;
+}
+
 /* Handles one unit of buffered input. Returns 1 when it did something,
  * 0 when more input is needed. */
 static int conn_step(struct conn *c)
@@ -373,9 +443,17 @@ static int conn_step(struct conn *c)
         }
         c->in.start += (size_t)(nl - line) + 1;
         mark = c->cmd.out->len;
+        connreg_set_state(&c->reg, "conn_parse_cmd");
+        connreg_touch(&c->reg, mctime_now());
         switch (cmd_process_line(&c->cmd, line, len)) {
         case CMD_NEXT_LINE:
             conn_after(c, mark);
+            break;
+        case CMD_STREAM:
+            c->state = CONN_STREAM;
+            break;
+        case CMD_WATCH:
+            conn_watch(c);
             break;
         case CMD_READ_VALUE:
             c->state = CONN_VALUE;
@@ -419,6 +497,15 @@ static int conn_step(struct conn *c)
         c->in.start += (size_t)c->fwd_need;
         c->state = CONN_LINE;
         return 1;
+    case CONN_STREAM:
+        /* one part per step: the loop above sends what piles up */
+        if (cmd_stream(&c->cmd))
+            c->state = CONN_LINE;
+        return 1;
+    case CONN_WATCH:
+        c->in.start = c->in.end; /* a watcher's input is ignored */
+        logger_take(c->watcher, &c->out);
+        return 0;
     case CONN_CLOSING:
         break;
     }
@@ -517,6 +604,8 @@ static void conn_run(struct conn *c, bool more)
             conn_drain(c);
         f = conn_flush(c);
         if (f < 0 || (f > 0 && c->state == CONN_CLOSING && fwdreq_queue_empty(&c->pq))) {
+            if (f < 0)
+                c->close_reason = "error";
             conn_free(c);
             return;
         }
@@ -557,6 +646,8 @@ static void conn_run(struct conn *c, bool more)
             continue;
         }
         if (n <= 0) {
+            if (n < 0)
+                c->close_reason = "error";
             conn_free(c);
             return;
         }
@@ -571,6 +662,8 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
     if ((what & EV_TIMEOUT) && !(what & (EV_READ | EV_WRITE))) {
         if (verbose(c) > 0)
             fprintf(stderr, "<%d idle timeout, closing\n", c->fd);
+        STATS_INCR(c->stats, idle_kicks);
+        c->close_reason = "idle_timeout";
         conn_free(c);
         return;
     }

@@ -1,5 +1,6 @@
 /* listener: non-blocking accept, with a pause when out of descriptors. */
 #include "net/listener.h"
+#include "base/connreg.h"
 #include "net/worker.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@ struct listener {
     int nfds;
     int fds[MAX_LISTEN];
     struct event *evs[MAX_LISTEN];
+    struct connreg_entry reg[MAX_LISTEN]; /* for stats conns */
     struct event *resume; /* re-enables accepting after EMFILE */
 };
 
@@ -140,6 +142,7 @@ static int bind_one(struct listener *l, char *spec)
             freeaddrinfo(res);
             return -1;
         }
+        connreg_add(&l->reg[l->nfds], fd, true, "conn_listening");
         l->nfds++;
         bound++;
     }
@@ -178,6 +181,7 @@ void listener_close(struct listener *l)
     if (l == NULL)
         return;
     for (int i = 0; i < l->nfds; i++) {
+        connreg_remove(&l->reg[i]);
         event_free(l->evs[i]);
         close(l->fds[i]);
     }

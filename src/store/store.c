@@ -3,6 +3,8 @@
  * per shard, and a single atomic byte counter that enforces the memory limit.
  */
 #include "store/store_internal.h"
+#include "base/logger.h"
+#include "base/util.h"
 #include "base/version.h"
 
 #include <errno.h>
@@ -38,7 +40,7 @@ static bool mem_try_add(struct store *st, uint64_t n)
     uint64_t used = __atomic_load_n(&st->mem_used, __ATOMIC_RELAXED);
 
     do {
-        if (used + n > st->cfg.maxbytes)
+        if (used + n > __atomic_load_n(&st->cfg.maxbytes, __ATOMIC_RELAXED))
             return false;
     } while (!__atomic_compare_exchange_n(&st->mem_used, &used, used + n, true,
                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED));
@@ -223,6 +225,21 @@ static bool spared(const struct item *it, const struct spare *sp)
            memcmp(item_key((struct item *)it), sp->key, sp->nkey) == 0;
 }
 
+/* Tells watchers of an eviction, in memcached's words. */
+static void log_eviction(struct store *st, struct item *it, rel_time_t now)
+{
+    char key[3 * KEY_MAX_LENGTH + 1];
+
+    if (!logger_wants(st->cfg.logger, LOGGER_EVICTIONS))
+        return;
+    key[util_uri_encode(item_key(it), it->nkey, key)] = '\0';
+    logger_log(st->cfg.logger, LOGGER_EVICTIONS,
+               "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=1 size=%u", key,
+               (it->iflags & ITEM_FETCHED) ? "yes" : "no",
+               it->exptime == 0 ? -1LL : (long long)it->exptime - (long long)now,
+               (int)(now - it->time), it->nbytes - 2);
+}
+
 /* In a locked shard: reclaims an expired or flushed item near the LRU tail
  * if there is one, else evicts the tail; when the tail is spared, the item
  * before it, if that was used no later than `newest` (the oldest tail of the
@@ -248,6 +265,7 @@ static bool free_from(struct store *st, struct store_shard *sh, const struct spa
     if (victim == NULL)
         return false;
     sh->evictions++;
+    log_eviction(st, victim, now);
     if (victim->exptime != 0)
         sh->evicted_nonzero++;
     if (!(victim->iflags & ITEM_FETCHED))
@@ -759,13 +777,26 @@ void store_flush(struct store *st, int64_t delay)
 uint64_t store_mem_free(const struct store *st)
 {
     uint64_t used = __atomic_load_n(&st->mem_used, __ATOMIC_RELAXED);
+    uint64_t limit = store_mem_limit(st);
 
-    return used < st->cfg.maxbytes ? st->cfg.maxbytes - used : 0;
+    return used < limit ? limit - used : 0;
 }
 
 uint64_t store_mem_limit(const struct store *st)
 {
-    return st->cfg.maxbytes;
+    return __atomic_load_n(&st->cfg.maxbytes, __ATOMIC_RELAXED);
+}
+
+int store_set_mem_limit(struct store *st, uint64_t bytes)
+{
+    __atomic_store_n(&st->cfg.maxbytes, bytes, __ATOMIC_RELAXED);
+    /* Evict now rather than on the next store, which would otherwise pay
+     * for the whole difference; the shards are locked one at a time. */
+    while (__atomic_load_n(&st->mem_used, __ATOMIC_RELAXED) > bytes) {
+        if (!st->cfg.evict_to_free || !evict_one(st, NULL, NULL, 0))
+            return -1;
+    }
+    return 0;
 }
 
 void store_get_stats(struct store *st, struct store_stats *out)

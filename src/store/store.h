@@ -28,6 +28,8 @@
 #include "base/buf.h"
 #include "store/item.h"
 
+struct logger;
+
 #define STORE_SHARD_BITS 8
 #define STORE_SHARDS     (1u << STORE_SHARD_BITS)
 
@@ -35,7 +37,8 @@ struct store;
 struct store_shard;
 
 struct store_config {
-    uint64_t maxbytes;      /* hard limit for items and tables */
+    uint64_t maxbytes;      /* hard limit for items and tables; atomic, see
+                             * store_set_mem_limit() */
     uint32_t item_size_max; /* largest value (without "\r\n") accepted */
     bool evict_to_free;     /* false: fail allocations when full (-M) */
     /* replication (a cluster with copies on several nodes) */
@@ -43,6 +46,7 @@ struct store_config {
     uint32_t version_tag;   /* with hlc: this node's tag (version_tag()) */
     bool tombstones;        /* deletes leave tombstones */
     uint32_t tombstone_ttl; /* seconds a tombstone is kept */
+    struct logger *logger;  /* told of evictions (watch evictions); may be NULL */
 };
 
 /* Why store_alloc() failed. */
@@ -282,8 +286,19 @@ size_t store_scan_shard(struct store *st, uint32_t shard,
  * no lock: one atomic load. */
 uint64_t store_mem_free(const struct store *st);
 
-/* The memory limit (-m), in bytes. */
+/* The memory limit (-m, or the last store_set_mem_limit()), in bytes. Any
+ * thread, no lock. */
 uint64_t store_mem_limit(const struct store *st);
+
+/*
+ * Changes the memory limit (cache_memlimit) at runtime; any thread, no lock
+ * held. When more than bytes is in use, evicts least recently used items
+ * (one shard lock at a time) until it fits. Returns 0 when the store is
+ * within the new limit, -1 when it is still over it (evictions are off
+ * with -M, or nothing is left to evict): the limit holds anyway, and new
+ * items are refused until enough is freed.
+ */
+int store_set_mem_limit(struct store *st, uint64_t bytes);
 
 /* Sums the counters of every shard. */
 void store_get_stats(struct store *st, struct store_stats *out);

@@ -170,12 +170,21 @@ LONG_RE = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 def parse_help(text):
     """Returns a list of items {short, long, arg, text, sub} where sub holds
     the -o sub-items {name, text}; short is None for a long-only option
-    (indented to the long options' column). A heading such as "Cluster:"
+    (indented to the long options' column), long is None for a short-only
+    one ("-D <char>", as memcached has it). A heading such as "Cluster:"
     ends the item before it."""
     items, cur, sub = [], None, None
     for line in text.split("\n"):
         m = (re.match(r"^(-[A-Za-z0-9]), (--[a-z][a-z0-9-]*)(\S*)\s*(.*)$", line)
              or re.match(r"^ {4}()(--[a-z][a-z0-9-]*)(\S*)\s*(.*)$", line))
+        short_only = re.match(r"^(-[A-Za-z0-9]) <([a-z]+)>\s+(.*)$", line)
+        if m is None and short_only:
+            cur = {"short": short_only.group(1), "long": None,
+                   "arg": "=<%s>" % short_only.group(2), "text": short_only.group(3),
+                   "sub": []}
+            items.append(cur)
+            sub = None
+            continue
         if m:
             cur = {"short": m.group(1) or None, "long": m.group(2), "arg": m.group(3),
                    "text": m.group(4), "sub": []}
@@ -233,10 +242,13 @@ def check_options(help_out, man):
     for it in items:
         names = ", ".join(o for o in (it["short"], it["long"]) if o)
         help_opts.update(o for o in (it["short"], it["long"]) if o)
-        e2 = man_opts.get(it["long"])
+        e2 = man_opts.get(it["long"] or it["short"])
         e1 = man_opts.get(it["short"]) if it["short"] else e2
         if e1 is None or e2 is None:
             fail("%s is in --help but not in the man page OPTIONS" % names)
+            continue
+        if it["long"] is None and LONG_RE.search(e1["tag"]):
+            fail("%s is short-only in --help, the man page gives it a long form" % it["short"])
             continue
         if e1 is not e2:
             fail("%s and %s are separate entries in the man page" % (it["short"], it["long"]))
@@ -246,12 +258,14 @@ def check_options(help_out, man):
             continue
         ok("%s documented" % names)
         help_arg = it["arg"].startswith("=")
-        man_arg = re.search(re.escape(it["long"]) + r"=\w", e1["tag"]) is not None
+        name = it["long"] or it["short"]
+        man_arg = re.search(re.escape(name) + (r"=\w" if it["long"] else r" \w"),
+                            e1["tag"]) is not None
         if help_arg != man_arg:
             fail("%s: --help says %s, the man page says %s" % (
-                it["long"], "it takes a value" if help_arg else "it takes no value",
+                name, "it takes a value" if help_arg else "it takes no value",
                 "it takes a value" if man_arg else "it takes no value"))
-        check_limits(it["long"], it["text"], e1["body"])
+        check_limits(name, it["text"], e1["body"])
         for sub in it["sub"]:
             if sub["name"] == "memcached-only":
                 continue
@@ -364,6 +378,7 @@ INVALID = [
     ["-o", "ae_bytes_per_sec=4095"], ["-o", "ae_bytes_per_sec=1073741825"],
     ["-o", "ae_bytes_per_sec=fast"], ["-o", "handoff=2"], ["-o", "handoff=yes"],
     ["-o", "handoff_timeout_ms=3600001"], ["-o", "handoff_timeout_ms=-1"],
+    ["-B", "binary"], ["-B", "foo"], ["--protocol=binary"], ["-D", ""], ["-A", "x"],
 ]
 
 # Boundary values the man page states as valid; -V makes each exit at once
@@ -390,6 +405,9 @@ VALID = [
     ["-o", "ae_interval_ms=3600000"], ["-o", "ae_bytes_per_sec=4096"],
     ["-o", "ae_bytes_per_sec=1073741824"], ["-o", "handoff=0"], ["-o", "handoff=1"],
     ["-o", "handoff_timeout_ms=0"], ["-o", "handoff_timeout_ms=3600000"],
+    ["-B", "ascii"], ["-B", "auto"], ["--protocol=auto"], ["-A"], ["--enable-shutdown"],
+    ["-F"], ["--disable-flush-all"], ["-W"], ["--disable-watch"], ["-X"],
+    ["--disable-dumping"], ["-D", "/"], ["-D", "ab"],
 ]
 
 

@@ -396,6 +396,50 @@ START_TEST(test_store_without_eviction_fails_allocation_when_full)
 }
 END_TEST
 
+START_TEST(test_store_lowering_the_limit_evicts_down_to_it_oldest_first)
+{
+    char key[KEYLEN];
+    struct store_stats s;
+    int n = 0;
+
+    make_store(4 * 1024 * 1024, 64 * 1024, true);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof(key), "lim-%d", i);
+        REQUIRE(put(key, 1000), "put %s", key);
+    }
+    ck_assert_int_eq(store_set_mem_limit(st, 1024 * 1024), 0);
+    s = stats();
+    ck_assert_uint_le(s.mem_used, 1024 * 1024);
+    ck_assert_uint_eq(store_mem_limit(st), 1024 * 1024);
+    ck_assert_uint_gt(s.evictions, 0);
+    ck_assert(has("lim-1999"));
+    ck_assert(!has("lim-0"));
+    /* raising it again makes room without evicting anything */
+    ck_assert_int_eq(store_set_mem_limit(st, 8 * 1024 * 1024), 0);
+    for (int i = 0; i < 4000; i++) {
+        snprintf(key, sizeof(key), "more-%d", i);
+        n += put(key, 1000);
+    }
+    ck_assert_int_eq(n, 4000);
+    ck_assert_uint_eq(stats().evictions, s.evictions);
+}
+END_TEST
+
+START_TEST(test_store_lowering_the_limit_without_eviction_refuses_new_items)
+{
+    enum store_alloc_err err;
+    struct item *it;
+
+    make_store(4 * 1024 * 1024, 64 * 1024, false);
+    ck_assert(put("held", 60000));
+    ck_assert_int_eq(store_set_mem_limit(st, 64 * 1024), -1);
+    ck_assert(has("held")); /* -M: nothing is evicted */
+    it = alloc_item("new", 100, 0, &err);
+    ck_assert_ptr_null(it);
+    ck_assert_int_eq(err, STORE_ALLOC_NOMEM);
+}
+END_TEST
+
 /* ---- accounting ---- */
 
 START_TEST(test_store_accounting_returns_to_baseline_after_overwrite_delete_and_expiry)
@@ -759,6 +803,12 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_store_flush_hides_items_stored_before_it_but_not_after);
     tcase_add_test(tc, test_store_flush_with_a_future_deadline_hides_nothing_yet);
     tcase_add_test(tc, test_store_sampler_reclaims_flushed_items);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("memlimit");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_store_lowering_the_limit_evicts_down_to_it_oldest_first);
+    tcase_add_test(tc, test_store_lowering_the_limit_without_eviction_refuses_new_items);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("growth");
