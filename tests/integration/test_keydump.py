@@ -76,8 +76,11 @@ def test_crawler_commands_answer_as_memcached():
             b"lru_crawler metadump\r\n", b"lru_crawler metadump 99\r\n",
             b"lru_crawler metadump 0\r\n", b"lru_crawler metadump 1,99\r\n",
             b"lru_crawler metadump x\r\n", b"lru_crawler metadump all x\r\n",
+            # one crawl only: memcached answers BUSY to a second one while its
+            # crawler thread still runs the first, which on a loaded machine
+            # it may
             b"lru_crawler enable\r\n", b"lru_crawler crawl all\r\n",
-            b"lru_crawler crawl 1\r\n", b"lru_crawler crawl 99\r\n", b"lru_crawler crawl\r\n",
+            b"lru_crawler crawl 99\r\n", b"lru_crawler crawl\r\n",
             b"lru_crawler crawl all x\r\n", b"lru_crawler sleep 50\r\n",
             b"lru_crawler sleep 1000001\r\n", b"lru_crawler sleep x\r\n",
             b"lru_crawler tocrawl 10\r\n", b"lru_crawler tocrawl x\r\n",
