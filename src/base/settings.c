@@ -36,14 +36,14 @@
 
 /* anti-entropy: one exchange with one co-owner per interval, and the bytes
  * a node's exchanges may move per second on average */
-#define DEFAULT_AE_INTERVAL_MS   1000
-#define MIN_AE_INTERVAL_MS       10
-#define MAX_AE_INTERVAL_MS       3600000
-#define DEFAULT_AE_BYTES_PER_SEC (8u * 1024 * 1024)
-#define MIN_AE_BYTES_PER_SEC     4096
+#define DEFAULT_AE_INTERVAL_MS     1000
+#define MIN_AE_INTERVAL_MS         10
+#define MAX_AE_INTERVAL_MS         3600000
+#define DEFAULT_AE_BYTES_PER_SEC   (8u * 1024 * 1024)
+#define MIN_AE_BYTES_PER_SEC       4096
 #define DEFAULT_HANDOFF_TIMEOUT_MS 30000
 #define MAX_HANDOFF_TIMEOUT_MS     3600000
-#define MAX_AE_BYTES_PER_SEC     (1024u * 1024 * 1024)
+#define MAX_AE_BYTES_PER_SEC       (1024u * 1024 * 1024)
 
 /* Without --cluster-port, gossip listens this far above -p. */
 #define CLUSTER_PORT_OFFSET 1000
@@ -764,8 +764,8 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
 
     opterr = 0;
     optind = 0; /* 0, not 1: glibc then also forgets a half-read "-hd" cluster */
-    while ((c = getopt_long(argc, argv, ":p:l:U:b:m:Mc:t:I:CR:vdP:u:o:B:AFWXD:hV", longopts,
-                            NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:l:U:b:m:Mc:t:I:CR:vdP:u:o:B:AFWXD:hV",
+                            longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (!parse_int_range(optarg, 1, 65535, &s->port))

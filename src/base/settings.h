@@ -68,19 +68,19 @@ struct settings {
     uint32_t gossip_interval_ms; /* -o gossip_interval_ms: protocol period */
     /* replication; the flags are accepted on a single node too, where they
      * have no effect */
-    unsigned replicas;         /* --replicas: owners (copies) of every key, N */
-    unsigned write_quorum;     /* --write-quorum: owners that store a write before
-                                * the client's reply, W <= N */
-    unsigned read_quorum;      /* --read-quorum: owners a read consults, R <= N */
-    uint32_t tombstone_ttl;    /* -o tombstone_ttl: seconds a delete's tombstone
-                                * is kept */
-    double read_repair_chance; /* -o read_repair_chance: with R = 1, fraction of
-                                * reads that check the other owners, 0..1 */
-    uint32_t hints_max;        /* -o hints_max: writes kept per node for down
-                                * owners (hinted handoff), 0 = none */
-    uint32_t ae_interval_ms;   /* -o ae_interval_ms: anti-entropy exchanges,
-                                * one per interval, 0 = none */
-    uint32_t ae_bytes_per_sec; /* -o ae_bytes_per_sec: their average bandwidth */
+    unsigned replicas;           /* --replicas: owners (copies) of every key, N */
+    unsigned write_quorum;       /* --write-quorum: owners that store a write before
+                                  * the client's reply, W <= N */
+    unsigned read_quorum;        /* --read-quorum: owners a read consults, R <= N */
+    uint32_t tombstone_ttl;      /* -o tombstone_ttl: seconds a delete's tombstone
+                                  * is kept */
+    double read_repair_chance;   /* -o read_repair_chance: with R = 1, fraction of
+                                  * reads that check the other owners, 0..1 */
+    uint32_t hints_max;          /* -o hints_max: writes kept per node for down
+                                  * owners (hinted handoff), 0 = none */
+    uint32_t ae_interval_ms;     /* -o ae_interval_ms: anti-entropy exchanges,
+                                  * one per interval, 0 = none */
+    uint32_t ae_bytes_per_sec;   /* -o ae_bytes_per_sec: their average bandwidth */
     bool handoff;                /* -o handoff: move items to their new owners */
     uint32_t handoff_timeout_ms; /* -o handoff_timeout_ms: leaving, at most this
                                   * long handing items off, 0 = not at all */

@@ -165,8 +165,8 @@ int util_format_hostport(char *buf, size_t cap, const char *host, int port)
 
 static bool uri_unreserved(unsigned char ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '.' || ch == '_' || ch == '~';
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
 }
 
 size_t util_uri_encode(const char *src, size_t n, char *dst)

@@ -336,8 +336,8 @@ static void answer_busy(struct ae *ae, struct transport_served *s, const char *m
     struct aemsg_writer w;
     size_t n = 0;
 
-    if (aemsg_read_header(&r, msg, len, &h) == 0 && h.type < sizeof(ack) / sizeof(ack[0]) &&
-        ack[h.type] != 0 &&
+    if (aemsg_read_header(&r, msg, len, &h) == 0 &&
+        h.type < sizeof(ack) / sizeof(ack[0]) && ack[h.type] != 0 &&
         aemsg_begin(&w, out, sizeof(out), ack[h.type], ae->self, ae_layout(ae)) == 0 &&
         aemsg_set_status(&w, AEMSG_BUSY) == 0)
         n = aemsg_end(&w);
@@ -517,8 +517,7 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
     size_t nkey, done = 0, pushed = 0;
     int rc;
 
-    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_KEYS, ae->self,
-                ae_layout(ae));
+    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_KEYS, ae->self, ae_layout(ae));
     while (done < n) {
         mark = w;
         if (leaf_entries(ae, diff[done], peer) != 0 ||
@@ -585,8 +584,7 @@ static int exchange(struct ae *ae, const char *peer)
     if (t == NULL || !gossip_gaddr(ae->g, peer, gaddr, sizeof(gaddr)))
         return -ENOENT;
     merkle_segments(t, seg);
-    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_ROOTS, ae->self,
-                ae_layout(ae));
+    aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_ROOTS, ae->self, ae_layout(ae));
     aemsg_put_roots(&w, merkle_root(t), seg);
     stats_count(&ae->exchanges, 1);
     rc = ae_ask(ae, gaddr, aemsg_end(&w), &r, &h);
@@ -826,15 +824,18 @@ void ae_stats(struct ae *ae, struct buf *out)
     AE_STAT(bytes_in)
     AE_STAT(errors)
     AE_STAT(dropped)
-    stats_line(out, "handoff_passes", "%llu", (unsigned long long)stats_counted(&ae->ho_passes));
+    stats_line(out, "handoff_passes", "%llu",
+               (unsigned long long)stats_counted(&ae->ho_passes));
     stats_line(out, "handoff_progress", "%u",
                __atomic_load_n(&ae->ho_progress, __ATOMIC_RELAXED));
-    stats_line(out, "handoff_sent", "%llu", (unsigned long long)stats_counted(&ae->ho_sent));
+    stats_line(out, "handoff_sent", "%llu",
+               (unsigned long long)stats_counted(&ae->ho_sent));
     stats_line(out, "handoff_received", "%llu",
                (unsigned long long)stats_counted(&ae->ho_received));
     stats_line(out, "handoff_dropped", "%llu",
                (unsigned long long)stats_counted(&ae->ho_dropped));
-    stats_line(out, "handoff_failed", "%llu", (unsigned long long)stats_counted(&ae->ho_failed));
+    stats_line(out, "handoff_failed", "%llu",
+               (unsigned long long)stats_counted(&ae->ho_failed));
     stats_line(out, "receiving", "%d", ae->cl != NULL && cluster_receiving(ae->cl));
 #undef AE_STAT
 }

@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROUNDS   8  /* passes after one ring change, while they move items */
+#define MAX_ROUNDS   8 /* passes after one ring change, while they move items */
 #define MAX_TARGETS  RING_MAX_HANDOFF /* --replicas at most */
 #define ROUND_GAP_MS 1000
 #define PROBE_MS     300  /* leaving: how long a node may take to say it takes */
@@ -52,9 +52,9 @@ struct ho_entry {
     char key[KEY_MAX_LENGTH];
     uint8_t nkey;
     uint8_t ntargets;
-    bool failed;  /* an owner did not take it: kept here */
-    bool gone;    /* nothing to send any more (expired, deleted here) */
-    bool in_msg;  /* in the message being sent */
+    bool failed; /* an owner did not take it: kept here */
+    bool gone;   /* nothing to send any more (expired, deleted here) */
+    bool in_msg; /* in the message being sent */
     uint64_t version;
     uint32_t target[MAX_TARGETS]; /* ring node indices */
 };
@@ -63,9 +63,9 @@ struct ho_entry {
 struct ho_walk {
     struct ae *ae;
     const struct ring *r;
-    size_t self;   /* this node's index in r */
+    size_t self; /* this node's index in r */
     bool leaving;
-    bool *down;    /* leaving: the ring's down flags, this node's set */
+    bool *down; /* leaving: the ring's down flags, this node's set */
     bool oom;
 };
 
@@ -181,8 +181,8 @@ static void fail_node(struct ae *ae, uint32_t node)
 
 /* Sends what mw holds (nsent states) to node and starts the next message.
  * Returns false when node failed. */
-static bool flush(struct ae *ae, struct aemsg_writer *mw, const char *gaddr, uint32_t node,
-                  size_t *nsent)
+static bool flush(struct ae *ae, struct aemsg_writer *mw, const char *gaddr,
+                  uint32_t node, size_t *nsent)
 {
     if (*nsent > 0)
         send_msg(ae, mw, gaddr, node, *nsent);
@@ -323,7 +323,8 @@ bool ae_handoff_step(struct ae *ae, uint64_t budget)
     do {
         move_shard(ae, &w, ae->ho_shard++);
         __atomic_store_n(&ae->ho_progress, ae->ho_shard, __ATOMIC_RELAXED);
-    } while (ae->ho_shard < STORE_SHARDS && stats_counted(&ae->bytes_out) - start < budget);
+    } while (ae->ho_shard < STORE_SHARDS &&
+             stats_counted(&ae->bytes_out) - start < budget);
     if (ae->ho_shard == STORE_SHARDS) {
         /* nothing left to move: the series ends; else another pass later */
         if (!ae->ho_moved)
@@ -399,13 +400,15 @@ void ae_handoff_leave(struct ae *ae, uint32_t timeout_ms)
     }
     ae->timeout_ms = timeout;
     ae->ho_leaving = false;
-    if (ae_verbose(ae) > 0 || shard < STORE_SHARDS || stats_counted(&ae->ho_failed) > failed)
-        fprintf(stderr,
-                "meshcached: leaving: handed off %llu items in %llu ms (%u of %u shards), "
-                "%llu not taken\n",
-                (unsigned long long)(stats_counted(&ae->ho_sent) - sent),
-                (unsigned long long)(mctime_mono_ms() - t0), shard, STORE_SHARDS,
-                (unsigned long long)(stats_counted(&ae->ho_failed) - failed));
+    if (ae_verbose(ae) > 0 || shard < STORE_SHARDS ||
+        stats_counted(&ae->ho_failed) > failed)
+        fprintf(
+            stderr,
+            "meshcached: leaving: handed off %llu items in %llu ms (%u of %u shards), "
+            "%llu not taken\n",
+            (unsigned long long)(stats_counted(&ae->ho_sent) - sent),
+            (unsigned long long)(mctime_mono_ms() - t0), shard, STORE_SHARDS,
+            (unsigned long long)(stats_counted(&ae->ho_failed) - failed));
     free(w.down);
     ring_release(r);
 }

@@ -85,20 +85,20 @@ struct ae {
     struct entries mine;
     struct entries wanted; /* the keys an answer asked for */
     /* handoff (ae_handoff.c), the thread's own but for the counters */
-    bool handoff;          /* -o handoff */
-    unsigned replicas;     /* --replicas */
-    struct cluster *cl;    /* told of the handoff batches that arrive */
-    uint64_t ho_epoch;     /* the ring epoch of the current pass (0: none yet) */
-    uint32_t ho_shard;     /* the next shard of the pass; STORE_SHARDS: done */
-    unsigned ho_rounds;    /* passes since the ring changed */
-    uint64_t ho_next_ms;   /* mctime_mono_ms() the next pass may start at */
-    bool ho_moved;         /* the pass moved or failed to move something */
-    bool *ho_bad;          /* per ring node: failed in this pass, skipped */
-    bool *ho_ok;           /* leaving: per ring node, answered the probe */
-    bool ho_leaving;       /* the pass is ae_leave()'s */
-    uint64_t ho_deadline;  /* leaving: mctime_mono_ms() it must end by */
+    bool handoff;         /* -o handoff */
+    unsigned replicas;    /* --replicas */
+    struct cluster *cl;   /* told of the handoff batches that arrive */
+    uint64_t ho_epoch;    /* the ring epoch of the current pass (0: none yet) */
+    uint32_t ho_shard;    /* the next shard of the pass; STORE_SHARDS: done */
+    unsigned ho_rounds;   /* passes since the ring changed */
+    uint64_t ho_next_ms;  /* mctime_mono_ms() the next pass may start at */
+    bool ho_moved;        /* the pass moved or failed to move something */
+    bool *ho_bad;         /* per ring node: failed in this pass, skipped */
+    bool *ho_ok;          /* leaving: per ring node, answered the probe */
+    bool ho_leaving;      /* the pass is ae_leave()'s */
+    uint64_t ho_deadline; /* leaving: mctime_mono_ms() it must end by */
     size_t ho_nbad;
-    struct ho_entry *ho;   /* a shard's items to move */
+    struct ho_entry *ho; /* a shard's items to move */
     size_t ho_n, ho_cap;
     uint64_t last_exchange_ms;
     /* counters (atomic) */
@@ -107,7 +107,6 @@ struct ae {
     uint64_t ho_passes, ho_sent, ho_received, ho_dropped, ho_failed;
     uint32_t ho_progress; /* shards done of the current pass (atomic) */
 };
-
 
 int ae_verbose(const struct ae *ae);
 

@@ -48,7 +48,7 @@ struct cluster {
     struct gossip *gossip; /* gossip mode; NULL with static --peers */
     bool ring_dirty;       /* gossip mode: members changed since the last ring */
     struct ring_ref ring;
-    uint64_t epoch; /* of the last ring built (under the lock) */
+    uint64_t epoch;           /* of the last ring built (under the lock) */
     uint64_t receiving_until; /* mctime_mono_ms(); atomic (cluster_receiving()) */
 };
 
@@ -160,9 +160,9 @@ static void receive_until(struct cluster *cl, uint64_t ms)
     uint64_t until = mctime_mono_ms() + ms;
     uint64_t cur = __atomic_load_n(&cl->receiving_until, __ATOMIC_RELAXED);
 
-    while (cur < until && !__atomic_compare_exchange_n(&cl->receiving_until, &cur, until,
-                                                       true, __ATOMIC_RELAXED,
-                                                       __ATOMIC_RELAXED))
+    while (cur < until &&
+           !__atomic_compare_exchange_n(&cl->receiving_until, &cur, until, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         ;
 }
 

@@ -107,8 +107,8 @@ static bool ask(struct fetch_op *op, size_t k)
             return false;
         iov.iov_base = f->enc.data;
         iov.iov_len = f->enc.len;
-        if (peer_request(f->peers, fk->holders[i], &iov, 1, PEER_REPLY_META, on_answer, op,
-                         tag) == 0) {
+        if (peer_request(f->peers, fk->holders[i], &iov, 1, PEER_REPLY_META, on_answer,
+                         op, tag) == 0) {
             op->outstanding++;
             return true;
         }
@@ -220,16 +220,11 @@ size_t fetch_holders(const struct ring *r, uint32_t hv, unsigned replicas, uint3
 }
 
 /* Whether key holds nothing here: neither an item nor a tombstone. */
-static bool missing(struct fetch *f, const char *key, size_t nkey)
+bool fetch_missing(struct fetch *f, const char *key, size_t nkey)
 {
     struct store_state s;
 
     return !store_read_state(f->srv->store, key, nkey, &s, NULL);
-}
-
-bool fetch_missing(struct fetch *f, const char *key, size_t nkey)
-{
-    return missing(f, key, nkey);
 }
 
 bool fetch_dual_wanted(struct fetch *f, const char *line, size_t len,
@@ -239,11 +234,11 @@ bool fetch_dual_wanted(struct fetch *f, const char *line, size_t len,
     const char *key;
 
     if (rr->kind == ROUTE_KEY)
-        return !rr->write && missing(f, rr->key, rr->nkey);
+        return !rr->write && fetch_missing(f, rr->key, rr->nkey);
     if (rr->kind != ROUTE_MULTIGET)
         return false;
     while (route_next_key(line, len, &pos, &key, &nkey))
-        if (missing(f, key, nkey))
+        if (fetch_missing(f, key, nkey))
             return true;
     return false;
 }
@@ -277,10 +272,10 @@ static void dual_key(struct fetch_op *op, const char *key, size_t nkey, void *ri
 {
     struct fetch_key *fk = &op->keys[op->nkeys];
 
-    if (!missing(op->f, key, nkey))
+    if (!fetch_missing(op->f, key, nkey))
         return;
-    fk->nholders = fetch_holders(ring, ring_hash(key, nkey), op->f->replicas,
-                                 fk->holders, FETCH_MAX_HOLDERS);
+    fk->nholders = fetch_holders(ring, ring_hash(key, nkey), op->f->replicas, fk->holders,
+                                 FETCH_MAX_HOLDERS);
     if (fk->nholders == 0)
         return;
     fetch_key_init(fk, key, nkey);
@@ -302,7 +297,8 @@ int fetch_dual_keys(struct fetch *f, const char *const *keys, const size_t *nkey
                     size_t n, void (*done)(void *arg, const char *err), void *arg)
 {
     const struct ring *ring = ringview_get(f->view);
-    struct fetch_op *op = fetch_op_new(f, n, NULL, 0, sizeof(struct dual_then), dual_done);
+    struct fetch_op *op =
+        fetch_op_new(f, n, NULL, 0, sizeof(struct dual_then), dual_done);
     struct dual_then *then;
 
     if (op == NULL)

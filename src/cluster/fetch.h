@@ -73,12 +73,12 @@ typedef void (*fetch_done_fn)(struct fetch_op *op);
 struct fetch_op {
     struct fetch *f;
     fetch_done_fn done;
-    struct fwdreq *r;    /* answered by fetch_run(); NULL when the caller's */
-    char *line;          /* the command fetch_run() runs, NUL-ended, or NULL */
-    size_t len;          /* its length */
+    struct fwdreq *r; /* answered by fetch_run(); NULL when the caller's */
+    char *line;       /* the command fetch_run() runs, NUL-ended, or NULL */
+    size_t len;       /* its length */
     unsigned outstanding;
-    void *priv;  /* the caller's priv bytes (fetch_op_new()) */
-    size_t cap;  /* keys[] has room for cap keys */
+    void *priv;   /* the caller's priv bytes (fetch_op_new()) */
+    size_t cap;   /* keys[] has room for cap keys */
     size_t nkeys; /* keys[0..nkeys) are in use */
     struct fetch_key keys[];
 };
@@ -169,10 +169,10 @@ bool fetch_dual_wanted(struct fetch *f, const char *line, size_t len,
  * A dual read: asks every holder (fetch_holders()) of each key of rr that
  * holds nothing here for its state, within -o peer_timeout_ms, or half of
  * it with one copy per key (a forwarder then waits peer_timeout_ms for this
- * node's answer; with copies it waits twice as long), keeps the newest here, then runs the line (copied) into the returned
- * request's reply. Holders that fail or time out are passed over. Counts
- * dual_reads (when any holder was asked) and dual_read_hits (copies kept).
- * NULL when out of memory.
+ * node's answer; with copies it waits twice as long), keeps the newest here, then runs
+ * the line (copied) into the returned request's reply. Holders that fail or time out are
+ * passed over. Counts dual_reads (when any holder was asked) and dual_read_hits (copies
+ * kept). NULL when out of memory.
  */
 struct fwdreq *fetch_dual(struct fetch *f, struct fwdreq_queue *q, const char *line,
                           size_t len, const struct route_req *rr);

@@ -27,6 +27,7 @@
 #define BACKOFF_FIRST 25                  /* ms before the first reconnect */
 #define BACKOFF_MAX   1000                /* ms, the cap */
 #define HELLO_TAG     UINT32_MAX
+#define AUTH_LINE     (9 + 2 * PEERAUTH_MAC + 2) /* "peerauth <hex proof>\r\n" */
 
 enum peer_state {
     PEER_IDLE,       /* no connection */
@@ -62,7 +63,7 @@ struct peer {
      * (0: no hold); our proof goes at out[hold..hold + AUTH_LINE) */
     size_t hold;
     unsigned char cn[PEERAUTH_NONCE]; /* our nonce on this connection */
-    bool dirty;           /* on the set's flush list */
+    bool dirty;                       /* on the set's flush list */
     struct peer *next_dirty;
 };
 
@@ -371,10 +372,12 @@ static int peer_connect(struct peer *p)
         buf_append(&p->out, hex, 2 * PEERAUTH_NONCE);
         buf_append(&p->out, "\r\n", 2);
         p->hold = p->out.len;
-        buf_append(&p->out, "peerauth ", 9);
-        for (size_t i = 0; i < 2 * PEERAUTH_MAC; i++)
-            buf_append(&p->out, "0", 1);
-        buf_append(&p->out, "\r\n", 2);
+        /* "peerauth " and the proof's room, filled by prove() */
+        static const char room[AUTH_LINE + 1] =
+            "peerauth "
+            "0000000000000000000000000000000000000000000000000000000000000000\r\n";
+        _Static_assert(sizeof(room) == AUTH_LINE + 1, "the proof's room");
+        buf_append(&p->out, room, AUTH_LINE);
     }
     if (p->in.data == NULL || p->out.oom ||
         push_pending(p, NULL, NULL, HELLO_TAG, PEER_REPLY_LINE, p->ps->cfg.timeout_ms) !=
@@ -490,7 +493,8 @@ static bool hello_ok(struct peer *p, const char *s, size_t n)
     vnodes = strtoul(sp + 1, &end, 10);
     if (errno != 0 || end == sp + 1 || vnodes > UINT32_MAX)
         return false;
-    if (p->ps->cfg.auth_key != NULL ? *end != ' ' || !prove(p, id, end + 1) : *end != '\0')
+    if (p->ps->cfg.auth_key != NULL ? *end != ' ' || !prove(p, id, end + 1)
+                                    : *end != '\0')
         return false;
     if (p->ps->cfg.hello == NULL)
         return true;

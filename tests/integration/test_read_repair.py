@@ -17,7 +17,6 @@ stopped or killed in a finally; nothing signals a process this test did
 not start.
 """
 
-import contextlib
 import math
 import time
 
@@ -52,17 +51,9 @@ def start(n, w, r, chance=None, threads=2):
     return cl
 
 
-@contextlib.contextmanager
 def running(n, w, r, chance=None):
-    """A formed cluster for a with block; every node must exit cleanly
-    unless the block failed."""
-    cl = start(n, w, r, chance)
-    ok = False
-    try:
-        yield cl
-        ok = True
-    finally:
-        cl.stop(clean=ok)
+    """A formed cluster for a with block (test_replication.stopped_after())."""
+    return tr.stopped_after(start(n, w, r, chance))
 
 
 def repairs(cl, i):

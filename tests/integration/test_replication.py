@@ -69,16 +69,20 @@ def start_cluster(n, w, r, threads=2):
 
 
 @contextlib.contextmanager
-def running(n, w, r, threads=2):
-    """start_cluster() for a with block; every node must exit cleanly
+def stopped_after(cl):
+    """A started cluster for a with block; every node must exit cleanly
     unless the block failed."""
-    cl = start_cluster(n, w, r, threads)
     ok = False
     try:
         yield cl
         ok = True
     finally:
         cl.stop(clean=ok)
+
+
+def running(n, w, r, threads=2):
+    """start_cluster() for a with block (see stopped_after())."""
+    return stopped_after(start_cluster(n, w, r, threads))
 
 
 REPL_COUNTERS = ["ring_down", "repl_writes", "repl_applied", "repl_write_failures",
