@@ -28,6 +28,10 @@
 
 /* The anti-entropy thread's nice value, above the workers' (0). */
 #define AE_NICE 10
+/* Its share of a CPU that the workers keep busy (duty.h). */
+#define AE_BUSY_CPU_PCT 5
+/* The longest rest after one piece of work, well under any peer's wait. */
+#define AE_REST_MAX_MS 250
 
 /* The loop's period while a handoff pass is under way. */
 #define BUSY_WAIT_MS 10
@@ -376,10 +380,58 @@ static void on_request(void *arg, struct transport_served *s, const char *msg, s
     pthread_mutex_unlock(&ae->lock);
 }
 
-/* With the lock held: answers what is queued, dropping the lock for each. */
+/* ---- the thread's share of a busy CPU ---- */
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
+}
+
+static bool ts_passed(const struct timespec *t)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return !ts_before(&now, t);
+}
+
+/* After a piece of work: the rest that keeps the thread's share of a
+ * contended CPU at AE_BUSY_CPU_PCT, added to a rest under way. A leaving
+ * node never rests: its handoff has a deadline. */
+static void rest_after_work(struct ae *ae)
+{
+    uint64_t ns = duty_rest_ns(&ae->duty), ms;
+    struct timespec now;
+
+    if (ns == 0 || ae->ho_leaving)
+        return;
+    ms = ns / 1000000 + 1;
+    if (ms > AE_REST_MAX_MS)
+        ms = AE_REST_MAX_MS;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (!ae->resting || ts_before(&ae->rest_until, &now))
+        ae->rest_until = now;
+    ae->rest_until.tv_sec += (time_t)(ms / 1000);
+    ae->rest_until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ae->rest_until.tv_nsec >= 1000000000) {
+        ae->rest_until.tv_sec++;
+        ae->rest_until.tv_nsec -= 1000000000;
+    }
+    ae->resting = true;
+}
+
+static bool resting(struct ae *ae)
+{
+    if (ae->resting && ts_passed(&ae->rest_until))
+        ae->resting = false;
+    return ae->resting;
+}
+
+/* With the lock held: answers what is queued, dropping the lock for each,
+ * until the thread has to rest. */
 static void serve_queued_locked(struct ae *ae)
 {
-    while (ae->q_head != NULL && !ae->stop) {
+    while (ae->q_head != NULL && !ae->stop && !resting(ae)) {
         struct served *sv = ae->q_head;
         ae->q_head = sv->next;
         if (ae->q_head == NULL)
@@ -388,8 +440,23 @@ static void serve_queued_locked(struct ae *ae)
         pthread_mutex_unlock(&ae->lock);
         serve_one(ae, sv);
         free(sv);
+        rest_after_work(ae);
         pthread_mutex_lock(&ae->lock);
     }
+}
+
+/* With the lock held: waits for news until `until` (NULL: no end), or
+ * until a rest ends while requests wait for it. */
+static void wait_locked(struct ae *ae, const struct timespec *until)
+{
+    const struct timespec *t = until;
+
+    if (ae->q_head != NULL && ae->resting && (t == NULL || ts_before(&ae->rest_until, t)))
+        t = &ae->rest_until;
+    if (t != NULL)
+        pthread_cond_timedwait(&ae->cond, &ae->lock, t);
+    else
+        pthread_cond_wait(&ae->cond, &ae->lock);
 }
 
 /* ---- asking the others ---- */
@@ -420,12 +487,16 @@ static void pace(struct ae *ae, uint64_t bytes)
 {
     struct timespec until;
 
+    rest_after_work(ae); /* the ask, and applying its answer */
     mctime_deadline(&until, bytes * 1000 / ae->bytes_per_sec);
+    if (ae->resting && ts_before(&until, &ae->rest_until))
+        until = ae->rest_until;
     pthread_mutex_lock(&ae->lock);
     while (!ae->stop) {
         serve_queued_locked(ae);
-        if (ae->stop || pthread_cond_timedwait(&ae->cond, &ae->lock, &until) == ETIMEDOUT)
+        if (ae->stop || ts_passed(&until))
             break;
+        wait_locked(ae, &until);
     }
     pthread_mutex_unlock(&ae->lock);
 }
@@ -451,7 +522,7 @@ int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
     while (!ae->answered) {
         serve_queued_locked(ae);
         if (!ae->answered)
-            pthread_cond_wait(&ae->cond, &ae->lock);
+            wait_locked(ae, NULL);
     }
     ae->waiting = false;
     if (rc == 0)
@@ -693,6 +764,7 @@ static void *ae_main(void *arg)
         ae_verbose(ae) > 1)
         fprintf(stderr, "meshcached: anti-entropy keeps the workers' priority: %s\n",
                 strerror(errno));
+    duty_init(&ae->duty, AE_BUSY_CPU_PCT);
     pthread_mutex_lock(&ae->lock);
     while (!ae->stop) {
         struct timespec until;
@@ -707,12 +779,13 @@ static void *ae_main(void *arg)
         pthread_mutex_lock(&ae->lock);
         while (!ae->stop) {
             serve_queued_locked(ae);
-            if (ae->stop ||
-                pthread_cond_timedwait(&ae->cond, &ae->lock, &until) == ETIMEDOUT)
+            if (ae->stop || ts_passed(&until))
                 break;
+            wait_locked(ae, &until);
         }
     }
     pthread_mutex_unlock(&ae->lock);
+    duty_fini(&ae->duty);
     return NULL;
 }
 
@@ -728,6 +801,7 @@ int ae_new(const struct ae_config *cfg, struct ae **out)
         return -ENOMEM;
     ae->st = cfg->st;
     ae->ring = cfg->ring;
+    ae->duty.fd = -1; /* measures the thread once it runs */
     snprintf(ae->self, sizeof(ae->self), "%s", cfg->self);
     /* without tree exchanges the loop still paces handoff by an interval */
     ae->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : 1000;

@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "base/duty.h"
 #include "cluster/ae.h"
 #include "proto/aemsg.h"
 #include "store/item.h"
@@ -101,6 +103,11 @@ struct ae {
     struct ho_entry *ho; /* a shard's items to move */
     size_t ho_n, ho_cap;
     uint64_t last_exchange_ms;
+    /* the thread's CPU share while a CPU is contended (duty.h): after work
+     * it rests, answering no request and asking nothing, until rest_until */
+    struct duty duty;
+    bool resting;
+    struct timespec rest_until; /* CLOCK_REALTIME, as the condition waits */
     /* counters (atomic) */
     uint64_t exchanges, in_sync, leaves, sent, received, skipped_full;
     uint64_t bytes_out, bytes_in, errors, dropped;
