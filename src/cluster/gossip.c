@@ -7,6 +7,7 @@
 #include "proto/aemsg.h"
 #include "cluster/gmsg.h"
 #include "cluster/reach.h"
+#include "cluster/seeds.h"
 #include "cluster/swim.h"
 #include "cluster/transport.h"
 #include "base/mctime.h"
@@ -23,14 +24,15 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define PROBE_MSG_MAX   (64u * 1024) /* a probe's piggyback room */
-#define SYNC_EVERY      4            /* periods between push/pulls */
-#define SYNC_DEAD_EVERY 2            /* every 2nd push/pull: with a dead member */
-#define LEAVE_WAIT_MS   500
-#define CHECKS_MAX      64 /* members checked (or asked for) at once */
-#define CHECK_POLL_MS   5  /* how often pending checks are polled */
-#define NACKED_MAX      8  /* helpers' NACKs remembered per probe round */
-#define FANOUT          3  /* members told at once that one died */
+#define PROBE_MSG_MAX    (64u * 1024) /* a probe's piggyback room */
+#define SYNC_EVERY       4            /* periods between push/pulls */
+#define SYNC_DEAD_EVERY  2            /* every 2nd push/pull: with a dead member */
+#define LEAVE_WAIT_MS    500
+#define CHECKS_MAX       64   /* members checked (or asked for) at once */
+#define CHECK_POLL_MS    5    /* how often pending checks are polled */
+#define NACKED_MAX       8    /* helpers' NACKs remembered per probe round */
+#define FANOUT           3    /* members told at once that one died */
+#define RESOLVE_EVERY_MS 2000 /* seed names looked up again, while alone */
 
 enum req_kind {
     REQ_PROBE,    /* our direct probe of this period's target */
@@ -71,8 +73,13 @@ struct gossip {
     void *now_arg;
     const int *verbose;
     uint32_t interval_ms;
-    char (*seeds)[GMSG_MAX_ADDR + 1];
+    seeds_addr *seeds; /* SEEDS_MAX: the addresses to join through */
     size_t nseeds;
+    /* the seeds as configured, when some are names to look up (the
+     * stepping thread's own) */
+    seeds_addr *seed_names;
+    size_t nnames;
+    uint64_t resolve_at;  /* when to look them up again */
     pthread_mutex_t lock; /* everything below but commit_at and dropped */
     pthread_cond_t cond;  /* news for the thread, or for gossip_leave() */
     struct swim *swim;
@@ -533,6 +540,33 @@ uint64_t gossip_step(struct gossip *g)
     return wake;
 }
 
+/* While this node knows no other member, looks the seed names up again
+ * (without the lock: a resolver may take seconds) and joins through what
+ * they resolve to now: pods of a StatefulSet appear in DNS one by one. */
+static void resolve_seeds(struct gossip *g)
+{
+    seeds_addr fresh[SEEDS_MAX];
+    const char *names[SEEDS_MAX];
+    uint64_t t = now(g);
+    size_t n;
+
+    if (g->nnames == 0 || t < g->resolve_at)
+        return;
+    pthread_mutex_lock(&g->lock);
+    n = swim_live_count(g->swim);
+    pthread_mutex_unlock(&g->lock);
+    if (n >= 2 && g->resolve_at != 0)
+        return;
+    for (size_t i = 0; i < g->nnames; i++)
+        names[i] = g->seed_names[i];
+    n = seeds_expand(names, g->nnames, fresh, SEEDS_MAX);
+    pthread_mutex_lock(&g->lock);
+    memcpy(g->seeds, fresh, n * sizeof(*fresh));
+    g->nseeds = n;
+    pthread_mutex_unlock(&g->lock);
+    g->resolve_at = now(g) + RESOLVE_EVERY_MS;
+}
+
 static void *gossip_main(void *arg)
 {
     struct gossip *g = arg;
@@ -546,6 +580,7 @@ static void *gossip_main(void *arg)
         pthread_mutex_unlock(&g->lock);
         if (g->tp.reap != NULL)
             g->tp.reap(g->tp.arg); /* without the lock: see gossip_transport */
+        resolve_seeds(g);
         wake = gossip_step(g);
         pthread_mutex_lock(&g->lock);
         t = now(g);
@@ -608,12 +643,22 @@ int gossip_new_on(const struct gossip_config *cfg, const struct gossip_transport
     if (g->wbuf == NULL || g->checks == NULL)
         goto fail;
     if (cfg->nseeds > 0) {
-        g->seeds = calloc(cfg->nseeds, sizeof(*g->seeds));
+        bool names = false;
+        g->seeds = calloc(SEEDS_MAX, sizeof(*g->seeds));
         if (g->seeds == NULL)
             goto fail;
-        for (size_t i = 0; i < cfg->nseeds; i++)
+        for (size_t i = 0; i < cfg->nseeds && i < SEEDS_MAX; i++) {
             snprintf(g->seeds[i], sizeof(g->seeds[i]), "%s", cfg->seeds[i]);
-        g->nseeds = cfg->nseeds;
+            names |= !seeds_numeric(cfg->seeds[i]);
+        }
+        g->nseeds = cfg->nseeds < SEEDS_MAX ? cfg->nseeds : SEEDS_MAX;
+        if (cfg->resolve_seeds && names) {
+            g->seed_names = calloc(g->nseeds, sizeof(*g->seed_names));
+            if (g->seed_names == NULL)
+                goto fail;
+            memcpy(g->seed_names, g->seeds, g->nseeds * sizeof(*g->seeds));
+            g->nnames = g->nseeds;
+        }
     }
     memset(&self, 0, sizeof(self));
     snprintf(self.id, sizeof(self.id), "%s", cfg->id);
@@ -795,6 +840,7 @@ int gossip_new(struct server *srv, const struct gossip_listener *l, struct gossi
     cfg.interval_ms = s->gossip_interval_ms;
     cfg.seeds = seedp;
     cfg.nseeds = s->njoins;
+    cfg.resolve_seeds = true;
     getrandom(&cfg.seed, sizeof(cfg.seed), 0);
     cfg.verbose = &srv->verbose;
     rc = gossip_new_on(&cfg, &tp, l, &g);
@@ -883,6 +929,7 @@ void gossip_free(struct gossip *g)
     free(g->checks);
     swim_free(g->swim);
     free(g->seeds);
+    free(g->seed_names);
     free(g->wbuf);
     pthread_cond_destroy(&g->cond);
     pthread_mutex_destroy(&g->lock);

@@ -113,6 +113,9 @@ struct gossip_config {
     uint32_t interval_ms;          /* the protocol period */
     const char *const *seeds;      /* cluster addresses to join through */
     size_t nseeds;                 /* (this node's own is skipped) */
+    bool resolve_seeds;            /* a seed that is a name joins through
+                                      all its addresses (seeds.h), looked
+                                      up again while no member is known */
     uint64_t seed;                 /* for swim's random choices */
     uint64_t (*now_ms)(void *arg); /* a monotonic clock; NULL: the system's */
     void *now_arg;
