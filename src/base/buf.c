@@ -30,7 +30,7 @@ char *buf_reserve(struct buf *b, size_t n)
         b->oom = true; /* no buffer can be that big */
         return NULL;
     }
-    if (b->len + n <= b->cap)
+    if (b->len + n <= b->cap && b->data != NULL)
         return b->data + b->len;
     if (b->off > 0 && b->len - b->off + n <= b->cap) {
         /* Reuse the consumed front instead of growing. */

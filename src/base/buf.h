@@ -38,8 +38,12 @@ static inline void buf_commit(struct buf *b, size_t n)
 /* Appends p[0..n); p may be NULL when n is 0 (an empty buffer's data). */
 static inline void buf_append(struct buf *b, const void *p, size_t n)
 {
-    char *dst = !b->oom && b->len + n <= b->cap ? b->data + b->len : buf_reserve(b, n);
-    if (dst != NULL && n > 0) {
+    char *dst;
+
+    if (n == 0)
+        return; /* b->data may be NULL: not even data + 0 */
+    dst = !b->oom && b->len + n <= b->cap ? b->data + b->len : buf_reserve(b, n);
+    if (dst != NULL) {
         memcpy(dst, p, n);
         b->len += n;
     }
