@@ -44,7 +44,8 @@ static int slurp(const char *path, struct authfile *a, size_t *len, char *err, s
     if (a->data == NULL || ferror(f) || n > MAX_FILE) {
         snprintf(err, cap, "Could not read authfile [%s]: %s", path,
                  a->data == NULL ? "out of memory"
-                                 : n > MAX_FILE ? "larger than 1 MiB" : "read error");
+                 : n > MAX_FILE  ? "larger than 1 MiB"
+                                 : "read error");
         fclose(f);
         return -1;
     }

@@ -103,9 +103,9 @@ int settings_tls_check(struct settings *s, FILE *err)
      * -Y's password: only the cluster key's proof may allow that. */
     if (s->auth_file[0] != '\0' && (s->npeers > 0 || s->gossip) &&
         s->cluster_key_file[0] == '\0') {
-        settings_error_line(err,
-                            "meshcached: -Y in a cluster needs --cluster-key: peers prove "
-                            "the key instead of a password");
+        settings_error_line(
+            err, "meshcached: -Y in a cluster needs --cluster-key: peers prove "
+                 "the key instead of a password");
         return -1;
     }
     return 0;

@@ -24,9 +24,9 @@ struct tls {
 
 static const struct settings *cfg; /* set once by tls_init(), read-only after */
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER; /* a leaf lock */
-static SSL_CTX *server_ctx, *client_ctx; /* under ctx_lock */
-static uint64_t handshake_errors, new_sessions; /* atomic */
-static uint32_t loaded_at;                       /* atomic */
+static SSL_CTX *server_ctx, *client_ctx;                     /* under ctx_lock */
+static uint64_t handshake_errors, new_sessions;              /* atomic */
+static uint32_t loaded_at;                                   /* atomic */
 
 static const char session_context[] = "meshcached";
 
@@ -89,8 +89,8 @@ static int load_files(SSL_CTX *ctx, bool server, char *err, size_t cap)
                                    TLS1_3_VERSION};
 
     SSL_CTX_set_min_proto_version(ctx, versions[cfg->ssl_min_version]);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx,
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* an end without close_notify reads as an end (0), as on plain TCP */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (cfg->ssl_kernel_tls)
@@ -124,8 +124,7 @@ static int load_files(SSL_CTX *ctx, bool server, char *err, size_t cap)
     }
     if (cfg->ssl_ciphers[0] != '\0' &&
         SSL_CTX_set_cipher_list(ctx, cfg->ssl_ciphers) != 1) {
-        snprintf(err, cap, "Error setting the provided cipher(s): %s",
-                 cfg->ssl_ciphers);
+        snprintf(err, cap, "Error setting the provided cipher(s): %s", cfg->ssl_ciphers);
         ERR_clear_error();
         return -1;
     }
@@ -176,8 +175,8 @@ static SSL_CTX *new_client_ctx(char *err, size_t cap)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    SSL_CTX_set_verify(ctx, cfg->ssl_ca_cert[0] != '\0' ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
-                       NULL);
+    SSL_CTX_set_verify(
+        ctx, cfg->ssl_ca_cert[0] != '\0' ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
     return ctx;
 }
 

@@ -263,7 +263,8 @@ static int peer_flush(struct peer *p)
     size_t end;
 
     while ((end = p->hold != 0 ? p->hold : p->out.len) > p->out.off) {
-        ssize_t n = tls_io_write(p->tls, p->fd, p->out.data + p->out.off, end - p->out.off);
+        ssize_t n =
+            tls_io_write(p->tls, p->fd, p->out.data + p->out.off, end - p->out.off);
         if (n > 0) {
             p->out.off += (size_t)n;
             continue;
@@ -355,7 +356,8 @@ static int peer_connect(struct peer *p)
     }
     p->ev = event_new(p->ps->cfg.base, fd, EV_WRITE | EV_PERSIST, peer_event, p);
     p->tls = p->ps->cfg.tls ? tls_client_new(fd) : NULL;
-    if (p->ev == NULL || (p->ps->cfg.tls && p->tls == NULL) || event_add(p->ev, NULL) != 0) {
+    if (p->ev == NULL || (p->ps->cfg.tls && p->tls == NULL) ||
+        event_add(p->ev, NULL) != 0) {
         if (p->ev != NULL)
             event_free(p->ev);
         p->ev = NULL;

@@ -119,8 +119,7 @@ static void stats_general(struct cmd *c)
                        (unsigned long long)tls_new_sessions());
         stats_line(o, "ssl_handshake_errors", "%llu",
                    (unsigned long long)tls_handshake_errors());
-        stats_line(o, "time_since_server_cert_refresh", "%u",
-                   now - tls_cert_loaded_at());
+        stats_line(o, "time_since_server_cert_refresh", "%u", now - tls_cert_loaded_at());
     }
     stats_line(o, "unexpected_napi_ids", "0");
     stats_line(o, "round_robin_fallback", "0");
@@ -148,7 +147,8 @@ static void stats_ssl(struct buf *o, const struct settings *s)
     const char *none = s->ssl_enabled ? "NULL" : "(null)";
 
     stats_line(o, "ssl_enabled", "%s", s->ssl_enabled ? "yes" : "no");
-    stats_line(o, "ssl_chain_cert", "%s", s->ssl_chain_cert[0] ? s->ssl_chain_cert : none);
+    stats_line(o, "ssl_chain_cert", "%s",
+               s->ssl_chain_cert[0] ? s->ssl_chain_cert : none);
     stats_line(o, "ssl_key", "%s", s->ssl_key[0] ? s->ssl_key : none);
     stats_line(o, "ssl_verify_mode", "%d", s->ssl_verify_mode);
     stats_line(o, "ssl_keyformat", "%d", s->ssl_keyformat);
@@ -185,7 +185,8 @@ static void stats_settings(struct cmd *c)
     stats_line(o, "binding_protocol", "%s",
                s->protocol_auto ? "auto-negotiate" : "ascii");
     stats_line(o, "auth_enabled_sasl", "no");
-    stats_line(o, "auth_enabled_ascii", "%s", s->auth_file[0] != '\0' ? s->auth_file : "no");
+    stats_line(o, "auth_enabled_ascii", "%s",
+               s->auth_file[0] != '\0' ? s->auth_file : "no");
     stats_line(o, "item_size_max", "%u", s->item_size_max);
     stats_line(o, "lru_crawler", "%s",
                __atomic_load_n(&c->srv->lru_crawler, __ATOMIC_RELAXED) ? "yes" : "no");

@@ -45,7 +45,7 @@ enum conn_state {
 
 struct conn {
     int fd;
-    struct tls *tls; /* -Z: the socket's TLS session; NULL: plain */
+    struct tls *tls;        /* -Z: the socket's TLS session; NULL: plain */
     struct conn_list *home; /* the worker's connections */
     struct server *srv;
     struct thread_stats *stats;
@@ -443,7 +443,7 @@ static int conn_step(struct conn *c)
          * for the reads queued before it) */
         if (c->px != NULL && cmd_authenticated(&c->cmd) &&
             (!c->cmd.from_peer || !fwdreq_queue_empty(&c->pq) ||
-                              proxy_routes_peer_lines(c->px))) {
+             proxy_routes_peer_lines(c->px))) {
             int routed = conn_route(c, line, len, nl);
             if (routed != 0)
                 return routed > 0;
@@ -569,8 +569,8 @@ static int conn_flush(struct conn *c)
     if (c->out.oom)
         return -1;
     while (buf_pending(&c->out) > 0) {
-        ssize_t n = tls_io_write(c->tls, c->fd, c->out.data + c->out.off,
-                                 buf_pending(&c->out));
+        ssize_t n =
+            tls_io_write(c->tls, c->fd, c->out.data + c->out.off, buf_pending(&c->out));
         if (n > 0) {
             c->out.off += (size_t)n;
             STATS_ADD(c->stats, bytes_written, (uint64_t)n);
