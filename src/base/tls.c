@@ -131,20 +131,30 @@ static int load_files(SSL_CTX *ctx, bool server, char *err, size_t cap)
     return 0;
 }
 
-/* The server context: clients are verified as -o ssl_verify_mode says, and
- * sessions resumed only with ssl_session_cache. */
-static SSL_CTX *new_server_ctx(char *err, size_t cap)
+/* A context of method with this node's files, or NULL with err set. */
+static SSL_CTX *new_ctx(const SSL_METHOD *method, bool server, char *err, size_t cap)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = SSL_CTX_new(method);
 
     if (ctx == NULL) {
         snprintf(err, cap, "Error creating the TLS context: out of memory");
         return NULL;
     }
-    if (load_files(ctx, true, err, cap) != 0) {
+    if (load_files(ctx, server, err, cap) != 0) {
         SSL_CTX_free(ctx);
         return NULL;
     }
+    return ctx;
+}
+
+/* The server context: clients are verified as -o ssl_verify_mode says, and
+ * sessions resumed only with ssl_session_cache. */
+static SSL_CTX *new_server_ctx(char *err, size_t cap)
+{
+    SSL_CTX *ctx = new_ctx(TLS_server_method(), true, err, cap);
+
+    if (ctx == NULL)
+        return NULL;
     SSL_CTX_set_verify(ctx, cfg->ssl_verify_mode, NULL);
     if (cfg->ssl_session_cache) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -165,18 +175,11 @@ static SSL_CTX *new_server_ctx(char *err, size_t cap)
  * addressed by IP), without one it is not checked. */
 static SSL_CTX *new_client_ctx(char *err, size_t cap)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX *ctx = new_ctx(TLS_client_method(), false, err, cap);
 
-    if (ctx == NULL) {
-        snprintf(err, cap, "Error creating the TLS context: out of memory");
-        return NULL;
-    }
-    if (load_files(ctx, false, err, cap) != 0) {
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    SSL_CTX_set_verify(
-        ctx, cfg->ssl_ca_cert[0] != '\0' ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    if (ctx != NULL)
+        SSL_CTX_set_verify(
+            ctx, cfg->ssl_ca_cert[0] != '\0' ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
     return ctx;
 }
 

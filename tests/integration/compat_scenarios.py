@@ -15,6 +15,7 @@ A comment marked SURPRISE flags memcached behaviour a reimplementation
 would likely get wrong; COMPAT_NOTES.md lists them.
 """
 
+import atexit
 import base64
 import os
 import re
@@ -938,6 +939,7 @@ AUTH_FILE = "/tmp/meshcached-compat-auth-%d.txt" % os.getpid()
 with open(AUTH_FILE, "w") as f:
     f.write("alice:secret\nbob:pw2\n")
 os.chmod(AUTH_FILE, 0o644)
+atexit.register(os.unlink, AUTH_FILE)
 AUTH_OK = b"set k 0 0 12\r\nalice secret\r\n"
 UNAUTH = b"CLIENT_ERROR unauthenticated\r\n"
 

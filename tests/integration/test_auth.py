@@ -15,12 +15,12 @@ reply bytes against memcached -Y):
 
 import os
 import shutil
-import subprocess
 import tempfile
 
 import mchelper
 from mchelper import Conn, Daemon, check, check_eq
 from test_gossip import GossipCluster
+from test_tls import start_status
 
 UNAUTH = b"CLIENT_ERROR unauthenticated\r\n"
 
@@ -66,22 +66,16 @@ def test_counters_and_settings():
         check_eq(c.stats(b"settings")["auth_enabled_ascii"], "no", "without -Y")
 
 
-def status_of(args):
-    p = subprocess.run([mchelper.daemon_binary(), "-p", str(mchelper.free_port())] + args,
-                       capture_output=True, timeout=10)
-    return p.returncode, p.stderr.decode()
-
-
 def test_bad_setups_refused():
     with Files() as f:
         bad = f.write("bad", b"alice:secret\nnocolon\n")
-        status, err = status_of(["-Y", bad])
+        status, err = start_status(["-Y", bad])
         check_eq(status, 1, "a malformed auth file")
         check("has a malformed entry" in err, "stderr %r" % err)
-        status, err = status_of(["-Y", os.path.join(f.dir, "missing")])
+        status, err = start_status(["-Y", os.path.join(f.dir, "missing")])
         check_eq(status, 1, "a missing auth file")
         check("Could not open authfile" in err, "stderr %r" % err)
-        status, err = status_of(["-Y", f.auth, "--cluster-port", str(mchelper.free_port())])
+        status, err = start_status(["-Y", f.auth, "--cluster-port", str(mchelper.free_port())])
         check_eq(status, 64, "-Y in a cluster without --cluster-key")
         check("--cluster-key" in err, "stderr %r" % err)
 
