@@ -9,11 +9,13 @@
 #include "proto/peerauth.h"
 #include "net/listener.h"
 #include "store/maint.h"
+#include "base/authfile.h"
 #include "base/logger.h"
 #include "base/mctime.h"
 #include "base/prefix.h"
 #include "base/server.h"
 #include "store/store.h"
+#include "base/tls.h"
 #include "base/version.h"
 #include "net/worker.h"
 
@@ -141,6 +143,26 @@ static bool wants_ae(const struct settings *s)
     return s->gossip && ((s->replicas > 1 && s->ae_interval_ms > 0) || s->handoff);
 }
 
+/* -Y's users and -Z's certificates, read before privileges are dropped.
+ * Returns 0, or -1 after printing why (with *rc set as memcached exits:
+ * 1 for the auth file, 64 for TLS). */
+static int load_security(struct server *srv, int *rc)
+{
+    char err[2 * 4096 + 512];
+
+    if (srv->settings.auth_file[0] != '\0' &&
+        authfile_load(srv->settings.auth_file, &srv->auth, err, sizeof(err)) != 0) {
+        fprintf(stderr, "meshcached: %s\n", err);
+        return -1;
+    }
+    if (srv->settings.ssl_enabled && tls_init(&srv->settings, err, sizeof(err)) != 0) {
+        fprintf(stderr, "meshcached: %s\n", err);
+        *rc = SETTINGS_EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct server srv;
@@ -208,6 +230,8 @@ int main(int argc, char **argv)
         srv.peer_key_set = true;
         transport_key_clear(&key);
     }
+    if (load_security(&srv, &rc) != 0)
+        goto out;
     if (cluster_new(&srv, &srv.cluster) != 0)
         goto out;
     view.cl = srv.cluster;
@@ -319,6 +343,8 @@ out:
     if (base != NULL)
         event_base_free(base);
     store_destroy(srv.store);
+    tls_fini(); /* after the workers and their connections */
+    authfile_free(srv.auth);
     prefix_free(srv.prefix);
     logger_free(srv.logger); /* after the workers and the store: no more lines */
     if (srv.settings.pidfile[0] != '\0' && rc == EXIT_SUCCESS)

@@ -20,6 +20,7 @@ struct worker;
 struct cluster;
 struct logger;
 struct prefix_stats;
+struct authfile;
 
 struct server {
     struct settings settings;
@@ -38,6 +39,8 @@ struct server {
      * derived from it before any connection is served */
     bool peer_key_set;
     unsigned char peer_key[32];
+    /* with -Y: the users of ASCII authentication; NULL: no authentication */
+    struct authfile *auth;
     int nlisteners;        /* listening sockets (counted in curr_connections) */
     int verbose;           /* atomic; starts as settings.verbose */
     volatile int stopping; /* set by the signal path */

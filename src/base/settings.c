@@ -78,10 +78,9 @@ enum consistency {
 
 /* Prints one line to err: control characters typed into a value are shown
  * as \xNN, so that a refused command line always gives exactly one line. */
-static void error_line(FILE *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#define error_line settings_error_line
 
-static void error_line(FILE *err, const char *fmt, ...)
+void settings_error_line(FILE *err, const char *fmt, ...)
 {
     char small[512], *msg = small;
     va_list ap;
@@ -146,6 +145,9 @@ void settings_defaults(struct settings *s)
     s->ae_bytes_per_sec = DEFAULT_AE_BYTES_PER_SEC;
     s->handoff = true;
     s->handoff_timeout_ms = DEFAULT_HANDOFF_TIMEOUT_MS;
+    s->ssl_keyformat = 1; /* SSL_FILETYPE_PEM */
+    s->ssl_wbuf_size = 16384;
+    s->ssl_min_version = 2; /* TLS 1.2 */
 }
 
 void settings_usage(FILE *out)
@@ -182,6 +184,11 @@ void settings_usage(FILE *out)
         "                               metadump/mgdump\n"
         "-D <char>                      delimiter between key prefixes and ids, for\n"
         "                               stats detail (default: :)\n"
+        "-Z, --enable-ssl               TLS on every client port (needs -o\n"
+        "                               ssl_chain_cert); peers then dial TLS too\n"
+        "-Y, --auth-file=<file>         ASCII authentication: user:pass lines; a\n"
+        "                               client first sends set <any> 0 0 <n> with\n"
+        "                               the data <user> <pass>\n"
         "-o, --extended=<key=value,...> extended options:\n"
         "    idle_timeout=<seconds>     close client connections idle this long\n"
         "                               (default: 0, never)\n"
@@ -210,45 +217,47 @@ void settings_usage(FILE *out)
         "                               ae_bytes_per_sec (default: 1)\n"
         "    handoff_timeout_ms=<ms>    on SIGTERM, how long a leaving node may\n"
         "                               spend handing its items off, 0 for not at\n"
-        "                               all (default: 30000, max: 3600000)\n"
-        "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
-        "                               are accepted and ignored with a warning\n"
-        "\n"
-        "Cluster:\n"
-        "    --node-id=<id>             this node's name in the ring, 1 to 255\n"
-        "                               printable bytes without spaces\n"
-        "                               (default: <host>:<port>, from -l and -p)\n"
-        "    --peers=<host:port,...>    the cluster's members by client address\n"
-        "                               ([addr]:port for IPv6), this node may be\n"
-        "                               included; replaces an earlier --peers\n"
-        "                               (default: none, a single node)\n"
-        "    --vnodes=<num>             ring points per node, the same on every\n"
-        "                               node (default: 16384, min: 1, max: 65536)\n"
-        "    --replicas=<num>           owners (copies) of every key, on distinct\n"
-        "                               nodes (default: 2, min: 1, max: 16)\n"
-        "    --write-quorum=<num>       owners that must store a write before it is\n"
-        "                               answered (default: 2, or --replicas if\n"
-        "                               less; min: 1, max: --replicas)\n"
-        "    --read-quorum=<num>        owners a read consults (default: 1, min: 1,\n"
-        "                               max: --replicas)\n"
-        "    --consistency=<level>      one, quorum or all: sets each of\n"
-        "                               --write-quorum and --read-quorum not given\n"
-        "                               to 1, --replicas / 2 + 1 or --replicas\n"
-        "    --cluster-port=<port>      TCP port for gossip membership (instead of\n"
-        "                               --peers), on the -l address; turns gossip on\n"
-        "                               (default: -p + 1000)\n"
-        "    --join=<host:port,...>     seeds: cluster ports of existing members\n"
-        "                               ([addr]:port for IPv6), this node may be\n"
-        "                               included; replaces an earlier --join; turns\n"
-        "                               gossip on (default: none, a new cluster)\n"
-        "    --cluster-key=<file>       file holding the cluster's shared secret;\n"
-        "                               cluster messages then carry its HMAC and\n"
-        "                               peers prove it (default: none,\n"
-        "                               unauthenticated: a trusted network only)\n"
-        "\n"
-        "-h, --help                     print this help and exit\n"
-        "-V, --version                  print version and exit\n",
+        "                               all (default: 30000, max: 3600000)\n",
         out);
+    settings_tls_usage(out);
+    fputs("    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
+          "                               are accepted and ignored with a warning\n"
+          "\n"
+          "Cluster:\n"
+          "    --node-id=<id>             this node's name in the ring, 1 to 255\n"
+          "                               printable bytes without spaces\n"
+          "                               (default: <host>:<port>, from -l and -p)\n"
+          "    --peers=<host:port,...>    the cluster's members by client address\n"
+          "                               ([addr]:port for IPv6), this node may be\n"
+          "                               included; replaces an earlier --peers\n"
+          "                               (default: none, a single node)\n"
+          "    --vnodes=<num>             ring points per node, the same on every\n"
+          "                               node (default: 16384, min: 1, max: 65536)\n"
+          "    --replicas=<num>           owners (copies) of every key, on distinct\n"
+          "                               nodes (default: 2, min: 1, max: 16)\n"
+          "    --write-quorum=<num>       owners that must store a write before it is\n"
+          "                               answered (default: 2, or --replicas if\n"
+          "                               less; min: 1, max: --replicas)\n"
+          "    --read-quorum=<num>        owners a read consults (default: 1, min: 1,\n"
+          "                               max: --replicas)\n"
+          "    --consistency=<level>      one, quorum or all: sets each of\n"
+          "                               --write-quorum and --read-quorum not given\n"
+          "                               to 1, --replicas / 2 + 1 or --replicas\n"
+          "    --cluster-port=<port>      TCP port for gossip membership (instead of\n"
+          "                               --peers), on the -l address; turns gossip on\n"
+          "                               (default: -p + 1000)\n"
+          "    --join=<host:port,...>     seeds: cluster ports of existing members\n"
+          "                               ([addr]:port for IPv6), this node may be\n"
+          "                               included; replaces an earlier --join; turns\n"
+          "                               gossip on (default: none, a new cluster)\n"
+          "    --cluster-key=<file>       file holding the cluster's shared secret;\n"
+          "                               cluster messages then carry its HMAC and\n"
+          "                               peers prove it (default: none,\n"
+          "                               unauthenticated: a trusted network only)\n"
+          "\n"
+          "-h, --help                     print this help and exit\n"
+          "-V, --version                  print version and exit\n",
+          out);
 }
 
 /* memcached's -o keys that have no meaning here: accepted so existing command
@@ -283,8 +292,6 @@ static const char *const ignored_ext[] = {"modern",
                                           "resp_obj_mem_limit",
                                           "lru_segmented",
                                           "hashexpand",
-                                          "ssl_chain_cert",
-                                          "ssl_key",
                                           "bind_proto",
                                           "proxy_config",
                                           NULL};
@@ -357,6 +364,7 @@ static bool parse_ext_fraction(const char *val, double *out)
 static int parse_ext(struct settings *s, char *list, FILE *err)
 {
     char *save = NULL;
+    int tls;
 
     for (char *opt = strtok_r(list, ",", &save); opt != NULL;
          opt = strtok_r(NULL, ",", &save)) {
@@ -442,6 +450,9 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                            MAX_HINTS_MAX);
                 return -1;
             }
+        } else if ((tls = settings_tls_ext(s, opt, val, err)) != 0) {
+            if (tls < 0)
+                return -1;
         } else if (is_ignored_ext(opt)) {
             error_line(err,
                        "meshcached: warning: -o %s is a memcached option with no "
@@ -743,6 +754,8 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {"disable-flush-all", no_argument, NULL, 'F'},
         {"disable-watch", no_argument, NULL, 'W'},
         {"disable-dumping", no_argument, NULL, 'X'},
+        {"enable-ssl", no_argument, NULL, 'Z'},
+        {"auth-file", required_argument, NULL, 'Y'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"node-id", required_argument, NULL, OPT_NODE_ID},
@@ -764,7 +777,7 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
 
     opterr = 0;
     optind = 0; /* 0, not 1: glibc then also forgets a half-read "-hd" cluster */
-    while ((c = getopt_long(argc, argv, ":p:l:U:b:m:Mc:t:I:CR:vdP:u:o:B:AFWXD:hV",
+    while ((c = getopt_long(argc, argv, ":p:l:U:b:m:Mc:t:I:CR:vdP:u:o:B:AFWXD:ZY:hV",
                             longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
@@ -865,6 +878,13 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
                 goto bad_value;
             s->prefix_delimiter = optarg[0];
             s->detail_enabled = true;
+            break;
+        case 'Z':
+            s->ssl_enabled = true;
+            break;
+        case 'Y':
+            if (!copy_str(s->auth_file, sizeof(s->auth_file), optarg))
+                goto bad_value;
             break;
         case OPT_NODE_ID:
             if (!valid_node_id(optarg))
@@ -968,7 +988,7 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         return -1;
     if (s->node_id[0] == '\0' && default_node_id(s, err) != 0)
         return -1;
-    return 0;
+    return settings_tls_check(s, err);
 
 bad_value:
     error_line(err, "meshcached: invalid value '%s' for option %s (see --help)", optarg,

@@ -52,6 +52,20 @@ struct settings {
     char prefix_delimiter; /* -D: ends a key's prefix for stats detail (':') */
     bool detail_enabled;   /* -D also turns stats detail on, as in memcached */
     bool protocol_auto;    /* -B auto (the default) rather than -B ascii */
+    char auth_file[4096];  /* -Y: ASCII authentication's user:pass file; empty: off */
+    /* TLS on every client port (memcached's -Z and -o ssl_*; base/tls.h) */
+    bool ssl_enabled;          /* -Z */
+    char ssl_chain_cert[4096]; /* -o ssl_chain_cert: PEM certificate chain */
+    char ssl_key[4096];        /* -o ssl_key: private key; default: the chain file */
+    char ssl_ca_cert[4096];    /* -o ssl_ca_cert: CAs of client certificates */
+    int ssl_verify_mode;       /* -o ssl_verify_mode 0..3, as OpenSSL's SSL_VERIFY_*
+                                * bits (0, 1, 3, 7), which stats settings shows */
+    int ssl_keyformat;         /* -o ssl_keyformat: SSL_FILETYPE_PEM (1) or _ASN1 (2) */
+    char ssl_ciphers[1024];    /* -o ssl_ciphers: OpenSSL cipher list; empty: default */
+    uint32_t ssl_wbuf_size;    /* -o ssl_wbuf_size: bytes per TLS write (16 KiB) */
+    bool ssl_session_cache;    /* -o ssl_session_cache: resumable sessions */
+    bool ssl_kernel_tls;       /* -o ssl_kernel_tls: kernel TLS offload when possible */
+    int ssl_min_version;       /* -o ssl_min_version: 0 TLS 1.0 .. 3 TLS 1.3 */
 
     /* cluster */
     char node_id[SETTINGS_MAX_ID_LEN + 1];          /* --node-id, or "<-l>:<-p>" */
@@ -110,5 +124,17 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
 
 /* Prints the --help text. */
 void settings_usage(FILE *out);
+
+/* Prints one line to err as the parser does (control characters as \xNN). */
+void settings_error_line(FILE *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* settings_tls.c: -Z, -Y and the -o ssl_* keys. settings_tls_ext() parses
+ * one -o key: 1 when it was one of them (0 when not; -1 after an error
+ * line); settings_tls_check() runs after every flag is read (0 or -1);
+ * settings_tls_usage() prints their --help lines. */
+int settings_tls_ext(struct settings *s, const char *key, const char *val, FILE *err);
+int settings_tls_check(struct settings *s, FILE *err);
+void settings_tls_usage(FILE *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/inbuf.h"
 #include "base/mctime.h"
+#include "base/tls.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -49,6 +50,7 @@ struct peer {
     uint32_t member;
     enum peer_state state;
     int fd;
+    struct tls *tls;     /* -Z: the connection's TLS session; NULL: plain */
     struct event *ev;    /* socket readiness */
     short ev_flags;      /* as registered */
     struct event *timer; /* the oldest request's deadline */
@@ -209,6 +211,8 @@ static void peer_fail(struct peer *p, int status)
         setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof(abort_now));
         event_free(p->ev);
         p->ev = NULL;
+        tls_free(p->tls, false);
+        p->tls = NULL;
         close(p->fd);
         p->fd = -1;
     }
@@ -259,7 +263,8 @@ static int peer_flush(struct peer *p)
     size_t end;
 
     while ((end = p->hold != 0 ? p->hold : p->out.len) > p->out.off) {
-        ssize_t n = send(p->fd, p->out.data + p->out.off, end - p->out.off, MSG_NOSIGNAL);
+        ssize_t n =
+            tls_io_write(p->tls, p->fd, p->out.data + p->out.off, end - p->out.off);
         if (n > 0) {
             p->out.off += (size_t)n;
             continue;
@@ -267,7 +272,7 @@ static int peer_flush(struct peer *p)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return set_events(p, EV_READ | EV_WRITE) == 0
+            return set_events(p, EV_READ | tls_io_want(p->tls, EV_WRITE)) == 0
                        ? 0
                        : (peer_fail(p, -ECONNRESET), -1);
         peer_lost(p, n < 0 ? errno : 0);
@@ -350,10 +355,14 @@ static int peer_connect(struct peer *p)
         return -EAGAIN;
     }
     p->ev = event_new(p->ps->cfg.base, fd, EV_WRITE | EV_PERSIST, peer_event, p);
-    if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
+    p->tls = p->ps->cfg.tls ? tls_client_new(fd) : NULL;
+    if (p->ev == NULL || (p->ps->cfg.tls && p->tls == NULL) ||
+        event_add(p->ev, NULL) != 0) {
         if (p->ev != NULL)
             event_free(p->ev);
         p->ev = NULL;
+        tls_free(p->tls, false);
+        p->tls = NULL;
         close(fd);
         goto fail;
     }
@@ -554,7 +563,7 @@ static int peer_read(struct peer *p)
             peer_fail(p, -ECONNRESET);
             return -1;
         }
-        n = recv(p->fd, p->in.data + p->in.end, p->in.size - p->in.end, 0);
+        n = tls_io_read(p->tls, p->fd, p->in.data + p->in.end, p->in.size - p->in.end);
         if (n > 0) {
             p->in.end += (size_t)n;
             if (peer_deliver(p) != 0)
@@ -590,7 +599,8 @@ static void peer_event(evutil_socket_t fd, short what, void *arg)
     }
     if ((what & EV_READ) && peer_read(p) != 0)
         return;
-    if ((what & EV_WRITE) && p->state == PEER_UP)
+    /* TLS: a write that waited for the other side's handshake goes now */
+    if (((what & EV_WRITE) || p->tls != NULL) && p->state == PEER_UP)
         peer_flush(p);
 }
 

@@ -78,6 +78,7 @@ struct peer_set_config {
      * then carries a nonce, the answer's proof is checked, and requests go
      * only after our own proof. NULL: the plain hello. */
     const unsigned char *auth_key;
+    bool tls;          /* -Z: members' client ports speak TLS (base/tls.h) */
     peer_down_fn down; /* may be NULL: nobody is told */
     void *down_arg;
 };

@@ -87,6 +87,7 @@ int pinger_new(struct server *srv, struct cluster *cl, struct pinger **out)
         .addr = cluster_peer_addr,
         .addr_arg = cl,
         .auth_key = srv->peer_key_set ? srv->peer_key : NULL,
+        .tls = srv->settings.ssl_enabled,
     };
     struct timeval every = {.tv_sec = PINGER_INTERVAL_MS / 1000,
                             .tv_usec = (PINGER_INTERVAL_MS % 1000) * 1000};

@@ -85,6 +85,7 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
         .addr = cluster_peer_addr,
         .addr_arg = srv->cluster,
         .auth_key = srv->peer_key_set ? srv->peer_key : NULL,
+        .tls = srv->settings.ssl_enabled,
         .down = cluster_peer_down,
         .down_arg = srv->cluster,
     };

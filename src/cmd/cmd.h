@@ -63,11 +63,16 @@ struct cmd {
     size_t stash_len;     /* ms flags to echo, in order: <length><token> each */
     char stash[CMD_STASH_MAX];
     bool from_peer; /* the connection said `peer`: serve locally, never forward */
+    /* -Y: the client sent a good user and password (always true without
+     * -Y); auth_block: cmd.item is the data block of an authentication
+     * attempt, not the store's */
+    bool authenticated;
+    bool auth_block;
     bool peer_pending; /* `peer` answered with a challenge: peerauth expected */
     unsigned char peer_expect[32]; /* the proof peerauth must bring */
-    uint64_t deadline_ms; /* rd: the next command runs only before this wall
-                             clock time (unix ms), 0 for none */
-    bool late;            /* the pending store came after its deadline: dropped */
+    uint64_t deadline_ms;          /* rd: the next command runs only before this wall
+                                      clock time (unix ms), 0 for none */
+    bool late; /* the pending store came after its deadline: dropped */
     /* the last command's change to the store, for replication: set when it
      * stored, deleted, touched or counted the key (cleared per command) */
     bool wrote;
@@ -86,6 +91,14 @@ struct cmd {
 
 void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
               struct buf *out);
+
+/* Whether the connection may run commands: it authenticated (or needs
+ * not), or it is a peer's, which proved the cluster key. Until then, no
+ * line may be routed to another node either. */
+static inline bool cmd_authenticated(const struct cmd *c)
+{
+    return c->authenticated || c->from_peer;
+}
 
 /* Releases anything held (a half-read item). */
 void cmd_reset(struct cmd *c);

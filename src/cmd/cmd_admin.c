@@ -3,6 +3,7 @@
  * lru_crawler, watch and stats detail, with memcached 1.6.18's replies.
  */
 #include "cmd/cmd_internal.h"
+#include "base/tls.h"
 #include "base/logger.h"
 #include "base/prefix.h"
 #include "proto/opcmd.h"
@@ -231,4 +232,15 @@ void cmd_log_delete(struct cmd *c, const char *key, size_t nkey, const char *cmd
         return;
     logger_log(c->srv->logger, LOGGER_DELETIONS,
                "type=deleted key=%s cmd=%s clsid=1 size=%u", ukey, cmd, nvalue);
+}
+
+void cmd_refresh_certs(struct cmd *c)
+{
+    char err[4096 + 512];
+
+    if (tls_refresh(err, sizeof(err)) != 0) {
+        cmd_reply(c, err);
+        return;
+    }
+    cmd_reply(c, "OK");
 }

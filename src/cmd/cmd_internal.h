@@ -71,6 +71,22 @@ static inline void cmd_note_write(struct cmd *c, const char *key, size_t nkey)
     memcpy(c->wrote_key, key, nkey);
 }
 
+/* ---- ASCII authentication, -Y (cmd_auth.c) ---- */
+
+/* A line of a connection not yet authenticated: the start of an attempt
+ * (CMD_READ_VALUE into a private cmd->item, auth_block set), or an
+ * error. */
+enum cmd_next cmd_auth_line(struct cmd *c, const struct token *tokens, size_t ntokens);
+
+/* The attempt's block is read: checks it, replies, frees the block. */
+void cmd_auth_done(struct cmd *c);
+
+/* Frees an attempt's block that was not read to its end. */
+void cmd_auth_release(struct cmd *c);
+
+/* refresh_certs: reloads the TLS certificates (cmd_admin.c). */
+void cmd_refresh_certs(struct cmd *c);
+
 /* The stats command family; a CMD_STREAM for stats cachedump. */
 enum cmd_next cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens);
 

@@ -4,6 +4,7 @@
 #include "base/logger.h"
 #include "base/mctime.h"
 #include "base/prefix.h"
+#include "base/tls.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -112,6 +113,14 @@ static void stats_general(struct cmd *c)
     stats_line(o, "log_watcher_skipped", "%llu", (unsigned long long)ls.skipped);
     stats_line(o, "log_watcher_sent", "%llu", (unsigned long long)ls.sent);
     stats_line(o, "log_watchers", "%llu", (unsigned long long)ls.watchers);
+    if (tls_enabled()) {
+        if (srv->settings.ssl_session_cache)
+            stats_line(o, "ssl_new_sessions", "%llu",
+                       (unsigned long long)tls_new_sessions());
+        stats_line(o, "ssl_handshake_errors", "%llu",
+                   (unsigned long long)tls_handshake_errors());
+        stats_line(o, "time_since_server_cert_refresh", "%u", now - tls_cert_loaded_at());
+    }
     stats_line(o, "unexpected_napi_ids", "0");
     stats_line(o, "round_robin_fallback", "0");
     stats_line(o, "bytes", "%llu", (unsigned long long)ss.bytes);
@@ -129,6 +138,26 @@ static void stats_general(struct cmd *c)
     stats_line(o, "outofmemory", "%llu", (unsigned long long)ss.outofmemory);
     stats_line(o, "protocol_errors", "%llu", (unsigned long long)t.protocol_errors);
     stats_line(o, "lines_too_long", "%llu", (unsigned long long)t.lines_too_long);
+}
+
+/* memcached's ssl_* settings lines; NULL for a file not given ("(null)"
+ * for the chain and key without -Z, as memcached prints them). */
+static void stats_ssl(struct buf *o, const struct settings *s)
+{
+    const char *none = s->ssl_enabled ? "NULL" : "(null)";
+
+    stats_line(o, "ssl_enabled", "%s", s->ssl_enabled ? "yes" : "no");
+    stats_line(o, "ssl_chain_cert", "%s",
+               s->ssl_chain_cert[0] ? s->ssl_chain_cert : none);
+    stats_line(o, "ssl_key", "%s", s->ssl_key[0] ? s->ssl_key : none);
+    stats_line(o, "ssl_verify_mode", "%d", s->ssl_verify_mode);
+    stats_line(o, "ssl_keyformat", "%d", s->ssl_keyformat);
+    stats_line(o, "ssl_ciphers", "%s", s->ssl_ciphers[0] ? s->ssl_ciphers : "NULL");
+    stats_line(o, "ssl_ca_cert", "%s", s->ssl_ca_cert[0] ? s->ssl_ca_cert : "NULL");
+    stats_line(o, "ssl_wbuf_size", "%u", s->ssl_wbuf_size);
+    stats_line(o, "ssl_session_cache", "%s", s->ssl_session_cache ? "yes" : "no");
+    stats_line(o, "ssl_kernel_tls", "%s", s->ssl_kernel_tls ? "yes" : "no");
+    stats_line(o, "ssl_min_version", "%s", tls_version_name(s->ssl_min_version));
 }
 
 static void stats_settings(struct cmd *c)
@@ -156,7 +185,8 @@ static void stats_settings(struct cmd *c)
     stats_line(o, "binding_protocol", "%s",
                s->protocol_auto ? "auto-negotiate" : "ascii");
     stats_line(o, "auth_enabled_sasl", "no");
-    stats_line(o, "auth_enabled_ascii", "no");
+    stats_line(o, "auth_enabled_ascii", "%s",
+               s->auth_file[0] != '\0' ? s->auth_file : "no");
     stats_line(o, "item_size_max", "%u", s->item_size_max);
     stats_line(o, "lru_crawler", "%s",
                __atomic_load_n(&c->srv->lru_crawler, __ATOMIC_RELAXED) ? "yes" : "no");
@@ -169,7 +199,7 @@ static void stats_settings(struct cmd *c)
     stats_line(o, "hash_algorithm", "murmur3");
     stats_line(o, "idle_timeout", "%u", s->idle_timeout);
     stats_line(o, "watcher_logbuf_size", "%u", LOGGER_QUEUE_MAX);
-    stats_line(o, "ssl_enabled", "no");
+    stats_ssl(o, s);
 }
 
 /* There are no slab classes here: one class (1) holds every item. */

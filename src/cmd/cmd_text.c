@@ -22,10 +22,13 @@ void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
     c->srv = srv;
     c->stats = stats;
     c->out = out;
+    c->authenticated = srv->auth == NULL;
 }
 
 void cmd_reset(struct cmd *c)
 {
+    if (c->auth_block)
+        cmd_auth_release(c);
     store_release(c->srv->store, c->item);
     c->item = NULL;
     c->swallow = 0;
@@ -564,6 +567,12 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
     c->noreply = false;
     c->wrote = false;
     c->late = false;
+    /* -Y: nothing runs before the client authenticated, but a peer's
+     * handshake, which proves the cluster key instead (a cluster with -Y
+     * must have one) */
+    if (!cmd_authenticated(c) &&
+        !(c->srv->peer_key_set && (is(cmd, "peer") || is(cmd, "peerauth"))))
+        return cmd_auth_line(c, tokens, ntokens);
     if (c->deadline_ms != 0 && !is(cmd, "rd") && past_deadline(c, cmd))
         return CMD_NEXT_LINE;
     if (ntokens < 2 || cmd->length < 2) {
@@ -636,6 +645,8 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         return cmd_lru_crawler(c, tokens, ntokens);
     } else if (is(cmd, "watch")) {
         return cmd_watch(c, tokens, ntokens);
+    } else if (is(cmd, "refresh_certs")) {
+        cmd_refresh_certs(c);
     } else {
         return unknown(c, tokens, ntokens);
     }
@@ -684,6 +695,10 @@ void cmd_value_done(struct cmd *c)
     rel_time_t exptime;
     uint32_t nvalue;
 
+    if (c->auth_block) {
+        cmd_auth_done(c);
+        return;
+    }
     c->item = NULL;
     if (c->late) {
         c->late = false;

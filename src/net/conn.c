@@ -10,6 +10,7 @@
 #include "base/logger.h"
 #include "base/server.h"
 #include "base/stats.h"
+#include "base/tls.h"
 #include "cluster/proxy.h"
 #include "base/mctime.h"
 #include "cmd/cmd.h"
@@ -44,6 +45,7 @@ enum conn_state {
 
 struct conn {
     int fd;
+    struct tls *tls;        /* -Z: the socket's TLS session; NULL: plain */
     struct conn_list *home; /* the worker's connections */
     struct server *srv;
     struct thread_stats *stats;
@@ -156,6 +158,8 @@ int conn_new(struct conn_list *home, int fd)
     c->cmd.cfd = fd;
     c->close_reason = "normal";
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (tls_enabled() && (c->tls = tls_server_new(fd)) == NULL)
+        goto fail;
     connreg_add(&c->reg, fd, false, "conn_new_cmd");
     if (set_events(c, EV_READ) != 0) {
         connreg_remove(&c->reg);
@@ -174,6 +178,7 @@ int conn_new(struct conn_list *home, int fd)
 
 fail:
     if (c != NULL) {
+        tls_free(c->tls, false);
         if (c->ev != NULL)
             event_free(c->ev);
         inbuf_free(&c->in);
@@ -206,6 +211,7 @@ static void conn_free(struct conn *c)
     if (c->wake_ev != NULL)
         event_free(c->wake_ev);
     event_free(c->ev);
+    tls_free(c->tls, true);
     close(c->fd);
     cmd_reset(&c->cmd);
     buf_free(&c->out);
@@ -435,8 +441,9 @@ static int conn_step(struct conn *c)
         /* a line from a peer is never forwarded: it needs routing only
          * for a read quorum, a write's replies and dual reads (and to wait
          * for the reads queued before it) */
-        if (c->px != NULL && (!c->cmd.from_peer || !fwdreq_queue_empty(&c->pq) ||
-                              proxy_routes_peer_lines(c->px))) {
+        if (c->px != NULL && cmd_authenticated(&c->cmd) &&
+            (!c->cmd.from_peer || !fwdreq_queue_empty(&c->pq) ||
+             proxy_routes_peer_lines(c->px))) {
             int routed = conn_route(c, line, len, nl);
             if (routed != 0)
                 return routed > 0;
@@ -527,7 +534,7 @@ static ssize_t conn_read(struct conn *c, bool *more)
             /* Nothing buffered: read the data block straight into the item. */
             struct item *it = c->cmd.item;
             want = it->nbytes - c->value_got;
-            n = read(c->fd, item_value(it) + c->value_got, want);
+            n = tls_io_read(c->tls, c->fd, item_value(it) + c->value_got, want);
             *more = n == (ssize_t)want;
             if (n > 0) {
                 c->value_got += (uint32_t)n;
@@ -543,7 +550,7 @@ static ssize_t conn_read(struct conn *c, bool *more)
     if (inbuf_make_room(&c->in) != 0)
         return -1;
     want = c->in.size - c->in.end;
-    n = read(c->fd, c->in.data + c->in.end, want);
+    n = tls_io_read(c->tls, c->fd, c->in.data + c->in.end, want);
     *more = n == (ssize_t)want;
     if (n > 0) {
         c->in.end += (size_t)n;
@@ -562,7 +569,8 @@ static int conn_flush(struct conn *c)
     if (c->out.oom)
         return -1;
     while (buf_pending(&c->out) > 0) {
-        ssize_t n = write(c->fd, c->out.data + c->out.off, buf_pending(&c->out));
+        ssize_t n =
+            tls_io_write(c->tls, c->fd, c->out.data + c->out.off, buf_pending(&c->out));
         if (n > 0) {
             c->out.off += (size_t)n;
             STATS_ADD(c->stats, bytes_written, (uint64_t)n);
@@ -571,7 +579,7 @@ static int conn_flush(struct conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return set_events(c, EV_WRITE) == 0 ? 0 : -1;
+            return set_events(c, tls_io_want(c->tls, EV_WRITE)) == 0 ? 0 : -1;
         return -1;
     }
     buf_reset(&c->out);
@@ -636,8 +644,13 @@ static void conn_run(struct conn *c, bool more)
             return; /* drained: saves a read that would say EAGAIN */
         }
         n = conn_read(c, &more);
-        if (n == -2)
+        if (n == -2) {
+            /* TLS may have to write first (a handshake's answer) */
+            if (tls_io_want(c->tls, EV_READ) == EV_WRITE &&
+                set_events(c, EV_READ | EV_WRITE) != 0)
+                conn_free(c);
             return;
+        }
         if (n == 0 && !fwdreq_queue_empty(&c->pq)) {
             /* The client is done sending ("printf ... | nc"), but replies
              * of commands it sent are still on their way: send them, then

@@ -15,7 +15,9 @@ A comment marked SURPRISE flags memcached behaviour a reimplementation
 would likely get wrong; COMPAT_NOTES.md lists them.
 """
 
+import atexit
 import base64
+import os
 import re
 import time
 
@@ -923,3 +925,54 @@ S("length_int_max", b"set j 0 0 2147483647\r\nget j\r\n",
   expect=b"CLIENT_ERROR bad command line format\r\nEND\r\nMN\r\n")
 S("ms_too_large_q", b"ms j %d q\r\n" % OVER + b"v" * OVER + b"\r\nmn\r\n",
   expect=b'SERVER_ERROR object too large for cache\r\nMN\r\nMN\r\n')
+
+# === ASCII authentication (-Y) ==============================================
+# Before a client authenticates every line is answered CLIENT_ERROR
+# unauthenticated (quit and mn included), except `set <any> <any> <any> <n>`
+# whose data block "<user> <pass>" is checked against the -Y file. Each
+# scenario ends with a good attempt so that the runner's `mn` is answered.
+# memcached 1.6.18 writes only the last of several pre-authentication
+# replies it produces from one read (they share one response object), so
+# every step here holds one command and waits for its reply (COMPAT_NOTES).
+
+AUTH_FILE = "/tmp/meshcached-compat-auth-%d.txt" % os.getpid()
+with open(AUTH_FILE, "w") as f:
+    f.write("alice:secret\nbob:pw2\n")
+os.chmod(AUTH_FILE, 0o644)
+atexit.register(os.unlink, AUTH_FILE)
+AUTH_OK = b"set k 0 0 12\r\nalice secret\r\n"
+UNAUTH = b"CLIENT_ERROR unauthenticated\r\n"
+
+
+def A(name, *steps, expect, **kw):
+    """An -Y scenario: a pause after each step (one reply per read)."""
+    paced = []
+    for st in steps + (AUTH_OK,):
+        paced += [st, Sleep(0.05)]
+    S(name, *paced, args=["-Y", AUTH_FILE], expect=expect, **kw)
+
+
+A("auth_commands_refused", b"get foo\r\n", b"version\r\n", b"mg foo v\r\n", b"quit\r\n",
+  b"peer n1 16\r\n", b"\r\n", b"GET / HTTP/1.1\r\n",
+  expect=UNAUTH * 7 + b"STORED\r\nMN\r\n")
+A("auth_other_storage_refused", b"add k 0 0 12\r\n", b"alice secret\r\n",
+  b"ms k 12\r\n", expect=UNAUTH * 3 + b"STORED\r\nMN\r\n")
+A("auth_bad_size_refused", b"set k 0 0 x\r\n", b"set k 0 0\r\n", b"set k 0 0 -1\r\n",
+  expect=UNAUTH * 3 + b"STORED\r\nMN\r\n")
+A("auth_bad_token_format", b"set k 0 0 5\r\nhello\r\n", b"set k 0 0 7\r\nbob:pw2\r\n",
+  expect=b"CLIENT_ERROR bad authentication token format\r\n" * 2 + b"STORED\r\nMN\r\n")
+A("auth_wrong_pair", b"set k 0 0 9\r\nalice bad\r\n", b"set k 0 0 10\r\nbob secret\r\n",
+  b"set k 0 0 14\r\nalice secret\r\n\r\n",
+  expect=b"CLIENT_ERROR authentication failure\r\n" * 3 + b"STORED\r\nMN\r\n")
+A("auth_bad_termination", b"set k 0 0 3\r\n", b"aliXY",
+  expect=b"CLIENT_ERROR bad command line termination\r\nSTORED\r\nMN\r\n")
+# SURPRISE: noreply is ignored, extra spaces and words in the block too.
+A("auth_noreply_still_answers", b"set k 0 0 7 noreply\r\nbob pw2\r\n",
+  expect=b"STORED\r\nSTORED\r\nMN\r\n")
+A("auth_spaces_and_extra_words", b"set k 0 0 16\r\n  bob  pw2 extra\r\n",
+  expect=b"STORED\r\nSTORED\r\nMN\r\n")
+A("auth_split_block", b"set k 0 0 12\r\n", b"alice ", b"secret\r\n",
+  b"set j 0 0 1\r\nx\r\n", b"get j k\r\n",
+  expect=b"STORED\r\nSTORED\r\nVALUE j 0 1\r\nx\r\nEND\r\nSTORED\r\nMN\r\n")
+S("auth_long_junk_closes", b"x" * 3000, args=["-Y", AUTH_FILE], eof=True,
+  expect=b"<CLOSED>")
