@@ -254,7 +254,7 @@ static void assert_tree_is_oracle(size_t n, size_t peer)
 }
 
 struct writer {
-    volatile bool stop;
+    bool stop; /* both atomic: the test thread reads and sets them */
     unsigned writes;
 };
 
@@ -268,7 +268,7 @@ static void *write_loop(void *arg)
     while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
         snprintf(key, sizeof(key), "w%u", (unsigned)rng_below(&rng, 20000));
         give(0, key, 100 + rng_below(&rng, 1u << 30), rng_below(&rng, 9) == 0);
-        w->writes++;
+        __atomic_fetch_add(&w->writes, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
