@@ -301,7 +301,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot start anti-entropy\n");
         goto out;
     }
-    if (srv.verbose > 0)
+    if (__atomic_load_n(&srv.verbose, __ATOMIC_RELAXED) > 0)
         fprintf(stderr, "meshcached listening on %s:%d with %d threads, %llu MB\n",
                 srv.settings.listen_addr, srv.settings.port, srv.settings.num_threads,
                 (unsigned long long)(srv.settings.maxbytes >> 20));
@@ -315,7 +315,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
-    if (srv.verbose > 0)
+    if (__atomic_load_n(&srv.verbose, __ATOMIC_RELAXED) > 0) /* `verbosity` sets it */
         fprintf(stderr, "meshcached: shutting down\n");
     cluster_leave(srv.cluster); /* the others drop us now, not after suspicion */
     rc = EXIT_SUCCESS;

@@ -32,7 +32,8 @@ static const char session_context[] = "meshcached";
 
 bool tls_enabled(void)
 {
-    return server_ctx != NULL;
+    /* a refresh swaps the pointer under ctx_lock; only NULL or not matters */
+    return __atomic_load_n(&server_ctx, __ATOMIC_ACQUIRE) != NULL;
 }
 
 uint64_t tls_handshake_errors(void)
@@ -198,7 +199,7 @@ static int load(char *err, size_t cap)
     pthread_mutex_lock(&ctx_lock);
     old_s = server_ctx;
     old_c = client_ctx;
-    server_ctx = s;
+    __atomic_store_n(&server_ctx, s, __ATOMIC_RELEASE);
     client_ctx = c;
     pthread_mutex_unlock(&ctx_lock);
     /* connections still using them hold their own references */

@@ -31,6 +31,7 @@ struct aetree {
     char *self_id;
     unsigned replicas;
     struct aeset *set; /* the current set (anti-entropy thread) */
+    uint64_t layout;   /* set's layout, for any thread (atomic) */
     /* per shard, the set its changes go to; read by the observer and
      * switched by a rebuild, both under the shard's lock */
     struct aeset *shard_set[STORE_SHARDS];
@@ -166,12 +167,15 @@ int aetree_sync(struct aetree *t, struct ring_ref *ref)
         store_scan_shard(t->st, rb.shard, rebuild_cb, &rb);
     set_free(t->set); /* every shard has switched: no observer uses it now */
     t->set = s;
+    __atomic_store_n(&t->layout, s->layout, __ATOMIC_RELEASE);
     return 1;
 }
 
 uint64_t aetree_layout(const struct aetree *t)
 {
-    return t->set != NULL ? t->set->layout : 0;
+    /* not through t->set: a rebuild frees the old set under a reader on
+     * another thread (stats cluster, a busy answer from nng's thread) */
+    return __atomic_load_n(&t->layout, __ATOMIC_ACQUIRE);
 }
 
 /* The index of the ring node with id in the current set, or SIZE_MAX. */

@@ -75,7 +75,7 @@ uint64_t aetree_layout_of(const struct ring *r, unsigned replicas);
  */
 int aetree_sync(struct aetree *t, struct ring_ref *ref);
 
-/* The current layout (0 before the first sync). */
+/* The current layout (0 before the first sync). Any thread. */
 uint64_t aetree_layout(const struct aetree *t);
 
 /* The tree for the pair {this node, the ring node with id}, or NULL when

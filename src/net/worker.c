@@ -199,12 +199,13 @@ void worker_stop_all(struct server *srv)
 {
     for (int i = 0; i < srv->nworkers; i++)
         send_msg(srv->workers[i], 'q');
-    for (int i = 0; i < srv->nworkers; i++) {
-        struct worker *w = srv->workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
-        worker_free(w);
-    }
+    /* all stopped before any is freed: a worker still running may sum the
+     * others' counters (stats) */
+    for (int i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i]->started)
+            pthread_join(srv->workers[i]->thread, NULL);
+    for (int i = 0; i < srv->nworkers; i++)
+        worker_free(srv->workers[i]);
     free(srv->workers);
     srv->workers = NULL;
     free(srv->thread_stats);
