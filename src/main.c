@@ -2,6 +2,7 @@
  * main: parse flags, build the server (store, listener, workers, maintenance
  * thread), run until SIGTERM or SIGINT, then take it all down in reverse.
  */
+#include "admin/admin.h"
 #include "cluster/ae.h"
 #include "cluster/cluster.h"
 #include "cluster/pinger.h"
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
     struct listener *lst = NULL;
     struct maint *maint = NULL;
     struct pinger *pinger = NULL;
+    struct admin *admin = NULL;
     static struct cluster_view view;
     int rc = EXIT_FAILURE, r;
 
@@ -277,6 +279,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot start anti-entropy\n");
         goto out;
     }
+    /* after the workers: its internal connection is served by one */
+    if (admin_start(&srv, &admin) != 0)
+        goto out;
     if (srv.verbose > 0)
         fprintf(stderr, "meshcached listening on %s:%d with %d threads, %llu MB\n",
                 srv.settings.listen_addr, srv.settings.port, srv.settings.num_threads,
@@ -297,6 +302,7 @@ int main(int argc, char **argv)
     rc = EXIT_SUCCESS;
 
 out:
+    admin_stop(admin); /* before the workers: its connection is one's */
     listener_close(lst);
     if (srv.workers != NULL)
         worker_stop_all(&srv);

@@ -66,6 +66,8 @@ enum {
     OPT_WRITE_QUORUM,
     OPT_READ_QUORUM,
     OPT_CONSISTENCY,
+    OPT_HTTP_PORT,
+    OPT_HTTP_TOKEN,
 };
 
 /* --consistency: the quorum it stands for is known only once --replicas is. */
@@ -245,6 +247,13 @@ void settings_usage(FILE *out)
         "                               cluster messages then carry its HMAC and\n"
         "                               peers prove it (default: none,\n"
         "                               unauthenticated: a trusted network only)\n"
+        "\n"
+        "HTTP admin port (metrics, health, JSON API):\n"
+        "    --http-port=<port>         TCP port of the HTTP admin port on the -l\n"
+        "                               address (default: 0, off)\n"
+        "    --http-token=<file>        file holding the bearer token that the\n"
+        "                               /cache and /keys routes require (default:\n"
+        "                               none: those routes answer 403)\n"
         "\n"
         "-h, --help                     print this help and exit\n"
         "-V, --version                  print version and exit\n",
@@ -755,6 +764,8 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {"write-quorum", required_argument, NULL, OPT_WRITE_QUORUM},
         {"read-quorum", required_argument, NULL, OPT_READ_QUORUM},
         {"consistency", required_argument, NULL, OPT_CONSISTENCY},
+        {"http-port", required_argument, NULL, OPT_HTTP_PORT},
+        {"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
         {NULL, 0, NULL, 0}};
     enum consistency consistency = CONSISTENCY_UNSET;
     unsigned write_quorum = 0, read_quorum = 0; /* 0: not given */
@@ -912,6 +923,15 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         case OPT_CLUSTER_KEY:
             /* Only the path: the daemon reads the secret at start-up. */
             if (!copy_str(s->cluster_key_file, sizeof(s->cluster_key_file), optarg))
+                goto bad_value;
+            break;
+        case OPT_HTTP_PORT:
+            if (!parse_int_range(optarg, 1, 65535, &s->http_port))
+                goto bad_value;
+            break;
+        case OPT_HTTP_TOKEN:
+            /* Only the path: the daemon reads the token at start-up. */
+            if (!copy_str(s->http_token_file, sizeof(s->http_token_file), optarg))
                 goto bad_value;
             break;
         case 'h':

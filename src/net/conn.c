@@ -67,6 +67,8 @@ struct conn {
     struct connreg_entry reg;       /* for stats conns */
     const char *close_reason;       /* for watch connevents: "normal", "error", ... */
     struct logger_watcher *watcher; /* CONN_WATCH (woken through wake_ev) */
+    uint64_t lat_t0;                /* when the current command's line was read */
+    enum lat_cmd lat_cmd;           /* its class, for the latency histograms */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -274,7 +276,19 @@ static bool conn_can_wait(struct conn *c)
     return c->wake_ev != NULL;
 }
 
-static void conn_queue(struct conn *c, struct fwdreq *r)
+/* The current command is served: its latency goes to the worker's
+ * histogram (lathist.h). */
+static void conn_timed(struct conn *c)
+{
+    uint64_t now = lat_now_ns();
+
+    lat_record(&c->stats->lat, c->lat_cmd, LAT_LOCAL,
+               now > c->lat_t0 ? now - c->lat_t0 : 0);
+}
+
+/* Queues r; its latency is recorded as served on path when its reply is
+ * drained (path < 0: untimed, a prefetch before the command itself). */
+static void conn_queue(struct conn *c, struct fwdreq *r, int path)
 {
     if (r == NULL || !conn_can_wait(c)) {
         if (r != NULL)
@@ -282,6 +296,8 @@ static void conn_queue(struct conn *c, struct fwdreq *r)
         buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
         return;
     }
+    if (path >= 0)
+        fwdreq_time(r, &c->stats->lat, c->lat_cmd, (enum lat_path)path, c->lat_t0);
     fwdreq_queue_push(&c->pq, r);
     cmd_set_out(&c->cmd, fwdreq_queue_after(&c->pq));
 }
@@ -300,7 +316,8 @@ static void conn_drain(struct conn *c)
 /* Forwards raw[0..nraw) as c->fwd_rr and c->fwd_owner say. */
 static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 {
-    conn_queue(c, proxy_forward(c->px, &c->pq, &c->fwd_rr, c->fwd_owner, raw, nraw));
+    conn_queue(c, proxy_forward(c->px, &c->pq, &c->fwd_rr, c->fwd_owner, raw, nraw),
+               LAT_FORWARDED);
 }
 
 /* Sends the line at line[0..len) (ending at nl) to its owner when another
@@ -334,7 +351,7 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
             (r = proxy_prefetch(c->px, &c->pq, &c->fwd_rr)) == NULL)
             return 0;
         c->prefetched = true;
-        conn_queue(c, r);
+        conn_queue(c, r, -1);
         c->held = true;
         return -1;
     case PROXY_LOCAL:
@@ -343,7 +360,7 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         return 0;
     case PROXY_SYNC:
         c->in.start += raw;
-        conn_queue(c, proxy_sync(c->px, &c->pq, line, len, &c->fwd_rr));
+        conn_queue(c, proxy_sync(c->px, &c->pq, line, len, &c->fwd_rr), LAT_LOCAL);
         return 1;
     case PROXY_FORWARD:
         if (c->fwd_rr.data_len > 0) {
@@ -357,11 +374,13 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         return 1;
     case PROXY_FANOUT:
         c->in.start += raw;
-        conn_queue(c, proxy_fanout(c->px, &c->pq, &c->cmd, line, len, &c->fwd_rr));
+        conn_queue(c, proxy_fanout(c->px, &c->pq, &c->cmd, line, len, &c->fwd_rr),
+                   LAT_FORWARDED);
         return 1;
     case PROXY_BROADCAST:
         c->in.start += raw;
-        conn_queue(c, proxy_broadcast(c->px, &c->pq, &c->cmd, line, len, line, raw));
+        conn_queue(c, proxy_broadcast(c->px, &c->pq, &c->cmd, line, len, line, raw),
+                   LAT_LOCAL);
         return 1;
     }
     return 0;
@@ -369,16 +388,19 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
 
 /* After a command ran here: a write is copied to the key's other owners
  * (the reply perhaps waiting for them; reads were handed to proxy_read()
- * by conn_route()). mark is where the command's reply starts in cmd.out. */
+ * by conn_route()). mark is where the command's reply starts in cmd.out.
+ * The command's latency is recorded now, or when its reply waited for the
+ * other owners, once they answered. */
 static void conn_after(struct conn *c, size_t mark)
 {
-    struct fwdreq *r;
+    struct fwdreq *r = NULL;
 
-    if (c->px == NULL || !c->cmd.wrote)
-        return;
-    r = proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+    if (c->px != NULL && c->cmd.wrote)
+        r = proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
     if (r != NULL)
-        conn_queue(c, r);
+        conn_queue(c, r, LAT_LOCAL);
+    else
+        conn_timed(c);
 }
 
 static void conn_value_done(struct conn *c)
@@ -432,6 +454,8 @@ static int conn_step(struct conn *c)
             len--;
         if (verbose(c) > 1)
             fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
+        c->lat_t0 = lat_now_ns();
+        c->lat_cmd = lat_classify(line, len);
         /* a line from a peer is never forwarded: it needs routing only
          * for a read quorum, a write's replies and dual reads (and to wait
          * for the reads queued before it) */

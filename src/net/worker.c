@@ -33,7 +33,7 @@ struct worker {
     struct thread_stats stats;
 };
 
-static unsigned next_worker; /* listener thread only */
+static unsigned next_worker; /* atomic: the listener and the admin thread hand out */
 
 static int pop_fd(struct worker *w)
 {
@@ -176,7 +176,8 @@ static void send_msg(struct worker *w, char m)
 
 void worker_dispatch(struct server *srv, int fd)
 {
-    struct worker *w = srv->workers[next_worker++ % (unsigned)srv->nworkers];
+    unsigned i = __atomic_fetch_add(&next_worker, 1, __ATOMIC_RELAXED);
+    struct worker *w = srv->workers[i % (unsigned)srv->nworkers];
     struct fd_node *n = malloc(sizeof(*n));
 
     if (n == NULL) {
