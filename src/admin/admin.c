@@ -18,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_HEADERS_SIZE 16384 /* request line and headers: a longer URL is 413 */
+/* Request line and headers: evhttp answers 400 to more. Up to that a URL
+ * longer than MAX_URI gets 414 from the router. */
+#define MAX_HEADERS_SIZE (128 * 1024)
+#define MAX_URI          8192
 #define BODY_SLACK       4096  /* over -I: the body of a PUT may not be longer */
 #define CLIENT_TIMEOUT_S 10    /* a client that sends or reads nothing this long */
 
@@ -218,7 +221,9 @@ static void route(struct evhttp_request *req, void *arg)
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     char id[3 * 256];
 
-    if (path == NULL || path[0] != '/') {
+    if (strlen(evhttp_request_get_uri(req)) > MAX_URI) {
+        admin_error(req, 414, "URI too long");
+    } else if (path == NULL || path[0] != '/') {
         admin_error(req, 400, "bad request target");
     } else if (strcmp(path, "/healthz") == 0) {
         if (method_is(req, EVHTTP_REQ_GET))
