@@ -7,10 +7,14 @@
  * shard lock is held for long. A member lists only the keys it is the
  * first live owner of: each key appears once however many copies it has.
  *
- * The cursor is "<epoch>-<member>-<shard>-<skip>": the ring it started on,
- * the member's index in it, the shard, and how many of that shard's listed
- * keys earlier pages returned. A listing that spans a ring change goes on
- * with the new ring: it may then repeat or miss keys that moved.
+ * The cursor is "<epoch>-<member>-<shard>-<key>": the ring it started on,
+ * the member's position among the ring's members sorted by id (every node
+ * numbers its ring differently: it is first in its own), the shard, and the last key earlier pages
+ * returned of that shard, in hex (empty: none yet). A shard's keys are
+ * listed in byte order, so a page goes on after that key whatever the
+ * store did to its table meanwhile (it grows, items move). A listing that
+ * spans a ring change goes on with the new ring: it may then repeat or
+ * miss keys that moved.
  */
 #include "admin/admin_internal.h"
 #include "admin/admintext.h"
@@ -39,7 +43,10 @@ struct keys_req {
     char prefix[KEY_MAX_LENGTH + 1];
     size_t nprefix;
     size_t limit;
-    size_t node, shard, skip; /* where the page goes on */
+    size_t *order;      /* the ring's node indices, sorted by id */
+    size_t node, shard; /* where the page goes on: order[node], shard */
+    char after[KEY_MAX_LENGTH]; /* in that shard, after this key */
+    size_t nafter;              /* 0: from the shard's first key */
     unsigned budget;
     struct mcconn *remote; /* to ring node `node` when it is another member */
     json_t *keys;
@@ -50,17 +57,22 @@ static void keys_free(struct keys_req *k)
     if (k->remote != NULL)
         mcconn_free_later(k->remote);
     ring_release(k->ring);
+    free(k->order);
     json_decref(k->keys);
     free(k);
 }
 
 static void keys_reply(struct keys_req *k, bool more)
 {
-    char cursor[96];
+    char cursor[64 + 2 * KEY_MAX_LENGTH];
+    size_t n;
     json_t *root;
 
-    snprintf(cursor, sizeof(cursor), "%" PRIu64 "-%zu-%zu-%zu", ring_epoch(k->ring),
-             k->node, k->shard, k->skip);
+    n = (size_t)snprintf(cursor, sizeof(cursor), "%" PRIu64 "-%zu-%zu-", ring_epoch(k->ring),
+                         k->node, k->shard);
+    for (size_t i = 0; i < k->nafter; i++)
+        n += (size_t)snprintf(cursor + n, sizeof(cursor) - n, "%02x",
+                              (unsigned char)k->after[i]);
     root = json_pack("{s:O,s:I,s:o}", "keys", k->keys, "ring_epoch",
                      (json_int_t)ring_epoch(k->ring), "next_cursor",
                      more ? json_string(cursor) : json_null());
@@ -79,7 +91,7 @@ static void next_node(struct keys_req *k)
 {
     k->node++;
     k->shard = 0;
-    k->skip = 0;
+    k->nafter = 0;
     if (k->remote != NULL)
         mcconn_free_later(k->remote);
     k->remote = NULL;
@@ -120,13 +132,72 @@ static json_t *key_json(struct keys_req *k, const struct admintext_meta *m,
 
 static void keys_step(struct keys_req *k);
 
-/* One shard's metadump: adds the keys this member lists, in order, after
- * the skip; stops the page at the limit. */
+static int key_cmp(const char *a, size_t na, const char *b, size_t nb)
+{
+    int c = memcmp(a, b, na < nb ? na : nb);
+
+    return c != 0 ? c : (na > nb) - (na < nb);
+}
+
+static int meta_cmp(const void *x, const void *y)
+{
+    const struct admintext_meta *a = x, *b = y;
+
+    return key_cmp(a->key, a->nkey, b->key, b->nkey);
+}
+
+/* The keys of a metadump reply that this page lists: of the prefix, first
+ * owned by the page's member, after the cursor's key; sorted. Returns how
+ * many (in *out, to free), or -1 when out of memory. */
+static long shard_keys(struct keys_req *k, const char *reply, size_t len,
+                       struct admintext_meta **out)
+{
+    struct admintext_meta *all = NULL;
+    size_t n = 0, cap = 0, pos = 0;
+
+    while (pos < len) {
+        const char *line = reply + pos, *nl = memchr(line, '\n', len - pos);
+        size_t ln = nl != NULL ? (size_t)(nl - line) : len - pos;
+        size_t owners[RING_MAX_HANDOFF], nowners = 0;
+        struct admintext_meta m;
+
+        pos += ln + 1;
+        if (ln > 0 && line[ln - 1] == '\r')
+            ln--;
+        if (!admintext_metadump(line, ln, &m) || m.nkey < k->nprefix ||
+            memcmp(m.key, k->prefix, k->nprefix) != 0 ||
+            (k->nafter > 0 && key_cmp(m.key, m.nkey, k->after, k->nafter) <= 0))
+            continue;
+        if (ring_owners(k->ring, ring_hash(m.key, m.nkey), k->a->srv->settings.replicas,
+                        owners, &nowners) != 0 ||
+            nowners == 0 || owners[0] != k->order[k->node])
+            continue; /* listed by its first owner */
+        if (n == cap) {
+            struct admintext_meta *bigger;
+            cap = cap > 0 ? 2 * cap : 64;
+            bigger = realloc(all, cap * sizeof(*all));
+            if (bigger == NULL) {
+                free(all);
+                return -1;
+            }
+            all = bigger;
+        }
+        all[n++] = m;
+    }
+    if (n > 1)
+        qsort(all, n, sizeof(*all), meta_cmp);
+    *out = all;
+    return (long)n;
+}
+
+/* One shard's metadump: adds the keys this member lists, in key order,
+ * after the cursor's; stops the page at the limit. */
 static void shard_done(void *arg, int status, const char *reply, size_t len)
 {
     struct keys_req *k = arg;
-    size_t pos = 0, matched = 0;
+    struct admintext_meta *keys = NULL;
     time_t now = time(NULL);
+    long n;
 
     if (status != 0 || (len >= 5 && memcmp(reply, "ERROR", 5) == 0) ||
         (len >= 6 && memcmp(reply, "CLIENT", 6) == 0) ||
@@ -134,35 +205,29 @@ static void shard_done(void *arg, int status, const char *reply, size_t len)
         keys_fail(k, 502, "a member did not list its keys");
         return;
     }
-    while (pos < len) {
-        const char *line = reply + pos, *nl = memchr(line, '\n', len - pos);
-        size_t n = nl != NULL ? (size_t)(nl - line) : len - pos;
-        struct admintext_meta m;
+    n = shard_keys(k, reply, len, &keys);
+    if (n < 0) {
+        keys_fail(k, 500, "out of memory");
+        return;
+    }
+    for (long i = 0; i < n; i++) {
         size_t owners[RING_MAX_HANDOFF], nowners = 0;
         json_t *o;
-
-        pos += n + 1;
-        if (n > 0 && line[n - 1] == '\r')
-            n--;
-        if (!admintext_metadump(line, n, &m) || m.nkey < k->nprefix ||
-            memcmp(m.key, k->prefix, k->nprefix) != 0)
-            continue;
-        if (ring_owners(k->ring, ring_hash(m.key, m.nkey), k->a->srv->settings.replicas,
-                        owners, &nowners) != 0 ||
-            nowners == 0 || owners[0] != k->node)
-            continue; /* listed by its first owner */
-        if (matched++ < k->skip)
-            continue;
         if (json_array_size(k->keys) == k->limit) {
-            k->skip = matched - 1;
-            keys_reply(k, true);
+            free(keys);
+            keys_reply(k, true); /* goes on after the last key listed */
             return;
         }
-        o = key_json(k, &m, owners, nowners, now);
+        ring_owners(k->ring, ring_hash(keys[i].key, keys[i].nkey),
+                    k->a->srv->settings.replicas, owners, &nowners);
+        o = key_json(k, &keys[i], owners, nowners, now);
         if (o != NULL)
             json_array_append_new(k->keys, o);
+        memcpy(k->after, keys[i].key, keys[i].nkey);
+        k->nafter = keys[i].nkey;
     }
-    k->skip = 0;
+    free(keys);
+    k->nafter = 0;
     if (++k->shard == STORE_SHARDS)
         next_node(k);
     keys_step(k);
@@ -175,7 +240,7 @@ static void keys_step(struct keys_req *k)
     struct mcconn *c;
     size_t count = ring_node_count(k->ring);
 
-    while (k->node < count && ring_node(k->ring, k->node)->down)
+    while (k->node < count && ring_node(k->ring, k->order[k->node])->down)
         next_node(k);
     if (k->node >= count) {
         keys_reply(k, false);
@@ -192,7 +257,7 @@ static void keys_step(struct keys_req *k)
             return;
         }
         for (size_t i = 0, n = admin_members(k->a, all); i < n; i++) {
-            if (strcmp(all[i].id, ring_node(k->ring, k->node)->id) == 0)
+            if (strcmp(all[i].id, ring_node(k->ring, k->order[k->node])->id) == 0)
                 m = &all[i];
         }
         if (m != NULL && !m->self) {
@@ -212,19 +277,38 @@ static void keys_step(struct keys_req *k)
         keys_fail(k, 502, "cannot reach a member to list its keys");
 }
 
-/* Parses "<epoch>-<node>-<shard>-<skip>"; false for anything else. */
+static int id_cmp(const void *x, const void *y, void *arg)
+{
+    const struct ring *r = arg;
+
+    return strcmp(ring_node(r, *(const size_t *)x)->id, ring_node(r, *(const size_t *)y)->id);
+}
+
+/* Parses "<epoch>-<node>-<shard>-<hex key>"; false for anything else. */
 static bool parse_cursor(const char *s, struct keys_req *k)
 {
     unsigned long long epoch;
-    size_t node, shard, skip;
+    size_t node, shard, nhex;
     int end = 0;
+    const char *hex;
 
-    if (sscanf(s, "%llu-%zu-%zu-%zu%n", &epoch, &node, &shard, &skip, &end) != 4 ||
-        s[end] != '\0' || shard >= STORE_SHARDS || node > RING_MAX_NODES)
+    if (sscanf(s, "%llu-%zu-%zu-%n", &epoch, &node, &shard, &end) != 3 || end == 0 ||
+        shard >= STORE_SHARDS || node > RING_MAX_NODES)
         return false;
+    hex = s + end;
+    nhex = strlen(hex);
+    if (nhex % 2 != 0 || nhex > 2 * KEY_MAX_LENGTH)
+        return false;
+    for (size_t i = 0; i < nhex / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", hex[2 * i]) ||
+            !strchr("0123456789abcdef", hex[2 * i + 1]))
+            return false;
+        k->after[i] = (char)v;
+    }
     k->node = node;
     k->shard = shard;
-    k->skip = skip;
+    k->nafter = nhex / 2;
     return true;
 }
 
@@ -246,6 +330,14 @@ void admin_keys(struct admin *a, struct evhttp_request *req)
     k->limit = KEYS_LIMIT_DEFAULT;
     k->budget = KEYS_SHARDS_BUDGET;
     k->ring = ring_acquire(cluster_ring_ref(a->srv->cluster));
+    k->order = malloc(ring_node_count(k->ring) * sizeof(*k->order));
+    if (k->order == NULL) {
+        keys_fail(k, 500, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < ring_node_count(k->ring); i++)
+        k->order[i] = i;
+    qsort_r(k->order, ring_node_count(k->ring), sizeof(*k->order), id_cmp, k->ring);
     TAILQ_INIT(&params);
     if (q != NULL && evhttp_parse_query_str(q, &params) != 0)
         ok = false;
