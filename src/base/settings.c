@@ -253,7 +253,7 @@ void settings_usage(FILE *out)
         "                               address (default: 0, off)\n"
         "    --http-token=<file>        file holding the bearer token that the\n"
         "                               /cache and /keys routes require (default:\n"
-        "                               none: those routes answer 403)\n"
+        "                               none, those routes answer 403)\n"
         "\n"
         "-h, --help                     print this help and exit\n"
         "-V, --version                  print version and exit\n",
