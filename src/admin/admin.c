@@ -22,8 +22,8 @@
  * longer than MAX_URI gets 414 from the router. */
 #define MAX_HEADERS_SIZE (128 * 1024)
 #define MAX_URI          8192
-#define BODY_SLACK       4096  /* over -I: the body of a PUT may not be longer */
-#define CLIENT_TIMEOUT_S 10    /* a client that sends or reads nothing this long */
+#define BODY_SLACK       4096 /* over -I: the body of a PUT may not be longer */
+#define CLIENT_TIMEOUT_S 10   /* a client that sends or reads nothing this long */
 
 void admin_reply(struct evhttp_request *req, int code, const char *ctype,
                  const void *body, size_t n)
@@ -270,7 +270,8 @@ static int bind_all(struct admin *a)
     char list[sizeof(a->srv->settings.listen_addr)], *save = NULL;
 
     memcpy(list, a->srv->settings.listen_addr, sizeof(list));
-    for (char *h = strtok_r(list, ",", &save); h != NULL; h = strtok_r(NULL, ",", &save)) {
+    for (char *h = strtok_r(list, ",", &save); h != NULL;
+         h = strtok_r(NULL, ",", &save)) {
         char *colon = strrchr(h, ':');
         if (h[0] == '[') {
             char *close = strchr(h, ']');
@@ -280,8 +281,8 @@ static int bind_all(struct admin *a)
         } else if (colon != NULL && strchr(h, ':') == colon) {
             *colon = '\0';
         }
-        if (evhttp_bind_socket_with_handle(a->http, h, (ev_uint16_t)a->srv->settings.http_port) ==
-            NULL) {
+        if (evhttp_bind_socket_with_handle(
+                a->http, h, (ev_uint16_t)a->srv->settings.http_port) == NULL) {
             fprintf(stderr, "meshcached: failed to listen on %s HTTP port %d: %s\n", h,
                     a->srv->settings.http_port, strerror(errno));
             return -1;
@@ -311,7 +312,8 @@ int admin_start(struct server *srv, struct admin **out)
     if (a->http == NULL)
         goto fail;
     evhttp_set_max_headers_size(a->http, MAX_HEADERS_SIZE);
-    evhttp_set_max_body_size(a->http, (ev_ssize_t)srv->settings.item_size_max + BODY_SLACK);
+    evhttp_set_max_body_size(a->http,
+                             (ev_ssize_t)srv->settings.item_size_max + BODY_SLACK);
     evhttp_set_timeout(a->http, CLIENT_TIMEOUT_S);
     evhttp_set_allowed_methods(a->http,
                                EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);

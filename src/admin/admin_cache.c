@@ -203,9 +203,8 @@ void admin_cache(struct admin *a, struct evhttp_request *req, const char *key_en
         goto out;
     }
     m = admin_self(a);
-    if (m == NULL ||
-        mcconn_send(m, evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd), MCCONN_LINE,
-                    cache_done, c) != 0) {
+    if (m == NULL || mcconn_send(m, evbuffer_pullup(cmd, -1), evbuffer_get_length(cmd),
+                                 MCCONN_LINE, cache_done, c) != 0) {
         admin_error(req, 503, "cannot reach this node's workers");
         goto out;
     }

@@ -88,7 +88,8 @@ int admin_member_stats(struct admin *a, const struct cluster_member_info *m,
     r->arg = arg;
     r->m = mcconn_connect(a->base, (struct sockaddr *)&sa, salen, STATS_REPLY_MAX,
                           ADMIN_TIMEOUT_MS);
-    if (r->m == NULL || mcconn_send(r->m, "stats\r\n", 7, MCCONN_END, remote_done, r) != 0) {
+    if (r->m == NULL ||
+        mcconn_send(r->m, "stats\r\n", 7, MCCONN_END, remote_done, r) != 0) {
         mcconn_free(r->m);
         free(r);
         return -1;
@@ -97,8 +98,8 @@ int admin_member_stats(struct admin *a, const struct cluster_member_info *m,
 }
 
 /* The member whose id is id, or NULL. */
-static const struct cluster_member_info *find_member(const struct cluster_member_info *all,
-                                                     size_t n, const char *id)
+static const struct cluster_member_info *
+find_member(const struct cluster_member_info *all, size_t n, const char *id)
 {
     for (size_t i = 0; i < n; i++) {
         if (strcmp(all[i].id, id) == 0)
@@ -129,29 +130,31 @@ void admin_cluster_status(struct admin *a, struct evhttp_request *req)
     for (size_t i = 0; i < n; i++) {
         size_t idx;
         bool in_ring = all[i].id[0] != '\0' && ring_node_index(r, all[i].id, &idx) == 0;
-        json_t *m = json_pack(
-            "{s:s,s:s,s:s,s:I,s:b,s:b,s:f}", "id", all[i].id, "state", all[i].state,
-            "address", all[i].addr, "incarnation", (json_int_t)all[i].incarnation, "self",
-            all[i].self, "in_ring", in_ring, "ring_share",
-            in_ring ? ring_share(r, idx) : 0.0);
+        json_t *m =
+            json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:f}", "id", all[i].id, "state",
+                      all[i].state, "address", all[i].addr, "incarnation",
+                      (json_int_t)all[i].incarnation, "self", all[i].self, "in_ring",
+                      in_ring, "ring_share", in_ring ? ring_share(r, idx) : 0.0);
         if (m == NULL)
             continue;
         if (all[i].heard_ms > 0) {
-            json_object_set_new(m, "last_heard_ms", json_integer((json_int_t)all[i].heard_ms));
+            json_object_set_new(m, "last_heard_ms",
+                                json_integer((json_int_t)all[i].heard_ms));
             json_object_set_new(
                 m, "last_heard_ago_ms",
-                json_integer((json_int_t)(now > all[i].heard_ms ? now - all[i].heard_ms : 0)));
+                json_integer(
+                    (json_int_t)(now > all[i].heard_ms ? now - all[i].heard_ms : 0)));
         } else {
             json_object_set_new(m, "last_heard_ms", json_null());
             json_object_set_new(m, "last_heard_ago_ms", json_null());
         }
         json_array_append_new(members, m);
     }
-    root = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "self", s->node_id, "ring_epoch",
-                     (json_int_t)ring_epoch(r), "vnodes", (json_int_t)ring_vnodes(r),
-                     "replicas", (json_int_t)s->replicas, "write_quorum",
-                     (json_int_t)s->write_quorum, "read_quorum", (json_int_t)s->read_quorum,
-                     "gossip", s->gossip, "members", members);
+    root = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "self", s->node_id,
+                     "ring_epoch", (json_int_t)ring_epoch(r), "vnodes",
+                     (json_int_t)ring_vnodes(r), "replicas", (json_int_t)s->replicas,
+                     "write_quorum", (json_int_t)s->write_quorum, "read_quorum",
+                     (json_int_t)s->read_quorum, "gossip", s->gossip, "members", members);
     ring_release(r);
     free(all);
     admin_json(req, root != NULL ? 200 : 500, root);
@@ -244,19 +247,20 @@ static void dist_reply(struct dist_req *d)
     bytes = ok > 0 ? bytes / (double)ok : 0;
     for (size_t i = 0; i < d->n && nodes != NULL; i++) {
         const struct dist_node *x = &d->nodes[i];
-        json_t *o = json_pack("{s:s,s:f,s:f,s:b}", "id", x->id, "ring_share", x->share,
-                              "share_deviation",
-                              d->n > 0 ? x->share * (double)d->n - 1.0 : 0.0,
-                              "answered", x->answered);
+        json_t *o = json_pack(
+            "{s:s,s:f,s:f,s:b}", "id", x->id, "ring_share", x->share, "share_deviation",
+            d->n > 0 ? x->share * (double)d->n - 1.0 : 0.0, "answered", x->answered);
         if (o == NULL)
             continue;
         if (x->answered) {
             json_object_set_new(o, "items", json_integer((json_int_t)x->items));
             json_object_set_new(o, "bytes", json_integer((json_int_t)x->bytes));
-            json_object_set_new(o, "items_deviation",
-                                json_real(items > 0 ? (double)x->items / items - 1.0 : 0));
-            json_object_set_new(o, "bytes_deviation",
-                                json_real(bytes > 0 ? (double)x->bytes / bytes - 1.0 : 0));
+            json_object_set_new(
+                o, "items_deviation",
+                json_real(items > 0 ? (double)x->items / items - 1.0 : 0));
+            json_object_set_new(
+                o, "bytes_deviation",
+                json_real(bytes > 0 ? (double)x->bytes / bytes - 1.0 : 0));
         }
         json_array_append_new(nodes, o);
     }
@@ -277,7 +281,8 @@ static void dist_done(void *arg, int status, const char *reply, size_t len)
     struct dist_part *p = arg;
     struct dist_node *x = &p->d->nodes[p->i];
 
-    x->answered = status == 0 && admintext_stat_u64(reply, len, "curr_items", &x->items) &&
+    x->answered = status == 0 &&
+                  admintext_stat_u64(reply, len, "curr_items", &x->items) &&
                   admintext_stat_u64(reply, len, "bytes", &x->bytes);
     if (--p->d->pending == 0)
         dist_reply(p->d);

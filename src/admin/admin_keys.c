@@ -9,8 +9,8 @@
  *
  * The cursor is "<epoch>-<member>-<shard>-<key>": the ring it started on,
  * the member's position among the ring's members sorted by id (every node
- * numbers its ring differently: it is first in its own), the shard, and the last key earlier pages
- * returned of that shard, in hex (empty: none yet). A shard's keys are
+ * numbers its ring differently: it is first in its own), the shard, and the last key
+ * earlier pages returned of that shard, in hex (empty: none yet). A shard's keys are
  * listed in byte order, so a page goes on after that key whatever the
  * store did to its table meanwhile (it grows, items move). A listing that
  * spans a ring change goes on with the new ring: it may then repeat or
@@ -43,8 +43,8 @@ struct keys_req {
     char prefix[KEY_MAX_LENGTH + 1];
     size_t nprefix;
     size_t limit;
-    size_t *order;      /* the ring's node indices, sorted by id */
-    size_t node, shard; /* where the page goes on: order[node], shard */
+    size_t *order;              /* the ring's node indices, sorted by id */
+    size_t node, shard;         /* where the page goes on: order[node], shard */
     char after[KEY_MAX_LENGTH]; /* in that shard, after this key */
     size_t nafter;              /* 0: from the shard's first key */
     unsigned budget;
@@ -68,8 +68,8 @@ static void keys_reply(struct keys_req *k, bool more)
     size_t n;
     json_t *root;
 
-    n = (size_t)snprintf(cursor, sizeof(cursor), "%" PRIu64 "-%zu-%zu-", ring_epoch(k->ring),
-                         k->node, k->shard);
+    n = (size_t)snprintf(cursor, sizeof(cursor), "%" PRIu64 "-%zu-%zu-",
+                         ring_epoch(k->ring), k->node, k->shard);
     for (size_t i = 0; i < k->nafter; i++)
         n += (size_t)snprintf(cursor + n, sizeof(cursor) - n, "%02x",
                               (unsigned char)k->after[i]);
@@ -122,9 +122,10 @@ static json_t *key_json(struct keys_req *k, const struct admintext_meta *m,
     for (size_t i = 0; i < nowners; i++)
         json_array_append_new(own, json_string(ring_node(k->ring, owners[i])->id));
     json_object_set_new(o, "size", json_integer((json_int_t)m->size));
-    json_object_set_new(o, "ttl", json_integer(m->exp < 0 ? -1
-                                               : m->exp > now ? (json_int_t)(m->exp - now)
-                                                              : 0));
+    json_object_set_new(o, "ttl",
+                        json_integer(m->exp < 0     ? -1
+                                     : m->exp > now ? (json_int_t)(m->exp - now)
+                                                    : 0));
     json_object_set_new(o, "version", json_integer((json_int_t)m->cas));
     json_object_set_new(o, "owners", own);
     return o;
@@ -281,7 +282,8 @@ static int id_cmp(const void *x, const void *y, void *arg)
 {
     const struct ring *r = arg;
 
-    return strcmp(ring_node(r, *(const size_t *)x)->id, ring_node(r, *(const size_t *)y)->id);
+    return strcmp(ring_node(r, *(const size_t *)x)->id,
+                  ring_node(r, *(const size_t *)y)->id);
 }
 
 /* Parses "<epoch>-<node>-<shard>-<hex key>"; false for anything else. */
@@ -301,7 +303,8 @@ static bool parse_cursor(const char *s, struct keys_req *k)
         return false;
     for (size_t i = 0; i < nhex / 2; i++) {
         unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", hex[2 * i]) ||
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1 ||
+            !strchr("0123456789abcdef", hex[2 * i]) ||
             !strchr("0123456789abcdef", hex[2 * i + 1]))
             return false;
         k->after[i] = (char)v;

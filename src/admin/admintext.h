@@ -33,11 +33,11 @@ long admintext_pct_decode(const char *src, size_t n, char *dst);
 
 /* One line of `lru_crawler metadump`. */
 struct admintext_meta {
-    char key[251];   /* the decoded key (not NUL-terminated: nkey) */
+    char key[251]; /* the decoded key (not NUL-terminated: nkey) */
     size_t nkey;
-    int64_t exp;     /* unix time it expires at, -1 for never */
-    uint64_t cas;    /* its version */
-    uint64_t size;   /* bytes it takes */
+    int64_t exp;   /* unix time it expires at, -1 for never */
+    uint64_t cas;  /* its version */
+    uint64_t size; /* bytes it takes */
 };
 
 /* Parses "key=<uri> exp=N la=N cas=N fetch=yes|no cls=1 size=N" (without

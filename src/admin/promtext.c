@@ -13,8 +13,8 @@ bool prom_name_valid(const char *name)
         return false;
     for (const char *p = name; *p != '\0'; p++) {
         char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == ':'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == ':'))
             return false;
     }
     return true;
@@ -154,8 +154,7 @@ static const struct {
     {"ae_bytes_out", "ae_out_bytes_total", PROM_COUNTER, 1},
 };
 
-enum prom_kind prom_stat_metric(const char *stat, size_t nstat, char *name,
-                                double *scale)
+enum prom_kind prom_stat_metric(const char *stat, size_t nstat, char *name, double *scale)
 {
     size_t o;
 
@@ -235,8 +234,8 @@ static void one_stat(void *arg, const char *name, size_t nname, const char *valu
     prom_sample(w->out, metric, NULL, v * scale);
 }
 
-size_t prom_stats(struct buf *out, const char *text, size_t len, char (*seen)[PROM_NAME_MAX],
-                  size_t n, size_t cap)
+size_t prom_stats(struct buf *out, const char *text, size_t len,
+                  char (*seen)[PROM_NAME_MAX], size_t n, size_t cap)
 {
     struct stats_walk w = {.out = out, .seen = seen, .n = n, .cap = cap};
 

@@ -17,7 +17,7 @@
 #include "base/buf.h"
 #include "base/lathist.h"
 
-#define PROM_PREFIX "meshcached_"
+#define PROM_PREFIX   "meshcached_"
 #define PROM_NAME_MAX 128
 
 /* Whether name matches [a-zA-Z_:][a-zA-Z0-9_:]*. */
@@ -54,8 +54,8 @@ enum prom_kind prom_stat_metric(const char *stat, size_t nstat, char *name,
 /* Appends one family per numeric STAT line of text[0..len) (a `stats` or
  * `stats cluster` reply), skipping names already in the seen list of n
  * names; adds what it wrote to it (room for cap). Returns the new n. */
-size_t prom_stats(struct buf *out, const char *text, size_t len, char (*seen)[PROM_NAME_MAX],
-                  size_t n, size_t cap);
+size_t prom_stats(struct buf *out, const char *text, size_t len,
+                  char (*seen)[PROM_NAME_MAX], size_t n, size_t cap);
 
 /* Appends the histogram family meshcached_command_duration_seconds, with
  * labels cmd and path, from h (a sum over the workers). */

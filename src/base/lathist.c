@@ -34,12 +34,12 @@ enum lat_cmd lat_classify(const char *line, size_t len)
         const char *name;
         enum lat_cmd cmd;
     } words[] = {
-        {"get", LAT_GET},        {"gets", LAT_GET},      {"gat", LAT_GET},
-        {"gats", LAT_GET},       {"mg", LAT_GET},        {"set", LAT_SET},
-        {"add", LAT_SET},        {"replace", LAT_SET},   {"append", LAT_SET},
-        {"prepend", LAT_SET},    {"cas", LAT_SET},       {"ms", LAT_SET},
-        {"delete", LAT_DELETE},  {"md", LAT_DELETE},     {"incr", LAT_ARITH},
-        {"decr", LAT_ARITH},     {"ma", LAT_ARITH},      {"touch", LAT_TOUCH},
+        {"get", LAT_GET},       {"gets", LAT_GET},    {"gat", LAT_GET},
+        {"gats", LAT_GET},      {"mg", LAT_GET},      {"set", LAT_SET},
+        {"add", LAT_SET},       {"replace", LAT_SET}, {"append", LAT_SET},
+        {"prepend", LAT_SET},   {"cas", LAT_SET},     {"ms", LAT_SET},
+        {"delete", LAT_DELETE}, {"md", LAT_DELETE},   {"incr", LAT_ARITH},
+        {"decr", LAT_ARITH},    {"ma", LAT_ARITH},    {"touch", LAT_TOUCH},
     };
     size_t n = 0;
 

@@ -62,12 +62,12 @@ struct cmd {
     bool meta_base64;     /* key was base64: echo it encoded */
     size_t stash_len;     /* ms flags to echo, in order: <length><token> each */
     char stash[CMD_STASH_MAX];
-    bool from_peer; /* the connection said `peer`: serve locally, never forward */
+    bool from_peer;    /* the connection said `peer`: serve locally, never forward */
     bool peer_pending; /* `peer` answered with a challenge: peerauth expected */
     unsigned char peer_expect[32]; /* the proof peerauth must bring */
-    uint64_t deadline_ms; /* rd: the next command runs only before this wall
-                             clock time (unix ms), 0 for none */
-    bool late;            /* the pending store came after its deadline: dropped */
+    uint64_t deadline_ms;          /* rd: the next command runs only before this wall
+                                      clock time (unix ms), 0 for none */
+    bool late; /* the pending store came after its deadline: dropped */
     /* the last command's change to the store, for replication: set when it
      * stored, deleted, touched or counted the key (cleared per command) */
     bool wrote;

@@ -99,30 +99,38 @@ START_TEST(test_prom_histogram_is_cumulative_with_inf_sum_and_count)
     struct buf b;
     char *s;
 
-    lat_record(&h, LAT_GET, LAT_FORWARDED, 1000);     /* bucket 0 */
-    lat_record(&h, LAT_GET, LAT_FORWARDED, 20000);    /* bucket 2 */
+    lat_record(&h, LAT_GET, LAT_FORWARDED, 1000);          /* bucket 0 */
+    lat_record(&h, LAT_GET, LAT_FORWARDED, 20000);         /* bucket 2 */
     lat_record(&h, LAT_GET, LAT_FORWARDED, 3000000000ull); /* +Inf */
     buf_init(&b);
     prom_latency(&b, &h);
     s = text(&b);
-    ck_assert_ptr_nonnull(strstr(s, "# TYPE meshcached_command_duration_seconds histogram\n"));
-    ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_bucket{cmd=\"get\","
-                                    "path=\"forwarded\",le=\"8e-06\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_bucket{cmd=\"get\","
-                                    "path=\"forwarded\",le=\"1.6e-05\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_bucket{cmd=\"get\","
-                                    "path=\"forwarded\",le=\"3.2e-05\"} 2\n"));
-    ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_bucket{cmd=\"get\","
-                                    "path=\"forwarded\",le=\"1.048576\"} 2\n"));
-    ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_bucket{cmd=\"get\","
-                                    "path=\"forwarded\",le=\"+Inf\"} 3\n"));
-    ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_count{cmd=\"get\","
-                                    "path=\"forwarded\"} 3\n"));
+    ck_assert_ptr_nonnull(
+        strstr(s, "# TYPE meshcached_command_duration_seconds histogram\n"));
+    ck_assert_ptr_nonnull(strstr(s,
+                                 "meshcached_command_duration_seconds_bucket{cmd=\"get\","
+                                 "path=\"forwarded\",le=\"8e-06\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(s,
+                                 "meshcached_command_duration_seconds_bucket{cmd=\"get\","
+                                 "path=\"forwarded\",le=\"1.6e-05\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(s,
+                                 "meshcached_command_duration_seconds_bucket{cmd=\"get\","
+                                 "path=\"forwarded\",le=\"3.2e-05\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(s,
+                                 "meshcached_command_duration_seconds_bucket{cmd=\"get\","
+                                 "path=\"forwarded\",le=\"1.048576\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(s,
+                                 "meshcached_command_duration_seconds_bucket{cmd=\"get\","
+                                 "path=\"forwarded\",le=\"+Inf\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(s,
+                                 "meshcached_command_duration_seconds_count{cmd=\"get\","
+                                 "path=\"forwarded\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_sum{cmd=\"get\","
                                     "path=\"forwarded\"} 3.000021\n"));
     /* every class and path appears, even without samples */
-    ck_assert_ptr_nonnull(strstr(s, "meshcached_command_duration_seconds_count{cmd=\"touch\","
-                                    "path=\"local\"} 0\n"));
+    ck_assert_ptr_nonnull(
+        strstr(s, "meshcached_command_duration_seconds_count{cmd=\"touch\","
+                  "path=\"local\"} 0\n"));
     free(s);
     buf_free(&b);
 }
@@ -271,7 +279,8 @@ END_TEST
 
 START_TEST(test_admintext_metadump_parses_memcacheds_line)
 {
-    static const char l[] = "key=a%20b exp=-1 la=1700000000 cas=42 fetch=no cls=1 size=70";
+    static const char l[] =
+        "key=a%20b exp=-1 la=1700000000 cas=42 fetch=no cls=1 size=70";
     static const char l2[] = "key=k exp=1700000100 la=1 cas=7 fetch=yes cls=1 size=9";
     struct admintext_meta m;
 
