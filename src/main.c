@@ -247,7 +247,7 @@ int main(int argc, char **argv)
     /* Only now accept clients: a test that connects and at once sends
      * SIGTERM must find the handler in place. */
     lst = listener_open(&srv, base);
-    if (lst == NULL)
+    if (lst == NULL || admin_open(&srv, &admin) != 0)
         goto out;
     if (srv.settings.daemonize && (daemonize() != 0 || event_reinit(base) != 0)) {
         fprintf(stderr, "meshcached: failed to daemonize: %s\n", strerror(errno));
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
         goto out;
     }
     /* after the workers: its internal connection is served by one */
-    if (admin_start(&srv, &admin) != 0)
+    if (admin_run(admin, srv.settings.daemonize) != 0)
         goto out;
     if (srv.verbose > 0)
         fprintf(stderr, "meshcached listening on %s:%d with %d threads, %llu MB\n",

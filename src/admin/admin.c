@@ -291,7 +291,7 @@ static int bind_all(struct admin *a)
     return 0;
 }
 
-int admin_start(struct server *srv, struct admin **out)
+int admin_open(struct server *srv, struct admin **out)
 {
     struct admin *a;
 
@@ -320,15 +320,25 @@ int admin_start(struct server *srv, struct admin **out)
     evhttp_set_gencb(a->http, route, a);
     if (bind_all(a) != 0)
         goto fail;
-    if (pthread_create(&a->thread, NULL, admin_main, a) != 0)
-        goto fail;
-    a->started = true;
     *out = a;
     return 0;
 
 fail:
     admin_stop(a);
     return -1;
+}
+
+int admin_run(struct admin *a, bool forked)
+{
+    if (a == NULL)
+        return 0;
+    if ((forked && event_reinit(a->base) != 0) ||
+        pthread_create(&a->thread, NULL, admin_main, a) != 0) {
+        fprintf(stderr, "meshcached: cannot start the HTTP admin thread\n");
+        return -1;
+    }
+    a->started = true;
+    return 0;
 }
 
 void admin_stop(struct admin *a)

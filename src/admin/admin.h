@@ -18,13 +18,21 @@
 #ifndef MESHCACHED_ADMIN_H
 #define MESHCACHED_ADMIN_H
 
+#include <stdbool.h>
+
 struct admin;
 struct server;
 
-/* Opens --http-port on the -l address(es) and starts the admin thread;
- * *out stays NULL when the port is off. Call after worker_start_all().
- * Returns 0, or -1 after printing why. */
-int admin_start(struct server *srv, struct admin **out);
+/* Opens --http-port on the -l address(es) (connections wait in its
+ * backlog until admin_run()) and reads the token; *out stays NULL when the
+ * port is off. Call with the client port's listener, before daemonizing, so
+ * that errors reach the terminal. Returns 0, or -1 after printing why. */
+int admin_open(struct server *srv, struct admin **out);
+
+/* Starts the admin thread; after worker_start_all() (its internal
+ * connection goes to a worker) and after any fork (forked: the event loop
+ * is reinitialized for the child). NULL is a no-op. Returns 0 or -1. */
+int admin_run(struct admin *a, bool forked);
 
 /* Stops the thread, closes the port and frees everything; before the
  * workers stop (its internal connection belongs to one). NULL is a no-op. */

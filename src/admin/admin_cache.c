@@ -23,13 +23,6 @@ struct cache_req {
     enum evhttp_cmd_type method;
 };
 
-static bool starts(const char *p, size_t n, const char *word)
-{
-    size_t nw = strlen(word);
-
-    return n >= nw && memcmp(p, word, nw) == 0;
-}
-
 /* An error line of memcached as an HTTP answer. */
 static void reply_error(struct evhttp_request *req, const char *line, size_t n)
 {
@@ -39,13 +32,13 @@ static void reply_error(struct evhttp_request *req, const char *line, size_t n)
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
     snprintf(msg, sizeof(msg), "%.*s", (int)n, line);
-    if (starts(line, n, "SERVER_ERROR object too large"))
+    if (admintext_starts(line, n, "SERVER_ERROR object too large"))
         code = 413;
-    else if (starts(line, n, "SERVER_ERROR out of memory"))
+    else if (admintext_starts(line, n, "SERVER_ERROR out of memory"))
         code = 507;
-    else if (starts(line, n, "SERVER_ERROR"))
+    else if (admintext_starts(line, n, "SERVER_ERROR"))
         code = 503; /* a quorum not reached, an owner not answering */
-    else if (starts(line, n, "CLIENT_ERROR"))
+    else if (admintext_starts(line, n, "CLIENT_ERROR"))
         code = 400;
     admin_error(req, code, msg);
 }
@@ -84,15 +77,15 @@ static void cache_done(void *arg, int status, const char *r, size_t n)
 
     if (status != 0)
         admin_error(req, 503, "no answer from this node's worker");
-    else if (c->method == EVHTTP_REQ_GET && starts(r, n, "VA "))
+    else if (c->method == EVHTTP_REQ_GET && admintext_starts(r, n, "VA "))
         reply_value(req, r, n);
-    else if (starts(r, n, "EN") || starts(r, n, "NF"))
+    else if (admintext_starts(r, n, "EN") || admintext_starts(r, n, "NF"))
         admin_error(req, 404, "no such key");
-    else if (starts(r, n, "HD") && c->method == EVHTTP_REQ_PUT)
+    else if (admintext_starts(r, n, "HD") && c->method == EVHTTP_REQ_PUT)
         admin_json(req, 200, json_pack("{s:b}", "stored", 1));
-    else if (starts(r, n, "HD") && c->method == EVHTTP_REQ_DELETE)
+    else if (admintext_starts(r, n, "HD") && c->method == EVHTTP_REQ_DELETE)
         admin_json(req, 200, json_pack("{s:b}", "deleted", 1));
-    else if (starts(r, n, "NS"))
+    else if (admintext_starts(r, n, "NS"))
         admin_error(req, 409, "not stored");
     else
         reply_error(req, r, n);

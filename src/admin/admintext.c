@@ -57,6 +57,13 @@ bool admintext_stat_u64(const char *text, size_t len, const char *name, uint64_t
     return f.found && util_parse_u64(f.value, f.nvalue, out);
 }
 
+bool admintext_starts(const char *p, size_t n, const char *word)
+{
+    size_t nw = strlen(word);
+
+    return n >= nw && memcmp(p, word, nw) == 0;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')

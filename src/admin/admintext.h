@@ -26,6 +26,9 @@ size_t admintext_stats(const char *text, size_t len, admintext_stat_fn fn, void 
  * false when the stat is missing or not a number. */
 bool admintext_stat_u64(const char *text, size_t len, const char *name, uint64_t *out);
 
+/* Whether p[0..n) starts with word. */
+bool admintext_starts(const char *p, size_t n, const char *word);
+
 /* Percent-decodes src[0..n) into dst (room for n bytes; the result is
  * never longer). '+' stays '+' (a path, not a form). Returns the decoded
  * length, or -1 for a '%' not followed by two hex digits. */

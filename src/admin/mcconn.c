@@ -3,6 +3,7 @@
  * in order (a line, a "VA" block, or lines up to "END").
  */
 #include "admin/mcconn.h"
+#include "admin/admintext.h"
 #include "base/stats.h"
 #include "net/worker.h"
 
@@ -31,19 +32,12 @@ struct mcconn {
     bool broken;
 };
 
-static bool starts(const char *p, size_t n, const char *word)
-{
-    size_t nw = strlen(word);
-
-    return n >= nw && memcmp(p, word, nw) == 0;
-}
-
 /* An error line ends any reply: memcached answers a command it cannot run
  * with one line. */
 static bool error_line(const char *p, size_t n)
 {
-    return starts(p, n, "ERROR") || starts(p, n, "CLIENT_ERROR") ||
-           starts(p, n, "SERVER_ERROR") || starts(p, n, "BADCLASS");
+    return admintext_starts(p, n, "ERROR") || admintext_starts(p, n, "CLIENT_ERROR") ||
+           admintext_starts(p, n, "SERVER_ERROR") || admintext_starts(p, n, "BADCLASS");
 }
 
 /* The length of the head request's reply when data[0..len) holds it all,
@@ -56,7 +50,7 @@ static size_t reply_len(struct mcconn *m, const char *data, size_t len)
         nl = memchr(data, '\n', len);
         if (nl == NULL)
             return 0;
-        if (starts(data, len, "VA ")) {
+        if (admintext_starts(data, len, "VA ")) {
             unsigned long long n = strtoull(data + 3, NULL, 10);
             size_t need = (size_t)(nl - data) + 1 + (size_t)n + 2;
             return n <= m->max_reply && len >= need ? need : 0;

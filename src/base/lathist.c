@@ -88,6 +88,18 @@ void lat_record(struct lat_hist *h, enum lat_cmd c, enum lat_path p, uint64_t ns
     add_relaxed(&cell->sum_ns, ns);
 }
 
+void lat_reset(struct lat_hist *h)
+{
+    for (int c = 0; c < LAT_NCMD; c++) {
+        for (int p = 0; p < LAT_NPATH; p++) {
+            struct lat_cell *cell = &h->cell[c][p];
+            for (int b = 0; b <= LAT_BUCKETS; b++)
+                __atomic_store_n(&cell->count[b], 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&cell->sum_ns, 0, __ATOMIC_RELAXED);
+        }
+    }
+}
+
 void lat_sum(const struct lat_hist *const *all, int n, struct lat_hist *out)
 {
     memset(out, 0, sizeof(*out));

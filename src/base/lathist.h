@@ -9,7 +9,8 @@
  * lat_record() is two relaxed load/store pairs, no locked instruction and
  * no lock. Readers on other threads sum the workers' histograms with
  * relaxed loads (lat_sum()); a sum may be a moment old but no count is
- * torn. `stats reset` does not clear them: Prometheus counters only grow.
+ * torn. `stats reset` clears them with the other counters (lat_reset());
+ * an increment racing with it may survive, as for the counters.
  */
 #ifndef MESHCACHED_LATHIST_H
 #define MESHCACHED_LATHIST_H
@@ -68,6 +69,9 @@ uint64_t lat_now_ns(void);
 
 /* Adds one duration to h; only h's owning thread may call it. */
 void lat_record(struct lat_hist *h, enum lat_cmd c, enum lat_path p, uint64_t ns);
+
+/* Zeroes h (relaxed stores): `stats reset`, from any thread. */
+void lat_reset(struct lat_hist *h);
 
 /* Sums n histograms (relaxed loads) into out. */
 void lat_sum(const struct lat_hist *const *all, int n, struct lat_hist *out);

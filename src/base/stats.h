@@ -73,8 +73,8 @@ struct thread_stats {
 #define STATS_FIELD(name) uint64_t name;
     THREAD_STATS_FIELDS(STATS_FIELD)
 #undef STATS_FIELD
-    /* per-command latencies (lathist.h); not summed by stats_sum() nor
-     * cleared by stats_reset_thread() */
+    /* per-command latencies (lathist.h): not summed by stats_sum() (the
+     * admin port sums them with lat_sum()), cleared by stats_reset_thread() */
     struct lat_hist lat;
 };
 
