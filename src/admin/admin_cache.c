@@ -44,28 +44,38 @@ static void reply_error(struct evhttp_request *req, const char *line, size_t n)
 }
 
 /* "VA <n> f<flags> t<ttl> c<cas>\r\n<data>\r\n": the value and its
- * metadata as the answer to GET. */
+ * metadata as the answer to GET. The reply is not NUL-terminated: its
+ * header line is parsed from a bounded copy. */
 static void reply_value(struct evhttp_request *req, const char *r, size_t n)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    const char *nl = memchr(r, '\n', n), *p = r + 3;
-    unsigned long long len = strtoull(p, NULL, 10);
-    char val[32];
+    const char *nl = memchr(r, '\n', n);
+    char line[128], *save = NULL, *tok;
+    size_t nline = nl != NULL ? (size_t)(nl - r) : 0;
+    unsigned long long len = 0;
 
-    for (p = strchr(p, ' '); p != NULL && p < nl; p = strchr(p + 1, ' ')) {
-        size_t tn = strcspn(p + 1, " \r\n");
-        if (tn < 2)
-            continue;
-        snprintf(val, sizeof(val), "%.*s", (int)(tn - 1 < 30 ? tn - 1 : 30), p + 2);
-        if (p[1] == 'f') {
-            evhttp_add_header(h, "X-Meshcached-Flags", val);
-        } else if (p[1] == 't') {
-            evhttp_add_header(h, "X-Meshcached-TTL", val);
-        } else if (p[1] == 'c') {
-            char etag[40];
-            snprintf(etag, sizeof(etag), "\"%s\"", val);
+    if (nl == NULL || nline >= sizeof(line)) {
+        admin_error(req, 502, "malformed reply from the worker");
+        return;
+    }
+    memcpy(line, r, nline);
+    line[nline] = '\0';
+    strtok_r(line, " \r", &save); /* "VA" */
+    tok = strtok_r(NULL, " \r", &save);
+    if (tok != NULL)
+        len = strtoull(tok, NULL, 10);
+    if (tok == NULL || len > n - nline - 1) {
+        admin_error(req, 502, "malformed reply from the worker");
+        return;
+    }
+    while ((tok = strtok_r(NULL, " \r", &save)) != NULL) {
+        char etag[40];
+        if (tok[0] == 'f')
+            evhttp_add_header(h, "X-Meshcached-Flags", tok + 1);
+        else if (tok[0] == 't')
+            evhttp_add_header(h, "X-Meshcached-TTL", tok + 1);
+        else if (tok[0] == 'c' && snprintf(etag, sizeof(etag), "\"%s\"", tok + 1) > 0)
             evhttp_add_header(h, "ETag", etag);
-        }
     }
     admin_reply(req, 200, "application/octet-stream", nl + 1, (size_t)len);
 }

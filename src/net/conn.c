@@ -62,6 +62,9 @@ struct conn {
     struct route_req fwd_rr;        /* the route of the last line */
     uint32_t fwd_owner;             /* CONN_FORWARD: where it goes */
     uint64_t fwd_need;              /* CONN_FORWARD: line + data bytes */
+    size_t fwd_key_off;             /* CONN_FORWARD: fwd_rr.key's offset in the
+                                     * line (the buffer may move while the data
+                                     * block arrives), SIZE_MAX: not in it */
     bool held;                      /* the next line waits until those are answered */
     bool prefetched;                /* the held line's key was fetched: run it now */
     struct connreg_entry reg;       /* for stats conns */
@@ -364,7 +367,11 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         return 1;
     case PROXY_FORWARD:
         if (c->fwd_rr.data_len > 0) {
-            /* wait until the data block is buffered behind the line */
+            /* wait until the data block is buffered behind the line; the
+             * input buffer may grow (move) meanwhile */
+            c->fwd_key_off = c->fwd_rr.key >= line && c->fwd_rr.key < line + len
+                                 ? (size_t)(c->fwd_rr.key - line)
+                                 : SIZE_MAX;
             c->fwd_need = raw + c->fwd_rr.data_len;
             c->state = CONN_FORWARD;
             return 1;
@@ -517,6 +524,8 @@ static int conn_step(struct conn *c)
     case CONN_FORWARD:
         if (avail < c->fwd_need)
             return 0;
+        if (c->fwd_key_off != SIZE_MAX)
+            c->fwd_rr.key = c->in.data + c->in.start + c->fwd_key_off;
         conn_forward(c, c->in.data + c->in.start, (size_t)c->fwd_need);
         c->in.start += (size_t)c->fwd_need;
         c->state = CONN_LINE;

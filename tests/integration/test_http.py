@@ -375,6 +375,26 @@ def test_metrics_parse_and_move():
         check(all(a.value <= b.value for a, b in zip(lows, lows[1:])), "cumulative buckets")
 
 
+def test_big_set_forwarded_while_the_input_buffer_grows():
+    """Regression: a storage command forwarded to another owner kept a
+    pointer to its key in the connection's input buffer while the data
+    block arrived; a block that made the buffer grow (realloc) left it
+    dangling (a use-after-free under ASan, found by a 60 kB PUT)."""
+    with HttpCluster() as cl:
+        cl.wait_formed()
+        values = {b"big-%d" % n: bytes([65 + n % 26]) * (60000 + n) for n in range(12)}
+        with cl.conn(0) as c:
+            for k, v in values.items():
+                check_eq(c.set_value(k, v), b"STORED\r\n", "set %r" % k)
+        for k, v in values.items():
+            st, _, body = cl.http(1, "PUT", "/cache/h" + k.decode(), body=v, headers=AUTH)
+            check_eq(st, 200, "PUT h%r" % k)
+        with cl.conn(2) as c:
+            for k, v in values.items():
+                check_eq(c.get_value(k), v, "get %r" % k)
+                check_eq(c.get_value(b"h" + k), v, "get h%r" % k)
+
+
 # ---- health ----
 
 def test_readyz_follows_the_write_quorum():
@@ -468,6 +488,7 @@ if __name__ == "__main__":
         test_cluster_routes,
         test_keys_lists_each_key_once_across_pages,
         test_metrics_parse_and_move,
+        test_big_set_forwarded_while_the_input_buffer_grows,
         test_readyz_follows_the_write_quorum,
         test_bad_input_while_memcached_serves,
     ])
