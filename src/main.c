@@ -2,6 +2,7 @@
  * main: parse flags, build the server (store, listener, workers, maintenance
  * thread), run until SIGTERM or SIGINT, then take it all down in reverse.
  */
+#include "admin/admin.h"
 #include "cluster/ae.h"
 #include "cluster/cluster.h"
 #include "cluster/pinger.h"
@@ -172,6 +173,7 @@ int main(int argc, char **argv)
     struct listener *lst = NULL;
     struct maint *maint = NULL;
     struct pinger *pinger = NULL;
+    struct admin *admin = NULL;
     static struct cluster_view view;
     int rc = EXIT_FAILURE, r;
 
@@ -269,7 +271,7 @@ int main(int argc, char **argv)
     /* Only now accept clients: a test that connects and at once sends
      * SIGTERM must find the handler in place. */
     lst = listener_open(&srv, base);
-    if (lst == NULL)
+    if (lst == NULL || admin_open(&srv, &admin) != 0)
         goto out;
     if (srv.settings.daemonize && (daemonize() != 0 || event_reinit(base) != 0)) {
         fprintf(stderr, "meshcached: failed to daemonize: %s\n", strerror(errno));
@@ -301,6 +303,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: cannot start anti-entropy\n");
         goto out;
     }
+    /* after the workers: its internal connection is served by one */
+    if (admin_run(admin, srv.settings.daemonize) != 0)
+        goto out;
     if (__atomic_load_n(&srv.verbose, __ATOMIC_RELAXED) > 0)
         fprintf(stderr, "meshcached listening on %s:%d with %d threads, %llu MB\n",
                 srv.settings.listen_addr, srv.settings.port, srv.settings.num_threads,
@@ -321,6 +326,7 @@ int main(int argc, char **argv)
     rc = EXIT_SUCCESS;
 
 out:
+    admin_stop(admin); /* before the workers: its connection is one's */
     listener_close(lst);
     if (srv.workers != NULL)
         worker_stop_all(&srv);

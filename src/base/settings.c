@@ -66,6 +66,8 @@ enum {
     OPT_WRITE_QUORUM,
     OPT_READ_QUORUM,
     OPT_CONSISTENCY,
+    OPT_HTTP_PORT,
+    OPT_HTTP_TOKEN,
 };
 
 /* --consistency: the quorum it stands for is known only once --replicas is. */
@@ -148,116 +150,6 @@ void settings_defaults(struct settings *s)
     s->ssl_keyformat = 1; /* SSL_FILETYPE_PEM */
     s->ssl_wbuf_size = 16384;
     s->ssl_min_version = 2; /* TLS 1.2 */
-}
-
-void settings_usage(FILE *out)
-{
-    fputs(
-        "Usage: meshcached [options]\n"
-        "A memcached-compatible distributed in-memory cache.\n"
-        "\n"
-        "-p, --port=<num>               TCP port to listen on (default: 11211)\n"
-        "-l, --listen=<addr>            interface to listen on (default: 127.0.0.1)\n"
-        "-U, --udp-port=<num>           UDP port; only 0 (off) is accepted (default: 0)\n"
-        "-b, --listen-backlog=<num>     backlog queue limit (default: 1024)\n"
-        "-m, --memory-limit=<num>       item memory in megabytes (default: 64)\n"
-        "-M, --disable-evictions        return an error when memory is full instead of\n"
-        "                               evicting\n"
-        "-c, --conn-limit=<num>         max simultaneous connections (default: 1024)\n"
-        "-t, --threads=<num>            number of worker threads (default: 4)\n"
-        "-I, --max-item-size=<num>      largest value stored, k/m suffixes accepted\n"
-        "                               (default: 1m, min: 1k, max: 1024m)\n"
-        "-C, --disable-cas              disable use of CAS\n"
-        "-R, --max-reqs-per-event=<num> requests handled per connection per event\n"
-        "                               before yielding (default: 20)\n"
-        "-v, --verbose                  print errors and warnings; -vv also prints\n"
-        "                               client commands and connection events\n"
-        "-d, --daemon                   run as a daemon\n"
-        "-P, --pidfile=<file>           write the process id to <file>\n"
-        "-u, --user=<user>              switch to <user> after start (when root)\n"
-        "-B, --protocol=<name>          ascii or auto, which both mean ascii; binary\n"
-        "                               is refused (default: auto)\n"
-        "-A, --enable-shutdown          enable the shutdown command\n"
-        "-F, --disable-flush-all        refuse flush_all\n"
-        "-W, --disable-watch            refuse watch (live logging)\n"
-        "-X, --disable-dumping          refuse stats cachedump and lru_crawler\n"
-        "                               metadump/mgdump\n"
-        "-D <char>                      delimiter between key prefixes and ids, for\n"
-        "                               stats detail (default: :)\n"
-        "-Z, --enable-ssl               TLS on every client port (needs -o\n"
-        "                               ssl_chain_cert); peers then dial TLS too\n"
-        "-Y, --auth-file=<file>         ASCII authentication: user:pass lines; a\n"
-        "                               client first sends set <any> 0 0 <n> with\n"
-        "                               the data <user> <pass>\n"
-        "-o, --extended=<key=value,...> extended options:\n"
-        "    idle_timeout=<seconds>     close client connections idle this long\n"
-        "                               (default: 0, never)\n"
-        "    peer_timeout_ms=<ms>       deadline of a request forwarded to another\n"
-        "                               node (default: 500, min: 1, max: 60000)\n"
-        "    gossip_interval_ms=<ms>    gossip protocol period: each node probes one\n"
-        "                               member this often (default: 500, min: 50,\n"
-        "                               max: 60000)\n"
-        "    tombstone_ttl=<seconds>    how long owners keep a deleted key's\n"
-        "                               tombstone (default: 600, min: 1,\n"
-        "                               max: 2592000)\n"
-        "    read_repair_chance=<0..1>  with --read-quorum 1, the fraction of reads\n"
-        "                               that also check the other owners in the\n"
-        "                               background (default: 0.1, min: 0, max: 1)\n"
-        "    hints_max=<num>            writes kept per node for owners that are\n"
-        "                               down, 0 for none (default: 65536, min: 0,\n"
-        "                               max: 16777216)\n"
-        "    ae_interval_ms=<ms>        anti-entropy: how often a node compares its\n"
-        "                               copies with one other owner, 0 for never\n"
-        "                               (default: 1000, min: 10, max: 3600000)\n"
-        "    ae_bytes_per_sec=<bytes>   anti-entropy: the bytes a node's exchanges\n"
-        "                               move per second on average (default:\n"
-        "                               8388608, min: 4096, max: 1073741824)\n"
-        "    handoff=<0|1>              move items to the nodes that own them now\n"
-        "                               (after a join, a return or a leave), at\n"
-        "                               ae_bytes_per_sec (default: 1)\n"
-        "    handoff_timeout_ms=<ms>    on SIGTERM, how long a leaving node may\n"
-        "                               spend handing its items off, 0 for not at\n"
-        "                               all (default: 30000, max: 3600000)\n",
-        out);
-    settings_tls_usage(out);
-    fputs("    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
-          "                               are accepted and ignored with a warning\n"
-          "\n"
-          "Cluster:\n"
-          "    --node-id=<id>             this node's name in the ring, 1 to 255\n"
-          "                               printable bytes without spaces\n"
-          "                               (default: <host>:<port>, from -l and -p)\n"
-          "    --peers=<host:port,...>    the cluster's members by client address\n"
-          "                               ([addr]:port for IPv6), this node may be\n"
-          "                               included; replaces an earlier --peers\n"
-          "                               (default: none, a single node)\n"
-          "    --vnodes=<num>             ring points per node, the same on every\n"
-          "                               node (default: 16384, min: 1, max: 65536)\n"
-          "    --replicas=<num>           owners (copies) of every key, on distinct\n"
-          "                               nodes (default: 2, min: 1, max: 16)\n"
-          "    --write-quorum=<num>       owners that must store a write before it is\n"
-          "                               answered (default: 2, or --replicas if\n"
-          "                               less; min: 1, max: --replicas)\n"
-          "    --read-quorum=<num>        owners a read consults (default: 1, min: 1,\n"
-          "                               max: --replicas)\n"
-          "    --consistency=<level>      one, quorum or all: sets each of\n"
-          "                               --write-quorum and --read-quorum not given\n"
-          "                               to 1, --replicas / 2 + 1 or --replicas\n"
-          "    --cluster-port=<port>      TCP port for gossip membership (instead of\n"
-          "                               --peers), on the -l address; turns gossip on\n"
-          "                               (default: -p + 1000)\n"
-          "    --join=<host:port,...>     seeds: cluster ports of existing members\n"
-          "                               ([addr]:port for IPv6), this node may be\n"
-          "                               included; replaces an earlier --join; turns\n"
-          "                               gossip on (default: none, a new cluster)\n"
-          "    --cluster-key=<file>       file holding the cluster's shared secret;\n"
-          "                               cluster messages then carry its HMAC and\n"
-          "                               peers prove it (default: none,\n"
-          "                               unauthenticated: a trusted network only)\n"
-          "\n"
-          "-h, --help                     print this help and exit\n"
-          "-V, --version                  print version and exit\n",
-          out);
 }
 
 /* memcached's -o keys that have no meaning here: accepted so existing command
@@ -768,6 +660,8 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         {"write-quorum", required_argument, NULL, OPT_WRITE_QUORUM},
         {"read-quorum", required_argument, NULL, OPT_READ_QUORUM},
         {"consistency", required_argument, NULL, OPT_CONSISTENCY},
+        {"http-port", required_argument, NULL, OPT_HTTP_PORT},
+        {"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
         {NULL, 0, NULL, 0}};
     enum consistency consistency = CONSISTENCY_UNSET;
     unsigned write_quorum = 0, read_quorum = 0; /* 0: not given */
@@ -932,6 +826,15 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
         case OPT_CLUSTER_KEY:
             /* Only the path: the daemon reads the secret at start-up. */
             if (!copy_str(s->cluster_key_file, sizeof(s->cluster_key_file), optarg))
+                goto bad_value;
+            break;
+        case OPT_HTTP_PORT:
+            if (!parse_int_range(optarg, 1, 65535, &s->http_port))
+                goto bad_value;
+            break;
+        case OPT_HTTP_TOKEN:
+            /* Only the path: the daemon reads the token at start-up. */
+            if (!copy_str(s->http_token_file, sizeof(s->http_token_file), optarg))
                 goto bad_value;
             break;
         case 'h':

@@ -98,6 +98,10 @@ struct settings {
     bool handoff;                /* -o handoff: move items to their new owners */
     uint32_t handoff_timeout_ms; /* -o handoff_timeout_ms: leaving, at most this
                                   * long handing items off, 0 = not at all */
+    /* the HTTP admin port (src/admin/) */
+    int http_port;              /* --http-port on the -l address; 0 = off */
+    char http_token_file[4096]; /* --http-token: bearer token of the routes that
+                                 * write or list keys; empty: they answer 403 */
 };
 
 /* Fills s with the defaults; node_id is left empty for settings_parse() to

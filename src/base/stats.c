@@ -21,6 +21,7 @@ void stats_reset_thread(struct thread_stats *ts)
 #define STATS_ZERO(name) __atomic_store_n(&ts->name, 0, __ATOMIC_RELAXED);
     THREAD_STATS_FIELDS(STATS_ZERO)
 #undef STATS_ZERO
+    lat_reset(&ts->lat);
 }
 
 void stats_line(struct buf *out, const char *name, const char *fmt, ...)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/lathist.h"
 
 /* X-macros of every per-thread counter: the ones memcached's `stats`
  * prints, in its order, then meshcached's own. Laid out by hand:
@@ -72,6 +73,9 @@ struct thread_stats {
 #define STATS_FIELD(name) uint64_t name;
     THREAD_STATS_FIELDS(STATS_FIELD)
 #undef STATS_FIELD
+    /* per-command latencies (lathist.h): not summed by stats_sum() (the
+     * admin port sums them with lat_sum()), cleared by stats_reset_thread() */
+    struct lat_hist lat;
 };
 
 #define STATS_ADD(ts, field, n)                                                          \

@@ -38,6 +38,7 @@ struct member {
     bool alias;           /* turned out to be this node under another address */
     bool resolved;        /* sa holds addr's address */
     uint64_t incarnation; /* gossip: the member's own version of itself */
+    uint64_t heard_ms;    /* mctime_wall_ms() of the last news of it; 0: none */
 };
 
 struct cluster {
@@ -377,6 +378,8 @@ void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable)
 
     pthread_mutex_lock(&cl->lock);
     m = slot < cl->nmembers ? &cl->members[slot] : NULL;
+    if (m != NULL && reachable)
+        m->heard_ms = mctime_wall_ms();
     if (m != NULL && m->state != st && !m->alias && m->id[0] != '\0') {
         m->state = st;
         if (verbose(cl) > 0)
@@ -457,6 +460,7 @@ static bool on_gossip_update(void *arg, const char *id, const char *addr, int st
     }
     m->state = map[state];
     m->incarnation = incarnation;
+    m->heard_ms = mctime_wall_ms();
     now = ring_state(m);
     if (was != now)
         cl->ring_dirty = true;
@@ -517,6 +521,30 @@ void cluster_free(struct cluster *cl)
     free(cl->members);
     pthread_mutex_destroy(&cl->lock);
     free(cl);
+}
+
+size_t cluster_members(struct cluster *cl, struct cluster_member_info *out, size_t max)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < cl->nmembers && n < max; i++) {
+        const struct member *m = &cl->members[i];
+        struct cluster_member_info *o = &out[n];
+        if (m->alias || m->state == MEMBER_GONE)
+            continue;
+        snprintf(o->id, sizeof(o->id), "%s", m->id);
+        snprintf(o->addr, sizeof(o->addr), "%s", m->addr);
+        o->slot = (uint32_t)i;
+        o->self = i == CLUSTER_SELF;
+        /* this node is alive to itself, whatever the others say of it */
+        o->state = o->self ? "alive" : state_name(m->state);
+        o->incarnation = m->incarnation;
+        o->heard_ms = o->self ? mctime_wall_ms() : m->heard_ms;
+        n++;
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return n;
 }
 
 void cluster_stats(struct cluster *cl, struct buf *out)

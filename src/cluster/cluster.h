@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 
 #include "base/buf.h"
+#include "base/settings.h"
 #include "cluster/ring.h"
 
 #define CLUSTER_SELF 0 /* this node's member slot */
@@ -95,6 +96,23 @@ void cluster_member_name(struct cluster *cl, uint32_t slot, char *buf, size_t ca
 /* True when id is the id this node last learned for the member (a worker's
  * check of a member's hello). Any thread. */
 bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id);
+
+/* One member as cluster_members() reports it (the admin port's view). */
+struct cluster_member_info {
+    char id[SETTINGS_MAX_ID_LEN + 1];   /* "" while unknown (static --peers) */
+    char addr[SETTINGS_MAX_ID_LEN + 8]; /* its client port, "host:port" */
+    uint32_t slot;                      /* for cluster_member_addr() */
+    bool self;                          /* this node */
+    const char *state;    /* "alive", "suspect", "dead" or "left" (static) */
+    uint64_t incarnation; /* gossip: its own version of itself; else 0 */
+    uint64_t heard_ms;    /* wall-clock ms of the last news of it this node
+                           * had (a gossip update, a ping answered); 0: none */
+};
+
+/* Copies up to max members (neither aliases nor forgotten ones) into out,
+ * in slot order, this node first. Returns how many. Any thread (takes the
+ * cluster's mutex). */
+size_t cluster_members(struct cluster *cl, struct cluster_member_info *out, size_t max);
 
 /* Appends the `stats cluster` lines, without the final "END". Any thread. */
 void cluster_stats(struct cluster *cl, struct buf *out);

@@ -22,6 +22,10 @@ struct fwdreq {
     bool failed;  /* reply holds an error line */
     void *priv;   /* the sender's state (a multi-get's parts) */
     void (*priv_free)(void *);
+    struct lat_hist *lat; /* where its latency goes; NULL: untimed */
+    uint64_t lat_t0;      /* when its command line was read (ns) */
+    enum lat_cmd lat_cmd;
+    enum lat_path lat_path;
 };
 
 void fwdreq_pool_init(struct fwdreq_pool *p)
@@ -187,6 +191,15 @@ bool fwdreq_failed(const struct fwdreq *r)
     return r->failed;
 }
 
+void fwdreq_time(struct fwdreq *r, struct lat_hist *h, enum lat_cmd c, enum lat_path p,
+                 uint64_t t0_ns)
+{
+    r->lat = h;
+    r->lat_cmd = c;
+    r->lat_path = p;
+    r->lat_t0 = t0_ns;
+}
+
 /* ---- the connection's queue ---- */
 
 void fwdreq_queue_init(struct fwdreq_queue *q, struct buf *out, void (*ready)(void *arg),
@@ -241,9 +254,16 @@ size_t fwdreq_queue_backlog(const struct fwdreq_queue *q)
 bool fwdreq_queue_drain(struct fwdreq_queue *q)
 {
     bool moved = false;
+    uint64_t now = 0; /* one clock read for all that complete at once */
 
     while (q->head != NULL && q->head->outstanding == 0) {
         struct fwdreq *r = q->head;
+        if (r->lat != NULL) {
+            if (now == 0)
+                now = lat_now_ns();
+            lat_record(r->lat, r->lat_cmd, r->lat_path,
+                       now > r->lat_t0 ? now - r->lat_t0 : 0);
+        }
         buf_append(q->out, r->reply.data, r->reply.len);
         buf_append(q->out, r->after.data + r->after.off, buf_pending(&r->after));
         q->head = r->next;

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "base/buf.h"
+#include "base/lathist.h"
 
 struct fwdreq;
 
@@ -163,5 +164,11 @@ struct buf *fwdreq_out(struct fwdreq *r);
 bool fwdreq_fail(struct fwdreq *r, const char *err, size_t len);
 
 bool fwdreq_failed(const struct fwdreq *r);
+
+/* Times r for the latency histogram h (its worker's): when its reply is
+ * drained to the connection's output, now - t0_ns is recorded as a command
+ * of class c served on path p. Untimed requests record nothing. */
+void fwdreq_time(struct fwdreq *r, struct lat_hist *h, enum lat_cmd c, enum lat_path p,
+                 uint64_t t0_ns);
 
 #endif

@@ -84,6 +84,7 @@ struct cmd {
     struct cmd_dump {
         uint8_t kind;        /* CMD_DUMP_* */
         uint32_t next_shard; /* the next shard to list */
+        uint32_t end_shard;  /* the listing ends before this shard */
         uint64_t left;       /* stats cachedump: lines still allowed */
         uint64_t bytes;      /* stats cachedump: bytes listed so far */
     } dump;

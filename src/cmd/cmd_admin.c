@@ -85,10 +85,14 @@ static void crawler_setting(struct cmd *c, const struct token *arg, uint32_t *se
     cmd_reply(c, "OK");
 }
 
-/* "lru_crawler metadump|mgdump <classes>": starts the listing. */
-static enum cmd_next crawler_dump(struct cmd *c, const struct token *arg, uint8_t kind)
+/* "lru_crawler metadump|mgdump <classes>": starts the listing; shard is
+ * a store shard < STORE_SHARDS to list alone ("metadump shard <n>", the
+ * admin port's paged key listing), or STORE_SHARDS for all. */
+static enum cmd_next crawler_dump(struct cmd *c, const struct token *arg, uint8_t kind,
+                                  uint32_t shard)
 {
-    bool class1;
+    bool class1 = true;
+    enum cmd_next next;
 
     if (!c->srv->settings.dump_enabled) {
         cmd_reply(c, kind == CMD_DUMP_MGDUMP ? "ERROR mgdump not allowed"
@@ -99,12 +103,17 @@ static enum cmd_next crawler_dump(struct cmd *c, const struct token *arg, uint8_
         cmd_reply(c, "CLIENT_ERROR lru crawler disabled");
         return CMD_NEXT_LINE;
     }
-    if (opcmd_parse_classes(arg->value, &class1) != 0) {
+    if (shard == STORE_SHARDS && opcmd_parse_classes(arg->value, &class1) != 0) {
         cmd_reply(c, "BADCLASS invalid class id");
         return CMD_NEXT_LINE;
     }
     __atomic_fetch_add(&c->srv->lru_crawler_starts, 1, __ATOMIC_RELAXED);
-    return cmd_dump_start(c, kind, class1, 0);
+    next = cmd_dump_start(c, kind, class1, 0);
+    if (shard < STORE_SHARDS) {
+        c->dump.next_shard = shard;
+        c->dump.end_shard = shard + 1;
+    }
+    return next;
 }
 
 enum cmd_next cmd_lru_crawler(struct cmd *c, struct token *tokens, size_t ntokens)
@@ -124,9 +133,18 @@ enum cmd_next cmd_lru_crawler(struct cmd *c, struct token *tokens, size_t ntoken
             cmd_reply(c, "OK");
         }
     } else if (ntokens == 4 && strcmp(sub, "metadump") == 0) {
-        return crawler_dump(c, &tokens[2], CMD_DUMP_METADUMP);
+        return crawler_dump(c, &tokens[2], CMD_DUMP_METADUMP, STORE_SHARDS);
+    } else if (ntokens == 5 && strcmp(sub, "metadump") == 0 &&
+               strcmp(tokens[2].value, "shard") == 0) {
+        uint32_t shard;
+        if (!util_parse_u32(tokens[3].value, tokens[3].length, &shard) ||
+            shard >= STORE_SHARDS) {
+            cmd_reply(c, "CLIENT_ERROR bad command line format");
+            return CMD_NEXT_LINE;
+        }
+        return crawler_dump(c, &tokens[2], CMD_DUMP_METADUMP, shard);
     } else if (ntokens == 4 && strcmp(sub, "mgdump") == 0) {
-        return crawler_dump(c, &tokens[2], CMD_DUMP_MGDUMP);
+        return crawler_dump(c, &tokens[2], CMD_DUMP_MGDUMP, STORE_SHARDS);
     } else if (ntokens == 4 && strcmp(sub, "tocrawl") == 0) {
         crawler_setting(c, &tokens[2], &srv->lru_crawler_tocrawl, UINT32_MAX);
     } else if (ntokens == 4 && strcmp(sub, "sleep") == 0) {

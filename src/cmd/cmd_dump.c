@@ -17,6 +17,7 @@ enum cmd_next cmd_dump_start(struct cmd *c, uint8_t kind, bool class1, uint64_t 
     c->dump.kind = kind;
     /* meshcached keeps every item in class 1: other classes list nothing */
     c->dump.next_shard = class1 ? 0 : STORE_SHARDS;
+    c->dump.end_shard = STORE_SHARDS;
     c->dump.left = limit != 0 ? limit : UINT64_MAX;
     c->dump.bytes = 0;
     return CMD_STREAM;
@@ -61,12 +62,12 @@ static void list_item(void *arg, const struct item *cit)
 
 bool cmd_stream(struct cmd *c)
 {
-    if (c->dump.next_shard < STORE_SHARDS) {
+    if (c->dump.next_shard < c->dump.end_shard) {
         /* the shard's low hash bits select all of it, and expired and
          * flushed items met on the way are reclaimed, not listed */
         store_scan_hash(c->srv->store, c->dump.next_shard++, STORE_SHARD_BITS, list_item,
                         c);
-        if (c->dump.next_shard < STORE_SHARDS && !c->out->oom)
+        if (c->dump.next_shard < c->dump.end_shard && !c->out->oom)
             return false;
     }
     buf_append_str(c->out, c->dump.kind == CMD_DUMP_MGDUMP ? "EN\r\n" : "END\r\n");

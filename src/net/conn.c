@@ -64,11 +64,16 @@ struct conn {
     struct route_req fwd_rr;        /* the route of the last line */
     uint32_t fwd_owner;             /* CONN_FORWARD: where it goes */
     uint64_t fwd_need;              /* CONN_FORWARD: line + data bytes */
+    size_t fwd_key_off;             /* CONN_FORWARD: fwd_rr.key's offset in the
+                                     * line (the buffer may move while the data
+                                     * block arrives), SIZE_MAX: not in it */
     bool held;                      /* the next line waits until those are answered */
     bool prefetched;                /* the held line's key was fetched: run it now */
     struct connreg_entry reg;       /* for stats conns */
     const char *close_reason;       /* for watch connevents: "normal", "error", ... */
     struct logger_watcher *watcher; /* CONN_WATCH (woken through wake_ev) */
+    uint64_t lat_t0;                /* when the current command's line was read */
+    enum lat_cmd lat_cmd;           /* its class, for the latency histograms */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -137,7 +142,7 @@ static void log_conn(const struct conn *c, const char *type, const char *reason)
                c->fd);
 }
 
-int conn_new(struct conn_list *home, int fd)
+int conn_new(struct conn_list *home, int fd, bool internal)
 {
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
@@ -156,9 +161,11 @@ int conn_new(struct conn_list *home, int fd)
     fwdreq_queue_init(&c->pq, &c->out, conn_ready, c);
     cmd_init(&c->cmd, c->srv, c->stats, &c->out);
     c->cmd.cfd = fd;
+    if (internal)
+        c->cmd.authenticated = true; /* the admin port checks its token */
     c->close_reason = "normal";
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (tls_enabled() && (c->tls = tls_server_new(fd)) == NULL)
+    if (!internal && tls_enabled() && (c->tls = tls_server_new(fd)) == NULL)
         goto fail;
     connreg_add(&c->reg, fd, false, "conn_new_cmd");
     if (set_events(c, EV_READ) != 0) {
@@ -280,7 +287,19 @@ static bool conn_can_wait(struct conn *c)
     return c->wake_ev != NULL;
 }
 
-static void conn_queue(struct conn *c, struct fwdreq *r)
+/* The current command is served: its latency goes to the worker's
+ * histogram (lathist.h). */
+static void conn_timed(struct conn *c)
+{
+    uint64_t now = lat_now_ns();
+
+    lat_record(&c->stats->lat, c->lat_cmd, LAT_LOCAL,
+               now > c->lat_t0 ? now - c->lat_t0 : 0);
+}
+
+/* Queues r; its latency is recorded as served on path when its reply is
+ * drained (path < 0: untimed, a prefetch before the command itself). */
+static void conn_queue(struct conn *c, struct fwdreq *r, int path)
 {
     if (r == NULL || !conn_can_wait(c)) {
         if (r != NULL)
@@ -288,6 +307,8 @@ static void conn_queue(struct conn *c, struct fwdreq *r)
         buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
         return;
     }
+    if (path >= 0)
+        fwdreq_time(r, &c->stats->lat, c->lat_cmd, (enum lat_path)path, c->lat_t0);
     fwdreq_queue_push(&c->pq, r);
     cmd_set_out(&c->cmd, fwdreq_queue_after(&c->pq));
 }
@@ -306,7 +327,8 @@ static void conn_drain(struct conn *c)
 /* Forwards raw[0..nraw) as c->fwd_rr and c->fwd_owner say. */
 static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 {
-    conn_queue(c, proxy_forward(c->px, &c->pq, &c->fwd_rr, c->fwd_owner, raw, nraw));
+    conn_queue(c, proxy_forward(c->px, &c->pq, &c->fwd_rr, c->fwd_owner, raw, nraw),
+               LAT_FORWARDED);
 }
 
 /* Sends the line at line[0..len) (ending at nl) to its owner when another
@@ -340,7 +362,7 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
             (r = proxy_prefetch(c->px, &c->pq, &c->fwd_rr)) == NULL)
             return 0;
         c->prefetched = true;
-        conn_queue(c, r);
+        conn_queue(c, r, -1);
         c->held = true;
         return -1;
     case PROXY_LOCAL:
@@ -349,11 +371,15 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         return 0;
     case PROXY_SYNC:
         c->in.start += raw;
-        conn_queue(c, proxy_sync(c->px, &c->pq, line, len, &c->fwd_rr));
+        conn_queue(c, proxy_sync(c->px, &c->pq, line, len, &c->fwd_rr), LAT_LOCAL);
         return 1;
     case PROXY_FORWARD:
         if (c->fwd_rr.data_len > 0) {
-            /* wait until the data block is buffered behind the line */
+            /* wait until the data block is buffered behind the line; the
+             * input buffer may grow (move) meanwhile */
+            c->fwd_key_off = c->fwd_rr.key >= line && c->fwd_rr.key < line + len
+                                 ? (size_t)(c->fwd_rr.key - line)
+                                 : SIZE_MAX;
             c->fwd_need = raw + c->fwd_rr.data_len;
             c->state = CONN_FORWARD;
             return 1;
@@ -363,11 +389,13 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
         return 1;
     case PROXY_FANOUT:
         c->in.start += raw;
-        conn_queue(c, proxy_fanout(c->px, &c->pq, &c->cmd, line, len, &c->fwd_rr));
+        conn_queue(c, proxy_fanout(c->px, &c->pq, &c->cmd, line, len, &c->fwd_rr),
+                   LAT_FORWARDED);
         return 1;
     case PROXY_BROADCAST:
         c->in.start += raw;
-        conn_queue(c, proxy_broadcast(c->px, &c->pq, &c->cmd, line, len, line, raw));
+        conn_queue(c, proxy_broadcast(c->px, &c->pq, &c->cmd, line, len, line, raw),
+                   LAT_LOCAL);
         return 1;
     }
     return 0;
@@ -375,16 +403,19 @@ static int conn_route(struct conn *c, const char *line, size_t len, const char *
 
 /* After a command ran here: a write is copied to the key's other owners
  * (the reply perhaps waiting for them; reads were handed to proxy_read()
- * by conn_route()). mark is where the command's reply starts in cmd.out. */
+ * by conn_route()). mark is where the command's reply starts in cmd.out.
+ * The command's latency is recorded now, or when its reply waited for the
+ * other owners, once they answered. */
 static void conn_after(struct conn *c, size_t mark)
 {
-    struct fwdreq *r;
+    struct fwdreq *r = NULL;
 
-    if (c->px == NULL || !c->cmd.wrote)
-        return;
-    r = proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+    if (c->px != NULL && c->cmd.wrote)
+        r = proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
     if (r != NULL)
-        conn_queue(c, r);
+        conn_queue(c, r, LAT_LOCAL);
+    else
+        conn_timed(c);
 }
 
 static void conn_value_done(struct conn *c)
@@ -438,6 +469,8 @@ static int conn_step(struct conn *c)
             len--;
         if (verbose(c) > 1)
             fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
+        c->lat_t0 = lat_now_ns();
+        c->lat_cmd = lat_classify(line, len);
         /* a line from a peer is never forwarded: it needs routing only
          * for a read quorum, a write's replies and dual reads (and to wait
          * for the reads queued before it) */
@@ -500,6 +533,8 @@ static int conn_step(struct conn *c)
     case CONN_FORWARD:
         if (avail < c->fwd_need)
             return 0;
+        if (c->fwd_key_off != SIZE_MAX)
+            c->fwd_rr.key = c->in.data + c->in.start + c->fwd_key_off;
         conn_forward(c, c->in.data + c->in.start, (size_t)c->fwd_need);
         c->in.start += (size_t)c->fwd_need;
         c->state = CONN_LINE;

@@ -8,6 +8,8 @@
 #ifndef MESHCACHED_CONN_H
 #define MESHCACHED_CONN_H
 
+#include <stdbool.h>
+
 struct conn;
 struct event_base;
 struct proxy;
@@ -26,8 +28,10 @@ struct conn_list {
 
 /* Takes ownership of fd and of the connection slot (curr_connections) the
  * listener counted for it, and adds the connection to home; on failure
- * closes fd and gives the slot back. Returns 0 or -1. */
-int conn_new(struct conn_list *home, int fd);
+ * closes fd and gives the slot back. An internal connection (the admin
+ * port's socketpair) speaks no TLS and is authenticated from the start.
+ * Returns 0 or -1. */
+int conn_new(struct conn_list *home, int fd, bool internal);
 
 /* Closes an accepted socket that never became a connection and gives its
  * slot back. */

@@ -22,7 +22,7 @@ struct listener {
     int fds[MAX_LISTEN];
     struct event *evs[MAX_LISTEN];
     struct connreg_entry reg[MAX_LISTEN]; /* for stats conns */
-    struct event *resume; /* re-enables accepting after EMFILE */
+    struct event *resume;                 /* re-enables accepting after EMFILE */
 };
 
 static void reject(int fd)
@@ -76,7 +76,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             reject(fd);
             continue;
         }
-        worker_dispatch(srv, fd);
+        worker_dispatch(srv, fd, false);
     }
 }
 

@@ -17,6 +17,7 @@
 
 struct fd_node {
     int fd;
+    bool internal; /* worker_dispatch()'s */
     struct fd_node *next;
 };
 
@@ -33,9 +34,9 @@ struct worker {
     struct thread_stats stats;
 };
 
-static unsigned next_worker; /* listener thread only */
+static unsigned next_worker; /* atomic: the listener and the admin thread hand out */
 
-static int pop_fd(struct worker *w)
+static int pop_fd(struct worker *w, bool *internal)
 {
     struct fd_node *n;
     int fd = -1;
@@ -50,6 +51,8 @@ static int pop_fd(struct worker *w)
     pthread_mutex_unlock(&w->q_lock);
     if (n != NULL) {
         fd = n->fd;
+        if (internal != NULL)
+            *internal = n->internal;
         free(n);
     }
     return fd;
@@ -67,9 +70,10 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
         if (msgs[i] == 'q') {
             event_base_loopbreak(w->base);
         } else {
-            int cfd = pop_fd(w);
+            bool internal = false;
+            int cfd = pop_fd(w, &internal);
             if (cfd >= 0)
-                conn_new(&w->conns, cfd);
+                conn_new(&w->conns, cfd, internal);
         }
     }
 }
@@ -92,7 +96,7 @@ static void worker_free(struct worker *w)
 
     if (w == NULL)
         return;
-    while ((fd = pop_fd(w)) >= 0)
+    while ((fd = pop_fd(w, NULL)) >= 0)
         conn_drop_fd(fd);
     proxy_free(w->conns.px);
     if (w->notify_ev != NULL)
@@ -174,9 +178,10 @@ static void send_msg(struct worker *w, char m)
         ;
 }
 
-void worker_dispatch(struct server *srv, int fd)
+void worker_dispatch(struct server *srv, int fd, bool internal)
 {
-    struct worker *w = srv->workers[next_worker++ % (unsigned)srv->nworkers];
+    unsigned i = __atomic_fetch_add(&next_worker, 1, __ATOMIC_RELAXED);
+    struct worker *w = srv->workers[i % (unsigned)srv->nworkers];
     struct fd_node *n = malloc(sizeof(*n));
 
     if (n == NULL) {
@@ -184,6 +189,7 @@ void worker_dispatch(struct server *srv, int fd)
         return;
     }
     n->fd = fd;
+    n->internal = internal;
     n->next = NULL;
     pthread_mutex_lock(&w->q_lock);
     if (w->q_tail != NULL)

@@ -7,6 +7,8 @@
 #ifndef MESHCACHED_WORKER_H
 #define MESHCACHED_WORKER_H
 
+#include <stdbool.h>
+
 #include "base/server.h"
 
 struct worker;
@@ -15,10 +17,13 @@ struct worker;
  * -1 (after stopping any already started). */
 int worker_start_all(struct server *srv);
 
-/* Hands an accepted socket (and its connection slot) to the next worker,
- * round-robin. Called by the listener thread only. Closes fd and gives the
- * slot back on failure. */
-void worker_dispatch(struct server *srv, int fd);
+/* Hands an accepted socket (and its connection slot, counted in
+ * conn_stats.curr_connections by the caller) to the next worker,
+ * round-robin. Called by the listener thread and by the admin port's
+ * thread for its internal client connection (admin/mcconn.h; internal: a
+ * socketpair inside the process, which speaks no TLS and needs no -Y
+ * login). Closes fd and gives the slot back on failure. */
+void worker_dispatch(struct server *srv, int fd, bool internal);
 
 /* Asks every worker to close its connections and exit, joins them and
  * frees them. */
