@@ -4,7 +4,8 @@
 #
 #   tests/fuzz/run.sh [seconds-per-target] [target...]
 #
-# Environment: FUZZ_BUILD_DIR (default: $TMPDIR/meshcached-fuzz) holds the
+# Environment: FUZZ_TIMEOUT (seconds one input may take, default 10; raise it
+# when fuzzing at a low priority on a busy machine), FUZZ_BUILD_DIR (default: $TMPDIR/meshcached-fuzz) holds the
 # binaries, the working corpora and any crash artifacts; CONFIG_H_DIR (default:
 # build/, then the source root) is where configure wrote config.h.
 # Crashing inputs are kept; copy them into tests/fuzz/corpus/<target>/ as
@@ -37,8 +38,8 @@ mkdir -p "$out"
 srcs=$(ls "$top"/src/*/*.c)
 cflags="-g -O1 -D_GNU_SOURCE -I$top/src -I$confdir -fsanitize=fuzzer,address,undefined \
 -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
-$(pkg-config --cflags libevent libevent_pthreads libmurmurhash libsodium)"
-libs="$(pkg-config --libs libevent libevent_pthreads libmurmurhash libsodium) -lnng -lm"
+$(pkg-config --cflags libevent libevent_pthreads libmurmurhash libsodium openssl jansson)"
+libs="$(pkg-config --libs libevent libevent_pthreads libmurmurhash libsodium openssl jansson) -lnng -lm"
 
 status=0
 for t in $targets; do
@@ -53,7 +54,7 @@ for t in $targets; do
     echo "== $t: running for ${secs}s"
     # New inputs go to the working corpus, never into the source tree.
     # shellcheck disable=SC2086
-    if ! "$out/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    if ! "$out/$t" -max_total_time="$secs" -timeout=${FUZZ_TIMEOUT:-10} -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$out/artifacts-$t/" $dict \
         "$out/corpus-$t" $seeds >"$out/$t.log" 2>&1; then
         status=1
