@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 secs=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-"fuzz_proto fuzz_meta_flags fuzz_peer_reply fuzz_route fuzz_gmsg fuzz_replmsg fuzz_aemsg"}
+targets=${*:-"fuzz_proto fuzz_meta_flags fuzz_peer_reply fuzz_route fuzz_gmsg fuzz_replmsg fuzz_aemsg fuzz_admintext"}
 out=${FUZZ_BUILD_DIR:-${TMPDIR:-/tmp}/meshcached-fuzz}
 cc=${CC_FUZZ:-clang}
 
