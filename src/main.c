@@ -4,6 +4,7 @@
  */
 #include "cluster/ae.h"
 #include "cluster/cluster.h"
+#include "cluster/hot.h"
 #include "cluster/pinger.h"
 #include "cluster/transport.h"
 #include "proto/peerauth.h"
@@ -210,6 +211,10 @@ int main(int argc, char **argv)
     }
     if (cluster_new(&srv, &srv.cluster) != 0)
         goto out;
+    if (hot_new(&srv.settings, &srv.hot) != 0) {
+        fprintf(stderr, "meshcached: out of memory\n");
+        goto out;
+    }
     view.cl = srv.cluster;
     srv.cluster_stats = cluster_stats_cb;
     srv.cluster_stats_arg = &view;
@@ -309,6 +314,7 @@ out:
     /* after the threads that change the store, before gossip's port */
     ae_free(view.ae);
     view.ae = NULL;
+    hot_free(srv.hot); /* no worker is left to use it */
     cluster_free(srv.cluster);
     if (sigterm != NULL)
         event_free(sigterm);

@@ -18,6 +18,7 @@ struct buf;
 struct store;
 struct worker;
 struct cluster;
+struct hot;
 struct logger;
 struct prefix_stats;
 
@@ -25,6 +26,7 @@ struct server {
     struct settings settings;
     struct store *store;
     struct cluster *cluster; /* membership and ring; NULL until main builds it */
+    struct hot *hot;         /* hot keys, near cache (cluster/hot.h); NULL alone */
     struct worker **workers;
     int nworkers;
     /* each worker's counters, filled in by worker_start_all() before any

@@ -54,6 +54,7 @@
     X(lines_too_long) \
     X(forwarded) \
     X(forward_errors) \
+    X(collapsed) \
     X(write_failovers) \
     X(late_writes) \
     X(repl_applied) \

@@ -4,12 +4,15 @@
  * reassembled in the client's key order.
  */
 #include "cluster/proxy.h"
+#include "cluster/proxy_internal.h"
 #include "base/mctime.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "cluster/cluster.h"
+#include "cluster/collapse.h"
 #include "cluster/fetch.h"
 #include "cluster/fwdreq.h"
+#include "cluster/hot.h"
 #include "cluster/peer.h"
 #include "cluster/repl.h"
 #include "cluster/ring.h"
@@ -21,19 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct proxy {
-    struct server *srv;
-    struct cluster *cl;
-    struct peer_set *peers;
-    struct ringview view;
-    const struct ring *ring; /* from the last proxy_ring(), until the next */
-    struct thread_stats *stats;
-    struct buf scratch;      /* builds per-owner get lines */
-    struct fwdreq_pool pool; /* requests, reused */
-    struct fetch *fetch;     /* rg and rs: quorum reads, dual reads, copies */
-    struct repl *repl;       /* replication; NULL with one copy per key */
-};
 
 /* One owner's part of a multi-get. */
 struct proxy_sub {
@@ -94,11 +84,14 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
     px->srv = srv;
     px->cl = srv->cluster;
     px->stats = stats;
+    px->hot = srv->hot;
     pc.hello_arg = px;
     buf_init(&px->scratch);
     fwdreq_pool_init(&px->pool);
     ringview_init(&px->view, cluster_ring_ref(srv->cluster));
-    if (peer_set_new(&pc, &px->peers) != 0) {
+    px->collapse = collapse_new();
+    if (px->collapse == NULL || peer_set_new(&pc, &px->peers) != 0) {
+        collapse_free(px->collapse);
         free(px);
         return -ENOMEM;
     }
@@ -133,6 +126,7 @@ void proxy_free(struct proxy *px)
     peer_set_free(px->peers); /* answers, and so frees, what is outstanding */
     repl_free(px->repl);
     fetch_free(px->fetch);
+    collapse_free(px->collapse); /* its gets were answered above */
     fwdreq_pool_fini(&px->pool);
     ringview_fini(&px->view);
     buf_free(&px->scratch);
@@ -288,7 +282,7 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
 /* How long a forwarded command may take: with replication, the owner may
  * itself wait up to peer_timeout_ms for the other owners before it
  * answers (a quorum error then), and that answer must not be cut off. */
-static uint32_t forward_timeout(const struct proxy *px)
+uint32_t proxy_forward_timeout(const struct proxy *px)
 {
     uint32_t t = px->srv->settings.peer_timeout_ms;
 
@@ -296,7 +290,7 @@ static uint32_t forward_timeout(const struct proxy *px)
 }
 
 /* Makes r's reply the error for a member that failed with status. */
-static void fail_with(struct proxy *px, struct fwdreq *r, uint32_t member, int status)
+void proxy_fail_with(struct proxy *px, struct fwdreq *r, uint32_t member, int status)
 {
     char name[SETTINGS_MAX_ID_LEN + 16], line[SETTINGS_MAX_ID_LEN + 64];
     int n;
@@ -323,7 +317,7 @@ static void multi_free(void *arg)
 
 /* An owner's answer to a forwarded command, relayed as it is (for a quiet
  * command, without the MN of the appended mn), and r answered. */
-static void relay(struct fwdreq *r, const char *reply, size_t len)
+void proxy_relay(struct fwdreq *r, const char *reply, size_t len)
 {
     if (!fwdreq_orphan(r)) /* first in its connection's queue: straight out */
         buf_append(fwdreq_out(r), reply,
@@ -339,11 +333,11 @@ static void on_answer(void *arg, uint32_t member, int status, bool error,
 
     (void)error;
     if (status != 0) {
-        fail_with(fwdreq_priv(r), r, member, status);
+        proxy_fail_with(fwdreq_priv(r), r, member, status);
         fwdreq_answered(r);
         return;
     }
-    relay(r, reply, len);
+    proxy_relay(r, reply, len);
 }
 
 /*
@@ -374,7 +368,7 @@ static void on_write_answer(void *arg, uint32_t member, int status, bool error,
 static int send_write(struct fwdreq *r, struct fwd_write *fw, uint32_t owner)
 {
     struct proxy *px = fw->px;
-    uint32_t timeout = forward_timeout(px);
+    uint32_t timeout = proxy_forward_timeout(px);
     char dl[32];
     /* the owner must start it while this node still waits for its answer,
      * which may itself wait peer_timeout_ms for the other owners */
@@ -388,8 +382,8 @@ static int send_write(struct fwdreq *r, struct fwd_write *fw, uint32_t owner)
     if (fw->ntried < REPL_MAX_REPLICAS)
         fw->tried[fw->ntried++] = owner;
     return peer_request_within(px->peers, owner, iov, fw->quiet ? 3 : 2,
-                               fw->quiet ? PEER_REPLY_QUIET : fw->reply, on_write_answer, r,
-                               owner, timeout);
+                               fw->quiet ? PEER_REPLY_QUIET : fw->reply, on_write_answer,
+                               r, owner, timeout);
 }
 
 /* The owner failed with status: the write goes to the next live owner not
@@ -401,8 +395,8 @@ static void fail_over(struct fwdreq *r, struct fwd_write *fw, uint32_t member, i
     size_t idx[REPL_MAX_REPLICAS], n = 0;
     bool tried;
 
-    if (status != -ECANCELED &&
-        ring_owners(ring, ring_hash(fw->key, fw->nkey), repl_replicas(px->repl), idx, &n) != 0)
+    if (status != -ECANCELED && ring_owners(ring, ring_hash(fw->key, fw->nkey),
+                                            repl_replicas(px->repl), idx, &n) != 0)
         n = 0;
     for (size_t i = 0; status != -ECANCELED && i < n; i++) {
         uint32_t next = ring_node(ring, idx[i])->tag;
@@ -419,7 +413,7 @@ static void fail_over(struct fwdreq *r, struct fwd_write *fw, uint32_t member, i
         if (send_write(r, fw, next) == 0)
             return;
     }
-    fail_with(px, r, member, status);
+    proxy_fail_with(px, r, member, status);
     fwdreq_answered(r);
 }
 
@@ -433,7 +427,7 @@ static void on_write_answer(void *arg, uint32_t member, int status, bool error,
     if (status != 0)
         fail_over(r, fw, member, status);
     else
-        relay(r, reply, len);
+        proxy_relay(r, reply, len);
 }
 
 static struct fwdreq *forward_write(struct proxy *px, struct fwdreq *r,
@@ -447,8 +441,12 @@ static struct fwdreq *forward_write(struct proxy *px, struct fwdreq *r,
         fwdreq_fail(r, "SERVER_ERROR out of memory\r\n", 28);
         return r;
     }
-    *fw = (struct fwd_write){.px = px, .reply = rr->reply, .noreply = rr->noreply,
-                             .quiet = rr->quiet, .nkey = (uint8_t)rr->nkey, .nraw = nraw};
+    *fw = (struct fwd_write){.px = px,
+                             .reply = rr->reply,
+                             .noreply = rr->noreply,
+                             .quiet = rr->quiet,
+                             .nkey = (uint8_t)rr->nkey,
+                             .nraw = nraw};
     memcpy(fw->key, rr->key, rr->nkey);
     memcpy(fw->raw, raw, nraw);
     fwdreq_set_priv(r, fw, free);
@@ -465,12 +463,17 @@ struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
                              size_t nraw)
 {
     enum fwdreq_kind kind = rr->write && px->repl != NULL ? FWDREQ_WRITE : FWDREQ_PLAIN;
-    struct fwdreq *r = fwdreq_new(&px->pool, q, kind);
+    struct fwdreq *r;
     struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
                            {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
     int rc;
 
+    if (proxy_get_wanted(rr))
+        return proxy_get(px, q, rr, owner, raw, nraw);
+    if (rr->write && px->hot != NULL) /* no get sent before it is joined now */
+        hot_wrote(px->hot, rr->key, rr->nkey, ring_hash(rr->key, rr->nkey));
     STATS_INCR(px->stats, forwarded);
+    r = fwdreq_new(&px->pool, q, kind);
     if (r == NULL)
         return NULL;
     fwdreq_set_mode(r, rr->noreply, rr->quiet);
@@ -479,9 +482,9 @@ struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
     fwdreq_set_priv(r, px, NULL);
     rc = peer_request_within(px->peers, owner, iov, rr->quiet ? 2 : 1,
                              rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r,
-                             owner, forward_timeout(px));
+                             owner, proxy_forward_timeout(px));
     if (rc != 0)
-        fail_with(px, r, owner, rc);
+        proxy_fail_with(px, r, owner, rc);
     else
         fwdreq_expect(r, 1);
     return r;
@@ -519,7 +522,7 @@ static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
     struct proxy_multi *m = fwdreq_priv(r);
 
     if (status != 0) {
-        fail_with(m->px, r, m->subs[sub].owner, status);
+        proxy_fail_with(m->px, r, m->subs[sub].owner, status);
     } else if (error) {
         /* the owner's own error (say, its reply bound) is the answer */
         fwdreq_fail(r, reply, len);
@@ -564,7 +567,7 @@ static int send_sub(struct fwdreq *r, const struct route_req *rr, uint32_t s)
     iov.iov_base = b->data;
     iov.iov_len = b->len;
     rc = peer_request_within(px->peers, m->subs[s].owner, &iov, 1, PEER_REPLY_GET,
-                             on_sub_answer, r, s, forward_timeout(px));
+                             on_sub_answer, r, s, proxy_forward_timeout(px));
     buf_reset(b);
     return rc;
 }
@@ -702,7 +705,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
             if (rc == 0)
                 fwdreq_expect(r, 1);
             else
-                fail_with(px, r, sub->owner, rc);
+                proxy_fail_with(px, r, sub->owner, rc);
             continue;
         }
         m->local_sub = s;
@@ -711,7 +714,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
             fwdreq_expect(r, 1); /* first: local_sync() may answer at once */
             if (local_sync(r, !quorum) != 0) {
                 fwdreq_unhold(r);
-                fail_with(px, r, CLUSTER_SELF, -ENOMEM);
+                proxy_fail_with(px, r, CLUSTER_SELF, -ENOMEM);
             }
             continue;
         }
@@ -738,7 +741,7 @@ static void on_bcast_answer(void *arg, uint32_t member, int status, bool error,
                     : len == 4 && memcmp(reply, "OK\r\n", 4) == 0;
 
     if (status != 0)
-        fail_with(fwdreq_priv(r), r, member, status);
+        proxy_fail_with(fwdreq_priv(r), r, member, status);
     else if (!ok && error)
         fwdreq_fail(r, reply, quiet ? len - (sizeof(mn_line) - 1) : len);
     else if (!ok)
@@ -786,7 +789,7 @@ struct fwdreq *proxy_broadcast(struct proxy *px, struct fwdreq_queue *q, struct 
         if (rc == 0)
             fwdreq_expect(r, 1);
         else
-            fail_with(px, r, member, rc);
+            proxy_fail_with(px, r, member, rc);
     }
     fwdreq_unhold(r);
     return r;
@@ -804,6 +807,9 @@ struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,
                            const struct cmd *cmd, struct buf *out, size_t mark,
                            bool noreply)
 {
+    if (px->hot != NULL)
+        hot_wrote(px->hot, cmd->wrote_key, cmd->wrote_nkey,
+                  ring_hash(cmd->wrote_key, cmd->wrote_nkey));
     return px->repl != NULL ? repl_write(px->repl, q, cmd, out, mark, noreply) : NULL;
 }
 

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Hot keys across a cluster (issue 14), on three real nodes over loopback:
+
+- request collapsing: 200 gets of one remote key, all in flight at once
+  (the owner is paused while they arrive), cost the owner at most
+  ceil(200 / 64) requests, and every client gets the value; when the owner
+  does not answer in time, every waiter gets today's timeout error.
+"""
+
+import time
+
+import mchelper
+from mchelper import check, check_eq
+from test_cluster import Cluster
+
+WAITERS = 64  # COLLAPSE_MAX_WAITERS in src/cluster/collapse.h
+
+
+def stat(conn, name, sub=b""):
+    return int(conn.stats(sub)[name])
+
+
+def wait_for(what, fn, timeout=10.0):
+    """Polls fn() until it returns true; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not fn():
+        check(time.monotonic() < deadline, "timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def read_value(conn):
+    """The value of a get reply already asked for, or None on a miss."""
+    head = conn.read_until(b"\r\n")
+    if head == b"END\r\n":
+        return None
+    check(head.startswith(b"VALUE "), "bad get reply %r" % head)
+    data = conn.read_exact(int(head.split()[3]) + 2)[:-2]
+    check_eq(conn.read_until(b"\r\n"), b"END\r\n", "get trailer")
+    return data
+
+
+def herd_through(cl, via, key, n):
+    """n connections to node via, each sending one get of key, while the
+    key's owner is paused, until via has taken every get in; returns the
+    connections (their replies still unread)."""
+    conns = [cl.conn(via) for _ in range(n)]
+    with cl.conn(via) as s:
+        before = stat(s, "forwarded", b"cluster") + stat(s, "collapsed", b"cluster")
+        for c in conns:
+            c.send(b"get %s\r\n" % key)
+        wait_for("node %s to take %d gets" % (cl.ids[via], n),
+                 lambda: stat(s, "forwarded", b"cluster") + stat(s, "collapsed", b"cluster")
+                 >= before + n)
+    return conns
+
+
+def test_collapse_one_remote_key():
+    # one worker on the forwarding node: every get meets the same table
+    with Cluster(extra=["-t", "1", "-o", "peer_timeout_ms=4000"]) as cl:
+        cl.wait_formed()
+        key = cl.oracle().keys_of(cl.ids[1], b"herd", 1)[0]
+        with cl.conn(1) as owner:
+            check_eq(owner.set_value(key, b"the-value"), b"STORED\r\n", "seed")
+            gets_before = stat(owner, "cmd_get")
+        cl.nodes[1].pause()
+        try:
+            conns = herd_through(cl, 0, key, 200)
+        finally:
+            cl.nodes[1].resume()
+        for c in conns:
+            check_eq(read_value(c), b"the-value", "collapsed get's value")
+            c.close()
+        with cl.conn(1) as owner:
+            sent = stat(owner, "cmd_get") - gets_before
+        check(1 <= sent <= (200 + WAITERS - 1) // WAITERS,
+              "200 collapsed gets cost the owner %d gets" % sent)
+        with cl.conn(0) as a:
+            check(stat(a, "collapsed", b"cluster") >= 200 - (200 + WAITERS - 1) // WAITERS,
+                  "collapsed count")
+
+
+def test_collapse_timeout_fails_every_waiter():
+    with Cluster(extra=["-t", "1", "-o", "peer_timeout_ms=1500"]) as cl:
+        cl.wait_formed()
+        key = cl.oracle().keys_of(cl.ids[2], b"late", 1)[0]
+        cl.nodes[2].pause()
+        try:
+            conns = herd_through(cl, 0, key, 20)
+            for c in conns:
+                check_eq(c.read_until(b"\r\n", 5.0),
+                         b"SERVER_ERROR peer %s timed out\r\n" % cl.ids[2].encode(),
+                         "waiter's reply when the owner is late")
+                c.close()
+        finally:
+            cl.nodes[2].resume()
+        # the peer connection was reset by the timeout: the next get works
+        with cl.conn(0) as a:
+            deadline = time.monotonic() + 5
+            while True:
+                a.send(b"get %s\r\n" % key)
+                line = a.read_until(b"\r\n")
+                if line == b"END\r\n" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            check_eq(line, b"END\r\n", "get after the owner is back")
+
+
+if __name__ == "__main__":
+    mchelper.run_tests([test_collapse_one_remote_key,
+                        test_collapse_timeout_fails_every_waiter])
