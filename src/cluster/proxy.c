@@ -251,6 +251,11 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
             return ring_node_count(proxy_ring(px)) < 2 ? PROXY_LOCAL : PROXY_BROADCAST;
         return PROXY_LOCAL;
     case ROUTE_KEY:
+        /* now, while rr->key points into the line: a data block still to
+         * come may move the buffer. No get sent before this write is
+         * joined from now on. */
+        if (rr->write && px->hot != NULL)
+            hot_wrote(px->hot, rr->key, rr->nkey, ring_hash(rr->key, rr->nkey));
         if (from_peer) /* served here, as the forwarder decided */
             return sync && !rr->write ? PROXY_SYNC : local(px, line, len, rr);
         r = proxy_ring(px);
@@ -470,8 +475,6 @@ struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
 
     if (proxy_get_wanted(rr))
         return proxy_get(px, q, rr, owner, raw, nraw);
-    if (rr->write && px->hot != NULL) /* no get sent before it is joined now */
-        hot_wrote(px->hot, rr->key, rr->nkey, ring_hash(rr->key, rr->nkey));
     STATS_INCR(px->stats, forwarded);
     r = fwdreq_new(&px->pool, q, kind);
     if (r == NULL)

@@ -47,7 +47,7 @@ struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
 {
     struct fwdreq *r = fwdreq_new(&px->pool, q, FWDREQ_PLAIN);
     struct collapse_entry *e;
-    size_t pos = rr->keys_off, nkey;
+    size_t pos = rr->keys_off, nkey, nline = nraw;
     const char *key;
     uint32_t hash;
     uint64_t gen;
@@ -56,7 +56,9 @@ struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
 
     if (r == NULL)
         return NULL;
-    if (!route_next_key(raw, nraw, &pos, &key, &nkey)) { /* cannot be: one key */
+    while (nline > 0 && (raw[nline - 1] == '\n' || raw[nline - 1] == '\r'))
+        nline--; /* the key ends before the line ending */
+    if (!route_next_key(raw, nline, &pos, &key, &nkey)) { /* cannot be: one key */
         fwdreq_fail(r, "SERVER_ERROR no key\r\n", 21);
         return r;
     }

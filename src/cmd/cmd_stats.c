@@ -217,7 +217,6 @@ static void stats_cluster(struct cmd *c)
     sum_threads(c->srv, &t);
     stats_line(c->out, "forwarded", "%llu", (unsigned long long)t.forwarded);
     stats_line(c->out, "forward_errors", "%llu", (unsigned long long)t.forward_errors);
-    stats_line(c->out, "collapsed", "%llu", (unsigned long long)t.collapsed);
     stats_line(c->out, "write_failovers", "%llu", (unsigned long long)t.write_failovers);
     stats_line(c->out, "late_writes", "%llu", (unsigned long long)t.late_writes);
 #define REPL_STAT(name) stats_line(c->out, #name, "%llu", (unsigned long long)t.name);
@@ -231,6 +230,7 @@ static void stats_cluster(struct cmd *c)
     REPL_STAT(hints_dropped)
     REPL_STAT(dual_reads)
     REPL_STAT(dual_read_hits)
+    REPL_STAT(collapsed)
 #undef REPL_STAT
 }
 

@@ -79,6 +79,22 @@ def test_collapse_one_remote_key():
                   "collapsed count")
 
 
+def test_collapse_never_joins_a_get_sent_before_a_write():
+    # pipelined through a non-owner: the second get must not join the first,
+    # which left before the set (a data block that moves the input buffer)
+    with Cluster() as cl:
+        cl.wait_formed()
+        key = cl.oracle().keys_of(cl.ids[1], b"order", 1)[0]
+        big = b"x" * 70006
+        with cl.conn(0) as c:
+            c.send(b"set %s 1 0 %d\r\n%s\r\nget %s\r\nset %s 2 0 6\r\nsmall!\r\n"
+                   b"get %s\r\n" % (key, len(big), big, key, key, key))
+            check_eq(c.read_until(b"\r\n"), b"STORED\r\n", "first set")
+            check_eq(read_value(c), big, "get after the first set")
+            check_eq(c.read_until(b"\r\n"), b"STORED\r\n", "second set")
+            check_eq(read_value(c), b"small!", "get after the second set")
+
+
 def test_collapse_timeout_fails_every_waiter():
     with Cluster(extra=["-t", "1", "-o", "peer_timeout_ms=1500"]) as cl:
         cl.wait_formed()
@@ -107,4 +123,5 @@ def test_collapse_timeout_fails_every_waiter():
 
 if __name__ == "__main__":
     mchelper.run_tests([test_collapse_one_remote_key,
+                        test_collapse_never_joins_a_get_sent_before_a_write,
                         test_collapse_timeout_fails_every_waiter])
