@@ -135,6 +135,14 @@ static void cluster_stats_cb(void *arg, struct buf *out)
         ae_stats(v->ae, out);
 }
 
+/* `stats hotkeys`, for the command layer (as cluster_stats_cb). */
+static void hotkeys_stats_cb(void *arg, struct buf *out)
+{
+    struct server *srv = arg;
+
+    hot_stats(srv->hot, srv->cluster, srv->settings.replicas, mctime_mono_ms(), out);
+}
+
 /* The anti-entropy thread runs with gossip membership, for copies to
  * compare or items to hand off. */
 static bool wants_ae(const struct settings *s)
@@ -215,6 +223,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshcached: out of memory\n");
         goto out;
     }
+    srv.hotkeys_stats = hotkeys_stats_cb;
+    srv.hotkeys_stats_arg = &srv;
     view.cl = srv.cluster;
     srv.cluster_stats = cluster_stats_cb;
     srv.cluster_stats_arg = &view;

@@ -36,6 +36,10 @@ struct server {
      * whoever builds the cluster, before any connection is served */
     void (*cluster_stats)(void *arg, struct buf *out);
     void *cluster_stats_arg;
+    /* appends the `stats hotkeys` lines (cluster/hot.h); set like
+     * cluster_stats */
+    void (*hotkeys_stats)(void *arg, struct buf *out);
+    void *hotkeys_stats_arg;
     /* with --cluster-key: the key that proves a peer (proto/peerauth.h),
      * derived from it before any connection is served */
     bool peer_key_set;

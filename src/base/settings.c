@@ -146,6 +146,7 @@ void settings_defaults(struct settings *s)
     s->ae_bytes_per_sec = DEFAULT_AE_BYTES_PER_SEC;
     s->handoff = true;
     s->handoff_timeout_ms = DEFAULT_HANDOFF_TIMEOUT_MS;
+    settings_hot_defaults(s);
 }
 
 void settings_usage(FILE *out)
@@ -210,45 +211,47 @@ void settings_usage(FILE *out)
         "                               ae_bytes_per_sec (default: 1)\n"
         "    handoff_timeout_ms=<ms>    on SIGTERM, how long a leaving node may\n"
         "                               spend handing its items off, 0 for not at\n"
-        "                               all (default: 30000, max: 3600000)\n"
-        "    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
-        "                               are accepted and ignored with a warning\n"
-        "\n"
-        "Cluster:\n"
-        "    --node-id=<id>             this node's name in the ring, 1 to 255\n"
-        "                               printable bytes without spaces\n"
-        "                               (default: <host>:<port>, from -l and -p)\n"
-        "    --peers=<host:port,...>    the cluster's members by client address\n"
-        "                               ([addr]:port for IPv6), this node may be\n"
-        "                               included; replaces an earlier --peers\n"
-        "                               (default: none, a single node)\n"
-        "    --vnodes=<num>             ring points per node, the same on every\n"
-        "                               node (default: 16384, min: 1, max: 65536)\n"
-        "    --replicas=<num>           owners (copies) of every key, on distinct\n"
-        "                               nodes (default: 2, min: 1, max: 16)\n"
-        "    --write-quorum=<num>       owners that must store a write before it is\n"
-        "                               answered (default: 2, or --replicas if\n"
-        "                               less; min: 1, max: --replicas)\n"
-        "    --read-quorum=<num>        owners a read consults (default: 1, min: 1,\n"
-        "                               max: --replicas)\n"
-        "    --consistency=<level>      one, quorum or all: sets each of\n"
-        "                               --write-quorum and --read-quorum not given\n"
-        "                               to 1, --replicas / 2 + 1 or --replicas\n"
-        "    --cluster-port=<port>      TCP port for gossip membership (instead of\n"
-        "                               --peers), on the -l address; turns gossip on\n"
-        "                               (default: -p + 1000)\n"
-        "    --join=<host:port,...>     seeds: cluster ports of existing members\n"
-        "                               ([addr]:port for IPv6), this node may be\n"
-        "                               included; replaces an earlier --join; turns\n"
-        "                               gossip on (default: none, a new cluster)\n"
-        "    --cluster-key=<file>       file holding the cluster's shared secret;\n"
-        "                               cluster messages then carry its HMAC and\n"
-        "                               peers prove it (default: none,\n"
-        "                               unauthenticated: a trusted network only)\n"
-        "\n"
-        "-h, --help                     print this help and exit\n"
-        "-V, --version                  print version and exit\n",
+        "                               all (default: 30000, max: 3600000)\n",
         out);
+    settings_hot_usage(out);
+    fputs("    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
+          "                               are accepted and ignored with a warning\n"
+          "\n"
+          "Cluster:\n"
+          "    --node-id=<id>             this node's name in the ring, 1 to 255\n"
+          "                               printable bytes without spaces\n"
+          "                               (default: <host>:<port>, from -l and -p)\n"
+          "    --peers=<host:port,...>    the cluster's members by client address\n"
+          "                               ([addr]:port for IPv6), this node may be\n"
+          "                               included; replaces an earlier --peers\n"
+          "                               (default: none, a single node)\n"
+          "    --vnodes=<num>             ring points per node, the same on every\n"
+          "                               node (default: 16384, min: 1, max: 65536)\n"
+          "    --replicas=<num>           owners (copies) of every key, on distinct\n"
+          "                               nodes (default: 2, min: 1, max: 16)\n"
+          "    --write-quorum=<num>       owners that must store a write before it is\n"
+          "                               answered (default: 2, or --replicas if\n"
+          "                               less; min: 1, max: --replicas)\n"
+          "    --read-quorum=<num>        owners a read consults (default: 1, min: 1,\n"
+          "                               max: --replicas)\n"
+          "    --consistency=<level>      one, quorum or all: sets each of\n"
+          "                               --write-quorum and --read-quorum not given\n"
+          "                               to 1, --replicas / 2 + 1 or --replicas\n"
+          "    --cluster-port=<port>      TCP port for gossip membership (instead of\n"
+          "                               --peers), on the -l address; turns gossip on\n"
+          "                               (default: -p + 1000)\n"
+          "    --join=<host:port,...>     seeds: cluster ports of existing members\n"
+          "                               ([addr]:port for IPv6), this node may be\n"
+          "                               included; replaces an earlier --join; turns\n"
+          "                               gossip on (default: none, a new cluster)\n"
+          "    --cluster-key=<file>       file holding the cluster's shared secret;\n"
+          "                               cluster messages then carry its HMAC and\n"
+          "                               peers prove it (default: none,\n"
+          "                               unauthenticated: a trusted network only)\n"
+          "\n"
+          "-h, --help                     print this help and exit\n"
+          "-V, --version                  print version and exit\n",
+          out);
 }
 
 /* memcached's -o keys that have no meaning here: accepted so existing command
@@ -357,6 +360,7 @@ static bool parse_ext_fraction(const char *val, double *out)
 static int parse_ext(struct settings *s, char *list, FILE *err)
 {
     char *save = NULL;
+    int hot;
 
     for (char *opt = strtok_r(list, ",", &save); opt != NULL;
          opt = strtok_r(NULL, ",", &save)) {
@@ -442,6 +446,9 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                            MAX_HINTS_MAX);
                 return -1;
             }
+        } else if ((hot = settings_hot_ext(s, opt, val, err)) != 0) {
+            if (hot < 0)
+                return -1;
         } else if (is_ignored_ext(opt)) {
             error_line(err,
                        "meshcached: warning: -o %s is a memcached option with no "

@@ -84,6 +84,11 @@ struct settings {
     bool handoff;                /* -o handoff: move items to their new owners */
     uint32_t handoff_timeout_ms; /* -o handoff_timeout_ms: leaving, at most this
                                   * long handing items off, 0 = not at all */
+    /* hot keys (settings_hot.c) */
+    uint32_t hotkeys_k;      /* -o hotkeys_k: hot keys tracked and listed */
+    uint32_t hot_cache_ms;   /* -o hot_cache_ms: near copies live this long, 0 = off */
+    uint32_t hot_cache_mb;   /* -o hot_cache_mb: near cache memory, 0 = off */
+    uint32_t ttl_jitter_pct; /* -o ttl_jitter_pct: expiry shortened by 0..pct % */
 };
 
 /* Fills s with the defaults; node_id is left empty for settings_parse() to
@@ -110,5 +115,12 @@ int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *e
 
 /* Prints the --help text. */
 void settings_usage(FILE *out);
+
+/* settings_hot.c: the hot-key options' defaults; their --help lines; and
+ * -o opt=val when opt is one of them: 1 when parsed, 0 when opt is not
+ * theirs, -1 after a one-line error to err. */
+void settings_hot_defaults(struct settings *s);
+void settings_hot_usage(FILE *out);
+int settings_hot_ext(struct settings *s, const char *opt, const char *val, FILE *err);
 
 #endif

@@ -4,16 +4,18 @@
  *     write to the key passes through this node or an owner announces one
  *     (hi), so that a get never joins a request, or fills the near cache
  *     from an answer, that was sent before the write;
- *   - the hot-key sketch (topk.h) that the workers sample their requests
- *     into, and the hot set published from it;
+ *   - the hot-key sketch (base/topk.h) that the workers sample one client
+ *     request in HOT_SAMPLE_EVERY into, and the hot set published from it
+ *     every HOT_PUBLISH_MS: the top -o hotkeys_k keys that hold at least
+ *     1 / (8 k) of the samples (so a uniform load has no hot key);
  *   - the near cache of hot keys' values (nearcache.h), and, on owners,
  *     which keys other nodes keep in theirs (so that a write invalidates
  *     them everywhere).
  *
  * Threads: every function may be called from any worker. The generations
- * are atomics; the sketch takes a try-lock on the sampled path (a sample is
- * dropped rather than waited for) and a lock to be read; the near cache
- * has its own locks (nearcache.h).
+ * and the hot set are atomics; the sketch takes a try-lock on the sampled
+ * path (a sample is dropped rather than waited for) and its lock to be
+ * listed; the near cache has its own locks.
  */
 #ifndef MESHCACHED_HOT_H
 #define MESHCACHED_HOT_H
@@ -22,7 +24,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HOT_SAMPLE_EVERY 8    /* one client request in this many is sampled */
+#define HOT_PUBLISH_MS   200  /* the hot set is recomputed this often */
+#define HOT_DECAY_MS     2000 /* the sketch's counts halve this often */
+
 struct hot;
+struct buf;
+struct cluster;
 struct settings;
 
 /* The node's hot-key state for these settings; 0 or -ENOMEM. */
@@ -37,5 +45,22 @@ uint64_t hot_gen(const struct hot *h, uint32_t hash);
 /* A write to the key passes through this node, or an owner announced one:
  * the generation moves on and the near copy, if any, is dropped. */
 void hot_wrote(struct hot *h, const char *key, size_t nkey, uint32_t hash);
+
+/* A sampled request for the key (the caller samples one in
+ * HOT_SAMPLE_EVERY) at now_ms (mctime_mono_ms()). Never waits: dropped
+ * when another worker holds the sketch. */
+void hot_sample(struct hot *h, const char *key, size_t nkey, uint32_t hash,
+                uint64_t now_ms);
+
+/* Whether the key (by hash) is in the hot set. Lock-free. */
+bool hot_is_hot(const struct hot *h, uint32_t hash);
+
+/* Appends the `stats hotkeys` lines: hotkeys_k, hot_keys_tracked (counters
+ * in use), then per hot-list rank i (1 = hottest, at most hotkeys_k)
+ * "STAT hotkey:<i> <key> rps=<estimated requests/s> role=<owner|replica|
+ * none>", the role being this node's place among the key's replicas owners
+ * in cl's current ring. now_ms: mctime_mono_ms(). */
+void hot_stats(struct hot *h, struct cluster *cl, unsigned replicas, uint64_t now_ms,
+               struct buf *out);
 
 #endif

@@ -244,7 +244,10 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
     uint32_t first;
     bool sync = px->repl != NULL && repl_read_quorum(px->repl) > 1;
 
-    switch (route_classify(line, len, px->srv->settings.item_size_max, rr)) {
+    if (route_classify(line, len, px->srv->settings.item_size_max, rr) != ROUTE_LOCAL &&
+        !from_peer)
+        proxy_sample(px, line, len, rr);
+    switch (rr->kind) {
     case ROUTE_LOCAL:
         if (!from_peer && len >= 9 && memcmp(line, "flush_all", 9) == 0 &&
             (len == 9 || line[9] == ' '))

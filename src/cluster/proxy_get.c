@@ -4,6 +4,7 @@
  * owner, its answer fanned out to every waiter).
  */
 #include "cluster/proxy_internal.h"
+#include "base/mctime.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "cluster/collapse.h"
@@ -12,6 +13,25 @@
 #include "cluster/ring.h"
 
 #include <string.h>
+
+void proxy_sample(struct proxy *px, const char *line, size_t len,
+                  const struct route_req *rr)
+{
+    size_t pos = rr->keys_off, nkey;
+    const char *key;
+    uint64_t now;
+
+    if (px->hot == NULL || ++px->sample_tick < HOT_SAMPLE_EVERY)
+        return;
+    px->sample_tick = 0;
+    now = mctime_mono_ms();
+    if (rr->kind == ROUTE_KEY) {
+        hot_sample(px->hot, rr->key, rr->nkey, ring_hash(rr->key, rr->nkey), now);
+        return;
+    }
+    while (route_next_key(line, len, &pos, &key, &nkey))
+        hot_sample(px->hot, key, nkey, ring_hash(key, nkey), now);
+}
 
 bool proxy_get_wanted(const struct route_req *rr)
 {

@@ -25,6 +25,7 @@ struct proxy {
     struct repl *repl;         /* replication; NULL with one copy per key */
     struct hot *hot;           /* the node's hot-key state; NULL in unit tests */
     struct collapse *collapse; /* gets in flight, to join */
+    unsigned sample_tick;      /* client lines since the last sampled one */
 };
 
 /* Makes r's reply the error for a member that failed with status (once:
@@ -48,6 +49,11 @@ uint32_t proxy_forward_timeout(const struct proxy *px);
 struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
                          const struct route_req *rr, uint32_t owner, const char *raw,
                          size_t nraw);
+
+/* A client's keyed line (rr from route_classify()): one in
+ * HOT_SAMPLE_EVERY has its keys sampled into the hot-key sketch. */
+void proxy_sample(struct proxy *px, const char *line, size_t len,
+                  const struct route_req *rr);
 
 /* Whether proxy_get() takes this forwarded line: get or gets of one key. */
 bool proxy_get_wanted(const struct route_req *rr);

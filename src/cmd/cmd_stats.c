@@ -170,6 +170,10 @@ static void stats_settings(struct cmd *c)
     stats_line(o, "idle_timeout", "%u", s->idle_timeout);
     stats_line(o, "watcher_logbuf_size", "%u", LOGGER_QUEUE_MAX);
     stats_line(o, "ssl_enabled", "no");
+    stats_line(o, "hotkeys_k", "%u", s->hotkeys_k);
+    stats_line(o, "hot_cache_ms", "%u", s->hot_cache_ms);
+    stats_line(o, "hot_cache_mb", "%u", s->hot_cache_mb);
+    stats_line(o, "ttl_jitter_pct", "%u", s->ttl_jitter_pct);
 }
 
 /* There are no slab classes here: one class (1) holds every item. */
@@ -269,6 +273,9 @@ enum cmd_next cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
         stats_line(c->out, "sizes_status", "%s", "disabled");
     } else if (strcmp(sub, "cluster") == 0) {
         stats_cluster(c);
+    } else if (strcmp(sub, "hotkeys") == 0) {
+        if (c->srv->hotkeys_stats != NULL)
+            c->srv->hotkeys_stats(c->srv->hotkeys_stats_arg, c->out);
     } else if (strcmp(sub, "conns") == 0) {
         connreg_dump(c->out, mctime_now());
     } else {

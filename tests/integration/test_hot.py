@@ -7,6 +7,7 @@
   does not answer in time, every waiter gets today's timeout error.
 """
 
+import random
 import time
 
 import mchelper
@@ -95,6 +96,55 @@ def test_collapse_never_joins_a_get_sent_before_a_write():
             check_eq(read_value(c), b"small!", "get after the second set")
 
 
+def hotkeys(conn):
+    """`stats hotkeys` as [(key, rps, role)] in rank order."""
+    conn.send(b"stats hotkeys\r\n")
+    out = []
+    stats = mchelper.parse_stats(conn.read_until(b"END\r\n"))
+    for rank in range(1, int(stats["hotkeys_k"]) + 1):
+        line = stats.get("hotkey:%d" % rank)
+        if line is None:
+            break
+        key, rps, role = line.split(" ")
+        check(rps.startswith("rps=") and role.startswith("role="), "hotkey line %r" % line)
+        out.append((key, float(rps[4:]), role[5:]))
+    check_eq(len(stats), 2 + len(out), "stats hotkeys lines: %r" % stats)
+    return out
+
+
+def zipf_counts(nkeys, total, s):
+    weights = [1.0 / (i + 1) ** s for i in range(nkeys)]
+    norm = sum(weights)
+    return [max(1, round(total * w / norm)) for w in weights]
+
+
+def test_hotkeys_rank_a_zipf_load():
+    # 1000 keys, Zipf 1.1, 400,000 requests in multi-gets of 100 keys,
+    # shuffled: the node's top 10 is the known top 10, in order
+    with Cluster(extra=["-t", "1"]) as cl:
+        cl.wait_formed()
+        counts = zipf_counts(1000, 400000, 1.1)
+        keys = [b"zipf:%d" % i for i in range(len(counts))]
+        stream = [k for k, n in zip(keys, counts) for _ in range(n)]
+        random.Random(14).shuffle(stream)
+        oracle = cl.oracle()
+        with cl.conn(0) as c:
+            for at in range(0, len(stream), 50000):
+                chunk = stream[at:at + 50000]
+                c.send(b"".join(b"get %s\r\n" % b" ".join(chunk[i:i + 100])
+                                for i in range(0, len(chunk), 100)))
+                for _ in range(0, len(chunk), 100):
+                    c.read_until(b"END\r\n")
+            top = hotkeys(c)
+        check(len(top) >= 10, "stats hotkeys lists %d keys" % len(top))
+        check_eq([k for k, _, _ in top[:10]], [k.decode() for k in keys[:10]],
+                 "the top 10 in order")
+        for key, rps, role in top[:10]:
+            check(rps > 0, "estimated rate of %s: %r" % (key, rps))
+            want = "owner" if oracle.owner(key.encode()) == cl.ids[0] else "none"
+            check_eq(role, want, "role of %s on %s" % (key, cl.ids[0]))
+
+
 def test_collapse_timeout_fails_every_waiter():
     with Cluster(extra=["-t", "1", "-o", "peer_timeout_ms=1500"]) as cl:
         cl.wait_formed()
@@ -124,4 +174,5 @@ def test_collapse_timeout_fails_every_waiter():
 if __name__ == "__main__":
     mchelper.run_tests([test_collapse_one_remote_key,
                         test_collapse_never_joins_a_get_sent_before_a_write,
-                        test_collapse_timeout_fails_every_waiter])
+                        test_collapse_timeout_fails_every_waiter,
+                        test_hotkeys_rank_a_zipf_load])
