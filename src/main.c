@@ -225,6 +225,9 @@ int main(int argc, char **argv)
     }
     srv.hotkeys_stats = hotkeys_stats_cb;
     srv.hotkeys_stats_arg = &srv;
+    srv.near_mark = hot_peer_mark;
+    srv.near_drop = hot_peer_drop;
+    srv.near_arg = srv.hot;
     view.cl = srv.cluster;
     srv.cluster_stats = cluster_stats_cb;
     srv.cluster_stats_arg = &view;

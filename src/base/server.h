@@ -9,6 +9,7 @@
 #ifndef MESHCACHED_SERVER_H
 #define MESHCACHED_SERVER_H
 
+#include <stddef.h>
 #include <time.h>
 
 #include "base/settings.h"
@@ -40,6 +41,12 @@ struct server {
      * cluster_stats */
     void (*hotkeys_stats)(void *arg, struct buf *out);
     void *hotkeys_stats_arg;
+    /* near caching (cluster/hot.h), set by main: a peer's rh (it keeps a
+     * near copy of the key), a peer's ri (a write: drop the near copy) and
+     * flush_all (key NULL: drop them all) */
+    void (*near_mark)(void *arg, const char *key, size_t nkey);
+    void (*near_drop)(void *arg, const char *key, size_t nkey);
+    void *near_arg;
     /* with --cluster-key: the key that proves a peer (proto/peerauth.h),
      * derived from it before any connection is served */
     bool peer_key_set;

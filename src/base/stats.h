@@ -54,7 +54,6 @@
     X(lines_too_long) \
     X(forwarded) \
     X(forward_errors) \
-    X(collapsed) \
     X(write_failovers) \
     X(late_writes) \
     X(repl_applied) \
@@ -66,7 +65,11 @@
     X(hints_delivered) \
     X(hints_dropped) \
     X(dual_reads) \
-    X(dual_read_hits)
+    X(dual_read_hits) \
+    X(collapsed) \
+    X(near_hits) \
+    X(near_fills) \
+    X(near_invalidations)
 /* clang-format on */
 
 struct thread_stats {

@@ -46,6 +46,37 @@ uint64_t hot_gen(const struct hot *h, uint32_t hash);
  * the generation moves on and the near copy, if any, is dropped. */
 void hot_wrote(struct hot *h, const char *key, size_t nkey, uint32_t hash);
 
+/* flush_all ran here: every near copy goes, and every generation moves
+ * on (a fetch in flight must not refill one). */
+void hot_flushed(struct hot *h);
+
+/* Whether this node keeps near copies (-o hot_cache_ms and hot_cache_mb
+ * both above 0). */
+bool hot_near_on(const struct hot *h);
+
+/* Appends the key's near copy to out and returns true, when there is a
+ * current one. */
+bool hot_near_get(struct hot *h, const char *key, size_t nkey, uint32_t hash,
+                  uint64_t now_ms, struct buf *out);
+
+/* Keeps the owner's answer reply[0..len) to a get of the key for
+ * hot_cache_ms, unless a write was seen since it was sent under
+ * generation gen. Returns whether it was kept. */
+bool hot_near_put(struct hot *h, const char *key, size_t nkey, uint32_t hash,
+                  uint64_t gen, const char *reply, size_t len, uint64_t now_ms);
+
+/* Owner: another node fetched the key for its near cache (rh): until
+ * hot_cache_ms (plus a margin) from now, a write to it here is announced
+ * to every member (ri). */
+void hot_mark(struct hot *h, uint32_t hash, uint64_t now_ms);
+bool hot_marked(const struct hot *h, uint32_t hash, uint64_t now_ms);
+
+/* The command layer's callbacks (struct server's near_mark, near_drop;
+ * arg is the struct hot): a peer's rh marks the key, a peer's ri is
+ * hot_wrote(), and key NULL (flush_all) is hot_flushed(). */
+void hot_peer_mark(void *arg, const char *key, size_t nkey);
+void hot_peer_drop(void *arg, const char *key, size_t nkey);
+
 /* A sampled request for the key (the caller samples one in
  * HOT_SAMPLE_EVERY) at now_ms (mctime_mono_ms()). Never waits: dropped
  * when another worker holds the sketch. */
@@ -56,10 +87,10 @@ void hot_sample(struct hot *h, const char *key, size_t nkey, uint32_t hash,
 bool hot_is_hot(const struct hot *h, uint32_t hash);
 
 /* Appends the `stats hotkeys` lines: hotkeys_k, hot_keys_tracked (counters
- * in use), then per hot-list rank i (1 = hottest, at most hotkeys_k)
- * "STAT hotkey:<i> <key> rps=<estimated requests/s> role=<owner|replica|
- * none>", the role being this node's place among the key's replicas owners
- * in cl's current ring. now_ms: mctime_mono_ms(). */
+ * in use), near_entries and near_bytes (the near cache), then per hot-list rank i (1 =
+ * hottest, at most hotkeys_k) "STAT hotkey:<i> <key> rps=<estimated requests/s>
+ * role=<owner|replica| none>", the role being this node's place among the key's replicas
+ * owners in cl's current ring. now_ms: mctime_mono_ms(). */
 void hot_stats(struct hot *h, struct cluster *cl, unsigned replicas, uint64_t now_ms,
                struct buf *out);
 

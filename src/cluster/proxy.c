@@ -813,9 +813,11 @@ struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,
                            const struct cmd *cmd, struct buf *out, size_t mark,
                            bool noreply)
 {
-    if (px->hot != NULL)
-        hot_wrote(px->hot, cmd->wrote_key, cmd->wrote_nkey,
-                  ring_hash(cmd->wrote_key, cmd->wrote_nkey));
+    if (px->hot != NULL) {
+        uint32_t hash = ring_hash(cmd->wrote_key, cmd->wrote_nkey);
+        hot_wrote(px->hot, cmd->wrote_key, cmd->wrote_nkey, hash);
+        proxy_near_announce(px, cmd->wrote_key, cmd->wrote_nkey, hash);
+    }
     return px->repl != NULL ? repl_write(px->repl, q, cmd, out, mark, noreply) : NULL;
 }
 

@@ -7,11 +7,13 @@
 #include "base/mctime.h"
 #include "base/server.h"
 #include "base/stats.h"
+#include "cluster/cluster.h"
 #include "cluster/collapse.h"
 #include "cluster/hot.h"
 #include "cluster/peer.h"
 #include "cluster/ring.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void proxy_sample(struct proxy *px, const char *line, size_t len,
@@ -47,8 +49,11 @@ static void on_get_answer(void *arg, uint32_t member, int status, bool error,
     struct collapse_entry *e = arg;
     struct proxy *px = e->arg;
 
-    (void)error;
     collapse_close(e);
+    if (e->fill && status == 0 && !error &&
+        hot_near_put(px->hot, e->key, e->nkey, e->hash, e->gen, reply, len,
+                     mctime_mono_ms()))
+        STATS_INCR(px->stats, near_fills);
     for (unsigned i = 0; i < e->nwaiters; i++) {
         struct fwdreq *w = e->waiters[i];
         if (status != 0) {
@@ -71,8 +76,10 @@ struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
     const char *key;
     uint32_t hash;
     uint64_t gen;
-    struct iovec iov = {.iov_base = (void *)raw, .iov_len = nraw};
-    int rc;
+    struct iovec iov[2] = {{0}, {.iov_base = (void *)raw, .iov_len = nraw}};
+    char mark[KEY_MAX_LENGTH + 8];
+    bool near;
+    int rc, n;
 
     if (r == NULL)
         return NULL;
@@ -84,6 +91,15 @@ struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
     }
     hash = ring_hash(key, nkey);
     gen = px->hot != NULL ? hot_gen(px->hot, hash) : 0;
+    /* a hot key's plain get: from the near cache, or fetched for it (gets
+     * bypasses it: a CAS must be the owner's current one) */
+    near = px->hot != NULL && !rr->return_cas && hot_near_on(px->hot) &&
+           hot_is_hot(px->hot, hash);
+    if (near &&
+        hot_near_get(px->hot, key, nkey, hash, mctime_mono_ms(), fwdreq_reply(r))) {
+        STATS_INCR(px->stats, near_hits);
+        return r; /* complete */
+    }
     e = collapse_find(px->collapse, key, nkey, hash, owner, rr->return_cas);
     if (e != NULL && e->gen == gen) {
         STATS_INCR(px->stats, collapsed);
@@ -100,8 +116,15 @@ struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
         return r;
     }
     e->arg = px;
-    rc = peer_request_within(px->peers, owner, &iov, 1, PEER_REPLY_GET, on_get_answer, e,
-                             owner, proxy_forward_timeout(px));
+    e->fill = near;
+    if (near) { /* "rh <key>": the owner tells us of writes from now on */
+        n = snprintf(mark, sizeof(mark), "rh %.*s\r\n", (int)nkey, key);
+        iov[0] = (struct iovec){.iov_base = mark, .iov_len = (size_t)n};
+        iov[1] = (struct iovec){.iov_base = (void *)raw, .iov_len = nraw};
+    }
+    rc = peer_request_within(px->peers, owner, near ? iov : iov + 1, near ? 2 : 1,
+                             PEER_REPLY_GET, on_get_answer, e, owner,
+                             proxy_forward_timeout(px));
     if (rc != 0) {
         collapse_release(px->collapse, e);
         proxy_fail_with(px, r, owner, rc);
@@ -109,4 +132,34 @@ struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
     }
     fwdreq_expect(r, 1);
     return r;
+}
+
+static void on_announced(void *arg, uint32_t member, int status, bool error,
+                         const char *reply, size_t len)
+{
+    (void)arg;
+    (void)member;
+    (void)status;
+    (void)error;
+    (void)reply;
+    (void)len; /* lost: that member's copy lives out its hot_cache_ms */
+}
+
+void proxy_near_announce(struct proxy *px, const char *key, size_t nkey, uint32_t hash)
+{
+    const struct ring *ring = ringview_get(&px->view);
+    char line[KEY_MAX_LENGTH + 8];
+    int n = snprintf(line, sizeof(line), "ri %.*s\r\n", (int)nkey, key);
+    struct iovec iov = {.iov_base = line, .iov_len = (size_t)n};
+
+    if (!hot_marked(px->hot, hash, mctime_mono_ms()))
+        return;
+    for (size_t i = 0; i < ring_node_count(ring); i++) {
+        const struct ring_node *node = ring_node(ring, i);
+        if (node->tag == CLUSTER_SELF || node->down)
+            continue;
+        if (peer_request(px->peers, node->tag, &iov, 1, PEER_REPLY_LINE, on_announced, px,
+                         node->tag) == 0)
+            STATS_INCR(px->stats, near_invalidations);
+    }
 }

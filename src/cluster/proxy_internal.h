@@ -55,6 +55,11 @@ struct fwdreq *proxy_get(struct proxy *px, struct fwdreq_queue *q,
 void proxy_sample(struct proxy *px, const char *line, size_t len,
                   const struct route_req *rr);
 
+/* After a write to the key ran here: when another node keeps a near copy
+ * of it (rh marked it), every other live member is told (ri), without
+ * waiting for their answers. */
+void proxy_near_announce(struct proxy *px, const char *key, size_t nkey, uint32_t hash);
+
 /* Whether proxy_get() takes this forwarded line: get or gets of one key. */
 bool proxy_get_wanted(const struct route_req *rr);
 

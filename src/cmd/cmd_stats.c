@@ -235,6 +235,9 @@ static void stats_cluster(struct cmd *c)
     REPL_STAT(dual_reads)
     REPL_STAT(dual_read_hits)
     REPL_STAT(collapsed)
+    REPL_STAT(near_hits)
+    REPL_STAT(near_fills)
+    REPL_STAT(near_invalidations)
 #undef REPL_STAT
 }
 

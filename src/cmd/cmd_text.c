@@ -407,6 +407,8 @@ static void process_flush_all(struct cmd *c, struct token *tokens, size_t ntoken
         return;
     }
     store_flush(c->srv->store, delay);
+    if (c->srv->near_drop != NULL) /* near copies go at once, whatever the delay */
+        c->srv->near_drop(c->srv->near_arg, NULL, 0);
     cmd_reply(c, "OK");
 }
 
@@ -579,7 +581,7 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         return cmd_meta(c, tokens, ntokens);
     }
     if (cmd->value[0] == 'r' && cmd->length == 2 &&
-        (cmd->value[1] == 's' || cmd->value[1] == 'g' || cmd->value[1] == 'd'))
+        strchr("sgdhi", cmd->value[1]) != NULL)
         return cmd_repl(c, tokens, ntokens);
     if (cmd->value[0] == 'g') {
         bool s = is(cmd, "gets") || is(cmd, "gats");

@@ -168,7 +168,7 @@ CLUSTER_FIELDS = ["ring_epoch", "ring_vnodes", "ring_nodes", "ring_down", "ring_
                   "repl_applied", "repl_writes",
                   "repl_write_failures", "quorum_failures", "read_repairs", "hints_stored",
                   "hints_delivered", "hints_dropped", "dual_reads", "dual_read_hits",
-                  "collapsed"]
+                  "collapsed", "near_hits", "near_fills", "near_invalidations"]
 
 
 class ClusterView:

@@ -108,7 +108,7 @@ def hotkeys(conn):
         key, rps, role = line.split(" ")
         check(rps.startswith("rps=") and role.startswith("role="), "hotkey line %r" % line)
         out.append((key, float(rps[4:]), role[5:]))
-    check_eq(len(stats), 2 + len(out), "stats hotkeys lines: %r" % stats)
+    check_eq(len(stats), 4 + len(out), "stats hotkeys lines: %r" % stats)
     return out
 
 
@@ -145,6 +145,84 @@ def test_hotkeys_rank_a_zipf_load():
             check_eq(role, want, "role of %s on %s" % (key, cl.ids[0]))
 
 
+def cluster_stat(conn, name):
+    return stat(conn, name, b"cluster")
+
+
+def round_robin_gets(conns, key, count, want):
+    """count gets of key, one at a time, through conns in turn; each must
+    answer want."""
+    for i in range(count):
+        c = conns[i % len(conns)]
+        c.send(b"get %s\r\n" % key)
+        got = read_value(c)
+        if got != want:
+            raise mchelper.TestFailure("get %d through conn %d: %r, want %r"
+                                       % (i, i % len(conns), got, want))
+
+
+def test_near_cache_absorbs_a_hot_key():
+    # 30,000 gets of one key over all three nodes: at most 5% are forwarded
+    # to its owner; the other nodes answer from their near copies
+    with Cluster() as cl:
+        cl.wait_formed()
+        key = cl.oracle().keys_of(cl.ids[2], b"hot", 1)[0]
+        conns = [cl.conn(i) for i in range(3)]
+        try:
+            check_eq(conns[2].set_value(key, b"hot-value"), b"STORED\r\n", "seed")
+            before = [cluster_stat(c, "forwarded") for c in conns]
+            round_robin_gets(conns, key, 30000, b"hot-value")
+            forwarded = sum(cluster_stat(c, "forwarded") - b for c, b in zip(conns, before))
+            hits = sum(cluster_stat(c, "near_hits") for c in conns[:2])
+            print("30000 gets over 3 nodes: %d forwarded, %d near hits" % (forwarded, hits))
+            check(forwarded <= 1500, "forwarded %d of 30000 gets" % forwarded)
+            check(hits >= 20000 - 1500, "near hits %d of 20000 gets on non-owners" % hits)
+            check_eq(cluster_stat(conns[2], "near_hits"), 0, "near hits on the owner")
+            for c in conns[:2]:
+                top = hotkeys(c)
+                check(top and top[0][0] == key.decode() and top[0][2] == "none",
+                      "hottest key on a non-owner: %r" % top[:1])
+            check_eq(hotkeys(conns[2])[0][2], "owner", "the owner's role")
+        finally:
+            for c in conns:
+                c.close()
+
+
+def test_near_cache_write_is_seen_everywhere():
+    # a write through a non-owner is read back at once through it, and
+    # through every node within 1 s (ri, else hot_cache_ms)
+    with Cluster() as cl:
+        cl.wait_formed()
+        key = cl.oracle().keys_of(cl.ids[1], b"seen", 1)[0]
+        conns = [cl.conn(i) for i in range(3)]
+        try:
+            check_eq(conns[1].set_value(key, b"v0"), b"STORED\r\n", "seed")
+            for n, writer in enumerate((0, 2, 1, 0)):
+                value = b"v%d" % (n + 1)
+                old = b"v%d" % n
+                round_robin_gets(conns, key, 3000, old)  # hot, near-cached
+                check_eq(conns[writer].set_value(key, value), b"STORED\r\n", "write")
+                check_eq(conns[writer].get_value(key), value,
+                         "read through the writer %s at once" % cl.ids[writer])
+                start = time.monotonic()
+                for i, c in enumerate(conns):
+                    while True:
+                        got = c.get_value(key)
+                        if got == value:
+                            break
+                        check_eq(got, old, "value through %s" % cl.ids[i])
+                        check(time.monotonic() - start < 1.0,
+                              "write through %s not seen through %s within 1 s"
+                              % (cl.ids[writer], cl.ids[i]))
+                        time.sleep(0.01)
+            fills = sum(cluster_stat(c, "near_fills") for c in conns)
+            sent = cluster_stat(conns[1], "near_invalidations")
+            check(fills > 0 and sent > 0, "near fills %d, invalidations %d" % (fills, sent))
+        finally:
+            for c in conns:
+                c.close()
+
+
 def test_collapse_timeout_fails_every_waiter():
     with Cluster(extra=["-t", "1", "-o", "peer_timeout_ms=1500"]) as cl:
         cl.wait_formed()
@@ -175,4 +253,6 @@ if __name__ == "__main__":
     mchelper.run_tests([test_collapse_one_remote_key,
                         test_collapse_never_joins_a_get_sent_before_a_write,
                         test_collapse_timeout_fails_every_waiter,
-                        test_hotkeys_rank_a_zipf_load])
+                        test_hotkeys_rank_a_zipf_load,
+                        test_near_cache_absorbs_a_hot_key,
+                        test_near_cache_write_is_seen_everywhere])
