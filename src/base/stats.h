@@ -52,6 +52,8 @@
     X(conn_yields) \
     X(protocol_errors) \
     X(lines_too_long) \
+    X(lease_wins) \
+    X(lease_losses) \
     X(forwarded) \
     X(forward_errors) \
     X(write_failovers) \

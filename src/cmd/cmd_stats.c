@@ -129,6 +129,8 @@ static void stats_general(struct cmd *c)
     stats_line(o, "outofmemory", "%llu", (unsigned long long)ss.outofmemory);
     stats_line(o, "protocol_errors", "%llu", (unsigned long long)t.protocol_errors);
     stats_line(o, "lines_too_long", "%llu", (unsigned long long)t.lines_too_long);
+    stats_line(o, "lease_wins", "%llu", (unsigned long long)t.lease_wins);
+    stats_line(o, "lease_losses", "%llu", (unsigned long long)t.lease_losses);
 }
 
 static void stats_settings(struct cmd *c)

@@ -4,14 +4,21 @@
 - request collapsing: 200 gets of one remote key, all in flight at once
   (the owner is paused while they arrive), cost the owner at most
   ceil(200 / 64) requests, and every client gets the value; when the owner
-  does not answer in time, every waiter gets today's timeout error.
+  does not answer in time, every waiter gets today's timeout error; a get
+  never joins one sent before a write of its connection;
+- hot-key detection: `stats hotkeys` ranks a Zipf(1.1) load's known top 10
+  in order, with each key's role;
+- near cache: 30,000 gets of one key over three nodes, at most 5% reach
+  the owner; a write through any node is read back at once through it and
+  through every node within 1 s;
+- -o ttl_jitter_pct shortens relative expiry times by up to pct percent.
 """
 
 import random
 import time
 
 import mchelper
-from mchelper import check, check_eq
+from mchelper import Daemon, check, check_eq
 from test_cluster import Cluster
 
 WAITERS = 64  # COLLAPSE_MAX_WAITERS in src/cluster/collapse.h
@@ -223,6 +230,39 @@ def test_near_cache_write_is_seen_everywhere():
                 c.close()
 
 
+def ttls(conn, keys):
+    out = []
+    for k in keys:
+        tok = conn.line(b"mg %s t\r\n" % k).split()
+        check_eq(tok[0], b"HD", "mg t of %s" % k)
+        out.append(int(tok[1][1:]))
+    return out
+
+
+def test_ttl_jitter():
+    keys = [b"j%d" % i for i in range(200)]
+    with Daemon(args=["-o", "ttl_jitter_pct=20"]) as d, d.connect() as c:
+        check_eq(c.stats(b"settings")["ttl_jitter_pct"], "20", "stats settings")
+        for k in keys[:100]:
+            check_eq(c.set_value(k, b"v", exptime=1000), b"STORED\r\n", "set")
+        for k in keys[100:]:
+            check_eq(c.line(b"ms %s 1 T1000\r\nv\r\n" % k), b"HD\r\n", "ms")
+        got = ttls(c, keys)
+        check(all(795 <= t <= 1000 for t in got), "jittered TTLs out of range: %r"
+              % sorted(got)[:5])
+        check(len(set(got)) >= 20, "only %d distinct TTLs" % len(set(got)))
+        check(min(got) < 900, "no TTL cut by more than 10%%: min %d" % min(got))
+        # an absolute expiry time is kept as it is
+        at = int(time.time()) + 5000
+        check_eq(c.set_value(b"abs", b"v", exptime=at), b"STORED\r\n", "set abs")
+        check(ttls(c, [b"abs"])[0] >= 4990, "absolute expiry jittered")
+    with Daemon() as d, d.connect() as c:
+        check_eq(c.stats(b"settings")["ttl_jitter_pct"], "0", "default")
+        for k in keys[:50]:
+            c.set_value(k, b"v", exptime=1000)
+        check(all(t >= 998 for t in ttls(c, keys[:50])), "TTLs without jitter")
+
+
 def test_collapse_timeout_fails_every_waiter():
     with Cluster(extra=["-t", "1", "-o", "peer_timeout_ms=1500"]) as cl:
         cl.wait_formed()
@@ -255,4 +295,5 @@ if __name__ == "__main__":
                         test_collapse_timeout_fails_every_waiter,
                         test_hotkeys_rank_a_zipf_load,
                         test_near_cache_absorbs_a_hot_key,
-                        test_near_cache_write_is_seen_everywhere])
+                        test_near_cache_write_is_seen_everywhere,
+                        test_ttl_jitter])
