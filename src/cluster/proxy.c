@@ -19,6 +19,7 @@
 #include "cluster/ringview.h"
 #include "cmd/cmd.h"
 #include "proto/proto.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -196,6 +197,16 @@ static bool all_keys_here(struct proxy *px, const struct ring *r, const char *li
     return here;
 }
 
+/* Whether this node's copy of the key is invalidated (md I): an mg of it
+ * may win a lease, which only the key's first live owner decides. */
+static bool stale_here(struct proxy *px, const char *key, size_t nkey)
+{
+    struct store_state s;
+
+    return store_read_state(px->srv->store, key, nkey, &s, NULL) &&
+           (s.iflags & ITEM_STALE) != 0;
+}
+
 /* A read served here (or any command, PROXY_LOCAL otherwise): while this
  * node receives ranges and one of its keys holds nothing here, a dual read
  * (PROXY_SYNC, which proxy_sync() tells from a quorum read). */
@@ -264,7 +275,10 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
         r = proxy_ring(px);
         if (ring_node_count(r) < 2)
             return PROXY_LOCAL;
-        *owner = owner_of(px, r, rr->key, rr->nkey, rr->write);
+        *owner = owner_of(px, r, rr->key, rr->nkey, rr->write || rr->lease);
+        if (*owner == CLUSTER_SELF && rr->meta_get && px->repl != NULL &&
+            stale_here(px, rr->key, rr->nkey)) /* its W is the first owner's */
+            *owner = owner_of(px, r, rr->key, rr->nkey, true);
         if (*owner != CLUSTER_SELF)
             return PROXY_FORWARD;
         return sync && !rr->write ? PROXY_SYNC : local(px, line, len, rr);

@@ -144,6 +144,30 @@ def count_w(replies, what):
     return len(wins)
 
 
+def test_cluster_invalidate_and_recache_herds():
+    # with two copies per key, every mg is decided on the key's first live
+    # owner: a replica must not hand out its own W
+    with Cluster(extra=["--replicas", "2", "--write-quorum", "2", "-t", "2"]) as cl:
+        cl.wait_formed()
+        conns = [cl.conn(i % 3) for i in range(60)]
+        try:
+            key = b"cl-inval"
+            check_eq(conns[0].line(b"ms %s 5\r\nstale\r\n" % key), b"HD\r\n", "seed")
+            check_eq(conns[1].line(b"md %s I T30\r\n" % key), b"HD\r\n", "md I")
+            replies = all_at_once(conns, b"mg %s v c\r\n" % key)
+            for tok, value in replies:
+                check_eq(value, b"stale", "invalidated value")
+                check(b"X" in flags_of(tok), "no X: %r" % tok)
+            one_winner(replies, "invalidate over 3 nodes")
+            key = b"cl-recache"
+            check_eq(conns[2].line(b"ms %s 3 T20\r\nold\r\n" % key), b"HD\r\n", "seed")
+            replies = all_at_once(conns, b"mg %s R30 v t c\r\n" % key)
+            one_winner(replies, "recache over 3 nodes")
+        finally:
+            for c in conns:
+                c.close()
+
+
 def test_cluster_vivify_herd_and_failover():
     with Cluster(extra=["--replicas", "2", "--write-quorum", "1", "-t", "2"]) as cl:
         cl.wait_formed()
@@ -217,4 +241,5 @@ def test_invalidate_herd():
 
 if __name__ == "__main__":
     mchelper.run_tests([test_vivify_herd, test_recache_herd, test_invalidate_herd,
-                        test_lease_counters, test_cluster_vivify_herd_and_failover])
+                        test_lease_counters, test_cluster_invalidate_and_recache_herds,
+                        test_cluster_vivify_herd_and_failover])
