@@ -154,6 +154,11 @@ void proxy_near_announce(struct proxy *px, const char *key, size_t nkey, uint32_
 
     if (!hot_marked(px->hot, hash, mctime_mono_ms()))
         return;
+    /* only a key a get line can name is near-held; another (a meta
+     * command's binary key) would not survive the line */
+    for (size_t i = 0; i < nkey; i++)
+        if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f)
+            return;
     for (size_t i = 0; i < ring_node_count(ring); i++) {
         const struct ring_node *node = ring_node(ring, i);
         if (node->tag == CLUSTER_SELF || node->down)
