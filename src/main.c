@@ -5,6 +5,7 @@
 #include "admin/admin.h"
 #include "cluster/ae.h"
 #include "cluster/cluster.h"
+#include "cluster/hot.h"
 #include "cluster/pinger.h"
 #include "cluster/transport.h"
 #include "proto/peerauth.h"
@@ -137,6 +138,14 @@ static void cluster_stats_cb(void *arg, struct buf *out)
         ae_stats(v->ae, out);
 }
 
+/* `stats hotkeys`, for the command layer (as cluster_stats_cb). */
+static void hotkeys_stats_cb(void *arg, struct buf *out)
+{
+    struct server *srv = arg;
+
+    hot_stats(srv->hot, srv->cluster, srv->settings.replicas, mctime_mono_ms(), out);
+}
+
 /* The anti-entropy thread runs with gossip membership, for copies to
  * compare or items to hand off. */
 static bool wants_ae(const struct settings *s)
@@ -236,6 +245,15 @@ int main(int argc, char **argv)
         goto out;
     if (cluster_new(&srv, &srv.cluster) != 0)
         goto out;
+    if (hot_new(&srv.settings, &srv.hot) != 0) {
+        fprintf(stderr, "meshcached: out of memory\n");
+        goto out;
+    }
+    srv.hotkeys_stats = hotkeys_stats_cb;
+    srv.hotkeys_stats_arg = &srv;
+    srv.near_mark = hot_peer_mark;
+    srv.near_drop = hot_peer_drop;
+    srv.near_arg = srv.hot;
     view.cl = srv.cluster;
     srv.cluster_stats = cluster_stats_cb;
     srv.cluster_stats_arg = &view;
@@ -339,6 +357,7 @@ out:
     /* after the threads that change the store, before gossip's port */
     ae_free(view.ae);
     view.ae = NULL;
+    hot_free(srv.hot); /* no worker is left to use it */
     cluster_free(srv.cluster);
     if (sigterm != NULL)
         event_free(sigterm);

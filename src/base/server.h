@@ -9,6 +9,7 @@
 #ifndef MESHCACHED_SERVER_H
 #define MESHCACHED_SERVER_H
 
+#include <stddef.h>
 #include <time.h>
 
 #include "base/settings.h"
@@ -18,6 +19,7 @@ struct buf;
 struct store;
 struct worker;
 struct cluster;
+struct hot;
 struct logger;
 struct prefix_stats;
 struct authfile;
@@ -26,6 +28,7 @@ struct server {
     struct settings settings;
     struct store *store;
     struct cluster *cluster; /* membership and ring; NULL until main builds it */
+    struct hot *hot;         /* hot keys, near cache (cluster/hot.h); NULL alone */
     struct worker **workers;
     int nworkers;
     /* each worker's counters, filled in by worker_start_all() before any
@@ -35,6 +38,16 @@ struct server {
      * whoever builds the cluster, before any connection is served */
     void (*cluster_stats)(void *arg, struct buf *out);
     void *cluster_stats_arg;
+    /* appends the `stats hotkeys` lines (cluster/hot.h); set like
+     * cluster_stats */
+    void (*hotkeys_stats)(void *arg, struct buf *out);
+    void *hotkeys_stats_arg;
+    /* near caching (cluster/hot.h), set by main: a peer's rh (it keeps a
+     * near copy of the key), a peer's ri (a write: drop the near copy) and
+     * flush_all (key NULL: drop them all) */
+    void (*near_mark)(void *arg, const char *key, size_t nkey);
+    void (*near_drop)(void *arg, const char *key, size_t nkey);
+    void *near_arg;
     /* with --cluster-key: the key that proves a peer (proto/peerauth.h),
      * derived from it before any connection is served */
     bool peer_key_set;

@@ -150,6 +150,7 @@ void settings_defaults(struct settings *s)
     s->ssl_keyformat = 1; /* SSL_FILETYPE_PEM */
     s->ssl_wbuf_size = 16384;
     s->ssl_min_version = 2; /* TLS 1.2 */
+    settings_hot_defaults(s);
 }
 
 /* memcached's -o keys that have no meaning here: accepted so existing command
@@ -257,6 +258,7 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
 {
     char *save = NULL;
     int tls;
+    int hot;
 
     for (char *opt = strtok_r(list, ",", &save); opt != NULL;
          opt = strtok_r(NULL, ",", &save)) {
@@ -344,6 +346,9 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
             }
         } else if ((tls = settings_tls_ext(s, opt, val, err)) != 0) {
             if (tls < 0)
+                return -1;
+        } else if ((hot = settings_hot_ext(s, opt, val, err)) != 0) {
+            if (hot < 0)
                 return -1;
         } else if (is_ignored_ext(opt)) {
             error_line(err,

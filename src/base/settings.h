@@ -102,6 +102,11 @@ struct settings {
     int http_port;              /* --http-port on the -l address; 0 = off */
     char http_token_file[4096]; /* --http-token: bearer token of the routes that
                                  * write or list keys; empty: they answer 403 */
+    /* hot keys (settings_hot.c) */
+    uint32_t hotkeys_k;      /* -o hotkeys_k: hot keys tracked and listed */
+    uint32_t hot_cache_ms;   /* -o hot_cache_ms: near copies live this long, 0 = off */
+    uint32_t hot_cache_mb;   /* -o hot_cache_mb: near cache memory, 0 = off */
+    uint32_t ttl_jitter_pct; /* -o ttl_jitter_pct: expiry shortened by 0..pct % */
 };
 
 /* Fills s with the defaults; node_id is left empty for settings_parse() to
@@ -140,5 +145,11 @@ void settings_error_line(FILE *err, const char *fmt, ...)
 int settings_tls_ext(struct settings *s, const char *key, const char *val, FILE *err);
 int settings_tls_check(struct settings *s, FILE *err);
 void settings_tls_usage(FILE *out);
+/* settings_hot.c: the hot-key options' defaults; their --help lines; and
+ * -o opt=val when opt is one of them: 1 when parsed, 0 when opt is not
+ * theirs, -1 after a one-line error to err. */
+void settings_hot_defaults(struct settings *s);
+void settings_hot_usage(FILE *out);
+int settings_hot_ext(struct settings *s, const char *opt, const char *val, FILE *err);
 
 #endif

@@ -76,6 +76,7 @@ void settings_usage(FILE *out)
         "                               all (default: 30000, max: 3600000)\n",
         out);
     settings_tls_usage(out);
+    settings_hot_usage(out);
     fputs("    memcached-only keys (modern, hashpower, lru_crawler, slab_*, ...)\n"
           "                               are accepted and ignored with a warning\n"
           "\n"

@@ -53,6 +53,8 @@
     X(conn_yields) \
     X(protocol_errors) \
     X(lines_too_long) \
+    X(lease_wins) \
+    X(lease_losses) \
     X(forwarded) \
     X(forward_errors) \
     X(write_failovers) \
@@ -66,7 +68,11 @@
     X(hints_delivered) \
     X(hints_dropped) \
     X(dual_reads) \
-    X(dual_read_hits)
+    X(dual_read_hits) \
+    X(collapsed) \
+    X(near_hits) \
+    X(near_fills) \
+    X(near_invalidations)
 /* clang-format on */
 
 struct thread_stats {

@@ -4,36 +4,27 @@
  * reassembled in the client's key order.
  */
 #include "cluster/proxy.h"
+#include "cluster/proxy_internal.h"
 #include "base/mctime.h"
 #include "base/server.h"
 #include "base/stats.h"
 #include "cluster/cluster.h"
+#include "cluster/collapse.h"
 #include "cluster/fetch.h"
 #include "cluster/fwdreq.h"
+#include "cluster/hot.h"
 #include "cluster/peer.h"
 #include "cluster/repl.h"
 #include "cluster/ring.h"
 #include "cluster/ringview.h"
 #include "cmd/cmd.h"
 #include "proto/proto.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct proxy {
-    struct server *srv;
-    struct cluster *cl;
-    struct peer_set *peers;
-    struct ringview view;
-    const struct ring *ring; /* from the last proxy_ring(), until the next */
-    struct thread_stats *stats;
-    struct buf scratch;      /* builds per-owner get lines */
-    struct fwdreq_pool pool; /* requests, reused */
-    struct fetch *fetch;     /* rg and rs: quorum reads, dual reads, copies */
-    struct repl *repl;       /* replication; NULL with one copy per key */
-};
 
 /* One owner's part of a multi-get. */
 struct proxy_sub {
@@ -95,11 +86,14 @@ int proxy_new(struct server *srv, struct event_base *base, struct thread_stats *
     px->srv = srv;
     px->cl = srv->cluster;
     px->stats = stats;
+    px->hot = srv->hot;
     pc.hello_arg = px;
     buf_init(&px->scratch);
     fwdreq_pool_init(&px->pool);
     ringview_init(&px->view, cluster_ring_ref(srv->cluster));
-    if (peer_set_new(&pc, &px->peers) != 0) {
+    px->collapse = collapse_new();
+    if (px->collapse == NULL || peer_set_new(&pc, &px->peers) != 0) {
+        collapse_free(px->collapse);
         free(px);
         return -ENOMEM;
     }
@@ -134,6 +128,7 @@ void proxy_free(struct proxy *px)
     peer_set_free(px->peers); /* answers, and so frees, what is outstanding */
     repl_free(px->repl);
     fetch_free(px->fetch);
+    collapse_free(px->collapse); /* its gets were answered above */
     fwdreq_pool_fini(&px->pool);
     ringview_fini(&px->view);
     buf_free(&px->scratch);
@@ -203,6 +198,16 @@ static bool all_keys_here(struct proxy *px, const struct ring *r, const char *li
     return here;
 }
 
+/* Whether this node's copy of the key is invalidated (md I): an mg of it
+ * may win a lease, which only the key's first live owner decides. */
+static bool stale_here(struct proxy *px, const char *key, size_t nkey)
+{
+    struct store_state s;
+
+    return store_read_state(px->srv->store, key, nkey, &s, NULL) &&
+           (s.iflags & ITEM_STALE) != 0;
+}
+
 /* A read served here (or any command, PROXY_LOCAL otherwise): while this
  * node receives ranges and one of its keys holds nothing here, a dual read
  * (PROXY_SYNC, which proxy_sync() tells from a quorum read). */
@@ -251,19 +256,30 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
     uint32_t first;
     bool sync = px->repl != NULL && repl_read_quorum(px->repl) > 1;
 
-    switch (route_classify(line, len, px->srv->settings.item_size_max, rr)) {
+    if (route_classify(line, len, px->srv->settings.item_size_max, rr) != ROUTE_LOCAL &&
+        !from_peer)
+        proxy_sample(px, line, len, rr);
+    switch (rr->kind) {
     case ROUTE_LOCAL:
         if (!from_peer && len >= 9 && memcmp(line, "flush_all", 9) == 0 &&
             (len == 9 || line[9] == ' '))
             return ring_node_count(proxy_ring(px)) < 2 ? PROXY_LOCAL : PROXY_BROADCAST;
         return PROXY_LOCAL;
     case ROUTE_KEY:
+        /* now, while rr->key points into the line: a data block still to
+         * come may move the buffer. No get sent before this write is
+         * joined from now on. */
+        if (rr->write && px->hot != NULL)
+            hot_wrote(px->hot, rr->key, rr->nkey, ring_hash(rr->key, rr->nkey));
         if (from_peer) /* served here, as the forwarder decided */
             return sync && !rr->write ? PROXY_SYNC : local(px, line, len, rr);
         r = proxy_ring(px);
         if (ring_node_count(r) < 2)
             return PROXY_LOCAL;
-        *owner = owner_of(px, r, rr->key, rr->nkey, rr->write);
+        *owner = owner_of(px, r, rr->key, rr->nkey, rr->write || rr->lease);
+        if (*owner == CLUSTER_SELF && rr->meta_get && px->repl != NULL &&
+            stale_here(px, rr->key, rr->nkey)) /* its W is the first owner's */
+            *owner = owner_of(px, r, rr->key, rr->nkey, true);
         if (*owner != CLUSTER_SELF)
             return PROXY_FORWARD;
         return sync && !rr->write ? PROXY_SYNC : local(px, line, len, rr);
@@ -289,7 +305,7 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
 /* How long a forwarded command may take: with replication, the owner may
  * itself wait up to peer_timeout_ms for the other owners before it
  * answers (a quorum error then), and that answer must not be cut off. */
-static uint32_t forward_timeout(const struct proxy *px)
+uint32_t proxy_forward_timeout(const struct proxy *px)
 {
     uint32_t t = px->srv->settings.peer_timeout_ms;
 
@@ -297,7 +313,7 @@ static uint32_t forward_timeout(const struct proxy *px)
 }
 
 /* Makes r's reply the error for a member that failed with status. */
-static void fail_with(struct proxy *px, struct fwdreq *r, uint32_t member, int status)
+void proxy_fail_with(struct proxy *px, struct fwdreq *r, uint32_t member, int status)
 {
     char name[SETTINGS_MAX_ID_LEN + 16], line[SETTINGS_MAX_ID_LEN + 64];
     int n;
@@ -324,7 +340,7 @@ static void multi_free(void *arg)
 
 /* An owner's answer to a forwarded command, relayed as it is (for a quiet
  * command, without the MN of the appended mn), and r answered. */
-static void relay(struct fwdreq *r, const char *reply, size_t len)
+void proxy_relay(struct fwdreq *r, const char *reply, size_t len)
 {
     if (!fwdreq_orphan(r)) /* first in its connection's queue: straight out */
         buf_append(fwdreq_out(r), reply,
@@ -340,11 +356,11 @@ static void on_answer(void *arg, uint32_t member, int status, bool error,
 
     (void)error;
     if (status != 0) {
-        fail_with(fwdreq_priv(r), r, member, status);
+        proxy_fail_with(fwdreq_priv(r), r, member, status);
         fwdreq_answered(r);
         return;
     }
-    relay(r, reply, len);
+    proxy_relay(r, reply, len);
 }
 
 /*
@@ -375,7 +391,7 @@ static void on_write_answer(void *arg, uint32_t member, int status, bool error,
 static int send_write(struct fwdreq *r, struct fwd_write *fw, uint32_t owner)
 {
     struct proxy *px = fw->px;
-    uint32_t timeout = forward_timeout(px);
+    uint32_t timeout = proxy_forward_timeout(px);
     char dl[32];
     /* the owner must start it while this node still waits for its answer,
      * which may itself wait peer_timeout_ms for the other owners */
@@ -389,8 +405,8 @@ static int send_write(struct fwdreq *r, struct fwd_write *fw, uint32_t owner)
     if (fw->ntried < REPL_MAX_REPLICAS)
         fw->tried[fw->ntried++] = owner;
     return peer_request_within(px->peers, owner, iov, fw->quiet ? 3 : 2,
-                               fw->quiet ? PEER_REPLY_QUIET : fw->reply, on_write_answer, r,
-                               owner, timeout);
+                               fw->quiet ? PEER_REPLY_QUIET : fw->reply, on_write_answer,
+                               r, owner, timeout);
 }
 
 /* The owner failed with status: the write goes to the next live owner not
@@ -402,8 +418,8 @@ static void fail_over(struct fwdreq *r, struct fwd_write *fw, uint32_t member, i
     size_t idx[REPL_MAX_REPLICAS], n = 0;
     bool tried;
 
-    if (status != -ECANCELED &&
-        ring_owners(ring, ring_hash(fw->key, fw->nkey), repl_replicas(px->repl), idx, &n) != 0)
+    if (status != -ECANCELED && ring_owners(ring, ring_hash(fw->key, fw->nkey),
+                                            repl_replicas(px->repl), idx, &n) != 0)
         n = 0;
     for (size_t i = 0; status != -ECANCELED && i < n; i++) {
         uint32_t next = ring_node(ring, idx[i])->tag;
@@ -420,7 +436,7 @@ static void fail_over(struct fwdreq *r, struct fwd_write *fw, uint32_t member, i
         if (send_write(r, fw, next) == 0)
             return;
     }
-    fail_with(px, r, member, status);
+    proxy_fail_with(px, r, member, status);
     fwdreq_answered(r);
 }
 
@@ -434,7 +450,7 @@ static void on_write_answer(void *arg, uint32_t member, int status, bool error,
     if (status != 0)
         fail_over(r, fw, member, status);
     else
-        relay(r, reply, len);
+        proxy_relay(r, reply, len);
 }
 
 static struct fwdreq *forward_write(struct proxy *px, struct fwdreq *r,
@@ -442,14 +458,33 @@ static struct fwdreq *forward_write(struct proxy *px, struct fwdreq *r,
                                     const char *raw, size_t nraw)
 {
     struct fwd_write *fw = malloc(sizeof(*fw) + nraw);
+    const char *nl = memchr(raw, '\n', nraw);
+    struct route_req now;
     int rc;
 
     if (fw == NULL) {
         fwdreq_fail(r, "SERVER_ERROR out of memory\r\n", 28);
         return r;
     }
-    *fw = (struct fwd_write){.px = px, .reply = rr->reply, .noreply = rr->noreply,
-                             .quiet = rr->quiet, .nkey = (uint8_t)rr->nkey, .nraw = nraw};
+    /* rr->key pointed into the line when it was routed; the input buffer
+     * may have moved since, while the data block came in: the key is read
+     * again from raw, the line as it is now */
+    if (nl == NULL ||
+        route_classify(raw, (size_t)(nl - raw) - (nl > raw && nl[-1] == '\r'),
+                       px->srv->settings.item_size_max, &now) != ROUTE_KEY ||
+        now.nkey != rr->nkey) {
+        static const char bad[] = "SERVER_ERROR bad forwarded command\r\n";
+        free(fw);
+        fwdreq_fail(r, bad, sizeof(bad) - 1);
+        return r;
+    }
+    rr = &now;
+    *fw = (struct fwd_write){.px = px,
+                             .reply = rr->reply,
+                             .noreply = rr->noreply,
+                             .quiet = rr->quiet,
+                             .nkey = (uint8_t)rr->nkey,
+                             .nraw = nraw};
     memcpy(fw->key, rr->key, rr->nkey);
     memcpy(fw->raw, raw, nraw);
     fwdreq_set_priv(r, fw, free);
@@ -466,12 +501,15 @@ struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
                              size_t nraw)
 {
     enum fwdreq_kind kind = rr->write && px->repl != NULL ? FWDREQ_WRITE : FWDREQ_PLAIN;
-    struct fwdreq *r = fwdreq_new(&px->pool, q, kind);
+    struct fwdreq *r;
     struct iovec iov[2] = {{.iov_base = (void *)raw, .iov_len = nraw},
                            {.iov_base = (void *)mn_line, .iov_len = sizeof(mn_line) - 1}};
     int rc;
 
+    if (proxy_get_wanted(rr))
+        return proxy_get(px, q, rr, owner, raw, nraw);
     STATS_INCR(px->stats, forwarded);
+    r = fwdreq_new(&px->pool, q, kind);
     if (r == NULL)
         return NULL;
     fwdreq_set_mode(r, rr->noreply, rr->quiet);
@@ -480,9 +518,9 @@ struct fwdreq *proxy_forward(struct proxy *px, struct fwdreq_queue *q,
     fwdreq_set_priv(r, px, NULL);
     rc = peer_request_within(px->peers, owner, iov, rr->quiet ? 2 : 1,
                              rr->quiet ? PEER_REPLY_QUIET : rr->reply, on_answer, r,
-                             owner, forward_timeout(px));
+                             owner, proxy_forward_timeout(px));
     if (rc != 0)
-        fail_with(px, r, owner, rc);
+        proxy_fail_with(px, r, owner, rc);
     else
         fwdreq_expect(r, 1);
     return r;
@@ -520,7 +558,7 @@ static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
     struct proxy_multi *m = fwdreq_priv(r);
 
     if (status != 0) {
-        fail_with(m->px, r, m->subs[sub].owner, status);
+        proxy_fail_with(m->px, r, m->subs[sub].owner, status);
     } else if (error) {
         /* the owner's own error (say, its reply bound) is the answer */
         fwdreq_fail(r, reply, len);
@@ -565,7 +603,7 @@ static int send_sub(struct fwdreq *r, const struct route_req *rr, uint32_t s)
     iov.iov_base = b->data;
     iov.iov_len = b->len;
     rc = peer_request_within(px->peers, m->subs[s].owner, &iov, 1, PEER_REPLY_GET,
-                             on_sub_answer, r, s, forward_timeout(px));
+                             on_sub_answer, r, s, proxy_forward_timeout(px));
     buf_reset(b);
     return rc;
 }
@@ -703,7 +741,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
             if (rc == 0)
                 fwdreq_expect(r, 1);
             else
-                fail_with(px, r, sub->owner, rc);
+                proxy_fail_with(px, r, sub->owner, rc);
             continue;
         }
         m->local_sub = s;
@@ -712,7 +750,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
             fwdreq_expect(r, 1); /* first: local_sync() may answer at once */
             if (local_sync(r, !quorum) != 0) {
                 fwdreq_unhold(r);
-                fail_with(px, r, CLUSTER_SELF, -ENOMEM);
+                proxy_fail_with(px, r, CLUSTER_SELF, -ENOMEM);
             }
             continue;
         }
@@ -739,7 +777,7 @@ static void on_bcast_answer(void *arg, uint32_t member, int status, bool error,
                     : len == 4 && memcmp(reply, "OK\r\n", 4) == 0;
 
     if (status != 0)
-        fail_with(fwdreq_priv(r), r, member, status);
+        proxy_fail_with(fwdreq_priv(r), r, member, status);
     else if (!ok && error)
         fwdreq_fail(r, reply, quiet ? len - (sizeof(mn_line) - 1) : len);
     else if (!ok)
@@ -787,7 +825,7 @@ struct fwdreq *proxy_broadcast(struct proxy *px, struct fwdreq_queue *q, struct 
         if (rc == 0)
             fwdreq_expect(r, 1);
         else
-            fail_with(px, r, member, rc);
+            proxy_fail_with(px, r, member, rc);
     }
     fwdreq_unhold(r);
     return r;
@@ -805,6 +843,11 @@ struct fwdreq *proxy_wrote(struct proxy *px, struct fwdreq_queue *q,
                            const struct cmd *cmd, struct buf *out, size_t mark,
                            bool noreply)
 {
+    if (px->hot != NULL) {
+        uint32_t hash = ring_hash(cmd->wrote_key, cmd->wrote_nkey);
+        hot_wrote(px->hot, cmd->wrote_key, cmd->wrote_nkey, hash);
+        proxy_near_announce(px, cmd->wrote_key, cmd->wrote_nkey, hash);
+    }
     return px->repl != NULL ? repl_write(px->repl, q, cmd, out, mark, noreply) : NULL;
 }
 

@@ -25,6 +25,11 @@ void cmd_count_miss(struct cmd *c, enum store_miss why);
 /* memcached's out_string(): the reply is dropped (once) under noreply. */
 void cmd_reply(struct cmd *c, const char *s);
 
+/* -o ttl_jitter_pct: a relative expiry time (1 s to 30 days) shortened by a
+ * random 0 to pct percent (at least 1 s is left); any other value, and
+ * every value with pct 0, as it is. */
+int64_t cmd_jitter_ttl(const struct cmd *c, int64_t exptime);
+
 /* memcached's out_errstring(): errors are sent even under noreply. */
 void cmd_error(struct cmd *c, const char *s);
 

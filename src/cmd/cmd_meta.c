@@ -262,8 +262,10 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
         }
     }
     /* Z before W: a client never sees both */
-    if (it->iflags & ITEM_TOKEN)
+    if (it->iflags & ITEM_TOKEN) {
         buf_append(c->out, " Z", 2);
+        STATS_INCR(c->stats, lease_losses);
+    }
     if (it->iflags & ITEM_STALE) {
         buf_append(c->out, " X", 2);
         if (!(it->iflags & ITEM_TOKEN))
@@ -272,6 +274,7 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
     if (won) {
         buf_append(c->out, " W", 2);
         it->iflags |= ITEM_TOKEN;
+        STATS_INCR(c->stats, lease_wins);
     }
     buf_append(c->out, "\r\n", 2);
     if (mf.value)
@@ -381,7 +384,8 @@ static enum cmd_next process_ms(struct cmd *c, struct token *tokens, size_t ntok
     it = (op == STOREOP_APPEND || op == STOREOP_PREPEND ? store_alloc_keep : store_alloc)(
         st, tokens[1].value, tokens[1].length,
         store_hash(tokens[1].value, tokens[1].length), mf.client_flags,
-        mf.new_ttl ? mctime_realtime(mf.ttl) : 0, (uint32_t)vlen, &err);
+        mf.new_ttl ? mctime_realtime(cmd_jitter_ttl(c, mf.ttl)) : 0, (uint32_t)vlen,
+        &err);
     if (it == NULL) {
         if (err == STORE_ALLOC_TOO_LARGE) {
             STATS_INCR(c->stats, store_too_large);

@@ -1,5 +1,6 @@
 /*
- * cmd_repl: executes the commands replicas exchange (rs, rg, rd), accepted only
+ * cmd_repl: executes the commands replicas exchange (rs, rg, rd; and rh, ri
+ * of near caching), accepted only
  * on a connection that introduced itself with `peer`; their wire format is
  * proto/replmsg's. A client sending them gets ERROR, and route never
  * forwards them.
@@ -64,11 +65,31 @@ static void process_rd(struct cmd *c, struct token *tokens, size_t ntokens)
 {
     uint64_t ms;
 
-    if (ntokens != 3 || !util_parse_u64(tokens[1].value, tokens[1].length, &ms) || ms == 0) {
+    if (ntokens != 3 || !util_parse_u64(tokens[1].value, tokens[1].length, &ms) ||
+        ms == 0) {
         cmd_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
     c->deadline_ms = ms;
+}
+
+/* rh <key>: the sender keeps the answer to the get that follows in its
+ * near cache: a write to the key here must tell it (ri). No reply.
+ * ri <key>: a write to the key ran on its owner: drop the near copy.
+ * Answers HD. */
+static void process_near(struct cmd *c, struct token *tokens, size_t ntokens, bool mark)
+{
+    void (*fn)(void *, const char *, size_t) =
+        mark ? c->srv->near_mark : c->srv->near_drop;
+
+    if (ntokens != 3 || tokens[1].length > KEY_MAX_LENGTH) {
+        cmd_error(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (fn != NULL)
+        fn(c->srv->near_arg, tokens[1].value, tokens[1].length);
+    if (!mark)
+        cmd_reply(c, "HD");
 }
 
 /* rg <key>[ b]: the key's state, tombstones included, as
@@ -103,6 +124,10 @@ enum cmd_next cmd_repl(struct cmd *c, struct token *tokens, size_t ntokens)
     }
     if (tokens[0].value[1] == 'd') {
         process_rd(c, tokens, ntokens);
+        return CMD_NEXT_LINE;
+    }
+    if (tokens[0].value[1] == 'h' || tokens[0].value[1] == 'i') {
+        process_near(c, tokens, ntokens, tokens[0].value[1] == 'h');
         return CMD_NEXT_LINE;
     }
     if (tokens[0].value[1] == 's')

@@ -138,6 +138,8 @@ static void stats_general(struct cmd *c)
     stats_line(o, "outofmemory", "%llu", (unsigned long long)ss.outofmemory);
     stats_line(o, "protocol_errors", "%llu", (unsigned long long)t.protocol_errors);
     stats_line(o, "lines_too_long", "%llu", (unsigned long long)t.lines_too_long);
+    stats_line(o, "lease_wins", "%llu", (unsigned long long)t.lease_wins);
+    stats_line(o, "lease_losses", "%llu", (unsigned long long)t.lease_losses);
 }
 
 /* memcached's ssl_* settings lines; NULL for a file not given ("(null)"
@@ -200,6 +202,10 @@ static void stats_settings(struct cmd *c)
     stats_line(o, "idle_timeout", "%u", s->idle_timeout);
     stats_line(o, "watcher_logbuf_size", "%u", LOGGER_QUEUE_MAX);
     stats_ssl(o, s);
+    stats_line(o, "hotkeys_k", "%u", s->hotkeys_k);
+    stats_line(o, "hot_cache_ms", "%u", s->hot_cache_ms);
+    stats_line(o, "hot_cache_mb", "%u", s->hot_cache_mb);
+    stats_line(o, "ttl_jitter_pct", "%u", s->ttl_jitter_pct);
 }
 
 /* There are no slab classes here: one class (1) holds every item. */
@@ -260,6 +266,10 @@ static void stats_cluster(struct cmd *c)
     REPL_STAT(hints_dropped)
     REPL_STAT(dual_reads)
     REPL_STAT(dual_read_hits)
+    REPL_STAT(collapsed)
+    REPL_STAT(near_hits)
+    REPL_STAT(near_fills)
+    REPL_STAT(near_invalidations)
 #undef REPL_STAT
 }
 
@@ -298,6 +308,9 @@ enum cmd_next cmd_stats(struct cmd *c, struct token *tokens, size_t ntokens)
         stats_line(c->out, "sizes_status", "%s", "disabled");
     } else if (strcmp(sub, "cluster") == 0) {
         stats_cluster(c);
+    } else if (strcmp(sub, "hotkeys") == 0) {
+        if (c->srv->hotkeys_stats != NULL)
+            c->srv->hotkeys_stats(c->srv->hotkeys_stats_arg, c->out);
     } else if (strcmp(sub, "conns") == 0) {
         connreg_dump(c->out, mctime_now());
     } else {

@@ -5,6 +5,7 @@
 #include "cmd/cmd_internal.h"
 #include "base/mctime.h"
 #include "base/prefix.h"
+#include "base/rng.h"
 #include "base/util.h"
 #include "proto/peerauth.h"
 
@@ -55,6 +56,21 @@ void cmd_error(struct cmd *c, const char *s)
 
 /* ---- commands ---- */
 
+int64_t cmd_jitter_ttl(const struct cmd *c, int64_t exptime)
+{
+    static __thread uint64_t seed; /* each worker its own sequence */
+    uint32_t pct = c->srv->settings.ttl_jitter_pct;
+    int64_t cut;
+
+    if (pct == 0 || exptime <= 1 || exptime > MCTIME_MAX_DELTA)
+        return exptime;
+    if (seed == 0)
+        seed = (uint64_t)(uintptr_t)&seed ^ mctime_wall_ms();
+    /* 0 .. exptime * pct / 100, uniformly */
+    cut = (int64_t)(rng_splitmix64(&seed) % ((uint64_t)exptime * pct / 100 + 1));
+    return exptime - cut >= 1 ? exptime - cut : 1;
+}
+
 static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t ntokens,
                                     enum storeop_op op)
 {
@@ -90,8 +106,8 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
     }
     /* the data block of an append or prepend must not evict what it joins */
     it = (op == STOREOP_APPEND || op == STOREOP_PREPEND ? store_alloc_keep : store_alloc)(
-        st, key, nkey, store_hash(key, nkey), flags, mctime_realtime(exptime),
-        (uint32_t)vlen + 2, &err);
+        st, key, nkey, store_hash(key, nkey), flags,
+        mctime_realtime(cmd_jitter_ttl(c, exptime)), (uint32_t)vlen + 2, &err);
     if (it == NULL) {
         if (err == STORE_ALLOC_TOO_LARGE) {
             STATS_INCR(c->stats, store_too_large);
@@ -410,6 +426,8 @@ static void process_flush_all(struct cmd *c, struct token *tokens, size_t ntoken
         return;
     }
     store_flush(c->srv->store, delay);
+    if (c->srv->near_drop != NULL) /* near copies go at once, whatever the delay */
+        c->srv->near_drop(c->srv->near_arg, NULL, 0);
     cmd_reply(c, "OK");
 }
 
@@ -588,7 +606,7 @@ enum cmd_next cmd_process_line(struct cmd *c, char *line, size_t len)
         return cmd_meta(c, tokens, ntokens);
     }
     if (cmd->value[0] == 'r' && cmd->length == 2 &&
-        (cmd->value[1] == 's' || cmd->value[1] == 'g' || cmd->value[1] == 'd'))
+        strchr("sgdhi", cmd->value[1]) != NULL)
         return cmd_repl(c, tokens, ntokens);
     if (cmd->value[0] == 'g') {
         bool s = is(cmd, "gets") || is(cmd, "gats");

@@ -33,10 +33,11 @@ static void append_key(struct buf *out, const char *key, size_t nkey, bool *b64)
 }
 
 /* " <opts>" for a state: b (key in base64), B (the item echoes its key in
- * base64), t (tombstone), s (stale); nothing when none applies. */
+ * base64), t (tombstone), s (stale), w (a meta win token is out); nothing
+ * when none applies. */
 static void append_opts(struct buf *out, bool b64, uint8_t iflags)
 {
-    char opts[5];
+    char opts[6];
     size_t n = 0;
 
     if (b64)
@@ -47,6 +48,8 @@ static void append_opts(struct buf *out, bool b64, uint8_t iflags)
         opts[n++] = 't';
     if (iflags & ITEM_STALE)
         opts[n++] = 's';
+    if (iflags & ITEM_TOKEN)
+        opts[n++] = 'w';
     if (n > 0) {
         buf_append(out, " ", 1);
         buf_append(out, opts, n);
@@ -123,6 +126,9 @@ static bool parse_opts(const struct token *t, bool *b64, uint8_t *iflags)
             break;
         case 's':
             *iflags |= ITEM_STALE;
+            break;
+        case 'w':
+            *iflags |= ITEM_TOKEN;
             break;
         default:
             return false;

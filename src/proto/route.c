@@ -192,9 +192,13 @@ static enum route_kind classify_meta(const struct token *tokens, size_t ntokens,
             binary = true;
         else if (tokens[i].value[0] == 'N' || tokens[i].value[0] == 'T')
             r->write = true; /* mg: creates the item, or touches it */
+        else if (tokens[i].value[0] == 'R')
+            r->lease = true; /* mg: may win the recache */
     }
     if (which != 'g')
         r->write = true;
+    else
+        r->meta_get = true;
     if (binary && !decode_key(r))
         return ROUTE_LOCAL;
     return ROUTE_KEY;

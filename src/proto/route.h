@@ -49,6 +49,13 @@ struct route_req {
      * decr, touch, delete, ms, md, ma, mg with N or T): with replication it
      * runs on the key's first live owner, which copies the result. */
     bool write;
+    /* ROUTE_KEY: an mg with R, which may win a meta lease (W) without
+     * changing the key: with replication it is served by the key's first
+     * live owner, like a write, so that one node decides. */
+    bool lease;
+    /* ROUTE_KEY: an mg (of which one of an item invalidated by md I may win
+     * a lease too: the proxy looks). */
+    bool meta_get;
     /* ROUTE_KEY: the key as the owner's store sees it (base64-decoded for a
      * meta command with the b flag): points into the line or into keybuf. */
     const char *key;

@@ -613,7 +613,8 @@ int store_apply_state(struct store *st, const char *key, size_t nkey,
         memcpy(item_value(it), value, s->nvalue);
     memcpy(item_value(it) + s->nvalue, "\r\n", 2);
     it->cas = s->version;
-    it->iflags |= s->iflags & (ITEM_TOMBSTONE | ITEM_STALE | ITEM_KEY_BINARY);
+    it->iflags |=
+        s->iflags & (ITEM_TOMBSTONE | ITEM_STALE | ITEM_TOKEN | ITEM_KEY_BINARY);
     return (int)store_apply(st, it, held);
 }
 
@@ -708,7 +709,8 @@ bool store_read_state(struct store *st, const char *key, size_t nkey,
         s->version = it->cas;
         s->flags = it->flags;
         s->exptime = it->exptime != 0 ? (int64_t)mctime_to_unix(it->exptime) : 0;
-        s->iflags = it->iflags & (ITEM_TOMBSTONE | ITEM_STALE | ITEM_KEY_BINARY);
+        s->iflags =
+            it->iflags & (ITEM_TOMBSTONE | ITEM_STALE | ITEM_TOKEN | ITEM_KEY_BINARY);
         s->nvalue = it->nbytes - 2;
         if (value != NULL)
             buf_append(value, item_value(it), s->nvalue);

@@ -174,7 +174,7 @@ struct store_state {
     uint64_t version; /* 0: the key holds neither an item nor a tombstone */
     uint32_t flags;   /* client flags */
     int64_t exptime;  /* unix time it expires at, 0 for never */
-    uint8_t iflags;   /* ITEM_TOMBSTONE, ITEM_STALE, ITEM_KEY_BINARY */
+    uint8_t iflags;   /* ITEM_TOMBSTONE, ITEM_STALE, ITEM_TOKEN, ITEM_KEY_BINARY */
     uint32_t nvalue;  /* value bytes, without the "\r\n" */
 };
 
@@ -195,7 +195,7 @@ enum store_apply_result {
 
 /*
  * Applies a replica's state: it (from store_alloc(), its value written, its
- * cas the version, iflags among ITEM_TOMBSTONE, ITEM_STALE and
+ * cas the version, iflags among ITEM_TOMBSTONE, ITEM_STALE, ITEM_TOKEN and
  * ITEM_KEY_BINARY) replaces what the key holds when its version is newer;
  * with the same version only the expiry is taken (a replicated touch);
  * an older one is ignored. Newest wins, whatever order versions arrive in.

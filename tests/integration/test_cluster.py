@@ -167,7 +167,8 @@ CLUSTER_FIELDS = ["ring_epoch", "ring_vnodes", "ring_nodes", "ring_down", "ring_
                   "forwarded", "forward_errors", "write_failovers", "late_writes",
                   "repl_applied", "repl_writes",
                   "repl_write_failures", "quorum_failures", "read_repairs", "hints_stored",
-                  "hints_delivered", "hints_dropped", "dual_reads", "dual_read_hits"]
+                  "hints_delivered", "hints_dropped", "dual_reads", "dual_read_hits",
+                  "collapsed", "near_hits", "near_fills", "near_invalidations"]
 
 
 class ClusterView:

@@ -7,6 +7,8 @@ Three gossip nodes with --replicas 3, W=2, R=2 (W + R > N) on loopback:
   killed (kill -9), every write through a live node succeeds: a write
   whose first owner does not answer runs on the next live owner
   (write_failovers), within the forwarding deadline;
+- a 300 KiB set forwarded to a paused first owner fails over to the key's
+  next owner (its key read from the line as it is once its block is in);
 - a register test: one writer per key (each write acknowledged before
   the next, values counting up), readers on random live nodes, an owner paused
   for 6 s in the middle: no read returns a value older than one whose
@@ -18,13 +20,14 @@ Figures (writes, errors, failovers, reads) are printed for the record.
 Every loop is bounded in time and count.
 """
 
+import bisect
 import random
 import threading
 import time
 
 import mchelper
 from mchelper import check, check_eq
-from test_cluster import cluster_view
+from test_cluster import RING_SEED, RingOracle, cluster_view, murmur3_x86_32
 from test_gossip import GossipCluster
 from test_replication import peer_conn, rg_copies
 
@@ -105,6 +108,46 @@ def test_no_write_fails_right_after_a_kill():
         cl.kill(1)
         time.sleep(2.0)
     writes_around(kill, "g02 killed, 2 s after")
+
+
+def owners_of(oracle, key, n):
+    """The first n distinct nodes clockwise from the key (its owners)."""
+    i = bisect.bisect_left(oracle.tokens, murmur3_x86_32(key, RING_SEED))
+    out = []
+    for j in range(len(oracle.tokens)):
+        nid = oracle.point_owner[(i + j) % len(oracle.tokens)]
+        if nid not in out:
+            out.append(nid)
+        if len(out) == n:
+            break
+    return out
+
+
+def test_large_write_fails_over_to_its_key_owner():
+    # Regression: a forwarded write's key was read, for its failover, from
+    # where the line had been before its data block (larger than the input
+    # buffer) moved the buffer; the write could fail over to a node that
+    # does not own the key (or read freed memory).
+    with GossipCluster(n=3, extra=["--replicas", "2", "--write-quorum", "1",
+                                   "-o", "peer_timeout_ms=300"]) as cl:
+        cl.wait_formed()
+        oracle = RingOracle(cl.ids, cl.vnodes)
+        n = 0
+        while owners_of(oracle, b"big%d" % n, 2) != [cl.ids[1], cl.ids[2]]:
+            n += 1
+        key, value = b"big%d" % n, bytes(range(256)) * 1200  # 300 KiB
+        cl.nodes[1].pause()
+        try:
+            with cl.conn(0, 10.0) as c:
+                c.send(b"set %s 0 0 %d\r\n%s" % (key, len(value), value[:1000]))
+                time.sleep(0.2)  # the line is routed, the block still coming
+                c.send(value[1000:] + b"\r\n")
+                check_eq(c.read_until(b"\r\n", 10.0), b"STORED\r\n", "big set")
+        finally:
+            cl.nodes[1].resume()
+        with cl.conn(2, 10.0) as c:
+            check(c.get_value(key) == value, "the next owner %s lacks the value" % cl.ids[2])
+        check(counters(cl, 0)["write_failovers"] >= 1, "the write did not fail over")
 
 
 class Register:
@@ -233,4 +276,5 @@ def test_register_reads_never_go_back_with_a_paused_owner():
 if __name__ == "__main__":
     mchelper.run_tests([test_no_write_fails_while_an_owner_is_paused,
                         test_no_write_fails_right_after_a_kill,
-                        test_register_reads_never_go_back_with_a_paused_owner])
+                        test_register_reads_never_go_back_with_a_paused_owner,
+                        test_large_write_fails_over_to_its_key_owner])

@@ -3,13 +3,22 @@
 of many clients asking for a missing (N vivify), stale-soon (R recache) or
 invalidated (md I) key at the same moment, exactly one gets the W (win)
 flag and the rest get Z; once the winner stores a value, everyone sees it
-without W/Z/X.
+without W/Z/X. `stats` counts the wins and losses (lease_wins,
+lease_losses).
+
+Across a cluster (three nodes, two copies per key): 60 clients spread over
+the nodes race a vivifying mg on one missing key and exactly one wins (the
+lease is decided on the key's first live owner); with the lease out, that
+owner is killed, and when the survivors have declared it dead, a new race
+hands out at most one W.
 """
 
 import threading
+import time
 
 import mchelper
-from mchelper import Daemon, check, check_eq
+from mchelper import Daemon, TestFailure, check, check_eq
+from test_cluster import Cluster
 
 CLIENTS = 20
 
@@ -112,6 +121,105 @@ def test_vivify_herd():
     herd(lambda conns: [vivify_round(conns, b"herdkey%d" % i) for i in range(3)])
 
 
+def test_lease_counters():
+    with Daemon(args=["-t", "4"]) as d:
+        conns = [d.connect() for _ in range(CLIENTS)]
+        try:
+            replies = all_at_once(conns, b"mg leased N30 v c\r\n")
+            one_winner(replies, "vivify")
+            stats = conns[0].stats()
+            check_eq((int(stats["lease_wins"]), int(stats["lease_losses"])),
+                     (1, CLIENTS - 1), "lease_wins, lease_losses")
+        finally:
+            for c in conns:
+                c.close()
+
+
+def count_w(replies, what):
+    """Number of W replies; every other reply must carry Z."""
+    wins = [tok for tok, _ in replies if b"W" in flags_of(tok)]
+    for tok, _ in replies:
+        check(tok[0] == b"VA", "%s: reply %r" % (what, tok))
+        check(b"W" in flags_of(tok) or b"Z" in flags_of(tok), "%s: neither W nor Z: %r"
+              % (what, tok))
+    return len(wins)
+
+
+def test_cluster_invalidate_and_recache_herds():
+    # with two copies per key, every mg is decided on the key's first live
+    # owner: a replica must not hand out its own W
+    with Cluster(extra=["--replicas", "2", "--write-quorum", "2", "-t", "2"]) as cl:
+        cl.wait_formed()
+        conns = [cl.conn(i % 3) for i in range(60)]
+        try:
+            key = b"cl-inval"
+            check_eq(conns[0].line(b"ms %s 5\r\nstale\r\n" % key), b"HD\r\n", "seed")
+            check_eq(conns[1].line(b"md %s I T30\r\n" % key), b"HD\r\n", "md I")
+            replies = all_at_once(conns, b"mg %s v c\r\n" % key)
+            for tok, value in replies:
+                check_eq(value, b"stale", "invalidated value")
+                check(b"X" in flags_of(tok), "no X: %r" % tok)
+            one_winner(replies, "invalidate over 3 nodes")
+            key = b"cl-recache"
+            check_eq(conns[2].line(b"ms %s 3 T20\r\nold\r\n" % key), b"HD\r\n", "seed")
+            replies = all_at_once(conns, b"mg %s R30 v t c\r\n" % key)
+            one_winner(replies, "recache over 3 nodes")
+        finally:
+            for c in conns:
+                c.close()
+
+
+def test_cluster_vivify_herd_and_failover():
+    with Cluster(extra=["--replicas", "2", "--write-quorum", "1", "-t", "2"]) as cl:
+        cl.wait_formed()
+        oracle = cl.oracle()
+        key = oracle.keys_of(cl.ids[0], b"herd", 1)[0]  # first owner: node 0
+        conns = [cl.conn(i % 3) for i in range(60)]
+        try:
+            replies = all_at_once(conns, b"mg %s N30 v c\r\n" % key)
+            check_eq(count_w(replies, "cluster vivify"), 1, "W replies over 3 nodes")
+            first = [i for i, (tok, _) in enumerate(replies) if b"W" in flags_of(tok)][0]
+            first_cas = cas_of(replies[first][0])
+            with cl.conn(0) as owner:
+                check_eq(int(owner.stats()["lease_wins"]), 1, "the W was the owner's")
+        finally:
+            for c in conns:
+                c.close()
+        # the lease is out (no value stored yet): its owner dies
+        cl.kill(0)
+        cl.wait_views([1, 2], cl.ids[1:], dead=[cl.ids[0]], timeout=15,
+                      what="the owner declared dead")
+        conns = [cl.conn(1 + i % 2) for i in range(40)]
+        try:
+            replies = all_at_once(conns, b"mg %s N30 v c\r\n" % key)
+            wins = count_w(replies, "vivify after failover")
+            print("W replies after the owner died: %d" % wins)
+            check(wins <= 1, "%d W replies after failover" % wins)
+            # the lease survives its owner (the token is copied with the
+            # placeholder): the first winner fills the key through a
+            # survivor with its CAS; a new winner, if any, with its own
+            cas = first_cas
+            if wins == 1:
+                win = [i for i, (tok, _) in enumerate(replies) if b"W" in flags_of(tok)][0]
+                cas = cas_of(replies[win][0])
+            check_eq(conns[0].line(b"ms %s 6 C%s T60\r\nfilled\r\n" % (key, cas)),
+                     b"HD\r\n", "the lease holder's ms after failover")
+            # --write-quorum 1: the copy reaches the other live owner (which
+            # serves its own reads) a moment after the HD
+            deadline = time.monotonic() + 2.0
+            while True:
+                try:
+                    everyone_sees(conns[:6], key, b"filled", "after failover")
+                    break
+                except TestFailure:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            for c in conns:
+                c.close()
+
+
 def test_recache_herd():
     def run(conns):
         key = b"recache"
@@ -143,4 +251,6 @@ def test_invalidate_herd():
 
 
 if __name__ == "__main__":
-    mchelper.run_tests([test_vivify_herd, test_recache_herd, test_invalidate_herd])
+    mchelper.run_tests([test_vivify_herd, test_recache_herd, test_invalidate_herd,
+                        test_lease_counters, test_cluster_invalidate_and_recache_herds,
+                        test_cluster_vivify_herd_and_failover])

@@ -192,15 +192,19 @@ START_TEST(test_replmsg_keys_with_control_or_high_bytes_travel_in_base64)
 }
 END_TEST
 
-START_TEST(test_replmsg_opts_are_written_in_the_order_b_B_t_s)
+START_TEST(test_replmsg_opts_are_written_in_the_order_b_B_t_s_w)
 {
     struct store_state s = {.version = 5,
                             .iflags = ITEM_STALE | ITEM_TOMBSTONE | ITEM_KEY_BINARY};
+    struct store_state w = {.version = 6, .iflags = ITEM_TOKEN | ITEM_STALE};
     struct buf b;
 
     buf_init(&b);
     replmsg_encode_store(&b, "\xff", 1, &s, NULL);
     assert_bytes(&b, "rs /w== 0 0 5 0 bBts\r\n\r\n", 24);
+    buf_reset(&b);
+    replmsg_encode_store(&b, "k", 1, &w, NULL);
+    assert_bytes(&b, "rs k 0 0 6 0 sw\r\n\r\n", 19);
     buf_free(&b);
 }
 END_TEST
@@ -238,6 +242,7 @@ START_TEST(test_replmsg_state_answer_parses_back_to_the_state_encoded)
         {.version = 2, .iflags = ITEM_TOMBSTONE | ITEM_KEY_BINARY},
         {.version = 3, .nvalue = 3, .iflags = ITEM_STALE},
         {.version = 4, .nvalue = 3, .exptime = 1, .iflags = ITEM_KEY_BINARY | ITEM_STALE},
+        {.version = 5, .nvalue = 3, .iflags = ITEM_TOKEN}, /* a vivified placeholder */
     };
     struct buf b;
 
@@ -622,7 +627,7 @@ static Suite *replmsg_suite(void)
     tcase_add_test(tc, test_replmsg_store_command_carries_the_whole_state);
     tcase_add_test(tc, test_replmsg_keys_that_are_not_plain_tokens_travel_in_base64);
     tcase_add_test(tc, test_replmsg_keys_with_control_or_high_bytes_travel_in_base64);
-    tcase_add_test(tc, test_replmsg_opts_are_written_in_the_order_b_B_t_s);
+    tcase_add_test(tc, test_replmsg_opts_are_written_in_the_order_b_B_t_s_w);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("answer");
