@@ -179,6 +179,10 @@ static void metrics(struct admin *a, struct evhttp_request *req)
     buf_init(&st);
     cl = admin_run_local(a, "stats");
     buf_append(&st, cl->data, cl->len);
+    cl = admin_run_local(a, "stats hotkeys"); /* its numbers; no key is a label */
+    if (st.len >= 5 && memcmp(st.data + st.len - 5, "END\r\n", 5) == 0)
+        st.len -= 5;
+    buf_append(&st, cl->data, cl->len);
     cl = admin_run_local(a, "stats cluster");
     metrics_render(a->srv, st.data, st.len, cl->data, cl->len, &page);
     if (page.oom || st.oom)
@@ -249,6 +253,9 @@ static void route(struct evhttp_request *req, void *arg)
     } else if (strcmp(path, "/keys") == 0) {
         if (method_is(req, EVHTTP_REQ_GET) && authorized(a, req))
             admin_keys(a, req);
+    } else if (strcmp(path, "/hotkeys") == 0) {
+        if (method_is(req, EVHTTP_REQ_GET) && authorized(a, req))
+            admin_hotkeys(a, req);
     } else {
         admin_error(req, 404, "no such route");
     }

@@ -72,5 +72,10 @@ void admin_cluster_status(struct admin *a, struct evhttp_request *req);
 void admin_cluster_distribution(struct admin *a, struct evhttp_request *req);
 void admin_node_stats(struct admin *a, struct evhttp_request *req, const char *id_enc);
 void admin_keys(struct admin *a, struct evhttp_request *req);
+void admin_hotkeys(struct admin *a, struct evhttp_request *req);
+
+/* Sets o's "key" to key[0..nkey), or "key_pct" (every byte as %XX) when
+ * the key is not UTF-8, which a JSON string cannot carry. */
+void admin_json_key(json_t *o, const char *key, size_t nkey);
 
 #endif

@@ -101,24 +101,13 @@ static json_t *key_json(struct keys_req *k, const struct admintext_meta *m,
                         const size_t *owners, size_t nowners, time_t now)
 {
     json_t *o = json_object(), *own = json_array();
-    json_t *key = json_stringn(m->key, m->nkey); /* NULL when not UTF-8 */
 
     if (o == NULL || own == NULL) {
         json_decref(o);
         json_decref(own);
-        json_decref(key);
         return NULL;
     }
-    if (key != NULL) {
-        json_object_set_new(o, "key", key);
-    } else {
-        char enc[3 * KEY_MAX_LENGTH + 1];
-        size_t n = 0;
-        for (size_t i = 0; i < m->nkey; i++)
-            n += (size_t)snprintf(enc + n, sizeof(enc) - n, "%%%02X",
-                                  (unsigned char)m->key[i]);
-        json_object_set_new(o, "key_pct", json_string(enc));
-    }
+    admin_json_key(o, m->key, m->nkey);
     for (size_t i = 0; i < nowners; i++)
         json_array_append_new(own, json_string(ring_node(k->ring, owners[i])->id));
     json_object_set_new(o, "size", json_integer((json_int_t)m->size));

@@ -18,6 +18,7 @@ Every wait is bounded; nothing signals a process this test did not start.
 
 import http.client
 import os
+import random
 import socket
 import tempfile
 import time
@@ -521,9 +522,34 @@ def test_cache_routes_on_a_tls_and_auth_node():
             os.unlink(tok)
 
 
+def test_hotkeys_as_json_and_metrics():
+    """GET /hotkeys (token required: it names keys) ranks a skewed load's
+    keys as stats hotkeys does; /metrics carries the counts, never a key."""
+    with HttpCluster() as cl:
+        cl.wait_formed()
+        with cl.conn(0) as c:
+            load = [b"hotj:a"] * 3000 + [b"hotj:b"] * 1000 + [b"hotj:%d" % i for i in range(300)]
+            random.Random(3).shuffle(load)
+            c.send(b"".join(b"get %s\r\n" % k for k in load))
+            for _ in load:
+                c.read_until(b"END\r\n")
+        check_eq(cl.http(0, "GET", "/hotkeys")[0], 401, "GET /hotkeys without a token")
+        hot = cl.json(0, "/hotkeys", headers=AUTH)
+        keys = [k.get("key") for k in hot["keys"]]
+        check(keys[:2] == ["hotj:a", "hotj:b"], "hot keys in rank order: %r" % hot)
+        check(hot["hot_keys_tracked"] >= 2 and hot["keys"][0]["rps"] > 0
+              and hot["keys"][0]["role"] in ("owner", "replica", "none")
+              and hot["keys"][0]["rank"] == 1, "hot key fields: %r" % hot["keys"][0])
+        st, _, body = cl.http(0, "GET", "/metrics")
+        fams = parse_metrics(body.decode())
+        check(sample(fams, "meshcached_hot_keys_tracked", "meshcached_hot_keys_tracked") >= 2,
+              "hot_keys_tracked in /metrics")
+        check(b"hotj:" not in body, "a key in /metrics")
+
+
 if __name__ == "__main__":
     require_meshcached()
-    mchelper.run_tests([test_cache_routes_on_a_tls_and_auth_node,
+    mchelper.run_tests([test_hotkeys_as_json_and_metrics, test_cache_routes_on_a_tls_and_auth_node,
                         
         test_cache_written_on_one_port_is_read_on_the_other,
         test_token_is_required_for_key_routes,
