@@ -62,12 +62,12 @@ struct cmd {
     bool meta_base64;     /* key was base64: echo it encoded */
     size_t stash_len;     /* ms flags to echo, in order: <length><token> each */
     char stash[CMD_STASH_MAX];
-    bool from_peer; /* the connection said `peer`: serve locally, never forward */
+    bool from_peer;    /* the connection said `peer`: serve locally, never forward */
     bool peer_pending; /* `peer` answered with a challenge: peerauth expected */
     unsigned char peer_expect[32]; /* the proof peerauth must bring */
-    uint64_t deadline_ms; /* rd: the next command runs only before this wall
-                             clock time (unix ms), 0 for none */
-    bool late;            /* the pending store came after its deadline: dropped */
+    uint64_t deadline_ms;          /* rd: the next command runs only before this wall
+                                      clock time (unix ms), 0 for none */
+    bool late; /* the pending store came after its deadline: dropped */
     /* the last command's change to the store, for replication: set when it
      * stored, deleted, touched or counted the key (cleared per command) */
     bool wrote;
@@ -89,6 +89,14 @@ void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
 
 /* Releases anything held (a half-read item). */
 void cmd_reset(struct cmd *c);
+
+/* True when c holds nothing the next command needs: it is what cmd_init()
+ * makes, but for scratch space (the last command's stash, key and reply
+ * marks). An idle connection gives such a context back to its worker's pool
+ * and starts its next command with a fresh one; so a field that must
+ * survive from one command to the next (a peer's identity, a pending
+ * challenge, an rd deadline) must make this false while it is set. */
+bool cmd_idle(const struct cmd *c);
 
 /*
  * Executes one command line (without its "\r\n"; line[len] must be

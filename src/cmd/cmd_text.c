@@ -32,6 +32,12 @@ void cmd_reset(struct cmd *c)
     c->noreply = false;
 }
 
+bool cmd_idle(const struct cmd *c)
+{
+    return c->item == NULL && c->swallow == 0 && !c->from_peer && !c->peer_pending &&
+           c->deadline_ms == 0 && c->dump.kind == CMD_DUMP_NONE && c->watch_mask == 0;
+}
+
 void cmd_reply(struct cmd *c, const char *s)
 {
     if ((s[0] == 'E' && s[1] == 'R') || (s[0] == 'C' && s[1] == 'L'))

@@ -1,7 +1,10 @@
 /*
  * conn: non-blocking reads into one buffer, commands parsed in place, all
  * replies of a batch sent with one write; data blocks larger than what is
- * buffered are read straight into the item.
+ * buffered are read straight into the item. An idle connection is small:
+ * its buffers and command state are borrowed from the worker's pools while
+ * it works and given back when it waits for a client that has nothing more
+ * to say.
  */
 #include "net/conn.h"
 #include "base/buf.h"
@@ -18,6 +21,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -26,11 +30,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RBUF_INITIAL   16384
+#define RBUF_INITIAL   16384 /* a pool block: memcached's read buffer size */
 #define RBUF_KEEP_MAX  65536
 #define RBUF_MAX_LINE  (4u * 1024 * 1024) /* longest multi-get line accepted */
 #define OUT_HIGH_WATER (1u * 1024 * 1024) /* stop parsing above this backlog */
 #define MAX_PROXIED    256                /* forwarded commands awaiting replies */
+#define POOL_SPARES    64 /* spare blocks a worker keeps, per pool (1 MiB of buffers) */
 
 enum conn_state {
     CONN_LINE,    /* waiting for a command line */
@@ -42,40 +47,59 @@ enum conn_state {
     CONN_CLOSING, /* flush what is queued, then close */
 };
 
-struct conn {
-    int fd;
-    struct conn_list *home; /* the worker's connections */
-    struct server *srv;
-    struct thread_stats *stats;
-    struct event *ev;
-    short ev_flags; /* EV_READ or EV_WRITE, as registered */
-    enum conn_state state;
-    struct inbuf in;    /* [start, end): read, not yet parsed */
+/* Why a connection closed, for watch connevents. */
+enum conn_close_reason { CLOSE_NORMAL, CLOSE_ERROR, CLOSE_IDLE_TIMEOUT, CLOSE_SHUTDOWN };
+
+static const char *const close_reasons[] = {
+    [CLOSE_NORMAL] = "normal",
+    [CLOSE_ERROR] = "error",
+    [CLOSE_IDLE_TIMEOUT] = "idle_timeout",
+    [CLOSE_SHUTDOWN] = "shutdown",
+};
+
+/* What a connection holds only while it has work: a block of the worker's
+ * io pool, taken on the first event that brings work and given back (with
+ * the buffers) when the connection waits for input with nothing pending
+ * (conn_rest). A peer's or a watcher's connection keeps it. */
+struct conn_io {
+    struct inbuf in;    /* [start, end): read, not yet parsed; a pool block */
+    struct buf out;     /* replies; a pool block while it holds some */
     uint32_t value_got; /* bytes of the data block read so far */
-    struct buf out;
+    bool woken;         /* wake_ev was activated and has not run yet */
+    bool held;          /* the next line waits until forwarded ones are answered */
+    bool prefetched;    /* the held line's key was fetched: run it now */
     struct cmd cmd;
-    struct conn *prev, *next; /* the worker's list */
-    /* forwarding (px is NULL on a single node) */
-    struct proxy *px;
+    /* forwarding (home->px is NULL on a single node) */
     struct fwdreq_queue pq;         /* commands waiting for other members, in order */
-    struct event *wake_ev;          /* run when one of them is complete */
+    struct event wake_ev;           /* run when one of them is complete */
     struct route_req fwd_rr;        /* the route of the last line */
     uint32_t fwd_owner;             /* CONN_FORWARD: where it goes */
     uint64_t fwd_need;              /* CONN_FORWARD: line + data bytes */
-    bool held;                      /* the next line waits until those are answered */
-    bool prefetched;                /* the held line's key was fetched: run it now */
-    struct connreg_entry reg;       /* for stats conns */
-    const char *close_reason;       /* for watch connevents: "normal", "error", ... */
     struct logger_watcher *watcher; /* CONN_WATCH (woken through wake_ev) */
+};
+
+/* What every connection holds for its whole life: about 240 bytes. */
+struct conn {
+    struct event ev;          /* the socket's, embedded: no allocation of its own */
+    struct conn_list *home;   /* the worker's connections, loop, pools */
+    struct conn *prev, *next; /* the worker's list */
+    struct conn_io *io;       /* NULL while idle */
+    struct connreg_entry reg; /* for stats conns */
+    int fd;
+    short ev_flags;       /* EV_READ or EV_WRITE, as registered */
+    uint8_t state;        /* enum conn_state */
+    uint8_t close_reason; /* enum conn_close_reason */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_free(struct conn *c);
 static void conn_run(struct conn *c, bool more);
+static void conn_ready(void *arg);
+static void wake_cb(evutil_socket_t fd, short what, void *arg);
 
 static int verbose(const struct conn *c)
 {
-    return __atomic_load_n(&c->srv->verbose, __ATOMIC_RELAXED);
+    return __atomic_load_n(&c->home->srv->verbose, __ATOMIC_RELAXED);
 }
 
 /* memcached's name of the connection's state, for stats conns. */
@@ -93,36 +117,110 @@ static const char *state_name(const struct conn *c, short flags)
 
 static int set_events(struct conn *c, short flags)
 {
-    struct timeval tv = {.tv_sec = c->srv->settings.idle_timeout};
-    bool timeout = (flags & EV_READ) && c->srv->settings.idle_timeout > 0 &&
+    int idle = c->home->srv->settings.idle_timeout;
+    struct timeval tv = {.tv_sec = idle};
+    bool timeout = (flags & EV_READ) && idle > 0 &&
                    c->state != CONN_WATCH; /* watchers only listen */
 
     connreg_set_state(&c->reg, state_name(c, flags));
     if (c->ev_flags == flags)
         return 0;
-    event_del(c->ev);
+    event_del(&c->ev);
     c->ev_flags = 0;
     if (flags == 0)
         return 0; /* parked until a forwarded reply wakes it */
-    if (event_assign(c->ev, c->home->base, c->fd, flags | EV_PERSIST, conn_event, c) !=
+    if (event_assign(&c->ev, c->home->base, c->fd, flags | EV_PERSIST, conn_event, c) !=
             0 ||
-        event_add(c->ev, timeout ? &tv : NULL) != 0)
+        event_add(&c->ev, timeout ? &tv : NULL) != 0)
         return -1;
     c->ev_flags = flags;
     return 0;
 }
 
-static void conn_ready(void *arg);
+/* Takes the command state from the worker's pool, fresh, when the
+ * connection has none. Returns 0, or -1 when memory ran out. */
+static int conn_borrow(struct conn *c)
+{
+    struct conn_list *home = c->home;
+    struct conn_io *io = c->io;
+
+    if (io != NULL)
+        return 0;
+    io = bufpool_get(&home->ios);
+    if (io == NULL)
+        return -1;
+    io->in = (struct inbuf){0};
+    buf_init(&io->out);
+    io->value_got = 0;
+    io->woken = io->held = io->prefetched = false;
+    cmd_init(&io->cmd, home->srv, home->stats, &io->out);
+    io->cmd.cfd = c->fd;
+    fwdreq_queue_init(&io->pq, &io->out, conn_ready, c);
+    event_assign(&io->wake_ev, home->base, -1, 0, wake_cb, c);
+    memset(&io->fwd_rr, 0, sizeof(io->fwd_rr));
+    io->fwd_owner = 0;
+    io->fwd_need = 0;
+    io->watcher = NULL;
+    c->io = io;
+    return 0;
+}
+
+/* Gives the empty buffers back to the pool, and the command state too when
+ * nothing in it must outlive this moment: the connection waits for input
+ * with nothing read, nothing to send, nothing forwarded. */
+static void conn_rest(struct conn *c)
+{
+    struct conn_list *home = c->home;
+    struct conn_io *io = c->io;
+    size_t size;
+    char *block;
+
+    if (io == NULL)
+        return;
+    if ((block = inbuf_detach(&io->in, &size)) != NULL)
+        bufpool_put(&home->bufs, block, size);
+    if ((block = buf_detach(&io->out, &size)) != NULL)
+        bufpool_put(&home->bufs, block, size);
+    if (io->in.data != NULL || io->out.data != NULL || c->state != CONN_LINE ||
+        io->held || io->prefetched || io->watcher != NULL ||
+        !fwdreq_queue_empty(&io->pq) || !cmd_idle(&io->cmd))
+        return;
+    if (io->woken)
+        event_del(&io->wake_ev); /* activated by a reply drained since */
+    bufpool_put(&home->ios, io, sizeof(*io));
+    c->io = NULL;
+}
+
+/* Gives back everything the connection borrowed, whatever it holds. */
+static void conn_give_back(struct conn *c)
+{
+    struct conn_io *io = c->io;
+
+    if (io == NULL)
+        return;
+    fwdreq_queue_detach_all(&io->pq);
+    event_del(&io->wake_ev);
+    cmd_reset(&io->cmd);
+    bufpool_put(&c->home->bufs, io->in.data, io->in.size);
+    bufpool_put(&c->home->bufs, io->out.data, io->out.cap);
+    bufpool_put(&c->home->ios, io, sizeof(*io));
+    c->io = NULL;
+}
 
 /* A connevents line: "type=conn_new rip=<ip> rport=<port> transport=tcp
  * cfd=<fd>", with "reason=<why>" before cfd for conn_close. */
 static void log_conn(const struct conn *c, const char *type, const char *reason)
 {
-    struct logger *lg = c->srv->logger;
-    const char *addr = c->reg.addr + 4, *colon = strrchr(addr, ':');
+    struct logger *lg = c->home->srv->logger;
+    char name[CONNREG_ADDR_MAX];
+    const char *addr = name + 4, *colon;
     int nip;
 
-    if (!logger_wants(lg, LOGGER_CONNEVENTS) || colon == NULL)
+    if (!logger_wants(lg, LOGGER_CONNEVENTS))
+        return;
+    connreg_peer_name(&c->reg, name);
+    colon = strrchr(addr, ':');
+    if (colon == NULL)
         return;
     nip = (int)(colon - addr);
     if (addr[0] == '[') { /* "[v6]:port": the address without brackets */
@@ -135,31 +233,34 @@ static void log_conn(const struct conn *c, const char *type, const char *reason)
                c->fd);
 }
 
+void conn_list_init(struct conn_list *home, struct event_base *base, struct server *srv,
+                    struct thread_stats *stats)
+{
+    *home = (struct conn_list){.base = base, .srv = srv, .stats = stats};
+    bufpool_init(&home->bufs, RBUF_INITIAL, POOL_SPARES);
+    bufpool_init(&home->ios, sizeof(struct conn_io), POOL_SPARES);
+}
+
 int conn_new(struct conn_list *home, int fd)
 {
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
 
-    if (c == NULL)
-        goto fail;
+    if (c == NULL) {
+        conn_drop_fd(fd);
+        return -1;
+    }
     c->fd = fd;
     c->home = home;
-    c->srv = home->srv;
-    c->stats = home->stats;
-    c->px = home->px;
-    c->ev = event_new(home->base, fd, 0, conn_event, c);
-    if (inbuf_init(&c->in, RBUF_INITIAL) != 0 || c->ev == NULL)
-        goto fail;
-    buf_init(&c->out);
-    fwdreq_queue_init(&c->pq, &c->out, conn_ready, c);
-    cmd_init(&c->cmd, c->srv, c->stats, &c->out);
-    c->cmd.cfd = fd;
-    c->close_reason = "normal";
+    c->close_reason = CLOSE_NORMAL;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    event_assign(&c->ev, home->base, fd, 0, conn_event, c);
     connreg_add(&c->reg, fd, false, "conn_new_cmd");
     if (set_events(c, EV_READ) != 0) {
         connreg_remove(&c->reg);
-        goto fail;
+        free(c);
+        conn_drop_fd(fd);
+        return -1;
     }
     log_conn(c, "conn_new", NULL);
     c->next = home->head;
@@ -171,16 +272,6 @@ int conn_new(struct conn_list *home, int fd)
     if (verbose(c) > 1)
         fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
     return 0;
-
-fail:
-    if (c != NULL) {
-        if (c->ev != NULL)
-            event_free(c->ev);
-        inbuf_free(&c->in);
-        free(c);
-    }
-    conn_drop_fd(fd);
-    return -1;
 }
 
 void conn_drop_fd(int fd)
@@ -193,23 +284,19 @@ static void conn_free(struct conn *c)
 {
     if (verbose(c) > 1)
         fprintf(stderr, "<%d connection closed.\n", c->fd);
-    log_conn(c, "conn_close", c->close_reason);
+    log_conn(c, "conn_close", close_reasons[c->close_reason]);
     connreg_remove(&c->reg);
-    logger_unwatch(c->watcher); /* no wake after this: wake_ev may go */
+    if (c->io != NULL)
+        logger_unwatch(c->io->watcher); /* no wake after this: wake_ev may go */
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         c->home->head = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    fwdreq_queue_detach_all(&c->pq);
-    if (c->wake_ev != NULL)
-        event_free(c->wake_ev);
-    event_free(c->ev);
+    conn_give_back(c);
+    event_del(&c->ev);
     close(c->fd);
-    cmd_reset(&c->cmd);
-    buf_free(&c->out);
-    inbuf_free(&c->in);
     free(c);
     __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
@@ -218,16 +305,19 @@ static void conn_free(struct conn *c)
 void conn_free_all(struct conn_list *home)
 {
     while (home->head != NULL) {
-        home->head->close_reason = "shutdown";
+        home->head->close_reason = CLOSE_SHUTDOWN;
         conn_free(home->head);
     }
+    bufpool_fini(&home->bufs);
+    bufpool_fini(&home->ios);
 }
 
 /* A line without a newline this long can only be a multi-get (memcached's
  * rule); anything else is junk and the connection is dropped. */
 static bool long_line_allowed(const struct conn *c)
 {
-    const char *p = c->in.data + c->in.start, *end = c->in.data + c->in.end;
+    const char *p = c->io->in.data + c->io->in.start,
+               *end = c->io->in.data + c->io->in.end;
     size_t spaces = 0;
 
     while (p < end && *p == ' ') {
@@ -245,62 +335,67 @@ static bool long_line_allowed(const struct conn *c)
  * behind them: parse nothing more until some are answered. */
 static bool proxy_blocked(const struct conn *c)
 {
-    return fwdreq_queue_len(&c->pq) >= MAX_PROXIED || c->held ||
-           fwdreq_queue_backlog(&c->pq) >= OUT_HIGH_WATER;
+    return fwdreq_queue_len(&c->io->pq) >= MAX_PROXIED || c->io->held ||
+           fwdreq_queue_backlog(&c->io->pq) >= OUT_HIGH_WATER;
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct conn *c = arg;
+
     (void)fd;
     (void)what;
-    conn_run(arg, false);
+    c->io->woken = false;
+    conn_run(c, false);
 }
 
 /* A command of this connection that waited for other members is complete
- * (fwdreq_queue's ready callback). */
+ * (fwdreq_queue's ready callback, on the worker). */
 static void conn_ready(void *arg)
 {
     struct conn *c = arg;
 
-    event_active(c->wake_ev, EV_READ, 0);
+    c->io->woken = true;
+    event_active(&c->io->wake_ev, EV_READ, 0);
+}
+
+/* The logger has lines for this watcher (from any thread: woken is not
+ * touched; a watcher keeps its conn_io to the end). */
+static void conn_log_ready(void *arg)
+{
+    struct conn *c = arg;
+
+    event_active(&c->io->wake_ev, EV_READ, 0);
 }
 
 /* Appends a forwarded command to the queue of replies; local replies now
  * go behind it. */
-static bool conn_can_wait(struct conn *c)
-{
-    if (c->wake_ev == NULL)
-        c->wake_ev = event_new(c->home->base, -1, 0, wake_cb, c);
-    return c->wake_ev != NULL;
-}
-
 static void conn_queue(struct conn *c, struct fwdreq *r)
 {
-    if (r == NULL || !conn_can_wait(c)) {
-        if (r != NULL)
-            fwdreq_detach(r); /* cannot be woken: drop it (answered or not) */
-        buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
+    if (r == NULL) {
+        buf_append_str(c->io->cmd.out, "SERVER_ERROR out of memory\r\n");
         return;
     }
-    fwdreq_queue_push(&c->pq, r);
-    cmd_set_out(&c->cmd, fwdreq_queue_after(&c->pq));
+    fwdreq_queue_push(&c->io->pq, r);
+    cmd_set_out(&c->io->cmd, fwdreq_queue_after(&c->io->pq));
 }
 
 /* Moves the replies of answered forwarded commands, and the local replies
  * behind them, to the output, in order. */
 static void conn_drain(struct conn *c)
 {
-    if (!fwdreq_queue_drain(&c->pq))
+    if (!fwdreq_queue_drain(&c->io->pq))
         return;
-    c->held = false; /* the held line decides again */
-    if (fwdreq_queue_empty(&c->pq))
-        cmd_set_out(&c->cmd, &c->out);
+    c->io->held = false; /* the held line decides again */
+    if (fwdreq_queue_empty(&c->io->pq))
+        cmd_set_out(&c->io->cmd, &c->io->out);
 }
 
-/* Forwards raw[0..nraw) as c->fwd_rr and c->fwd_owner say. */
+/* Forwards raw[0..nraw) as c->io->fwd_rr and c->io->fwd_owner say. */
 static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 {
-    conn_queue(c, proxy_forward(c->px, &c->pq, &c->fwd_rr, c->fwd_owner, raw, nraw));
+    conn_queue(c, proxy_forward(c->home->px, &c->io->pq, &c->io->fwd_rr, c->io->fwd_owner,
+                                raw, nraw));
 }
 
 /* Sends the line at line[0..len) (ending at nl) to its owner when another
@@ -310,58 +405,60 @@ static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 static int conn_route(struct conn *c, const char *line, size_t len, const char *nl)
 {
     size_t raw = (size_t)(nl - line) + 1;
-    bool again = c->prefetched;
+    bool again = c->io->prefetched;
     struct fwdreq *r;
 
-    enum proxy_decision d =
-        proxy_route(c->px, line, len, c->cmd.from_peer, &c->fwd_rr, &c->fwd_owner);
+    enum proxy_decision d = proxy_route(c->home->px, line, len, c->io->cmd.from_peer,
+                                        &c->io->fwd_rr, &c->io->fwd_owner);
 
     /* Commands of one connection take effect in order: nothing keyed runs
      * here while a write forwarded before it is unanswered, and no write
      * runs here while a read before it waits for its quorum. */
-    if (d != PROXY_FORWARD && c->fwd_rr.kind != ROUTE_LOCAL &&
-        (fwdreq_queue_writes(&c->pq) > 0 ||
-         (fwdreq_queue_syncs(&c->pq) > 0 && c->fwd_rr.write))) {
-        c->held = true;
+    if (d != PROXY_FORWARD && c->io->fwd_rr.kind != ROUTE_LOCAL &&
+        (fwdreq_queue_writes(&c->io->pq) > 0 ||
+         (fwdreq_queue_syncs(&c->io->pq) > 0 && c->io->fwd_rr.write))) {
+        c->io->held = true;
         return -1;
     }
-    c->prefetched = false;
+    c->io->prefetched = false;
     switch (d) {
     case PROXY_PREFETCH:
         /* fetched (or found nowhere) the last time: runs here now; out of
          * memory for the fetch: runs as it is */
-        if (again || !conn_can_wait(c) ||
-            (r = proxy_prefetch(c->px, &c->pq, &c->fwd_rr)) == NULL)
+        if (again ||
+            (r = proxy_prefetch(c->home->px, &c->io->pq, &c->io->fwd_rr)) == NULL)
             return 0;
-        c->prefetched = true;
+        c->io->prefetched = true;
         conn_queue(c, r);
-        c->held = true;
+        c->io->held = true;
         return -1;
     case PROXY_LOCAL:
         /* before the command runs: it tokenizes the line in place */
-        proxy_read(c->px, line, len, &c->fwd_rr);
+        proxy_read(c->home->px, line, len, &c->io->fwd_rr);
         return 0;
     case PROXY_SYNC:
-        c->in.start += raw;
-        conn_queue(c, proxy_sync(c->px, &c->pq, line, len, &c->fwd_rr));
+        c->io->in.start += raw;
+        conn_queue(c, proxy_sync(c->home->px, &c->io->pq, line, len, &c->io->fwd_rr));
         return 1;
     case PROXY_FORWARD:
-        if (c->fwd_rr.data_len > 0) {
+        if (c->io->fwd_rr.data_len > 0) {
             /* wait until the data block is buffered behind the line */
-            c->fwd_need = raw + c->fwd_rr.data_len;
+            c->io->fwd_need = raw + c->io->fwd_rr.data_len;
             c->state = CONN_FORWARD;
             return 1;
         }
-        c->in.start += raw;
+        c->io->in.start += raw;
         conn_forward(c, line, raw);
         return 1;
     case PROXY_FANOUT:
-        c->in.start += raw;
-        conn_queue(c, proxy_fanout(c->px, &c->pq, &c->cmd, line, len, &c->fwd_rr));
+        c->io->in.start += raw;
+        conn_queue(c, proxy_fanout(c->home->px, &c->io->pq, &c->io->cmd, line, len,
+                                   &c->io->fwd_rr));
         return 1;
     case PROXY_BROADCAST:
-        c->in.start += raw;
-        conn_queue(c, proxy_broadcast(c->px, &c->pq, &c->cmd, line, len, line, raw));
+        c->io->in.start += raw;
+        conn_queue(c, proxy_broadcast(c->home->px, &c->io->pq, &c->io->cmd, line, len,
+                                      line, raw));
         return 1;
     }
     return 0;
@@ -374,30 +471,31 @@ static void conn_after(struct conn *c, size_t mark)
 {
     struct fwdreq *r;
 
-    if (c->px == NULL || !c->cmd.wrote)
+    if (c->home->px == NULL || !c->io->cmd.wrote)
         return;
-    r = proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+    r = proxy_wrote(c->home->px, &c->io->pq, &c->io->cmd, c->io->cmd.out, mark,
+                    c->io->fwd_rr.noreply);
     if (r != NULL)
         conn_queue(c, r);
 }
 
 static void conn_value_done(struct conn *c)
 {
-    size_t mark = c->cmd.out->len;
+    size_t mark = c->io->cmd.out->len;
 
-    cmd_value_done(&c->cmd);
+    cmd_value_done(&c->io->cmd);
     conn_after(c, mark);
 }
 
 /* After "watch": the connection only receives log lines from now on. The
- * logger wakes it (from any thread) as forwarded replies do: conn_ready()
- * activates wake_ev. */
+ * logger wakes it (from any thread) as forwarded replies do:
+ * conn_log_ready() activates wake_ev. */
 static void conn_watch(struct conn *c)
 {
-    if (conn_can_wait(c))
-        c->watcher = logger_watch(c->srv->logger, c->cmd.watch_mask, conn_ready, c);
-    if (c->watcher == NULL) {
-        buf_append_str(&c->out, "SERVER_ERROR out of memory\r\n");
+    c->io->watcher =
+        logger_watch(c->home->srv->logger, c->io->cmd.watch_mask, conn_log_ready, c);
+    if (c->io->watcher == NULL) {
+        buf_append_str(&c->io->out, "SERVER_ERROR out of memory\r\n");
         c->state = CONN_CLOSING;
         return;
     }
@@ -408,7 +506,7 @@ static void conn_watch(struct conn *c)
  * 0 when more input is needed. */
 static int conn_step(struct conn *c)
 {
-    size_t avail = c->in.end - c->in.start;
+    size_t avail = c->io->in.end - c->io->in.start;
     char *line, *nl;
     size_t len, mark;
 
@@ -416,17 +514,17 @@ static int conn_step(struct conn *c)
     case CONN_LINE:
         if (avail == 0 || proxy_blocked(c))
             return 0;
-        nl = memchr(c->in.data + c->in.start, '\n', avail);
+        nl = memchr(c->io->in.data + c->io->in.start, '\n', avail);
         if (nl == NULL) {
             if (avail > PROTO_MAX_LINE_NOGET &&
                 (!long_line_allowed(c) || avail >= RBUF_MAX_LINE)) {
-                STATS_INCR(c->stats, lines_too_long);
+                STATS_INCR(c->home->stats, lines_too_long);
                 c->state = CONN_CLOSING;
                 return 1;
             }
             return 0;
         }
-        line = c->in.data + c->in.start;
+        line = c->io->in.data + c->io->in.start;
         len = (size_t)(nl - line);
         if (len > 1 && line[len - 1] == '\r')
             len--;
@@ -435,17 +533,18 @@ static int conn_step(struct conn *c)
         /* a line from a peer is never forwarded: it needs routing only
          * for a read quorum, a write's replies and dual reads (and to wait
          * for the reads queued before it) */
-        if (c->px != NULL && (!c->cmd.from_peer || !fwdreq_queue_empty(&c->pq) ||
-                              proxy_routes_peer_lines(c->px))) {
+        if (c->home->px != NULL &&
+            (!c->io->cmd.from_peer || !fwdreq_queue_empty(&c->io->pq) ||
+             proxy_routes_peer_lines(c->home->px))) {
             int routed = conn_route(c, line, len, nl);
             if (routed != 0)
                 return routed > 0;
         }
-        c->in.start += (size_t)(nl - line) + 1;
-        mark = c->cmd.out->len;
+        c->io->in.start += (size_t)(nl - line) + 1;
+        mark = c->io->cmd.out->len;
         connreg_set_state(&c->reg, "conn_parse_cmd");
         connreg_touch(&c->reg, mctime_now());
-        switch (cmd_process_line(&c->cmd, line, len)) {
+        switch (cmd_process_line(&c->io->cmd, line, len)) {
         case CMD_NEXT_LINE:
             conn_after(c, mark);
             break;
@@ -457,7 +556,7 @@ static int conn_step(struct conn *c)
             break;
         case CMD_READ_VALUE:
             c->state = CONN_VALUE;
-            c->value_got = 0;
+            c->io->value_got = 0;
             break;
         case CMD_SWALLOW:
             c->state = CONN_SWALLOW;
@@ -468,43 +567,43 @@ static int conn_step(struct conn *c)
         }
         return 1;
     case CONN_VALUE: {
-        struct item *it = c->cmd.item;
-        size_t take = it->nbytes - c->value_got;
+        struct item *it = c->io->cmd.item;
+        size_t take = it->nbytes - c->io->value_got;
         if (take > avail)
             take = avail;
-        memcpy(item_value(it) + c->value_got, c->in.data + c->in.start, take);
-        c->in.start += take;
-        c->value_got += (uint32_t)take;
-        if (c->value_got < it->nbytes)
+        memcpy(item_value(it) + c->io->value_got, c->io->in.data + c->io->in.start, take);
+        c->io->in.start += take;
+        c->io->value_got += (uint32_t)take;
+        if (c->io->value_got < it->nbytes)
             return 0;
         conn_value_done(c);
         c->state = CONN_LINE;
         return 1;
     }
     case CONN_SWALLOW: {
-        size_t take = c->cmd.swallow < avail ? (size_t)c->cmd.swallow : avail;
-        c->in.start += take;
-        c->cmd.swallow -= take;
-        if (c->cmd.swallow > 0)
+        size_t take = c->io->cmd.swallow < avail ? (size_t)c->io->cmd.swallow : avail;
+        c->io->in.start += take;
+        c->io->cmd.swallow -= take;
+        if (c->io->cmd.swallow > 0)
             return 0;
         c->state = CONN_LINE;
         return 1;
     }
     case CONN_FORWARD:
-        if (avail < c->fwd_need)
+        if (avail < c->io->fwd_need)
             return 0;
-        conn_forward(c, c->in.data + c->in.start, (size_t)c->fwd_need);
-        c->in.start += (size_t)c->fwd_need;
+        conn_forward(c, c->io->in.data + c->io->in.start, (size_t)c->io->fwd_need);
+        c->io->in.start += (size_t)c->io->fwd_need;
         c->state = CONN_LINE;
         return 1;
     case CONN_STREAM:
         /* one part per step: the loop above sends what piles up */
-        if (cmd_stream(&c->cmd))
+        if (cmd_stream(&c->io->cmd))
             c->state = CONN_LINE;
         return 1;
     case CONN_WATCH:
-        c->in.start = c->in.end; /* a watcher's input is ignored */
-        logger_take(c->watcher, &c->out);
+        c->io->in.start = c->io->in.end; /* a watcher's input is ignored */
+        logger_take(c->io->watcher, &c->io->out);
         return 0;
     case CONN_CLOSING:
         break;
@@ -517,22 +616,23 @@ static int conn_step(struct conn *c)
  * the next read would only say EAGAIN (the event loop tells us when not). */
 static ssize_t conn_read(struct conn *c, bool *more)
 {
+    struct bufpool *pool = &c->home->bufs;
     ssize_t n;
     size_t want;
 
     *more = false;
-    if (c->in.start == c->in.end) {
-        inbuf_rewind(&c->in, RBUF_INITIAL, RBUF_KEEP_MAX);
+    if (c->io->in.start == c->io->in.end) {
+        inbuf_rewind(&c->io->in, RBUF_INITIAL, RBUF_KEEP_MAX);
         if (c->state == CONN_VALUE) {
             /* Nothing buffered: read the data block straight into the item. */
-            struct item *it = c->cmd.item;
-            want = it->nbytes - c->value_got;
-            n = read(c->fd, item_value(it) + c->value_got, want);
+            struct item *it = c->io->cmd.item;
+            want = it->nbytes - c->io->value_got;
+            n = read(c->fd, item_value(it) + c->io->value_got, want);
             *more = n == (ssize_t)want;
             if (n > 0) {
-                c->value_got += (uint32_t)n;
-                STATS_ADD(c->stats, bytes_read, (uint64_t)n);
-                if (c->value_got == it->nbytes) {
+                c->io->value_got += (uint32_t)n;
+                STATS_ADD(c->home->stats, bytes_read, (uint64_t)n);
+                if (c->io->value_got == it->nbytes) {
                     conn_value_done(c);
                     c->state = CONN_LINE;
                 }
@@ -540,14 +640,21 @@ static ssize_t conn_read(struct conn *c, bool *more)
             return n < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1) : n;
         }
     }
-    if (inbuf_make_room(&c->in) != 0)
+    if (c->io->in.data == NULL) {
+        char *block = bufpool_get(pool);
+        if (block == NULL)
+            return -1;
+        inbuf_attach(&c->io->in, block, pool->size);
+    }
+    if (inbuf_make_room(&c->io->in) != 0)
         return -1;
-    want = c->in.size - c->in.end;
-    n = read(c->fd, c->in.data + c->in.end, want);
+    want = c->io->in.size - c->io->in.end;
+    /* the read() of the connection (TLS would wrap this one) */
+    n = read(c->fd, c->io->in.data + c->io->in.end, want);
     *more = n == (ssize_t)want;
     if (n > 0) {
-        c->in.end += (size_t)n;
-        STATS_ADD(c->stats, bytes_read, (uint64_t)n);
+        c->io->in.end += (size_t)n;
+        STATS_ADD(c->home->stats, bytes_read, (uint64_t)n);
         return n;
     }
     if (n == 0)
@@ -559,13 +666,18 @@ static ssize_t conn_read(struct conn *c, bool *more)
  * full (now waiting for EV_WRITE), -1 when the connection must close. */
 static int conn_flush(struct conn *c)
 {
-    if (c->out.oom)
+    size_t size;
+    char *block;
+
+    if (c->io->out.oom)
         return -1;
-    while (buf_pending(&c->out) > 0) {
-        ssize_t n = write(c->fd, c->out.data + c->out.off, buf_pending(&c->out));
+    while (buf_pending(&c->io->out) > 0) {
+        /* the write() of the connection (TLS would wrap this one) */
+        ssize_t n =
+            write(c->fd, c->io->out.data + c->io->out.off, buf_pending(&c->io->out));
         if (n > 0) {
-            c->out.off += (size_t)n;
-            STATS_ADD(c->stats, bytes_written, (uint64_t)n);
+            c->io->out.off += (size_t)n;
+            STATS_ADD(c->home->stats, bytes_written, (uint64_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -574,8 +686,29 @@ static int conn_flush(struct conn *c)
             return set_events(c, EV_WRITE) == 0 ? 0 : -1;
         return -1;
     }
-    buf_reset(&c->out);
+    /* all sent: the buffer goes back to the pool (and is reset) */
+    block = buf_detach(&c->io->out, &size);
+    if (block != NULL)
+        bufpool_put(&c->home->bufs, block, size);
+    else
+        buf_reset(&c->io->out);
     return 1;
+}
+
+/* Lends the connection a reply buffer from the pool before it parses, so
+ * that the replies of a batch start in a pooled block (without one,
+ * buf_reserve() would malloc one of its own). */
+static void conn_take_out(struct conn *c)
+{
+    struct conn_io *io = c->io;
+    char *block;
+
+    if (io->out.data != NULL || (io->in.start == io->in.end && c->state == CONN_LINE &&
+                                 fwdreq_queue_empty(&io->pq)))
+        return;
+    block = bufpool_get(&c->home->bufs);
+    if (block != NULL)
+        buf_attach(&io->out, block, c->home->bufs.size);
 }
 
 /* Parses what is buffered, replies, reads more; until the socket has
@@ -583,36 +716,43 @@ static int conn_flush(struct conn *c)
  * spent, in which case the connection yields to the others on this thread. */
 static void conn_run(struct conn *c, bool more)
 {
-    int budget = c->srv->settings.reqs_per_event;
+    int budget = c->home->srv->settings.reqs_per_event;
 
+    if (conn_borrow(c) != 0) {
+        c->close_reason = CLOSE_ERROR; /* no memory for its state: as memcached */
+        conn_free(c);
+        return;
+    }
     for (;;) {
         bool starved = false; /* parsing stopped for want of input */
         ssize_t n;
         int f;
 
-        if (!fwdreq_queue_empty(&c->pq))
+        conn_take_out(c);
+        if (!fwdreq_queue_empty(&c->io->pq))
             conn_drain(c);
         while (c->state != CONN_CLOSING && budget > 0 &&
-               buf_pending(&c->out) < OUT_HIGH_WATER) {
+               buf_pending(&c->io->out) < OUT_HIGH_WATER) {
             if (!conn_step(c)) {
                 starved = !proxy_blocked(c);
                 break;
             }
             budget--;
         }
-        if (!fwdreq_queue_empty(&c->pq))
+        if (!fwdreq_queue_empty(&c->io->pq))
             conn_drain(c);
         f = conn_flush(c);
-        if (f < 0 || (f > 0 && c->state == CONN_CLOSING && fwdreq_queue_empty(&c->pq))) {
+        if (f < 0 ||
+            (f > 0 && c->state == CONN_CLOSING && fwdreq_queue_empty(&c->io->pq))) {
             if (f < 0)
-                c->close_reason = "error";
+                c->close_reason = CLOSE_ERROR;
             conn_free(c);
             return;
         }
         if (f == 0)
             return; /* resumes in conn_event on EV_WRITE */
         if ((c->state == CONN_CLOSING || proxy_blocked(c)) &&
-            !fwdreq_queue_empty(&c->pq)) {
+            !fwdreq_queue_empty(&c->io->pq)) {
             /* read no more until forwarded replies come back (wake_cb) */
             if (set_events(c, 0) != 0)
                 conn_free(c);
@@ -623,8 +763,8 @@ static void conn_run(struct conn *c, bool more)
             return;
         }
         if (budget == 0) {
-            STATS_INCR(c->stats, conn_yields);
-            event_active(c->ev, EV_READ, 0);
+            STATS_INCR(c->home->stats, conn_yields);
+            event_active(&c->ev, EV_READ, 0);
             return;
         }
         if (!more) {
@@ -633,12 +773,15 @@ static void conn_run(struct conn *c, bool more)
              * with what is buffered, as no read event may come for it. */
             if (!starved && c->state != CONN_CLOSING)
                 continue;
+            conn_rest(c);
             return; /* drained: saves a read that would say EAGAIN */
         }
         n = conn_read(c, &more);
-        if (n == -2)
+        if (n == -2) {
+            conn_rest(c);
             return;
-        if (n == 0 && !fwdreq_queue_empty(&c->pq)) {
+        }
+        if (n == 0 && !fwdreq_queue_empty(&c->io->pq)) {
             /* The client is done sending ("printf ... | nc"), but replies
              * of commands it sent are still on their way: send them, then
              * close. What is left unparsed is an incomplete command. */
@@ -647,7 +790,7 @@ static void conn_run(struct conn *c, bool more)
         }
         if (n <= 0) {
             if (n < 0)
-                c->close_reason = "error";
+                c->close_reason = CLOSE_ERROR;
             conn_free(c);
             return;
         }
@@ -662,8 +805,8 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
     if ((what & EV_TIMEOUT) && !(what & (EV_READ | EV_WRITE))) {
         if (verbose(c) > 0)
             fprintf(stderr, "<%d idle timeout, closing\n", c->fd);
-        STATS_INCR(c->stats, idle_kicks);
-        c->close_reason = "idle_timeout";
+        STATS_INCR(c->home->stats, idle_kicks);
+        c->close_reason = CLOSE_IDLE_TIMEOUT;
         conn_free(c);
         return;
     }
