@@ -65,6 +65,7 @@ struct conn_io {
     struct inbuf in;    /* [start, end): read, not yet parsed; a pool block */
     struct buf out;     /* replies; a pool block while it holds some */
     uint32_t value_got; /* bytes of the data block read so far */
+    size_t backlog;     /* of out, what srv->reply_backlog counts (conn_count_backlog) */
     bool woken;         /* wake_ev was activated and has not run yet */
     bool held;          /* the next line waits until forwarded ones are answered */
     bool prefetched;    /* the held line's key was fetched: run it now */
@@ -152,6 +153,7 @@ static int conn_borrow(struct conn *c)
     io->in = (struct inbuf){0};
     buf_init(&io->out);
     io->value_got = 0;
+    io->backlog = 0;
     io->woken = io->held = io->prefetched = false;
     cmd_init(&io->cmd, home->srv, home->stats, &io->out);
     io->cmd.cfd = c->fd;
@@ -198,6 +200,8 @@ static void conn_give_back(struct conn *c)
 
     if (io == NULL)
         return;
+    if (io->backlog > 0)
+        __atomic_fetch_sub(&c->home->srv->reply_backlog, io->backlog, __ATOMIC_RELAXED);
     fwdreq_queue_detach_all(&io->pq);
     event_del(&io->wake_ev);
     cmd_reset(&io->cmd);
@@ -695,6 +699,26 @@ static int conn_flush(struct conn *c)
     return 1;
 }
 
+/* Counts in srv->reply_backlog the replies of a connection whose client
+ * does not read them as fast as it asks: its whole backlog once past the
+ * high-water mark, nothing below it (no shared write for the others). */
+static void conn_count_backlog(struct conn *c)
+{
+    struct conn_io *io = c->io;
+    size_t pending = buf_pending(&io->out);
+    size_t now = pending > OUT_HIGH_WATER ? pending : 0;
+
+    if (now == io->backlog)
+        return;
+    if (now > io->backlog)
+        __atomic_fetch_add(&c->home->srv->reply_backlog, now - io->backlog,
+                           __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_sub(&c->home->srv->reply_backlog, io->backlog - now,
+                           __ATOMIC_RELAXED);
+    io->backlog = now;
+}
+
 /* Lends the connection a reply buffer from the pool before it parses, so
  * that the replies of a batch start in a pooled block (without one,
  * buf_reserve() would malloc one of its own). */
@@ -742,6 +766,8 @@ static void conn_run(struct conn *c, bool more)
         if (!fwdreq_queue_empty(&c->io->pq))
             conn_drain(c);
         f = conn_flush(c);
+        if (f >= 0)
+            conn_count_backlog(c);
         if (f < 0 ||
             (f > 0 && c->state == CONN_CLOSING && fwdreq_queue_empty(&c->io->pq))) {
             if (f < 0)
