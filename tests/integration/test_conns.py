@@ -140,8 +140,27 @@ def test_what_outlives_a_read_is_kept_across_idle_gaps():
         check_eq(c.get_value(b"p1999"), b"x", "after the batch")
 
 
+def test_file_limit_is_raised_for_maxconns():
+    # as memcached does at start: the soft limit goes up to what -c needs
+    # (the hard one too when it can, as root)
+    if mchelper.daemon_is_reference():
+        raise mchelper.TestSkip("meshcached's headroom")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 6000:
+        raise mchelper.TestSkip("hard file limit %d" % hard)
+    with Daemon(args=["-c", "5000"], prefix=["prlimit", "--nofile=1024:%d" % hard, "--"]) as d:
+        with open("/proc/%d/limits" % d.pid) as f:
+            line = [l for l in f if l.startswith("Max open files")][0]
+        got = int(line.split()[3])
+        print("-c 5000 started with a soft limit of 1024: now %d" % got)
+        check(got >= 5000, "the soft file limit stayed %d under -c 5000" % got)
+        with d.connect() as c:
+            check_eq(c.line(b"mn\r\n"), b"MN\r\n", "serving")
+
+
 if __name__ == "__main__":
     mchelper.run_tests([
+        test_file_limit_is_raised_for_maxconns,
         test_idle_connections_cost_less_than_memcached,
         test_tens_of_thousands_of_connections,
         test_what_outlives_a_read_is_kept_across_idle_gaps,
