@@ -573,6 +573,8 @@ static int conn_step(struct conn *c)
     case CONN_VALUE: {
         struct item *it = c->io->cmd.item;
         size_t take = it->nbytes - c->io->value_got;
+        if (avail == 0)
+            return 0; /* (the input buffer may be back in the pool) */
         if (take > avail)
             take = avail;
         memcpy(item_value(it) + c->io->value_got, c->io->in.data + c->io->in.start, take);
