@@ -75,22 +75,16 @@ static bool is_error_line(const char *s, size_t n)
            (n >= 13 && memcmp(s, "SERVER_ERROR ", 13) == 0);
 }
 
-/* A reply line other than a data block's: it starts with a capital letter
- * or a digit (STORED, HD, VA, 42...) and holds no control byte. A peer
- * that sends anything else (binary junk, a NUL) has lost the protocol:
- * relaying the line would hand its junk to a client as a reply. */
+/* A reply line other than a data block's starts with a capital letter or
+ * a digit (STORED, HD, VA, 42...). A peer that sends anything else (binary
+ * junk, a NUL) has lost the protocol: relaying the line would hand its
+ * junk to a client as a reply. (Only the first byte: a key echoed in a
+ * reply may hold any byte but a space, control bytes included.) */
 static bool plain_line(const char *s, size_t n)
 {
     unsigned char first = n > 0 ? (unsigned char)s[0] : 0;
 
-    if (!((first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9')))
-        return false;
-    for (size_t i = 1; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f)
-            return false;
-    }
-    return true;
+    return (first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9');
 }
 
 static size_t value_bound(const struct peer_reply_parser *p)

@@ -312,8 +312,13 @@ END_TEST
 
 START_TEST(test_peer_reply_junk_lines_are_refused_not_relayed)
 {
-    static const char *const junk[] = {"stored\r\n", " STORED\r\n",  "HD\x01\r\n",
-                                       "EN\x7f\r\n", "\xc3\xa9\r\n", "x\ry\r\n"};
+    static const char *const junk[] = {"stored\r\n",
+                                       " STORED\r\n",
+                                       "\x7f"
+                                       "EN\r\n",
+                                       "\xc3\xa9\r\n",
+                                       "x\ry\r\n",
+                                       "\tHD\r\n"};
 
     for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
         assert_malformed(KLINE, junk[i], strlen(junk[i]));
@@ -321,12 +326,13 @@ START_TEST(test_peer_reply_junk_lines_are_refused_not_relayed)
     }
     assert_malformed(KLINE, S("\x00\x80\xff\r\n"));
     assert_malformed(KMETA, S("\x00\x80\xff\r\n"));
-    assert_malformed(KLINE, S("OK\x00\r\n"));
+    assert_malformed(KLINE, S("\x00OK\r\n"));
     assert_malformed(KQUIET, S("HD\r\n\x00junk\r\nMN\r\n"));
     /* what replies look like, keys with high bytes included, still pass */
     assert_reply(KLINE, S("NOT_STORED\r\n"));
     assert_reply(KLINE, S("18446744073709551615\r\n"));
     assert_reply(KMETA, S("HD k\xc3\xa9 O123 c9\r\n"));
+    assert_reply(KMETA, S("ME k\t exp=-1 la=0\r\n")); /* a key may hold a tab */
     assert_reply(KQUIET, S("NS\r\nHD\r\nMN\r\n"));
 }
 END_TEST
