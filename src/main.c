@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,34 @@ static int daemonize(void)
     if (fd > STDERR_FILENO)
         close(fd);
     return 0;
+}
+
+/* Descriptors beyond -c's connections: listeners, worker pipes and loops,
+ * peer connections, the cluster port, logs. */
+#define FD_HEADROOM 256
+
+/* Raises the file limit to what -c needs, as memcached does at start (the
+ * hard limit too, which takes root), before privileges are dropped. Never
+ * lowers it. When it cannot, says so and goes on: connections beyond the
+ * limit are refused at accept() (the listener pauses and retries). */
+static void raise_nofile(int maxconns)
+{
+    rlim_t want = (rlim_t)maxconns + FD_HEADROOM;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    if (rl.rlim_max < want) {
+        struct rlimit both = {want, want};
+        if (setrlimit(RLIMIT_NOFILE, &both) == 0)
+            return;
+    }
+    rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        fprintf(stderr,
+                "meshcached: -c %d needs %llu open files; the limit is %llu (try "
+                "starting as root or a smaller -c)\n",
+                maxconns, (unsigned long long)want, (unsigned long long)rl.rlim_max);
 }
 
 static int drop_privileges(const char *user)
@@ -288,6 +317,7 @@ int main(int argc, char **argv)
         goto out;
     /* Only now accept clients: a test that connects and at once sends
      * SIGTERM must find the handler in place. */
+    raise_nofile(srv.settings.maxconns);
     lst = listener_open(&srv, base);
     if (lst == NULL || admin_open(&srv, &admin) != 0)
         goto out;

@@ -71,3 +71,26 @@ void buf_reset(struct buf *b)
         b->cap = 0;
     }
 }
+
+void buf_attach(struct buf *b, char *block, size_t size)
+{
+    b->data = block;
+    b->cap = size;
+    b->len = b->off = 0;
+}
+
+char *buf_detach(struct buf *b, size_t *size)
+{
+    char *block;
+
+    if (b->data == NULL || buf_pending(b) > 0)
+        return NULL;
+    buf_reset(b);
+    block = b->data;
+    if (block != NULL) {
+        *size = b->cap;
+        b->data = NULL;
+        b->cap = 0;
+    }
+    return block;
+}

@@ -60,6 +60,16 @@ void buf_append_u64(struct buf *b, unsigned long long v);
 /* Drops everything, keeping the allocation (or shrinking a big one). */
 void buf_reset(struct buf *b);
 
+/* Lends block[0..size) to b, which has no buffer (data NULL, nothing
+ * held): for a connection that borrows its reply buffer from a pool. */
+void buf_attach(struct buf *b, char *block, size_t size);
+
+/* Once everything is consumed: resets b (as buf_reset) and takes its buffer
+ * away (data becomes NULL), returning it with its size in *size, for the
+ * caller to free or give back to its pool. NULL (b unchanged) while bytes
+ * are pending or b has no buffer. */
+char *buf_detach(struct buf *b, size_t *size);
+
 /* Bytes not yet consumed. */
 static inline size_t buf_pending(const struct buf *b)
 {

@@ -32,25 +32,30 @@ void connreg_format_addr(const void *sockaddr, char *dst)
     }
 }
 
-static void sock_addr(int fd, bool peer, char *dst)
+/* "tcp:<address>" of fd's own end (getsockname). */
+static void local_name(int fd, char *dst)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
-                 : getsockname(fd, (struct sockaddr *)&ss, &len);
 
-    if (r != 0)
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         ss.ss_family = AF_UNSPEC;
     connreg_format_addr(&ss, dst);
 }
 
+void connreg_peer_name(const struct connreg_entry *e, char *dst)
+{
+    connreg_format_addr(&e->peer, dst);
+}
+
 void connreg_add(struct connreg_entry *e, int fd, bool listening, const char *state)
 {
+    socklen_t len = sizeof(e->peer);
+
     e->fd = fd;
     e->listening = listening;
-    sock_addr(fd, !listening, e->addr);
-    if (!listening)
-        sock_addr(fd, false, e->listen_addr);
+    if (listening || getpeername(fd, &e->peer.sa, &len) != 0)
+        e->peer.sa.sa_family = AF_UNSPEC;
     e->state = state;
     e->last_cmd = mctime_now();
     pthread_mutex_lock(&lock);
@@ -101,14 +106,21 @@ void connreg_dump(struct buf *out, rel_time_t now)
     qsort(all, n, sizeof(*all), by_fd);
     for (size_t i = 0; i < n; i++) {
         const struct connreg_entry *e = all[i];
-        char name[32];
+        char name[32], addr[CONNREG_ADDR_MAX];
         rel_time_t last = __atomic_load_n(&e->last_cmd, __ATOMIC_RELAXED);
 
+        /* the entry is in the list, so its socket is open: asking it
+         * for its address is safe under the lock */
+        if (e->listening)
+            local_name(e->fd, addr);
+        else
+            connreg_peer_name(e, addr);
         snprintf(name, sizeof(name), "%d:addr", e->fd);
-        stats_line(out, name, "%s", e->addr);
+        stats_line(out, name, "%s", addr);
         if (!e->listening) {
+            local_name(e->fd, addr);
             snprintf(name, sizeof(name), "%d:listen_addr", e->fd);
-            stats_line(out, name, "%s", e->listen_addr);
+            stats_line(out, name, "%s", addr);
         }
         snprintf(name, sizeof(name), "%d:state", e->fd);
         stats_line(out, name, "%s", __atomic_load_n(&e->state, __ATOMIC_RELAXED));

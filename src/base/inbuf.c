@@ -36,6 +36,25 @@ void inbuf_rewind(struct inbuf *b, size_t initial, size_t keep_max)
     }
 }
 
+void inbuf_attach(struct inbuf *b, char *block, size_t size)
+{
+    b->data = block;
+    b->size = size;
+    b->start = b->end = 0;
+}
+
+char *inbuf_detach(struct inbuf *b, size_t *size)
+{
+    char *block = b->data;
+
+    if (block == NULL || b->start != b->end)
+        return NULL;
+    *size = b->size;
+    b->data = NULL;
+    b->size = b->start = b->end = 0;
+    return block;
+}
+
 int inbuf_make_room(struct inbuf *b)
 {
     char *big;

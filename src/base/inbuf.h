@@ -4,7 +4,8 @@
  * When the end is reached the unconsumed bytes move to the front, or the
  * buffer doubles when they fill it; a buffer that grew shrinks back once it
  * is empty, so one large request does not pin memory for the connection's
- * life. Owned by one connection on one thread.
+ * life; or, for a buffer borrowed from a pool, it is detached when empty
+ * (inbuf_attach/inbuf_detach). Owned by one connection on one thread.
  */
 #ifndef MESHCACHED_INBUF_H
 #define MESHCACHED_INBUF_H
@@ -28,6 +29,16 @@ void inbuf_free(struct inbuf *b);
  * that grew beyond keep_max back to initial bytes (keeping the large one if
  * the shrink fails). Does nothing while unconsumed bytes remain. */
 void inbuf_rewind(struct inbuf *b, size_t initial, size_t keep_max);
+
+/* Lends block[0..size) to b, which has no buffer (data NULL): for a
+ * connection that borrows its buffer from a pool while it reads. */
+void inbuf_attach(struct inbuf *b, char *block, size_t size);
+
+/* Once everything is consumed: takes the buffer away from b (data becomes
+ * NULL) and returns it, its size in *size, for the caller to free or give
+ * back to its pool. NULL (b unchanged) while unconsumed bytes remain or b
+ * has no buffer. */
+char *inbuf_detach(struct inbuf *b, size_t *size);
 
 /* Makes room for at least one more byte at the end: moves the unconsumed
  * bytes to the front, or doubles the buffer when they fill it. Returns 0,

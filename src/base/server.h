@@ -64,6 +64,11 @@ struct server {
     uint32_t lru_crawler_sleep;  /* atomic: lru_crawler sleep, reported only */
     uint32_t lru_crawler_tocrawl; /* atomic: lru_crawler tocrawl, reported only */
     uint64_t lru_crawler_starts;  /* atomic: crawls and dumps started */
+    /* atomic: reply bytes waiting in the buffers of connections whose
+     * clients read slower than they ask (net/conn.c counts a connection's
+     * whole backlog once it passes its high-water mark); the gets of all of
+     * them together build at most one get's bound (cmd_text.c) */
+    uint64_t reply_backlog;
 };
 
 #endif

@@ -40,7 +40,8 @@ struct treq {
 /* A req socket to one remote address. */
 struct tpeer {
     nng_socket sock;
-    bool dialled; /* a dialer is in place (it reconnects by itself) */
+    bool dialled;          /* a dialer is in place (it reconnects by itself) */
+    struct closer *closer; /* at shutdown: closing it (close_start) */
     struct tpeer *next;
     char addr[]; /* "host:port" */
 };
@@ -499,16 +500,16 @@ static void *closer_main(void *arg)
     return NULL;
 }
 
-static void close_bounded(nng_socket sock)
+/* Starts closing sock on a helper thread. Returns the closer to wait for,
+ * or NULL when sock was closed here and then (no memory or thread). */
+static struct closer *close_start(nng_socket sock)
 {
     struct closer *c = calloc(1, sizeof(*c));
-    struct timespec ts;
     pthread_t th;
-    bool done;
 
     if (c == NULL) {
         nng_close(sock);
-        return;
+        return NULL;
     }
     c->sock = sock;
     pthread_mutex_init(&c->lock, NULL);
@@ -516,12 +517,22 @@ static void close_bounded(nng_socket sock)
     if (pthread_create(&th, NULL, closer_main, c) != 0) {
         closer_free(c);
         nng_close(sock);
-        return;
+        return NULL;
     }
     pthread_detach(th);
-    mctime_deadline(&ts, CLOSE_WAIT_MS);
+    return c;
+}
+
+/* Waits until c's close is done or the deadline passes (then leaves it to
+ * the process's exit). Returns false when it did not finish. */
+static bool close_wait(struct closer *c, const struct timespec *deadline)
+{
+    bool done;
+
+    if (c == NULL)
+        return true;
     pthread_mutex_lock(&c->lock);
-    while (!c->done && pthread_cond_timedwait(&c->cond, &c->lock, &ts) == 0)
+    while (!c->done && pthread_cond_timedwait(&c->cond, &c->lock, deadline) == 0)
         ;
     done = c->done;
     c->abandoned = !done;
@@ -531,10 +542,21 @@ static void close_bounded(nng_socket sock)
     else
         fprintf(stderr, "meshcached: closing the cluster port did not finish; "
                         "leaving it to exit\n");
+    return done;
+}
+
+static void close_bounded(nng_socket sock)
+{
+    struct timespec ts;
+
+    mctime_deadline(&ts, CLOSE_WAIT_MS);
+    close_wait(close_start(sock), &ts);
 }
 
 void transport_free(struct transport *t)
 {
+    struct timespec ts;
+
     if (t == NULL)
         return;
     pthread_mutex_lock(&t->lock);
@@ -573,9 +595,15 @@ void transport_free(struct transport *t)
     }
     /* libnng 1.5.2's nng_close() of a request socket now and then never
      * returns when its peer stopped at the same moment: bounded, like the
-     * listening socket's below */
+     * listening socket's below, and all at once with one deadline (one
+     * after the other, two stuck closes and the listener's took 6 s: a
+     * client that pipelined requests to the cluster port and hung up made
+     * that happen every other shutdown) */
     for (struct tpeer *p = t->peers; p != NULL; p = p->next)
-        close_bounded(p->sock);
+        p->closer = close_start(p->sock);
+    mctime_deadline(&ts, CLOSE_WAIT_MS);
+    for (struct tpeer *p = t->peers; p != NULL; p = p->next)
+        close_wait(p->closer, &ts);
     for (uint64_t until = mctime_mono_ms() + CLOSE_WAIT_MS;;) {
         bool idle;
         transport_reap(t);

@@ -104,6 +104,14 @@ static inline bool cmd_authenticated(const struct cmd *c)
 /* Releases anything held (a half-read item). */
 void cmd_reset(struct cmd *c);
 
+/* True when c holds nothing the next command needs: it is what cmd_init()
+ * makes, but for scratch space (the last command's stash, key and reply
+ * marks). An idle connection gives such a context back to its worker's pool
+ * and starts its next command with a fresh one; so a field that must
+ * survive from one command to the next (a peer's identity, a pending
+ * challenge, an rd deadline) must make this false while it is set. */
+bool cmd_idle(const struct cmd *c);
+
 /*
  * Executes one command line (without its "\r\n"; line[len] must be
  * writable). Returns what the connection must do next.

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #define GET_REPLY_MIN_MAX (64u * 1024 * 1024)
+#define BIG_VALUE         (64u * 1024) /* room made before the lock (find_for_copy) */
 
 void cmd_init(struct cmd *c, struct server *srv, struct thread_stats *stats,
               struct buf *out)
@@ -34,6 +35,12 @@ void cmd_reset(struct cmd *c)
     c->item = NULL;
     c->swallow = 0;
     c->noreply = false;
+}
+
+bool cmd_idle(const struct cmd *c)
+{
+    return c->item == NULL && c->swallow == 0 && !c->from_peer && !c->peer_pending &&
+           c->deadline_ms == 0 && c->dump.kind == CMD_DUMP_NONE && c->watch_mask == 0;
 }
 
 void cmd_reply(struct cmd *c, const char *s)
@@ -130,11 +137,16 @@ static enum cmd_next process_update(struct cmd *c, struct token *tokens, size_t 
     return CMD_READ_VALUE;
 }
 
+/* The most bytes append_value() writes for it. */
+static size_t value_need(const struct item *it)
+{
+    return 6 + it->nkey + 2 * 11 + 22 + 2 + it->nbytes;
+}
+
 /* Appends one VALUE line and the data block; called under the shard lock. */
 static void append_value(struct cmd *c, struct item *it, bool return_cas)
 {
-    size_t need = 6 + it->nkey + 2 * 11 + 22 + 2 + it->nbytes;
-    char *p = buf_reserve(c->out, need), *start = p;
+    char *p = buf_reserve(c->out, value_need(it)), *start = p;
 
     if (p == NULL)
         return;
@@ -165,13 +177,50 @@ void cmd_count_miss(struct cmd *c, enum store_miss why)
         STATS_INCR(c->stats, get_flushed);
 }
 
+/* Makes room for n more bytes in out and faults its pages in. Returns
+ * false when memory ran out (out->oom is set). */
+static bool prepare_room(struct buf *out, size_t n)
+{
+    volatile char *p = (volatile char *)buf_reserve(out, n);
+
+    if (p == NULL)
+        return false;
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = 0;
+    return true;
+}
+
+/* Finds key under its shard's lock, which the caller then holds. A big
+ * value is copied out under that lock, so its room in out is made, and
+ * its pages faulted in, before (looking the key up twice): then the others
+ * waiting for the shard wait for a memcpy, never for a realloc or page
+ * faults (20 clients reading a 1 MB value 16 times each held its shard,
+ * and so every worker, for seconds). */
+static struct item *find_for_copy(struct cmd *c, const char *key, size_t nkey,
+                                  uint32_t hv, struct store_shard **sh,
+                                  enum store_miss *why)
+{
+    struct item *it;
+    size_t need;
+
+    *sh = store_lock(c->srv->store, hv);
+    it = do_store_find(*sh, key, nkey, hv, why);
+    if (it == NULL || it->nbytes < BIG_VALUE)
+        return it;
+    need = value_need(it);
+    store_unlock(*sh);
+    prepare_room(c->out, need); /* on failure append_value() fails as before */
+    *sh = store_lock(c->srv->store, hv);
+    return do_store_find(*sh, key, nkey, hv, why);
+}
+
 static void get_one(struct cmd *c, const char *key, size_t nkey, bool return_cas,
                     bool touch, rel_time_t exptime)
 {
     uint32_t hv = store_hash(key, nkey);
-    struct store_shard *sh = store_lock(c->srv->store, hv);
+    struct store_shard *sh;
     enum store_miss why;
-    struct item *it = do_store_find(sh, key, nkey, hv, &why);
+    struct item *it = find_for_copy(c, key, nkey, hv, &sh, &why);
 
     prefix_record(c->srv->prefix, key, nkey, PREFIX_GET, it != NULL);
     if (it != NULL) {
@@ -230,13 +279,17 @@ void cmd_set_out(struct cmd *c, struct buf *out)
 /* The largest reply one get may build. The reply is copied into the
  * connection's buffer, so without a bound one line naming a big value
  * thousands of times could make the server allocate terabytes. Twice the
- * largest item, and never less than 64 MB; beyond it the get answers
+ * largest item, and never less than 64 MB, less what connections that do
+ * not read their replies hold already (srv->reply_backlog): clients that
+ * never read cannot pile up that much each. Beyond it the get answers
  * memcached's own out-of-memory error for get responses. */
 static size_t get_reply_max(const struct cmd *c)
 {
     size_t twice = 2 * (size_t)c->srv->settings.item_size_max;
+    size_t max = twice > GET_REPLY_MIN_MAX ? twice : GET_REPLY_MIN_MAX;
+    uint64_t held = __atomic_load_n(&c->srv->reply_backlog, __ATOMIC_RELAXED);
 
-    return twice > GET_REPLY_MIN_MAX ? twice : GET_REPLY_MIN_MAX;
+    return held < max ? max - (size_t)held : 0;
 }
 
 static void process_get(struct cmd *c, struct token *tokens, size_t ntokens,

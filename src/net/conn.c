@@ -1,7 +1,10 @@
 /*
  * conn: non-blocking reads into one buffer, commands parsed in place, all
  * replies of a batch sent with one write; data blocks larger than what is
- * buffered are read straight into the item.
+ * buffered are read straight into the item. An idle connection is small:
+ * its buffers and command state are borrowed from the worker's pools while
+ * it works and given back when it waits for a client that has nothing more
+ * to say.
  */
 #include "net/conn.h"
 #include "base/buf.h"
@@ -19,6 +22,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -27,11 +31,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RBUF_INITIAL   16384
+#define RBUF_INITIAL   16384 /* a pool block: memcached's read buffer size */
 #define RBUF_KEEP_MAX  65536
 #define RBUF_MAX_LINE  (4u * 1024 * 1024) /* longest multi-get line accepted */
 #define OUT_HIGH_WATER (1u * 1024 * 1024) /* stop parsing above this backlog */
 #define MAX_PROXIED    256                /* forwarded commands awaiting replies */
+#define POOL_SPARES    64 /* spare blocks a worker keeps, per pool (1 MiB of buffers) */
 
 enum conn_state {
     CONN_LINE,    /* waiting for a command line */
@@ -43,46 +48,68 @@ enum conn_state {
     CONN_CLOSING, /* flush what is queued, then close */
 };
 
-struct conn {
-    int fd;
-    struct tls *tls;        /* -Z: the socket's TLS session; NULL: plain */
-    struct conn_list *home; /* the worker's connections */
-    struct server *srv;
-    struct thread_stats *stats;
-    struct event *ev;
-    short ev_flags; /* EV_READ or EV_WRITE, as registered */
-    enum conn_state state;
-    struct inbuf in;    /* [start, end): read, not yet parsed */
+/* Why a connection closed, for watch connevents. */
+enum conn_close_reason { CLOSE_NORMAL, CLOSE_ERROR, CLOSE_IDLE_TIMEOUT, CLOSE_SHUTDOWN };
+
+static const char *const close_reasons[] = {
+    [CLOSE_NORMAL] = "normal",
+    [CLOSE_ERROR] = "error",
+    [CLOSE_IDLE_TIMEOUT] = "idle_timeout",
+    [CLOSE_SHUTDOWN] = "shutdown",
+};
+
+/* What a connection holds only while it has work: a block of the worker's
+ * io pool, taken on the first event that brings work and given back (with
+ * the buffers) when the connection waits for input with nothing pending
+ * (conn_rest). A peer's or a watcher's connection keeps it. */
+struct conn_io {
+    struct inbuf in;    /* [start, end): read, not yet parsed; a pool block */
+    struct buf out;     /* replies; a pool block while it holds some */
     uint32_t value_got; /* bytes of the data block read so far */
-    struct buf out;
+    size_t backlog;     /* of out, what srv->reply_backlog counts (conn_count_backlog) */
+    bool woken;         /* wake_ev was activated and has not run yet */
+    bool held;          /* the next line waits until forwarded ones are answered */
+    bool prefetched;    /* the held line's key was fetched: run it now */
     struct cmd cmd;
-    struct conn *prev, *next; /* the worker's list */
-    /* forwarding (px is NULL on a single node) */
-    struct proxy *px;
+    /* forwarding (home->px is NULL on a single node) */
     struct fwdreq_queue pq;         /* commands waiting for other members, in order */
-    struct event *wake_ev;          /* run when one of them is complete */
+    struct event wake_ev;           /* run when one of them is complete */
     struct route_req fwd_rr;        /* the route of the last line */
     uint32_t fwd_owner;             /* CONN_FORWARD: where it goes */
     uint64_t fwd_need;              /* CONN_FORWARD: line + data bytes */
     size_t fwd_key_off;             /* CONN_FORWARD: fwd_rr.key's offset in the
                                      * line (the buffer may move while the data
                                      * block arrives), SIZE_MAX: not in it */
-    bool held;                      /* the next line waits until those are answered */
-    bool prefetched;                /* the held line's key was fetched: run it now */
-    struct connreg_entry reg;       /* for stats conns */
-    const char *close_reason;       /* for watch connevents: "normal", "error", ... */
     struct logger_watcher *watcher; /* CONN_WATCH (woken through wake_ev) */
     uint64_t lat_t0;                /* when the current command's line was read */
     enum lat_cmd lat_cmd;           /* its class, for the latency histograms */
 };
 
+/* What every connection holds for its whole life: about 240 bytes. */
+struct conn {
+    struct event ev;          /* the socket's, embedded: no allocation of its own */
+    struct conn_list *home;   /* the worker's connections, loop, pools */
+    struct conn *prev, *next; /* the worker's list */
+    struct conn_io *io;       /* NULL while idle */
+    struct connreg_entry reg; /* for stats conns */
+    struct tls *tls;          /* -Z: the socket's TLS session; NULL: plain */
+    int fd;
+    short ev_flags;       /* EV_READ or EV_WRITE, as registered */
+    uint8_t state;        /* enum conn_state */
+    uint8_t close_reason; /* enum conn_close_reason */
+    bool authed;          /* -Y: logged in (kept while the command state is
+                           * back in the pool); an internal connection is */
+};
+
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_free(struct conn *c);
 static void conn_run(struct conn *c, bool more);
+static void conn_ready(void *arg);
+static void wake_cb(evutil_socket_t fd, short what, void *arg);
 
 static int verbose(const struct conn *c)
 {
-    return __atomic_load_n(&c->srv->verbose, __ATOMIC_RELAXED);
+    return __atomic_load_n(&c->home->srv->verbose, __ATOMIC_RELAXED);
 }
 
 /* memcached's name of the connection's state, for stats conns. */
@@ -100,36 +127,117 @@ static const char *state_name(const struct conn *c, short flags)
 
 static int set_events(struct conn *c, short flags)
 {
-    struct timeval tv = {.tv_sec = c->srv->settings.idle_timeout};
-    bool timeout = (flags & EV_READ) && c->srv->settings.idle_timeout > 0 &&
+    int idle = c->home->srv->settings.idle_timeout;
+    struct timeval tv = {.tv_sec = idle};
+    bool timeout = (flags & EV_READ) && idle > 0 &&
                    c->state != CONN_WATCH; /* watchers only listen */
 
     connreg_set_state(&c->reg, state_name(c, flags));
     if (c->ev_flags == flags)
         return 0;
-    event_del(c->ev);
+    event_del(&c->ev);
     c->ev_flags = 0;
     if (flags == 0)
         return 0; /* parked until a forwarded reply wakes it */
-    if (event_assign(c->ev, c->home->base, c->fd, flags | EV_PERSIST, conn_event, c) !=
+    if (event_assign(&c->ev, c->home->base, c->fd, flags | EV_PERSIST, conn_event, c) !=
             0 ||
-        event_add(c->ev, timeout ? &tv : NULL) != 0)
+        event_add(&c->ev, timeout ? &tv : NULL) != 0)
         return -1;
     c->ev_flags = flags;
     return 0;
 }
 
-static void conn_ready(void *arg);
+/* Takes the command state from the worker's pool, fresh, when the
+ * connection has none. Returns 0, or -1 when memory ran out. */
+static int conn_borrow(struct conn *c)
+{
+    struct conn_list *home = c->home;
+    struct conn_io *io = c->io;
+
+    if (io != NULL)
+        return 0;
+    io = bufpool_get(&home->ios);
+    if (io == NULL)
+        return -1;
+    io->in = (struct inbuf){0};
+    buf_init(&io->out);
+    io->value_got = 0;
+    io->backlog = 0;
+    io->woken = io->held = io->prefetched = false;
+    cmd_init(&io->cmd, home->srv, home->stats, &io->out);
+    io->cmd.cfd = c->fd;
+    if (c->authed)
+        io->cmd.authenticated = true;
+    fwdreq_queue_init(&io->pq, &io->out, conn_ready, c);
+    event_assign(&io->wake_ev, home->base, -1, 0, wake_cb, c);
+    memset(&io->fwd_rr, 0, sizeof(io->fwd_rr));
+    io->fwd_owner = 0;
+    io->fwd_need = 0;
+    io->fwd_key_off = SIZE_MAX;
+    io->watcher = NULL;
+    c->io = io;
+    return 0;
+}
+
+/* Gives the empty buffers back to the pool, and the command state too when
+ * nothing in it must outlive this moment: the connection waits for input
+ * with nothing read, nothing to send, nothing forwarded. */
+static void conn_rest(struct conn *c)
+{
+    struct conn_list *home = c->home;
+    struct conn_io *io = c->io;
+    size_t size;
+    char *block;
+
+    if (io == NULL)
+        return;
+    if ((block = inbuf_detach(&io->in, &size)) != NULL)
+        bufpool_put(&home->bufs, block, size);
+    if ((block = buf_detach(&io->out, &size)) != NULL)
+        bufpool_put(&home->bufs, block, size);
+    if (io->in.data != NULL || io->out.data != NULL || c->state != CONN_LINE ||
+        io->held || io->prefetched || io->watcher != NULL ||
+        !fwdreq_queue_empty(&io->pq) || !cmd_idle(&io->cmd))
+        return;
+    if (io->woken)
+        event_del(&io->wake_ev); /* activated by a reply drained since */
+    c->authed = io->cmd.authenticated;
+    bufpool_put(&home->ios, io, sizeof(*io));
+    c->io = NULL;
+}
+
+/* Gives back everything the connection borrowed, whatever it holds. */
+static void conn_give_back(struct conn *c)
+{
+    struct conn_io *io = c->io;
+
+    if (io == NULL)
+        return;
+    if (io->backlog > 0)
+        __atomic_fetch_sub(&c->home->srv->reply_backlog, io->backlog, __ATOMIC_RELAXED);
+    fwdreq_queue_detach_all(&io->pq);
+    event_del(&io->wake_ev);
+    cmd_reset(&io->cmd);
+    bufpool_put(&c->home->bufs, io->in.data, io->in.size);
+    bufpool_put(&c->home->bufs, io->out.data, io->out.cap);
+    bufpool_put(&c->home->ios, io, sizeof(*io));
+    c->io = NULL;
+}
 
 /* A connevents line: "type=conn_new rip=<ip> rport=<port> transport=tcp
  * cfd=<fd>", with "reason=<why>" before cfd for conn_close. */
 static void log_conn(const struct conn *c, const char *type, const char *reason)
 {
-    struct logger *lg = c->srv->logger;
-    const char *addr = c->reg.addr + 4, *colon = strrchr(addr, ':');
+    struct logger *lg = c->home->srv->logger;
+    char name[CONNREG_ADDR_MAX];
+    const char *addr = name + 4, *colon;
     int nip;
 
-    if (!logger_wants(lg, LOGGER_CONNEVENTS) || colon == NULL)
+    if (!logger_wants(lg, LOGGER_CONNEVENTS))
+        return;
+    connreg_peer_name(&c->reg, name);
+    colon = strrchr(addr, ':');
+    if (colon == NULL)
         return;
     nip = (int)(colon - addr);
     if (addr[0] == '[') { /* "[v6]:port": the address without brackets */
@@ -142,35 +250,41 @@ static void log_conn(const struct conn *c, const char *type, const char *reason)
                c->fd);
 }
 
+void conn_list_init(struct conn_list *home, struct event_base *base, struct server *srv,
+                    struct thread_stats *stats)
+{
+    *home = (struct conn_list){.base = base, .srv = srv, .stats = stats};
+    bufpool_init(&home->bufs, RBUF_INITIAL, POOL_SPARES);
+    bufpool_init(&home->ios, sizeof(struct conn_io), POOL_SPARES);
+}
+
 int conn_new(struct conn_list *home, int fd, bool internal)
 {
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
 
-    if (c == NULL)
-        goto fail;
+    if (c == NULL) {
+        conn_drop_fd(fd);
+        return -1;
+    }
     c->fd = fd;
     c->home = home;
-    c->srv = home->srv;
-    c->stats = home->stats;
-    c->px = home->px;
-    c->ev = event_new(home->base, fd, 0, conn_event, c);
-    if (inbuf_init(&c->in, RBUF_INITIAL) != 0 || c->ev == NULL)
-        goto fail;
-    buf_init(&c->out);
-    fwdreq_queue_init(&c->pq, &c->out, conn_ready, c);
-    cmd_init(&c->cmd, c->srv, c->stats, &c->out);
-    c->cmd.cfd = fd;
-    if (internal)
-        c->cmd.authenticated = true; /* the admin port checks its token */
-    c->close_reason = "normal";
+    c->close_reason = CLOSE_NORMAL;
+    c->authed = internal; /* the admin port checks its token */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (!internal && tls_enabled() && (c->tls = tls_server_new(fd)) == NULL)
-        goto fail;
+    if (!internal && tls_enabled() && (c->tls = tls_server_new(fd)) == NULL) {
+        free(c);
+        conn_drop_fd(fd);
+        return -1;
+    }
+    event_assign(&c->ev, home->base, fd, 0, conn_event, c);
     connreg_add(&c->reg, fd, false, "conn_new_cmd");
     if (set_events(c, EV_READ) != 0) {
         connreg_remove(&c->reg);
-        goto fail;
+        tls_free(c->tls, false);
+        free(c);
+        conn_drop_fd(fd);
+        return -1;
     }
     log_conn(c, "conn_new", NULL);
     c->next = home->head;
@@ -182,17 +296,6 @@ int conn_new(struct conn_list *home, int fd, bool internal)
     if (verbose(c) > 1)
         fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
     return 0;
-
-fail:
-    if (c != NULL) {
-        tls_free(c->tls, false);
-        if (c->ev != NULL)
-            event_free(c->ev);
-        inbuf_free(&c->in);
-        free(c);
-    }
-    conn_drop_fd(fd);
-    return -1;
 }
 
 void conn_drop_fd(int fd)
@@ -205,24 +308,20 @@ static void conn_free(struct conn *c)
 {
     if (verbose(c) > 1)
         fprintf(stderr, "<%d connection closed.\n", c->fd);
-    log_conn(c, "conn_close", c->close_reason);
+    log_conn(c, "conn_close", close_reasons[c->close_reason]);
     connreg_remove(&c->reg);
-    logger_unwatch(c->watcher); /* no wake after this: wake_ev may go */
+    if (c->io != NULL)
+        logger_unwatch(c->io->watcher); /* no wake after this: wake_ev may go */
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         c->home->head = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    fwdreq_queue_detach_all(&c->pq);
-    if (c->wake_ev != NULL)
-        event_free(c->wake_ev);
-    event_free(c->ev);
+    conn_give_back(c);
+    event_del(&c->ev);
     tls_free(c->tls, true);
     close(c->fd);
-    cmd_reset(&c->cmd);
-    buf_free(&c->out);
-    inbuf_free(&c->in);
     free(c);
     __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&conn_stats.connection_structures, 1, __ATOMIC_RELAXED);
@@ -231,16 +330,19 @@ static void conn_free(struct conn *c)
 void conn_free_all(struct conn_list *home)
 {
     while (home->head != NULL) {
-        home->head->close_reason = "shutdown";
+        home->head->close_reason = CLOSE_SHUTDOWN;
         conn_free(home->head);
     }
+    bufpool_fini(&home->bufs);
+    bufpool_fini(&home->ios);
 }
 
 /* A line without a newline this long can only be a multi-get (memcached's
  * rule); anything else is junk and the connection is dropped. */
 static bool long_line_allowed(const struct conn *c)
 {
-    const char *p = c->in.data + c->in.start, *end = c->in.data + c->in.end;
+    const char *p = c->io->in.data + c->io->in.start,
+               *end = c->io->in.data + c->io->in.end;
     size_t spaces = 0;
 
     while (p < end && *p == ' ') {
@@ -258,33 +360,37 @@ static bool long_line_allowed(const struct conn *c)
  * behind them: parse nothing more until some are answered. */
 static bool proxy_blocked(const struct conn *c)
 {
-    return fwdreq_queue_len(&c->pq) >= MAX_PROXIED || c->held ||
-           fwdreq_queue_backlog(&c->pq) >= OUT_HIGH_WATER;
+    return fwdreq_queue_len(&c->io->pq) >= MAX_PROXIED || c->io->held ||
+           fwdreq_queue_backlog(&c->io->pq) >= OUT_HIGH_WATER;
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct conn *c = arg;
+
     (void)fd;
     (void)what;
-    conn_run(arg, false);
+    c->io->woken = false;
+    conn_run(c, false);
 }
 
 /* A command of this connection that waited for other members is complete
- * (fwdreq_queue's ready callback). */
+ * (fwdreq_queue's ready callback, on the worker). */
 static void conn_ready(void *arg)
 {
     struct conn *c = arg;
 
-    event_active(c->wake_ev, EV_READ, 0);
+    c->io->woken = true;
+    event_active(&c->io->wake_ev, EV_READ, 0);
 }
 
-/* Appends a forwarded command to the queue of replies; local replies now
- * go behind it. */
-static bool conn_can_wait(struct conn *c)
+/* The logger has lines for this watcher (from any thread: woken is not
+ * touched; a watcher keeps its conn_io to the end). */
+static void conn_log_ready(void *arg)
 {
-    if (c->wake_ev == NULL)
-        c->wake_ev = event_new(c->home->base, -1, 0, wake_cb, c);
-    return c->wake_ev != NULL;
+    struct conn *c = arg;
+
+    event_active(&c->io->wake_ev, EV_READ, 0);
 }
 
 /* The current command is served: its latency goes to the worker's
@@ -293,41 +399,43 @@ static void conn_timed(struct conn *c)
 {
     uint64_t now = lat_now_ns();
 
-    lat_record(&c->stats->lat, c->lat_cmd, LAT_LOCAL,
-               now > c->lat_t0 ? now - c->lat_t0 : 0);
+    lat_record(&c->home->stats->lat, c->io->lat_cmd, LAT_LOCAL,
+               now > c->io->lat_t0 ? now - c->io->lat_t0 : 0);
 }
 
-/* Queues r; its latency is recorded as served on path when its reply is
+/* Appends a forwarded command to the queue of replies; local replies now
+ * go behind it. Its latency is recorded as served on path when its reply is
  * drained (path < 0: untimed, a prefetch before the command itself). */
 static void conn_queue(struct conn *c, struct fwdreq *r, int path)
 {
-    if (r == NULL || !conn_can_wait(c)) {
-        if (r != NULL)
-            fwdreq_detach(r); /* cannot be woken: drop it (answered or not) */
-        buf_append_str(c->cmd.out, "SERVER_ERROR out of memory\r\n");
+    if (r == NULL) {
+        buf_append_str(c->io->cmd.out, "SERVER_ERROR out of memory\r\n");
         return;
     }
     if (path >= 0)
-        fwdreq_time(r, &c->stats->lat, c->lat_cmd, (enum lat_path)path, c->lat_t0);
-    fwdreq_queue_push(&c->pq, r);
-    cmd_set_out(&c->cmd, fwdreq_queue_after(&c->pq));
+        fwdreq_time(r, &c->home->stats->lat, c->io->lat_cmd, (enum lat_path)path,
+                    c->io->lat_t0);
+    fwdreq_queue_push(&c->io->pq, r);
+    cmd_set_out(&c->io->cmd, fwdreq_queue_after(&c->io->pq));
 }
 
 /* Moves the replies of answered forwarded commands, and the local replies
  * behind them, to the output, in order. */
 static void conn_drain(struct conn *c)
 {
-    if (!fwdreq_queue_drain(&c->pq))
+    if (!fwdreq_queue_drain(&c->io->pq))
         return;
-    c->held = false; /* the held line decides again */
-    if (fwdreq_queue_empty(&c->pq))
-        cmd_set_out(&c->cmd, &c->out);
+    c->io->held = false; /* the held line decides again */
+    if (fwdreq_queue_empty(&c->io->pq))
+        cmd_set_out(&c->io->cmd, &c->io->out);
 }
 
-/* Forwards raw[0..nraw) as c->fwd_rr and c->fwd_owner say. */
+/* Forwards raw[0..nraw) as c->io->fwd_rr and c->io->fwd_owner say. */
 static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 {
-    conn_queue(c, proxy_forward(c->px, &c->pq, &c->fwd_rr, c->fwd_owner, raw, nraw),
+    conn_queue(c,
+               proxy_forward(c->home->px, &c->io->pq, &c->io->fwd_rr, c->io->fwd_owner,
+                             raw, nraw),
                LAT_FORWARDED);
 }
 
@@ -338,64 +446,70 @@ static void conn_forward(struct conn *c, const char *raw, size_t nraw)
 static int conn_route(struct conn *c, const char *line, size_t len, const char *nl)
 {
     size_t raw = (size_t)(nl - line) + 1;
-    bool again = c->prefetched;
+    bool again = c->io->prefetched;
     struct fwdreq *r;
 
-    enum proxy_decision d =
-        proxy_route(c->px, line, len, c->cmd.from_peer, &c->fwd_rr, &c->fwd_owner);
+    enum proxy_decision d = proxy_route(c->home->px, line, len, c->io->cmd.from_peer,
+                                        &c->io->fwd_rr, &c->io->fwd_owner);
 
     /* Commands of one connection take effect in order: nothing keyed runs
      * here while a write forwarded before it is unanswered, and no write
      * runs here while a read before it waits for its quorum. */
-    if (d != PROXY_FORWARD && c->fwd_rr.kind != ROUTE_LOCAL &&
-        (fwdreq_queue_writes(&c->pq) > 0 ||
-         (fwdreq_queue_syncs(&c->pq) > 0 && c->fwd_rr.write))) {
-        c->held = true;
+    if (d != PROXY_FORWARD && c->io->fwd_rr.kind != ROUTE_LOCAL &&
+        (fwdreq_queue_writes(&c->io->pq) > 0 ||
+         (fwdreq_queue_syncs(&c->io->pq) > 0 && c->io->fwd_rr.write))) {
+        c->io->held = true;
         return -1;
     }
-    c->prefetched = false;
+    c->io->prefetched = false;
     switch (d) {
     case PROXY_PREFETCH:
         /* fetched (or found nowhere) the last time: runs here now; out of
          * memory for the fetch: runs as it is */
-        if (again || !conn_can_wait(c) ||
-            (r = proxy_prefetch(c->px, &c->pq, &c->fwd_rr)) == NULL)
+        if (again ||
+            (r = proxy_prefetch(c->home->px, &c->io->pq, &c->io->fwd_rr)) == NULL)
             return 0;
-        c->prefetched = true;
+        c->io->prefetched = true;
         conn_queue(c, r, -1);
-        c->held = true;
+        c->io->held = true;
         return -1;
     case PROXY_LOCAL:
         /* before the command runs: it tokenizes the line in place */
-        proxy_read(c->px, line, len, &c->fwd_rr);
+        proxy_read(c->home->px, line, len, &c->io->fwd_rr);
         return 0;
     case PROXY_SYNC:
-        c->in.start += raw;
-        conn_queue(c, proxy_sync(c->px, &c->pq, line, len, &c->fwd_rr), LAT_LOCAL);
+        c->io->in.start += raw;
+        conn_queue(c, proxy_sync(c->home->px, &c->io->pq, line, len, &c->io->fwd_rr),
+                   LAT_LOCAL);
         return 1;
     case PROXY_FORWARD:
-        if (c->fwd_rr.data_len > 0) {
+        if (c->io->fwd_rr.data_len > 0) {
             /* wait until the data block is buffered behind the line; the
              * input buffer may grow (move) meanwhile */
-            c->fwd_key_off = c->fwd_rr.key >= line && c->fwd_rr.key < line + len
-                                 ? (size_t)(c->fwd_rr.key - line)
-                                 : SIZE_MAX;
-            c->fwd_need = raw + c->fwd_rr.data_len;
+            c->io->fwd_key_off =
+                c->io->fwd_rr.key >= line && c->io->fwd_rr.key < line + len
+                    ? (size_t)(c->io->fwd_rr.key - line)
+                    : SIZE_MAX;
+            c->io->fwd_need = raw + c->io->fwd_rr.data_len;
             c->state = CONN_FORWARD;
             return 1;
         }
-        c->in.start += raw;
+        c->io->in.start += raw;
         conn_forward(c, line, raw);
         return 1;
     case PROXY_FANOUT:
-        c->in.start += raw;
-        conn_queue(c, proxy_fanout(c->px, &c->pq, &c->cmd, line, len, &c->fwd_rr),
-                   LAT_FORWARDED);
+        c->io->in.start += raw;
+        conn_queue(
+            c,
+            proxy_fanout(c->home->px, &c->io->pq, &c->io->cmd, line, len, &c->io->fwd_rr),
+            LAT_FORWARDED);
         return 1;
     case PROXY_BROADCAST:
-        c->in.start += raw;
-        conn_queue(c, proxy_broadcast(c->px, &c->pq, &c->cmd, line, len, line, raw),
-                   LAT_LOCAL);
+        c->io->in.start += raw;
+        conn_queue(
+            c,
+            proxy_broadcast(c->home->px, &c->io->pq, &c->io->cmd, line, len, line, raw),
+            LAT_LOCAL);
         return 1;
     }
     return 0;
@@ -410,8 +524,9 @@ static void conn_after(struct conn *c, size_t mark)
 {
     struct fwdreq *r = NULL;
 
-    if (c->px != NULL && c->cmd.wrote)
-        r = proxy_wrote(c->px, &c->pq, &c->cmd, c->cmd.out, mark, c->fwd_rr.noreply);
+    if (c->home->px != NULL && c->io->cmd.wrote)
+        r = proxy_wrote(c->home->px, &c->io->pq, &c->io->cmd, c->io->cmd.out, mark,
+                        c->io->fwd_rr.noreply);
     if (r != NULL)
         conn_queue(c, r, LAT_LOCAL);
     else
@@ -420,21 +535,21 @@ static void conn_after(struct conn *c, size_t mark)
 
 static void conn_value_done(struct conn *c)
 {
-    size_t mark = c->cmd.out->len;
+    size_t mark = c->io->cmd.out->len;
 
-    cmd_value_done(&c->cmd);
+    cmd_value_done(&c->io->cmd);
     conn_after(c, mark);
 }
 
 /* After "watch": the connection only receives log lines from now on. The
- * logger wakes it (from any thread) as forwarded replies do: conn_ready()
- * activates wake_ev. */
+ * logger wakes it (from any thread) as forwarded replies do:
+ * conn_log_ready() activates wake_ev. */
 static void conn_watch(struct conn *c)
 {
-    if (conn_can_wait(c))
-        c->watcher = logger_watch(c->srv->logger, c->cmd.watch_mask, conn_ready, c);
-    if (c->watcher == NULL) {
-        buf_append_str(&c->out, "SERVER_ERROR out of memory\r\n");
+    c->io->watcher =
+        logger_watch(c->home->srv->logger, c->io->cmd.watch_mask, conn_log_ready, c);
+    if (c->io->watcher == NULL) {
+        buf_append_str(&c->io->out, "SERVER_ERROR out of memory\r\n");
         c->state = CONN_CLOSING;
         return;
     }
@@ -445,7 +560,7 @@ static void conn_watch(struct conn *c)
  * 0 when more input is needed. */
 static int conn_step(struct conn *c)
 {
-    size_t avail = c->in.end - c->in.start;
+    size_t avail = c->io->in.end - c->io->in.start;
     char *line, *nl;
     size_t len, mark;
 
@@ -453,39 +568,40 @@ static int conn_step(struct conn *c)
     case CONN_LINE:
         if (avail == 0 || proxy_blocked(c))
             return 0;
-        nl = memchr(c->in.data + c->in.start, '\n', avail);
+        nl = memchr(c->io->in.data + c->io->in.start, '\n', avail);
         if (nl == NULL) {
             if (avail > PROTO_MAX_LINE_NOGET &&
                 (!long_line_allowed(c) || avail >= RBUF_MAX_LINE)) {
-                STATS_INCR(c->stats, lines_too_long);
+                STATS_INCR(c->home->stats, lines_too_long);
                 c->state = CONN_CLOSING;
                 return 1;
             }
             return 0;
         }
-        line = c->in.data + c->in.start;
+        line = c->io->in.data + c->io->in.start;
         len = (size_t)(nl - line);
         if (len > 1 && line[len - 1] == '\r')
             len--;
         if (verbose(c) > 1)
             fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
-        c->lat_t0 = lat_now_ns();
-        c->lat_cmd = lat_classify(line, len);
+        c->io->lat_t0 = lat_now_ns();
+        c->io->lat_cmd = lat_classify(line, len);
         /* a line from a peer is never forwarded: it needs routing only
          * for a read quorum, a write's replies and dual reads (and to wait
-         * for the reads queued before it) */
-        if (c->px != NULL && cmd_authenticated(&c->cmd) &&
-            (!c->cmd.from_peer || !fwdreq_queue_empty(&c->pq) ||
-             proxy_routes_peer_lines(c->px))) {
+         * for the reads queued before it); nothing is routed before -Y's
+         * login */
+        if (c->home->px != NULL && cmd_authenticated(&c->io->cmd) &&
+            (!c->io->cmd.from_peer || !fwdreq_queue_empty(&c->io->pq) ||
+             proxy_routes_peer_lines(c->home->px))) {
             int routed = conn_route(c, line, len, nl);
             if (routed != 0)
                 return routed > 0;
         }
-        c->in.start += (size_t)(nl - line) + 1;
-        mark = c->cmd.out->len;
+        c->io->in.start += (size_t)(nl - line) + 1;
+        mark = c->io->cmd.out->len;
         connreg_set_state(&c->reg, "conn_parse_cmd");
         connreg_touch(&c->reg, mctime_now());
-        switch (cmd_process_line(&c->cmd, line, len)) {
+        switch (cmd_process_line(&c->io->cmd, line, len)) {
         case CMD_NEXT_LINE:
             conn_after(c, mark);
             break;
@@ -497,7 +613,7 @@ static int conn_step(struct conn *c)
             break;
         case CMD_READ_VALUE:
             c->state = CONN_VALUE;
-            c->value_got = 0;
+            c->io->value_got = 0;
             break;
         case CMD_SWALLOW:
             c->state = CONN_SWALLOW;
@@ -508,45 +624,47 @@ static int conn_step(struct conn *c)
         }
         return 1;
     case CONN_VALUE: {
-        struct item *it = c->cmd.item;
-        size_t take = it->nbytes - c->value_got;
+        struct item *it = c->io->cmd.item;
+        size_t take = it->nbytes - c->io->value_got;
+        if (avail == 0)
+            return 0; /* (the input buffer may be back in the pool) */
         if (take > avail)
             take = avail;
-        memcpy(item_value(it) + c->value_got, c->in.data + c->in.start, take);
-        c->in.start += take;
-        c->value_got += (uint32_t)take;
-        if (c->value_got < it->nbytes)
+        memcpy(item_value(it) + c->io->value_got, c->io->in.data + c->io->in.start, take);
+        c->io->in.start += take;
+        c->io->value_got += (uint32_t)take;
+        if (c->io->value_got < it->nbytes)
             return 0;
         conn_value_done(c);
         c->state = CONN_LINE;
         return 1;
     }
     case CONN_SWALLOW: {
-        size_t take = c->cmd.swallow < avail ? (size_t)c->cmd.swallow : avail;
-        c->in.start += take;
-        c->cmd.swallow -= take;
-        if (c->cmd.swallow > 0)
+        size_t take = c->io->cmd.swallow < avail ? (size_t)c->io->cmd.swallow : avail;
+        c->io->in.start += take;
+        c->io->cmd.swallow -= take;
+        if (c->io->cmd.swallow > 0)
             return 0;
         c->state = CONN_LINE;
         return 1;
     }
     case CONN_FORWARD:
-        if (avail < c->fwd_need)
+        if (avail < c->io->fwd_need)
             return 0;
-        if (c->fwd_key_off != SIZE_MAX)
-            c->fwd_rr.key = c->in.data + c->in.start + c->fwd_key_off;
-        conn_forward(c, c->in.data + c->in.start, (size_t)c->fwd_need);
-        c->in.start += (size_t)c->fwd_need;
+        if (c->io->fwd_key_off != SIZE_MAX)
+            c->io->fwd_rr.key = c->io->in.data + c->io->in.start + c->io->fwd_key_off;
+        conn_forward(c, c->io->in.data + c->io->in.start, (size_t)c->io->fwd_need);
+        c->io->in.start += (size_t)c->io->fwd_need;
         c->state = CONN_LINE;
         return 1;
     case CONN_STREAM:
         /* one part per step: the loop above sends what piles up */
-        if (cmd_stream(&c->cmd))
+        if (cmd_stream(&c->io->cmd))
             c->state = CONN_LINE;
         return 1;
     case CONN_WATCH:
-        c->in.start = c->in.end; /* a watcher's input is ignored */
-        logger_take(c->watcher, &c->out);
+        c->io->in.start = c->io->in.end; /* a watcher's input is ignored */
+        logger_take(c->io->watcher, &c->io->out);
         return 0;
     case CONN_CLOSING:
         break;
@@ -559,22 +677,23 @@ static int conn_step(struct conn *c)
  * the next read would only say EAGAIN (the event loop tells us when not). */
 static ssize_t conn_read(struct conn *c, bool *more)
 {
+    struct bufpool *pool = &c->home->bufs;
     ssize_t n;
     size_t want;
 
     *more = false;
-    if (c->in.start == c->in.end) {
-        inbuf_rewind(&c->in, RBUF_INITIAL, RBUF_KEEP_MAX);
+    if (c->io->in.start == c->io->in.end) {
+        inbuf_rewind(&c->io->in, RBUF_INITIAL, RBUF_KEEP_MAX);
         if (c->state == CONN_VALUE) {
             /* Nothing buffered: read the data block straight into the item. */
-            struct item *it = c->cmd.item;
-            want = it->nbytes - c->value_got;
-            n = tls_io_read(c->tls, c->fd, item_value(it) + c->value_got, want);
+            struct item *it = c->io->cmd.item;
+            want = it->nbytes - c->io->value_got;
+            n = tls_io_read(c->tls, c->fd, item_value(it) + c->io->value_got, want);
             *more = n == (ssize_t)want;
             if (n > 0) {
-                c->value_got += (uint32_t)n;
-                STATS_ADD(c->stats, bytes_read, (uint64_t)n);
-                if (c->value_got == it->nbytes) {
+                c->io->value_got += (uint32_t)n;
+                STATS_ADD(c->home->stats, bytes_read, (uint64_t)n);
+                if (c->io->value_got == it->nbytes) {
                     conn_value_done(c);
                     c->state = CONN_LINE;
                 }
@@ -582,14 +701,20 @@ static ssize_t conn_read(struct conn *c, bool *more)
             return n < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1) : n;
         }
     }
-    if (inbuf_make_room(&c->in) != 0)
+    if (c->io->in.data == NULL) {
+        char *block = bufpool_get(pool);
+        if (block == NULL)
+            return -1;
+        inbuf_attach(&c->io->in, block, pool->size);
+    }
+    if (inbuf_make_room(&c->io->in) != 0)
         return -1;
-    want = c->in.size - c->in.end;
-    n = tls_io_read(c->tls, c->fd, c->in.data + c->in.end, want);
+    want = c->io->in.size - c->io->in.end;
+    n = tls_io_read(c->tls, c->fd, c->io->in.data + c->io->in.end, want);
     *more = n == (ssize_t)want;
     if (n > 0) {
-        c->in.end += (size_t)n;
-        STATS_ADD(c->stats, bytes_read, (uint64_t)n);
+        c->io->in.end += (size_t)n;
+        STATS_ADD(c->home->stats, bytes_read, (uint64_t)n);
         return n;
     }
     if (n == 0)
@@ -601,14 +726,17 @@ static ssize_t conn_read(struct conn *c, bool *more)
  * full (now waiting for EV_WRITE), -1 when the connection must close. */
 static int conn_flush(struct conn *c)
 {
-    if (c->out.oom)
+    size_t size;
+    char *block;
+
+    if (c->io->out.oom)
         return -1;
-    while (buf_pending(&c->out) > 0) {
-        ssize_t n =
-            tls_io_write(c->tls, c->fd, c->out.data + c->out.off, buf_pending(&c->out));
+    while (buf_pending(&c->io->out) > 0) {
+        ssize_t n = tls_io_write(c->tls, c->fd, c->io->out.data + c->io->out.off,
+                                 buf_pending(&c->io->out));
         if (n > 0) {
-            c->out.off += (size_t)n;
-            STATS_ADD(c->stats, bytes_written, (uint64_t)n);
+            c->io->out.off += (size_t)n;
+            STATS_ADD(c->home->stats, bytes_written, (uint64_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -617,8 +745,49 @@ static int conn_flush(struct conn *c)
             return set_events(c, tls_io_want(c->tls, EV_WRITE)) == 0 ? 0 : -1;
         return -1;
     }
-    buf_reset(&c->out);
+    /* all sent: the buffer goes back to the pool (and is reset) */
+    block = buf_detach(&c->io->out, &size);
+    if (block != NULL)
+        bufpool_put(&c->home->bufs, block, size);
+    else
+        buf_reset(&c->io->out);
     return 1;
+}
+
+/* Counts in srv->reply_backlog the replies of a connection whose client
+ * does not read them as fast as it asks: its whole backlog once past the
+ * high-water mark, nothing below it (no shared write for the others). */
+static void conn_count_backlog(struct conn *c)
+{
+    struct conn_io *io = c->io;
+    size_t pending = buf_pending(&io->out);
+    size_t now = pending > OUT_HIGH_WATER ? pending : 0;
+
+    if (now == io->backlog)
+        return;
+    if (now > io->backlog)
+        __atomic_fetch_add(&c->home->srv->reply_backlog, now - io->backlog,
+                           __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_sub(&c->home->srv->reply_backlog, io->backlog - now,
+                           __ATOMIC_RELAXED);
+    io->backlog = now;
+}
+
+/* Lends the connection a reply buffer from the pool before it parses, so
+ * that the replies of a batch start in a pooled block (without one,
+ * buf_reserve() would malloc one of its own). */
+static void conn_take_out(struct conn *c)
+{
+    struct conn_io *io = c->io;
+    char *block;
+
+    if (io->out.data != NULL || (io->in.start == io->in.end && c->state == CONN_LINE &&
+                                 fwdreq_queue_empty(&io->pq)))
+        return;
+    block = bufpool_get(&c->home->bufs);
+    if (block != NULL)
+        buf_attach(&io->out, block, c->home->bufs.size);
 }
 
 /* Parses what is buffered, replies, reads more; until the socket has
@@ -626,36 +795,45 @@ static int conn_flush(struct conn *c)
  * spent, in which case the connection yields to the others on this thread. */
 static void conn_run(struct conn *c, bool more)
 {
-    int budget = c->srv->settings.reqs_per_event;
+    int budget = c->home->srv->settings.reqs_per_event;
 
+    if (conn_borrow(c) != 0) {
+        c->close_reason = CLOSE_ERROR; /* no memory for its state: as memcached */
+        conn_free(c);
+        return;
+    }
     for (;;) {
         bool starved = false; /* parsing stopped for want of input */
         ssize_t n;
         int f;
 
-        if (!fwdreq_queue_empty(&c->pq))
+        conn_take_out(c);
+        if (!fwdreq_queue_empty(&c->io->pq))
             conn_drain(c);
         while (c->state != CONN_CLOSING && budget > 0 &&
-               buf_pending(&c->out) < OUT_HIGH_WATER) {
+               buf_pending(&c->io->out) < OUT_HIGH_WATER) {
             if (!conn_step(c)) {
                 starved = !proxy_blocked(c);
                 break;
             }
             budget--;
         }
-        if (!fwdreq_queue_empty(&c->pq))
+        if (!fwdreq_queue_empty(&c->io->pq))
             conn_drain(c);
         f = conn_flush(c);
-        if (f < 0 || (f > 0 && c->state == CONN_CLOSING && fwdreq_queue_empty(&c->pq))) {
+        if (f >= 0)
+            conn_count_backlog(c);
+        if (f < 0 ||
+            (f > 0 && c->state == CONN_CLOSING && fwdreq_queue_empty(&c->io->pq))) {
             if (f < 0)
-                c->close_reason = "error";
+                c->close_reason = CLOSE_ERROR;
             conn_free(c);
             return;
         }
         if (f == 0)
             return; /* resumes in conn_event on EV_WRITE */
         if ((c->state == CONN_CLOSING || proxy_blocked(c)) &&
-            !fwdreq_queue_empty(&c->pq)) {
+            !fwdreq_queue_empty(&c->io->pq)) {
             /* read no more until forwarded replies come back (wake_cb) */
             if (set_events(c, 0) != 0)
                 conn_free(c);
@@ -666,8 +844,8 @@ static void conn_run(struct conn *c, bool more)
             return;
         }
         if (budget == 0) {
-            STATS_INCR(c->stats, conn_yields);
-            event_active(c->ev, EV_READ, 0);
+            STATS_INCR(c->home->stats, conn_yields);
+            event_active(&c->ev, EV_READ, 0);
             return;
         }
         if (!more) {
@@ -676,17 +854,21 @@ static void conn_run(struct conn *c, bool more)
              * with what is buffered, as no read event may come for it. */
             if (!starved && c->state != CONN_CLOSING)
                 continue;
+            conn_rest(c);
             return; /* drained: saves a read that would say EAGAIN */
         }
         n = conn_read(c, &more);
         if (n == -2) {
             /* TLS may have to write first (a handshake's answer) */
             if (tls_io_want(c->tls, EV_READ) == EV_WRITE &&
-                set_events(c, EV_READ | EV_WRITE) != 0)
+                set_events(c, EV_READ | EV_WRITE) != 0) {
                 conn_free(c);
+                return;
+            }
+            conn_rest(c);
             return;
         }
-        if (n == 0 && !fwdreq_queue_empty(&c->pq)) {
+        if (n == 0 && !fwdreq_queue_empty(&c->io->pq)) {
             /* The client is done sending ("printf ... | nc"), but replies
              * of commands it sent are still on their way: send them, then
              * close. What is left unparsed is an incomplete command. */
@@ -695,7 +877,7 @@ static void conn_run(struct conn *c, bool more)
         }
         if (n <= 0) {
             if (n < 0)
-                c->close_reason = "error";
+                c->close_reason = CLOSE_ERROR;
             conn_free(c);
             return;
         }
@@ -710,8 +892,8 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
     if ((what & EV_TIMEOUT) && !(what & (EV_READ | EV_WRITE))) {
         if (verbose(c) > 0)
             fprintf(stderr, "<%d idle timeout, closing\n", c->fd);
-        STATS_INCR(c->stats, idle_kicks);
-        c->close_reason = "idle_timeout";
+        STATS_INCR(c->home->stats, idle_kicks);
+        c->close_reason = CLOSE_IDLE_TIMEOUT;
         conn_free(c);
         return;
     }

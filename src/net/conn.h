@@ -2,6 +2,8 @@
  * conn: one client connection: its input buffer, its reply buffer, the
  * command state machine (command line, data block, bytes to swallow) and
  * backpressure (input is not parsed while too many reply bytes are queued).
+ * Its buffers and command state are borrowed from its worker's pools while
+ * it works and given back when it idles (about 240 bytes remain).
  *
  * A connection lives and dies on the worker thread that created it.
  */
@@ -9,6 +11,8 @@
 #define MESHCACHED_CONN_H
 
 #include <stdbool.h>
+
+#include "base/bufpool.h"
 
 struct conn;
 struct event_base;
@@ -24,7 +28,13 @@ struct conn_list {
     struct thread_stats *stats; /* the worker's counters */
     struct proxy *px;           /* the worker's forwarding; NULL on one node */
     struct conn *head;          /* the connections */
+    struct bufpool bufs;        /* input and reply buffers, lent while busy */
+    struct bufpool ios;         /* command states, lent while busy */
 };
+
+/* Fills in home, with empty pools, for a worker's loop. */
+void conn_list_init(struct conn_list *home, struct event_base *base, struct server *srv,
+                    struct thread_stats *stats);
 
 /* Takes ownership of fd and of the connection slot (curr_connections) the
  * listener counted for it, and adds the connection to home; on failure
@@ -37,7 +47,8 @@ int conn_new(struct conn_list *home, int fd, bool internal);
  * slot back. */
 void conn_drop_fd(int fd);
 
-/* Closes and frees every connection of home (at shutdown). */
+/* Closes and frees every connection of home, and the spares of its pools
+ * (at shutdown). */
 void conn_free_all(struct conn_list *home);
 
 #endif

@@ -128,7 +128,7 @@ static struct worker *worker_new(struct server *srv)
     w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST, notify_cb, w);
     if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
         goto fail;
-    w->conns = (struct conn_list){.base = w->base, .srv = srv, .stats = &w->stats};
+    conn_list_init(&w->conns, w->base, srv, &w->stats);
     if ((srv->settings.npeers > 0 || srv->settings.gossip) &&
         proxy_new(srv, w->base, &w->stats, &w->conns.px) != 0)
         goto fail;

@@ -75,6 +75,18 @@ static bool is_error_line(const char *s, size_t n)
            (n >= 13 && memcmp(s, "SERVER_ERROR ", 13) == 0);
 }
 
+/* A reply line other than a data block's starts with a capital letter or
+ * a digit (STORED, HD, VA, 42...). A peer that sends anything else (binary
+ * junk, a NUL) has lost the protocol: relaying the line would hand its
+ * junk to a client as a reply. (Only the first byte: a key echoed in a
+ * reply may hold any byte but a space, control bytes included.) */
+static bool plain_line(const char *s, size_t n)
+{
+    unsigned char first = n > 0 ? (unsigned char)s[0] : 0;
+
+    return (first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9');
+}
+
 static size_t value_bound(const struct peer_reply_parser *p)
 {
     /* Keep pos + data_len + 2 from overflowing whatever max_value says. */
@@ -186,7 +198,7 @@ int peer_reply_frame(struct peer_reply_parser *p, enum peer_reply_kind kind,
              * the MN of the appended mn; errors do not end them. */
             if (token_is(s, n, "MN"))
                 return finish(p, end, consumed);
-            if (n == 0)
+            if (!plain_line(s, n))
                 return fail(p);
             if (is_error_line(s, n))
                 p->error = true;
@@ -205,11 +217,11 @@ int peer_reply_frame(struct peer_reply_parser *p, enum peer_reply_kind kind,
 
         switch (kind) {
         case PEER_REPLY_LINE:
-            if (n == 0)
+            if (!plain_line(s, n))
                 return fail(p);
             return finish(p, end, consumed);
         case PEER_REPLY_META:
-            if (n == 0)
+            if (!plain_line(s, n))
                 return fail(p);
             if (n >= 2 && memcmp(s, "VA", 2) == 0 && (n == 2 || s[2] == ' ')) {
                 if (!parse_va_line(p, s, n, &p->data_len))

@@ -16,6 +16,7 @@ import time
 import mchelper
 from mchelper import Daemon, TestFailure, check, check_eq
 from test_cluster import RingOracle, cluster_field, require_meshcached
+from test_robust import sanitized
 
 VNODES = 64
 TIMEOUT_MS = 300
@@ -28,7 +29,10 @@ class FakeMember:
     'garbage' (a line no reply starts with), 'longline' (no newline, ever
     more bytes), 'hugevalue' (a VALUE or VA header far above -I), 'extra' (a
     valid reply plus bytes nobody asked for), 'silent' (nothing), 'hangup'
-    (half a reply, then close)."""
+    (half a reply, then close), 'binary' (random bytes with NULs and
+    newlines), 'badlen' (a VALUE or VA header whose length is not a
+    number), 'neglen' (a negative length), 'flood' (a valid reply, then a
+    megabyte of replies nobody asked for)."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -70,6 +74,14 @@ class FakeMember:
             return (b"EN\r\n" if line.startswith(b"m") else b"END\r\n") + b"SURPRISE\r\n"
         if mode == "hangup":
             return None
+        if mode == "binary":
+            return b"\x00\x80\xff\r\n\x00" + bytes(range(256)) + b"\r\n"
+        if mode == "badlen":
+            return b"VA 1x2\r\nab\r\n" if line.startswith(b"m") else b"VALUE k 0 ten\r\n"
+        if mode == "neglen":
+            return b"VA -5\r\n" if line.startswith(b"m") else b"VALUE k 0 -5\r\n"
+        if mode == "flood":
+            return (b"EN\r\n" if line.startswith(b"m") else b"END\r\n") + b"END\r\n" * 200000
         return b""  # silent
 
     def _serve(self, c):
@@ -142,7 +154,9 @@ def test_misbehaving_member_gets_errors_not_trust():
 
             want = {"garbage": b"protocol error", "longline": b"protocol error",
                     "hugevalue": b"protocol error", "extra": None, "silent": b"timed out",
-                    "hangup": b"unreachable"}
+                    "hangup": b"unreachable", "binary": b"protocol error",
+                    "badlen": b"protocol error", "neglen": b"protocol error", "flood": None}
+            rss0 = d.rss_kb()
             n = 0
             for mode, reason in want.items():
                 fake.mode = mode
@@ -159,7 +173,7 @@ def test_misbehaving_member_gets_errors_not_trust():
                         if reason is None:
                             # a valid reply is relayed; the bytes after it
                             # cost the member its connection, and reach no one
-                            check(line in (b"END\r\n", b"EN\r\n"), "extra: relayed %r" % line)
+                            check(line in (b"END\r\n", b"EN\r\n"), "%s: relayed %r" % (mode, line))
                         else:
                             check_eq(line, b"SERVER_ERROR peer %s %s\r\n"
                                      % (FAKE_ID.encode(), reason), "%s: %r" % (mode, probe))
@@ -188,7 +202,12 @@ def test_misbehaving_member_gets_errors_not_trust():
                 time.sleep(0.2)
             with d.connect(2.0) as c:
                 errors = cluster_field(c, "forward_errors")
-            check(errors >= 10, "forward_errors counted the failures: %d" % errors)
+            check(errors >= 16, "forward_errors counted the failures: %d" % errors)
+            rss1 = d.rss_kb()
+            print("FIGURE attack=peer_malformed_frames modes=%d rss_before_kb=%d "
+                  "rss_after_kb=%d forward_errors=%d" % (len(want), rss0, rss1, errors))
+            if not sanitized(d.binary):
+                check(rss1 - rss0 < 32 * 1024, "RSS grew %d kB" % (rss1 - rss0))
     finally:
         fake.close()
 

@@ -182,6 +182,31 @@ START_TEST(test_buf_reserve_of_an_impossible_size_fails_instead_of_wrapping)
 }
 END_TEST
 
+START_TEST(test_buf_detach_takes_the_buffer_only_once_all_is_sent)
+{
+    char *block = malloc(64);
+    unsigned resets;
+    size_t size = 0;
+
+    ck_assert_ptr_nonnull(block);
+    buf_attach(&b, block, 64);
+    buf_append_str(&b, "hello");
+    ck_assert_ptr_eq(b.data, block);           /* written in the lent block */
+    ck_assert_ptr_null(buf_detach(&b, &size)); /* still to send */
+    b.off = b.len;
+    resets = b.resets;
+    ck_assert_ptr_eq(buf_detach(&b, &size), block);
+    ck_assert_uint_eq(size, 64);
+    ck_assert_uint_eq(b.resets, resets + 1); /* reset, as after a flush */
+    ck_assert_ptr_null(b.data);
+    ck_assert_uint_eq(b.cap, 0);
+    ck_assert_ptr_null(buf_detach(&b, &size));
+    buf_append_str(&b, "again"); /* without a lent block it allocates */
+    ck_assert_uint_eq(buf_pending(&b), 5);
+    free(block);
+}
+END_TEST
+
 static Suite *buf_suite(void)
 {
     Suite *s = suite_create("buf");
@@ -195,6 +220,7 @@ static Suite *buf_suite(void)
     tcase_add_test(tc, test_buf_reserve_reuses_the_consumed_front_before_growing);
     tcase_add_test(tc, test_buf_reset_keeps_a_small_allocation_and_frees_a_big_one);
     tcase_add_test(tc, test_buf_failed_growth_sets_a_sticky_oom_flag_until_reset);
+    tcase_add_test(tc, test_buf_detach_takes_the_buffer_only_once_all_is_sent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("regressions");

@@ -102,6 +102,27 @@ START_TEST(test_inbuf_rewind_keeps_a_buffer_within_keep_max)
 }
 END_TEST
 
+START_TEST(test_inbuf_detach_gives_the_buffer_back_only_once_drained)
+{
+    char *block;
+    size_t size = 0;
+
+    fill("abc");
+    ck_assert_ptr_null(inbuf_detach(&b, &size)); /* unconsumed bytes */
+    b.start = b.end;
+    block = inbuf_detach(&b, &size);
+    ck_assert_ptr_nonnull(block);
+    ck_assert_uint_eq(size, 8);
+    ck_assert_ptr_null(b.data);
+    ck_assert_ptr_null(inbuf_detach(&b, &size)); /* nothing left to give */
+    inbuf_attach(&b, block, size);
+    ck_assert_ptr_eq(b.data, block);
+    ck_assert_uint_eq(b.end, 0);
+    fill("defgh"); /* usable again */
+    ck_assert_int_eq(memcmp(b.data, "defgh", 5), 0);
+}
+END_TEST
+
 static Suite *inbuf_suite(void)
 {
     Suite *s = suite_create("inbuf");
@@ -114,6 +135,7 @@ static Suite *inbuf_suite(void)
     tcase_add_test(tc, test_inbuf_make_room_doubles_a_full_buffer_keeping_its_bytes);
     tcase_add_test(tc, test_inbuf_rewind_shrinks_a_grown_buffer_only_once_drained);
     tcase_add_test(tc, test_inbuf_rewind_keeps_a_buffer_within_keep_max);
+    tcase_add_test(tc, test_inbuf_detach_gives_the_buffer_back_only_once_drained);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -78,7 +78,6 @@ START_TEST(test_peer_reply_line_kind_frames_one_line)
         "HD c123 t-1\r\n", "NS\r\n",
         "EX\r\n",          "NF\r\n",
         "EN\r\n",          "VALUE looks odd\r\n",
-        "x\ry\r\n",
     };
     size_t i;
 
@@ -311,6 +310,33 @@ START_TEST(test_peer_reply_malformed_lines_are_refused)
 }
 END_TEST
 
+START_TEST(test_peer_reply_junk_lines_are_refused_not_relayed)
+{
+    static const char *const junk[] = {"stored\r\n",
+                                       " STORED\r\n",
+                                       "\x7f"
+                                       "EN\r\n",
+                                       "\xc3\xa9\r\n",
+                                       "x\ry\r\n",
+                                       "\tHD\r\n"};
+
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        assert_malformed(KLINE, junk[i], strlen(junk[i]));
+        assert_malformed(KMETA, junk[i], strlen(junk[i]));
+    }
+    assert_malformed(KLINE, S("\x00\x80\xff\r\n"));
+    assert_malformed(KMETA, S("\x00\x80\xff\r\n"));
+    assert_malformed(KLINE, S("\x00OK\r\n"));
+    assert_malformed(KQUIET, S("HD\r\n\x00junk\r\nMN\r\n"));
+    /* what replies look like, keys with high bytes included, still pass */
+    assert_reply(KLINE, S("NOT_STORED\r\n"));
+    assert_reply(KLINE, S("18446744073709551615\r\n"));
+    assert_reply(KMETA, S("HD k\xc3\xa9 O123 c9\r\n"));
+    assert_reply(KMETA, S("ME k\t exp=-1 la=0\r\n")); /* a key may hold a tab */
+    assert_reply(KQUIET, S("NS\r\nHD\r\nMN\r\n"));
+}
+END_TEST
+
 START_TEST(test_peer_reply_malformed_va_is_refused)
 {
     assert_malformed(KMETA, S("VA\r\n"));
@@ -523,6 +549,7 @@ static Suite *peer_reply_suite(void)
     tcase_add_test(tc, test_peer_reply_line_limit_includes_crlf);
     tcase_add_test(tc, test_peer_reply_quiet_kind_ends_at_mn_only);
     tcase_add_test(tc, test_peer_reply_malformed_quiet_is_refused);
+    tcase_add_test(tc, test_peer_reply_junk_lines_are_refused_not_relayed);
     tcase_add_test(tc, test_peer_reply_failure_is_sticky_until_init);
     tcase_add_test(tc, test_peer_reply_unknown_kind_is_refused);
     suite_add_tcase(s, tc);
