@@ -505,7 +505,16 @@ def test_cache_routes_on_a_tls_and_auth_node():
                 finally:
                     c.close()
 
-            check_eq(req("GET", "/cache/secure-k")[0], 404, "GET before the PUT")
+            deadline = time.monotonic() + 10.0  # a slow (sanitizer) build starts late
+            while True:
+                try:
+                    status = req("GET", "/cache/secure-k")[0]
+                    break
+                except ConnectionRefusedError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            check_eq(status, 404, "GET before the PUT")
             check_eq(req("PUT", "/cache/secure-k?ttl=60", b"v-over-http")[0], 200,
                      "PUT on a -Z -Y node")
             status, body = req("GET", "/cache/secure-k")
