@@ -40,7 +40,12 @@ static void count_stat(void *arg, const char *name, size_t nname, const char *va
 /* Every sample line of a Prometheus text starts with a valid name. */
 static void check_metrics(const struct buf *b)
 {
-    const char *p = b->data, *end = b->data + b->len;
+    const char *p, *end;
+
+    if (b->len == 0)
+        return; /* data may be NULL: not even data + 0 */
+    p = b->data;
+    end = b->data + b->len;
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
