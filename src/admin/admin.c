@@ -194,17 +194,18 @@ static void sse_metrics(struct admin *a, struct buf *page)
         {"http_events_dropped_total", "counter",
          "Events a /events stream had no room for (a slow client).", 0},
         {"http_event_streams_refused_total", "counter",
-         "/events streams refused because "
-         "the most were open.",
-         0},
+         "/events streams refused because the most were open.", 0},
+        {"http_event_streams_stalled_total", "counter",
+         "/events streams closed because the client took nothing for 15 s.", 0},
     };
-    uint64_t v[4];
+    uint64_t v[5];
 
     sse_get_stats(a->events, &st);
     v[0] = st.clients;
     v[1] = st.sent;
     v[2] = st.dropped;
     v[3] = st.refused;
+    v[4] = st.stalled;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char name[PROM_NAME_MAX];
         snprintf(name, sizeof(name), PROM_PREFIX "%s", rows[i].name);

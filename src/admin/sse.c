@@ -22,6 +22,10 @@ struct sse_client {
     struct evhttp_connection *evcon;
     bool keys;        /* it gave the token: its events carry keys */
     uint64_t skipped; /* events dropped since it last had room */
+    struct evbuffer_cb_entry *drain_cb;
+    uint64_t drained;       /* bytes the socket took from its output */
+    uint64_t drained_seen;  /* at the last heartbeat */
+    unsigned stalled_beats; /* heartbeats since it last took anything */
 };
 
 struct sse_hub {
@@ -43,7 +47,7 @@ static const char *event_type(const char *t, size_t n)
     static const struct {
         const char *log, *sse;
     } map[] = {
-        {"evicted", "eviction"},
+        {"eviction", "eviction"},
         {"member", "member"},
         {"repair", "repair"},
     };
@@ -163,9 +167,22 @@ static void send_event(struct sse_hub *h, struct sse_client *c, const char *type
     buf_free(&ev);
 }
 
+/* Counts what the socket takes, to find clients that take nothing. */
+static void on_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct sse_client *c = arg;
+
+    (void)b;
+    c->drained += info->n_deleted;
+}
+
 static void unlink_client(struct sse_client *c)
 {
     struct sse_hub *h = c->hub;
+
+    if (c->drain_cb !=
+        NULL) /* the connection is still there: ours, or evhttp's closing it */
+        evbuffer_remove_cb_entry(output_of(c), c->drain_cb);
 
     for (struct sse_client **pp = &h->clients; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == c) {
@@ -231,14 +248,42 @@ static void on_lines(evutil_socket_t fd, short what, void *arg)
     buf_reset(&h->lines);
 }
 
+/* Ends a stream from our side (it stalled, or the hub goes). */
+static void drop_client(struct sse_client *c)
+{
+    struct evhttp_connection *evcon = c->evcon;
+
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evhttp_request_get_connection(c->req) == NULL)
+        evhttp_request_free(c->req);
+    unlink_client(c);
+    evhttp_connection_free(evcon); /* frees the request still on it */
+}
+
+/* The heartbeat, and the end of clients that took nothing of what waits
+ * for them since SSE_STALL_BEATS heartbeats (small events may still fit
+ * under the bound and re-arm the write timeout). */
 static void on_beat(evutil_socket_t fd, short what, void *arg)
 {
     struct sse_hub *h = arg;
+    struct sse_client *next;
 
     (void)fd;
     (void)what;
-    for (struct sse_client *c = h->clients; c != NULL; c = c->next)
+    for (struct sse_client *c = h->clients; c != NULL; c = next) {
+        next = c->next;
+        if (evbuffer_get_length(output_of(c)) > 0 && c->drained == c->drained_seen) {
+            if (++c->stalled_beats >= SSE_STALL_BEATS) {
+                h->st.stalled++;
+                drop_client(c);
+                continue;
+            }
+        } else {
+            c->stalled_beats = 0;
+        }
+        c->drained_seen = c->drained;
         send_text(c, ": heartbeat\n\n", 13);
+    }
 }
 
 void sse_serve(struct sse_hub *h, struct evhttp_request *req, bool keys)
@@ -278,6 +323,7 @@ void sse_serve(struct sse_hub *h, struct evhttp_request *req, bool keys)
      * write timeout closes a client that takes nothing for 10 s */
     bufferevent_set_timeouts(evhttp_connection_get_bufferevent(c->evcon), NULL, &wt);
     evhttp_connection_set_closecb(c->evcon, on_close, c);
+    c->drain_cb = evbuffer_add_cb(output_of(c), on_output, c);
     send_text(c, "retry: 2000\n\n", 13);
     hello = json_pack("{s:s,s:b}", "node", h->node, "keys", keys);
     if (hello != NULL)
@@ -323,16 +369,8 @@ void sse_free(struct sse_hub *h)
 {
     if (h == NULL)
         return;
-    while (h->clients != NULL) {
-        struct sse_client *c = h->clients;
-        struct evhttp_connection *evcon = c->evcon;
-
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
-        if (evhttp_request_get_connection(c->req) == NULL)
-            evhttp_request_free(c->req);
-        unlink_client(c);
-        evhttp_connection_free(evcon); /* frees the request still on it */
-    }
+    while (h->clients != NULL)
+        drop_client(h->clients);
     logger_unwatch(h->watcher);
     if (h->wake != NULL)
         event_free(h->wake);

@@ -12,8 +12,8 @@
  * event of its loop). Bounds: at most SSE_MAX_CLIENTS streams (503 beyond);
  * at most SSE_CLIENT_MAX_BYTES queued to one client, beyond which its
  * events are dropped and counted, and it reads a "skipped" event once it
- * catches up; a client that takes nothing of what is queued for the admin
- * port's client timeout is closed; a comment line every SSE_HEARTBEAT_S
+ * catches up; a client that takes nothing of what is queued to it for
+ * SSE_STALL_BEATS heartbeats (10 to 15 s) is closed; a comment line every SSE_HEARTBEAT_S
  * keeps proxies from closing an idle stream and finds clients that left.
  */
 #ifndef MESHCACHED_SSE_H
@@ -27,6 +27,7 @@
 #define SSE_MAX_CLIENTS      8
 #define SSE_CLIENT_MAX_BYTES (64u * 1024)
 #define SSE_HEARTBEAT_S      5
+#define SSE_STALL_BEATS      3 /* heartbeats without taking a byte: closed */
 
 struct event_base;
 struct evhttp_request;
@@ -39,6 +40,7 @@ struct sse_stats {
     uint64_t dropped; /* events a client had no room for */
     uint64_t refused; /* streams refused: SSE_MAX_CLIENTS open */
     uint64_t closed;  /* streams that ended (the client left or stalled) */
+    uint64_t stalled; /* of those, closed here: the client took nothing */
 };
 
 /* A hub on base (the admin thread's loop) reading lg (may be NULL); node

@@ -140,7 +140,7 @@ function makeChart(id, title, series, yfmt) {
     title, width: Math.max(box.clientWidth, 300), height: 200,
     series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5,
       value: (u, v) => yfmt(v) }))],
-    axes: [{}, { values: (u, vals) => vals.map(yfmt), size: 70 }],
+    axes: [{}, { values: (u, vals) => vals.map(yfmt), size: 86 }],
     scales: { x: { time: true } },
   };
   return new uPlot(opts, [[], ...series.map(() => [])], box);
