@@ -180,8 +180,8 @@ static void unlink_client(struct sse_client *c)
 {
     struct sse_hub *h = c->hub;
 
-    if (c->drain_cb !=
-        NULL) /* the connection is still there: ours, or evhttp's closing it */
+    /* the connection is still there: ours, or evhttp's that it closes */
+    if (c->drain_cb != NULL)
         evbuffer_remove_cb_entry(output_of(c), c->drain_cb);
 
     for (struct sse_client **pp = &h->clients; *pp != NULL; pp = &(*pp)->next) {
