@@ -197,8 +197,10 @@ static void sse_metrics(struct admin *a, struct buf *page)
          "/events streams refused because the most were open.", 0},
         {"http_event_streams_stalled_total", "counter",
          "/events streams closed because the client took nothing for 15 s.", 0},
+        {"http_event_streams_queued_bytes", "gauge",
+         "Bytes waiting in the /events streams' output buffers.", 0},
     };
-    uint64_t v[5];
+    uint64_t v[6];
 
     sse_get_stats(a->events, &st);
     v[0] = st.clients;
@@ -206,6 +208,7 @@ static void sse_metrics(struct admin *a, struct buf *page)
     v[2] = st.dropped;
     v[3] = st.refused;
     v[4] = st.stalled;
+    v[5] = st.queued;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char name[PROM_NAME_MAX];
         snprintf(name, sizeof(name), PROM_PREFIX "%s", rows[i].name);

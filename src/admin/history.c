@@ -48,13 +48,16 @@ const struct history_sample *history_add(struct history *h,
     uint64_t lat[LAT_BUCKETS + 1], ops = 0, hits, gets;
     double secs;
 
-    if (!h->have_prev || mono_ms <= h->prev_mono_ms) {
-        /* the first reading, or a clock that did not move: nothing to rate */
-        h->prev = *in;
+    if (!h->have_prev) {
+        h->prev = *in; /* the first reading: nothing to rate yet */
         h->prev_mono_ms = mono_ms;
         h->have_prev = true;
         return NULL;
     }
+    /* a timer that fired late fires the next one early: a short interval
+     * joins the next instead of making a noisy sample of its own */
+    if (mono_ms < h->prev_mono_ms + HISTORY_MIN_INTERVAL_MS)
+        return NULL;
     secs = (double)(mono_ms - h->prev_mono_ms) / 1000.0;
     for (unsigned i = 0; i <= LAT_BUCKETS; i++) {
         lat[i] = delta(in->lat[i], h->prev.lat[i]);

@@ -17,7 +17,8 @@
 
 #include "base/lathist.h"
 
-#define HISTORY_LEN 3600 /* samples kept: an hour at one a second */
+#define HISTORY_LEN             3600 /* samples kept: an hour at one a second */
+#define HISTORY_MIN_INTERVAL_MS 500  /* shorter: joins the next sample */
 
 /* What the sampler reads: counters since start (or the last stats reset)
  * and gauges as they are now. */
@@ -55,7 +56,9 @@ void history_init(struct history *h);
 /*
  * Adds the interval that ends with in, read at mono_ms (a monotonic clock,
  * for the rates) and wall_ms (the sample's time). The first call only
- * records in. Returns the sample added, or NULL.
+ * records in; a call less than HISTORY_MIN_INTERVAL_MS after the last
+ * sample adds nothing (the next one covers its interval). Returns the
+ * sample added, or NULL.
  */
 const struct history_sample *history_add(struct history *h,
                                          const struct history_input *in, int64_t mono_ms,

@@ -343,6 +343,9 @@ void sse_emit(struct sse_hub *h, const char *type, json_t *data)
 void sse_get_stats(const struct sse_hub *h, struct sse_stats *out)
 {
     *out = h->st;
+    out->queued = 0;
+    for (struct sse_client *c = h->clients; c != NULL; c = c->next)
+        out->queued += evbuffer_get_length(output_of(c));
 }
 
 struct sse_hub *sse_new(struct event_base *base, struct logger *lg, const char *node)

@@ -41,6 +41,7 @@ struct sse_stats {
     uint64_t refused; /* streams refused: SSE_MAX_CLIENTS open */
     uint64_t closed;  /* streams that ended (the client left or stalled) */
     uint64_t stalled; /* of those, closed here: the client took nothing */
+    uint64_t queued;  /* bytes waiting in the streams' output now */
 };
 
 /* A hub on base (the admin thread's loop) reading lg (may be NULL); node

@@ -84,7 +84,7 @@ function fail(msg) {
       { timeout: STEP_MS }, cfg.value).catch(() => fail("the preview did not show the value"));
 
     await page.screenshot({ path: cfg.screenshot, fullPage: true });
-    if (cfg.docsScreenshot) await page.screenshot({ path: cfg.docsScreenshot, fullPage: false });
+    if (cfg.docsScreenshot) await page.screenshot({ path: cfg.docsScreenshot, fullPage: true });
     console.log(JSON.stringify({ ok: true, members, dist, ops: [first, changed], hit, p99, charts, ...seen }));
   } finally {
     await browser.close();

@@ -11,8 +11,8 @@ memory), ?since= filtering, 400 for a bad since and 414 for a 100 kB query;
 token, a member's state change in a 3-node cluster, heartbeats that keep a
 stream open past the admin port's 10 s idle timeout, the cap on streams
 (503, then room again when one leaves), a client that never reads (its
-events dropped and counted, its connection closed after the write timeout,
-the process's memory bounded, a reading client served meanwhile), and many
+events dropped and counted, its connection closed after 3 heartbeats without progress,
+the bytes queued for the streams bounded, a reading client served meanwhile), and many
 streams opened and dropped at once; the memcached port serves throughout.
 
 Every wait is bounded; nothing signals a process this test did not start.
@@ -28,6 +28,7 @@ from mchelper import Daemon, check, check_eq
 from test_http import AUTH, TOKEN, HttpCluster, raw_http, status_of, token_file
 
 SSE_MAX_CLIENTS = 8  # src/admin/sse.h
+SSE_CLIENT_MAX_BYTES = 64 * 1024
 HEARTBEAT_S = 5
 
 
@@ -42,7 +43,18 @@ class Node:
 
     def __enter__(self):
         self.d.start()
-        return self
+        # the admin port is bound right after the client port: a loaded
+        # machine may run the test between the two
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), 1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.d.stop(require_clean=False)
+                    raise
+                time.sleep(0.05)
 
     def __exit__(self, *exc):
         import os
@@ -221,7 +233,7 @@ def test_history_samples_every_second():
         for c in cols:
             check_eq(len(h[c]), nsamples, "length of " + c)
         steps = [b - a for a, b in zip(h["t"], h["t"][1:])]
-        check(all(0.5 < s < 2.5 for s in steps), "1 s apart: %r" % steps)
+        check(all(0.5 <= s < 3.0 for s in steps), "about 1 s apart: %r" % steps)
         check(h["t"][-1] >= t0 and h["t"][-1] <= time.time() + 1, "wall clock t: %r" % h["t"])
         busy = [i for i, v in enumerate(h["ops_per_sec"]) if v > 100]
         check(busy, "no busy second in %r" % h["ops_per_sec"])
@@ -372,8 +384,12 @@ def test_events_slow_client_is_bounded_and_closed():
             dropped = n.metric("meshcached_http_events_dropped_total")
             check(dropped > 0, "no event dropped for the stuck client (%d sets)" % i)
             check(seen > 1000, "the reading client saw %d evictions" % seen)
+            # what waits for the two streams stays under their bounds (an
+            # event may pass its stream's by its own size)
+            queued = n.metric("meshcached_http_event_streams_queued_bytes")
+            check(0 < queued <= 2 * (SSE_CLIENT_MAX_BYTES + 2048),
+                  "bytes queued for the streams: %d" % queued)
             rss = mchelper.rss_kb(n.d.pid)
-            check(rss - rss0 < 30 * 1024, "RSS grew by %d kB" % (rss - rss0))
             # the stuck client takes nothing: closed after 3 heartbeats (10-15 s)
             deadline = time.monotonic() + 25
             while n.metric("meshcached_http_event_streams") > 1 and time.monotonic() < deadline:
@@ -382,8 +398,9 @@ def test_events_slow_client_is_bounded_and_closed():
             check_eq(n.metric("meshcached_http_event_streams_stalled_total"), 1, "stalled")
             got = reader.events(HEARTBEAT_S + 1, until=lambda o: ("comment", "heartbeat") in o)
             check(("comment", "heartbeat") in got, "the reader still served: %r" % got[-3:])
-            print("slow client: %d events dropped, reader saw %d, RSS +%d kB"
-                  % (dropped, seen, rss - rss0))
+            print("slow client: %d events dropped, reader saw %d, %d bytes queued, "
+                  "RSS +%d kB (not a bound: the store's churn and ASan's quarantine "
+                  "move it)" % (dropped, seen, queued, rss - rss0))
         finally:
             stuck.close()
             reader.close()

@@ -463,7 +463,8 @@ def test_bad_input_while_memcached_serves():
                      "a 251-byte key, percent-encoded")
             check_eq(cl.http(0, "GET", "/cache/", headers=AUTH)[0], 400, "an empty key")
             check_eq(cl.http(0, "GET", "/cache/%4", headers=AUTH)[0], 400, "a bad escape")
-            for path in ("/", "/nope", "/metrics/x", "/cluster", "/nodes/x", "/cachex"):
+            for path in ("/nope", "/metrics/x", "/cluster", "/nodes/x", "/cachex",
+                         "/assets/", "/historyx", "/events/x"):
                 check_eq(cl.http(0, "GET", path)[0], 404, "GET " + path)
             check_eq(cl.http(0, "DELETE", "/metrics")[0], 405, "DELETE /metrics")
             check(cl.http(0, "POST", "/metrics")[0] in (405, 501), "POST /metrics")

@@ -66,9 +66,15 @@ START_TEST(test_history_rates_over_the_elapsed_time)
     /* nothing happened: no ratio, no quantiles, zero rates */
     s = history_add(h, &in, 4000, 8000);
     ck_assert(s->ops == 0.0 && isnan(s->hit_ratio) && isnan(s->p99_us));
-    /* a clock that did not move adds nothing */
+    /* a clock that did not move, or a late timer's early next tick, adds
+     * nothing: the next sample covers that interval */
     ck_assert_ptr_null(history_add(h, &in, 4000, 8000));
+    in.lat[1] += 300;
+    ck_assert_ptr_null(history_add(h, &in, 4400, 8400));
     ck_assert_uint_eq(h->n, 2);
+    s = history_add(h, &in, 5000, 9000);
+    ck_assert(fabs(s->ops - 300.0) < 1e-9);
+    ck_assert_uint_eq(h->n, 3);
     free(h);
 }
 END_TEST

@@ -262,30 +262,39 @@ function restartEvents() {
 
 let keysCursor = null;
 
+const KEYS_PAGE = 50;
+const KEYS_MAX_PAGES = 64; // /keys pages stop at 256 shards: a page may be short, or empty
+
 async function listKeys(cursor) {
-  const p = new URLSearchParams({ limit: "50" });
-  const prefix = $("keys-prefix").value;
-  if (prefix) p.set("prefix", prefix);
-  if (cursor) p.set("cursor", cursor);
-  const r = await apiJson("/keys?" + p.toString());
   const tb = $("keys-table").tBodies[0];
-  if (r.status !== 200) {
-    $("keys-msg").textContent = (r.body && r.body.error) || "HTTP " + r.status;
-    return;
-  }
+  const prefix = $("keys-prefix").value;
   if (!cursor) tb.replaceChildren();
-  for (const k of r.body.keys) {
-    const name = keyText(k);
-    const tr = el("tr");
-    tr.dataset.key = name;
-    const td = el("td", name, "key");
-    td.title = name;
-    tr.append(td, el("td", fmtBytes(k.size)), el("td", k.ttl < 0 ? "∞" : k.ttl + " s"),
-      el("td", k.owners.join(", ")));
-    tr.addEventListener("click", () => previewKey(name));
-    tb.append(tr);
+  let got = 0;
+  for (let page = 0; page < KEYS_MAX_PAGES && got < KEYS_PAGE; page++) {
+    const p = new URLSearchParams({ limit: String(KEYS_PAGE - got) });
+    if (prefix) p.set("prefix", prefix);
+    if (cursor) p.set("cursor", cursor);
+    const r = await apiJson("/keys?" + p.toString());
+    if (r.status !== 200) {
+      $("keys-msg").textContent = (r.body && r.body.error) || "HTTP " + r.status;
+      return;
+    }
+    for (const k of r.body.keys) {
+      const name = keyText(k);
+      const tr = el("tr");
+      tr.dataset.key = name;
+      const td = el("td", name, "key");
+      td.title = name;
+      tr.append(td, el("td", fmtBytes(k.size)), el("td", k.ttl < 0 ? "∞" : k.ttl + " s"),
+        el("td", k.owners.join(", ")));
+      tr.addEventListener("click", () => previewKey(name));
+      tb.append(tr);
+      got++;
+    }
+    cursor = r.body.next_cursor;
+    if (!cursor) break;
   }
-  keysCursor = r.body.next_cursor;
+  keysCursor = cursor;
   $("keys-next").disabled = !keysCursor;
   $("keys-msg").textContent = `${tb.rows.length} keys shown` + (keysCursor ? " (more on the next page)" : "");
 }
