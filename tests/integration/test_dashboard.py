@@ -18,14 +18,13 @@ streams opened and dropped at once; the memcached port serves throughout.
 Every wait is bounded; nothing signals a process this test did not start.
 """
 
-import http.client
 import json
 import socket
 import time
 
 import mchelper
 from mchelper import Daemon, check, check_eq
-from test_http import AUTH, TOKEN, HttpCluster, raw_http, status_of, token_file
+from test_http import AUTH, HttpCluster, http_request, status_of, token_file
 
 SSE_MAX_CLIENTS = 8  # src/admin/sse.h
 SSE_CLIENT_MAX_BYTES = 64 * 1024
@@ -65,13 +64,8 @@ class Node:
         return False
 
     def http(self, method, path, headers=None, body=None, timeout=5.0):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            c.close()
+        return http_request("127.0.0.1", self.http_port, method, path, body, headers,
+                            timeout)
 
     def json(self, path, want=200):
         status, _, body = self.http("GET", path)

@@ -39,6 +39,17 @@ def token_file():
     return f.name
 
 
+def http_request(host, port, method, path, body=None, headers=None, timeout=5.0):
+    """One request: (status, headers dict (lower-case names), body bytes)."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
 class HttpCluster(Cluster):
     """A Cluster whose nodes each serve --http-port (with --http-token)."""
 
@@ -61,13 +72,8 @@ class HttpCluster(Cluster):
 
     def http(self, i, method, path, body=None, headers=None, timeout=5.0):
         """(status, headers dict (lower-case names), body bytes)."""
-        c = http.client.HTTPConnection(self.hosts[i], self.http_ports[i], timeout=timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            c.close()
+        return http_request(self.hosts[i], self.http_ports[i], method, path, body,
+                            headers, timeout)
 
     def json(self, i, path, headers=None, want=200):
         import json
