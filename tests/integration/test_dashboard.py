@@ -4,7 +4,8 @@ embedded at build time), GET /history (the last hour at 1 s) and GET
 /events (Server-Sent Events), with their bad input.
 
 Covered: the page and its assets with their headers (CSP, ETag and 304),
-404 for an unknown asset, 405 for a PUT; /history sampling once a second
+404 for an unknown asset, 405 for a PUT; the build's embed.py refusing a
+vendored file that does not match its SHA-256; /history sampling once a second
 from the counters /metrics reads (ops, hit ratio, latency quantiles,
 memory), ?since= filtering, 400 for a bad since and 414 for a 100 kB query;
 /events: a hello, evictions with their key only for a client that gave the
@@ -203,6 +204,36 @@ def test_page_and_assets():
         check_eq(n.http("GET", "/assets/../admin.c")[0], 404, "a path outside the assets")
         check_eq(n.http("PUT", "/", body=b"x")[0], 405, "PUT /")
         memcached_ok(n.d.port, "after the page")
+
+
+def test_embed_checks_the_vendored_files():
+    """The build's embed.py embeds the files, and stops when a vendored
+    file is not the one SHA256SUMS names."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    src = os.environ.get("MESHCACHED_SRCDIR",
+                         os.path.join(os.path.dirname(__file__), "..", ".."))
+    embed = os.path.join(src, "contrib", "admin-assets", "embed.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in ("contrib/admin-assets", "src/admin/www"):
+            shutil.copytree(os.path.join(src, d), os.path.join(tmp, d))
+        out = os.path.join(tmp, "assets.c")
+        r = subprocess.run(["/usr/bin/python3", embed, tmp, out], capture_output=True,
+                           timeout=60)
+        check_eq(r.returncode, 0, "embed.py on the tree: %r" % r.stderr)
+        text = open(out).read()
+        check("admin_asset_find" in text and '"/assets/uPlot.iife.min.js"' in text,
+              "the generated file")
+        with open(os.path.join(tmp, "contrib/admin-assets/uplot/uPlot.iife.min.js"), "ab") as f:
+            f.write(b"/* changed */")
+        os.unlink(out)
+        r = subprocess.run(["/usr/bin/python3", embed, tmp, out], capture_output=True,
+                           timeout=60)
+        check(r.returncode != 0 and b"SHA256SUMS says" in r.stderr,
+              "embed.py with a changed uPlot: %d %r" % (r.returncode, r.stderr))
+        check(not os.path.exists(out), "a file was written anyway")
 
 
 # ---- /history ----
@@ -427,6 +458,7 @@ def test_events_member_changes_in_a_cluster():
 if __name__ == "__main__":
     mchelper.run_tests([
         test_page_and_assets,
+        test_embed_checks_the_vendored_files,
         test_history_samples_every_second,
         test_events_evictions_keys_only_with_token,
         test_events_stream_outlives_the_idle_timeout,
