@@ -6,6 +6,8 @@
 #include "admin/admin.h"
 #include "admin/admin_internal.h"
 #include "admin/metrics.h"
+#include "admin/promtext.h"
+#include "admin/sse.h"
 #include "cluster/cluster.h"
 #include "cluster/ring.h"
 
@@ -103,6 +105,16 @@ static bool same_secret(const char *a, size_t na, const char *b, size_t nb)
     return diff == 0;
 }
 
+/* Whether req carries the configured token. */
+static bool token_given(struct admin *a, struct evhttp_request *req)
+{
+    const char *h =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+
+    return a->token[0] != '\0' && h != NULL && strncmp(h, "Bearer ", 7) == 0 &&
+           same_secret(h + 7, strlen(h + 7), a->token, strlen(a->token));
+}
+
 /* Whether req may use a route that writes or lists keys; answers it (401
  * or 403) when not. */
 static bool authorized(struct admin *a, struct evhttp_request *req)
@@ -114,8 +126,7 @@ static bool authorized(struct admin *a, struct evhttp_request *req)
         admin_error(req, 403, "this route needs --http-token, which is not set");
         return false;
     }
-    if (h != NULL && strncmp(h, "Bearer ", 7) == 0 &&
-        same_secret(h + 7, strlen(h + 7), a->token, strlen(a->token)))
+    if (token_given(a, req))
         return true;
     evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                       "Bearer realm=\"meshcached\"");
@@ -170,6 +181,42 @@ static void readyz(struct admin *a, struct evhttp_request *req)
                          "write_quorum", (json_int_t)s->write_quorum));
 }
 
+/* The event streams' own counters, after the node's. */
+static void sse_metrics(struct admin *a, struct buf *page)
+{
+    struct sse_stats st;
+    const struct {
+        const char *name, *type, *help;
+        uint64_t v;
+    } rows[] = {
+        {"http_event_streams", "gauge", "GET /events streams open.", 0},
+        {"http_events_sent_total", "counter", "Events written to /events streams.", 0},
+        {"http_events_dropped_total", "counter",
+         "Events a /events stream had no room for (a slow client).", 0},
+        {"http_event_streams_refused_total", "counter",
+         "/events streams refused because the most were open.", 0},
+        {"http_event_streams_stalled_total", "counter",
+         "/events streams closed because the client took nothing for 15 s.", 0},
+        {"http_event_streams_queued_bytes", "gauge",
+         "Bytes waiting in the /events streams' output buffers.", 0},
+    };
+    uint64_t v[6];
+
+    sse_get_stats(a->events, &st);
+    v[0] = st.clients;
+    v[1] = st.sent;
+    v[2] = st.dropped;
+    v[3] = st.refused;
+    v[4] = st.stalled;
+    v[5] = st.queued;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char name[PROM_NAME_MAX];
+        snprintf(name, sizeof(name), PROM_PREFIX "%s", rows[i].name);
+        prom_family(page, name, rows[i].type, rows[i].help);
+        prom_sample_u64(page, name, "", v[i]);
+    }
+}
+
 static void metrics(struct admin *a, struct evhttp_request *req)
 {
     struct buf page, st;
@@ -185,6 +232,7 @@ static void metrics(struct admin *a, struct evhttp_request *req)
     buf_append(&st, cl->data, cl->len);
     cl = admin_run_local(a, "stats cluster");
     metrics_render(a->srv, st.data, st.len, cl->data, cl->len, &page);
+    sse_metrics(a, &page);
     if (page.oom || st.oom)
         evhttp_send_error(req, 500, "out of memory");
     else
@@ -229,6 +277,16 @@ static void route(struct evhttp_request *req, void *arg)
         admin_error(req, 414, "URI too long");
     } else if (path == NULL || path[0] != '/') {
         admin_error(req, 400, "bad request target");
+    } else if (strcmp(path, "/") == 0 || strncmp(path, "/assets/", 8) == 0) {
+        if (method_is(req, EVHTTP_REQ_GET) && !admin_asset(req, path))
+            admin_error(req, 404, "no such file");
+    } else if (strcmp(path, "/history") == 0) {
+        if (method_is(req, EVHTTP_REQ_GET))
+            admin_history(a, req);
+    } else if (strcmp(path, "/events") == 0) {
+        /* open, as the counts it shows; keys only with the token */
+        if (method_is(req, EVHTTP_REQ_GET))
+            sse_serve(a->events, req, token_given(a, req));
     } else if (strcmp(path, "/healthz") == 0) {
         if (method_is(req, EVHTTP_REQ_GET))
             admin_reply(req, 200, "text/plain", "ok\n", 3);
@@ -267,6 +325,8 @@ static void *admin_main(void *arg)
 {
     struct admin *a = arg;
 
+    /* by name in /proc/PID/task: contrib/bench/compare --admin reads its CPU */
+    pthread_setname_np(pthread_self(), "mc-admin");
     event_base_dispatch(a->base);
     return NULL;
 }
@@ -325,7 +385,7 @@ int admin_open(struct server *srv, struct admin **out)
     evhttp_set_allowed_methods(a->http,
                                EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     evhttp_set_gencb(a->http, route, a);
-    if (bind_all(a) != 0)
+    if (admin_dash_open(a) != 0 || bind_all(a) != 0)
         goto fail;
     *out = a;
     return 0;
@@ -357,6 +417,7 @@ void admin_stop(struct admin *a)
         pthread_join(a->thread, NULL);
     }
     mcconn_free(a->self);
+    admin_dash_close(a); /* its streams' connections, before the server's */
     if (a->http != NULL)
         evhttp_free(a->http);
     if (a->base != NULL)

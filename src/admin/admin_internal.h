@@ -15,9 +15,12 @@
 #include "base/server.h"
 #include "cmd/cmd.h"
 
+struct event;
 struct evhttp;
 struct evhttp_request;
 struct cluster_member_info;
+struct history;
+struct sse_hub;
 
 #define ADMIN_TIMEOUT_MS  3000 /* a member's answer, or this node's worker's */
 #define ADMIN_TOKEN_MAX   256
@@ -34,6 +37,10 @@ struct admin {
     struct cmd cmd;                  /* runs `stats` here, for /metrics */
     struct thread_stats cmd_stats;   /* what that command counts (unused) */
     struct buf cmd_out;
+    struct history *hist;           /* GET /history (admin_dash.c) */
+    struct event *tick;             /* samples it once a second */
+    uint64_t ae_seen, handoff_seen; /* keys those had brought in at the last tick */
+    struct sse_hub *events;         /* GET /events */
 };
 
 /* Replies code with body[0..n) of content type ctype. */
@@ -77,5 +84,15 @@ void admin_hotkeys(struct admin *a, struct evhttp_request *req);
 /* Sets o's "key" to key[0..nkey), or "key_pct" (every byte as %XX) when
  * the key is not UTF-8, which a JSON string cannot carry. */
 void admin_json_key(json_t *o, const char *key, size_t nkey);
+void admin_history(struct admin *a, struct evhttp_request *req);
+
+/* Answers req with the embedded file at path (the dashboard); false when
+ * there is none. */
+bool admin_asset(struct evhttp_request *req, const char *path);
+
+/* The history, its sampling timer and the event hub, on the admin loop.
+ * open returns 0 or -1 (close undoes what it did); close is safe twice. */
+int admin_dash_open(struct admin *a);
+void admin_dash_close(struct admin *a);
 
 #endif

@@ -28,6 +28,10 @@
 #define LOGGER_EVICTIONS  0x04u
 #define LOGGER_CONNEVENTS 0x08u
 #define LOGGER_DELETIONS  0x10u
+/* meshcached's own types, which `watch` does not name (the admin port's
+ * /events streams them): a member's state changed, a key was repaired */
+#define LOGGER_MEMBERS 0x20u
+#define LOGGER_REPAIRS 0x40u
 
 #define LOGGER_QUEUE_MAX (256u * 1024) /* bytes queued per watcher, as memcached */
 

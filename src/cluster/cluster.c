@@ -5,6 +5,7 @@
 #include "cluster/cluster.h"
 #include "cluster/gmsg.h"
 #include "cluster/gossip.h"
+#include "base/logger.h"
 #include "base/mctime.h"
 #include "base/server.h"
 #include "base/stats.h"
@@ -58,6 +59,18 @@ static const char *state_name(enum member_state s)
     static const char *const names[] = {"dead", "alive", "suspect", "left", "gone"};
 
     return names[s];
+}
+
+/* Tells the event log (the admin port's /events) that member id is now in
+ * state s; called without the lock, which the logger's must not nest in. */
+static void log_member(struct cluster *cl, const char *id, const char *addr,
+                       enum member_state s, uint64_t incarnation)
+{
+    if (!logger_wants(cl->srv->logger, LOGGER_MEMBERS))
+        return;
+    logger_log(cl->srv->logger, LOGGER_MEMBERS,
+               "type=member id=%s addr=%s state=%s incarnation=%llu", id, addr,
+               state_name(s), (unsigned long long)incarnation);
 }
 
 /* Dead members stay in the ring, marked down: their keys are served by the
@@ -374,6 +387,7 @@ bool cluster_member_hello(struct cluster *cl, uint32_t slot, const char *id,
 void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable)
 {
     enum member_state st = reachable ? MEMBER_ALIVE : MEMBER_DEAD;
+    char id[SETTINGS_MAX_ID_LEN + 1] = "", addr[SETTINGS_MAX_ID_LEN + 8];
     struct member *m;
 
     pthread_mutex_lock(&cl->lock);
@@ -386,8 +400,12 @@ void cluster_member_reachable(struct cluster *cl, uint32_t slot, bool reachable)
             fprintf(stderr, "meshcached: member %s (%s) is %s\n", m->id, m->addr,
                     state_name(st));
         rebuild_ring_locked(cl);
+        snprintf(id, sizeof(id), "%s", m->id);
+        snprintf(addr, sizeof(addr), "%s", m->addr);
     }
     pthread_mutex_unlock(&cl->lock);
+    if (id[0] != '\0')
+        log_member(cl, id, addr, st, 0);
 }
 
 /* "host:port" or "[v6]:port" into sa; numeric only (never a DNS wait on a
@@ -428,7 +446,7 @@ static bool on_gossip_update(void *arg, const char *id, const char *addr, int st
         [GMSG_LEFT] = MEMBER_LEFT,
     };
     struct member *m = NULL;
-    bool dirty;
+    bool dirty, changed = false;
     int was, now;
 
     if (state < 0 || state > GMSG_LEFT)
@@ -458,6 +476,7 @@ static bool on_gossip_update(void *arg, const char *id, const char *addr, int st
                     "meshcached: member %s has an address that is not numeric: %s\n", id,
                     addr);
     }
+    changed = m->state != map[state];
     m->state = map[state];
     m->incarnation = incarnation;
     m->heard_ms = mctime_wall_ms();
@@ -467,6 +486,8 @@ static bool on_gossip_update(void *arg, const char *id, const char *addr, int st
 out:
     dirty = cl->ring_dirty;
     pthread_mutex_unlock(&cl->lock);
+    if (changed)
+        log_member(cl, id, addr, map[state], incarnation);
     return dirty;
 }
 

@@ -10,6 +10,7 @@
 #include "cluster/fwdreq.h"
 #include "cluster/ringview.h"
 #include "proto/replmsg.h"
+#include "base/logger.h"
 #include "base/rng.h"
 #include "base/server.h"
 #include "base/stats.h"
@@ -22,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HINT_TICK_MS    200 /* how often members that came back get their hints */
-#define HINT_BATCH      256 /* hints sent to one member per tick */
+#define HINT_TICK_MS 200 /* how often members that came back get their hints */
+#define HINT_BATCH   256 /* hints sent to one member per tick */
 /* Background read checks (R = 1) outstanding per worker: they share the
  * connections that carry writes to their quorum, so a burst of sampled
  * reads must not queue without bound in front of those; a read sampled
@@ -483,6 +484,25 @@ static void on_repair_answer(void *arg, uint32_t slot, int status, bool error,
         rs_ok(rp, status, error, reply, len); /* catches the clock up on NS */
 }
 
+/* Tells the event log (the admin port's /events) what a read repair
+ * found: how many answers were older than the newest, and whether this
+ * node took the newest from another. Nothing when all agreed. */
+static void log_repair(struct repl *rp, const struct fetch_key *fk, uint64_t newest,
+                       bool taken)
+{
+    char ukey[3 * KEY_MAX_LENGTH + 1];
+    unsigned stale = 0;
+
+    for (size_t i = 0; i < fk->nseen; i++)
+        stale += fk->seen_version[i] < newest;
+    if ((stale == 0 && !taken) || !logger_wants(rp->srv->logger, LOGGER_REPAIRS))
+        return;
+    ukey[util_uri_encode(fk->key, fk->nkey, ukey)] = '\0';
+    logger_log(rp->srv->logger, LOGGER_REPAIRS,
+               "type=repair key=%s version=%llu stale=%u taken=%s", ukey,
+               (unsigned long long)newest, stale, taken ? "yes" : "no");
+}
+
 /*
  * Read repair: makes this node's copy of fk the newest seen, and sends the
  * newest state to each owner that answered with something older or with
@@ -502,6 +522,7 @@ static void reconcile(struct repl *rp, struct fetch_key *fk)
     newest = theirs ? fk->best.version : here.version;
     if (newest == 0)
         return; /* nobody holds anything */
+    log_repair(rp, fk, newest, theirs);
     for (size_t i = 0; i < fk->nseen; i++) {
         if (fk->seen_version[i] >= newest)
             continue;

@@ -40,6 +40,17 @@ def token_file():
     return f.name
 
 
+def http_request(host, port, method, path, body=None, headers=None, timeout=5.0):
+    """One request: (status, headers dict (lower-case names), body bytes)."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
 class HttpCluster(Cluster):
     """A Cluster whose nodes each serve --http-port (with --http-token)."""
 
@@ -62,13 +73,8 @@ class HttpCluster(Cluster):
 
     def http(self, i, method, path, body=None, headers=None, timeout=5.0):
         """(status, headers dict (lower-case names), body bytes)."""
-        c = http.client.HTTPConnection(self.hosts[i], self.http_ports[i], timeout=timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            c.close()
+        return http_request(self.hosts[i], self.http_ports[i], method, path, body,
+                            headers, timeout)
 
     def json(self, i, path, headers=None, want=200):
         import json
@@ -464,7 +470,8 @@ def test_bad_input_while_memcached_serves():
                      "a 251-byte key, percent-encoded")
             check_eq(cl.http(0, "GET", "/cache/", headers=AUTH)[0], 400, "an empty key")
             check_eq(cl.http(0, "GET", "/cache/%4", headers=AUTH)[0], 400, "a bad escape")
-            for path in ("/", "/nope", "/metrics/x", "/cluster", "/nodes/x", "/cachex"):
+            for path in ("/nope", "/metrics/x", "/cluster", "/nodes/x", "/cachex",
+                         "/assets/", "/historyx", "/events/x"):
                 check_eq(cl.http(0, "GET", path)[0], 404, "GET " + path)
             check_eq(cl.http(0, "DELETE", "/metrics")[0], 405, "DELETE /metrics")
             check(cl.http(0, "POST", "/metrics")[0] in (405, 501), "POST /metrics")
