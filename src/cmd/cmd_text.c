@@ -558,9 +558,10 @@ static enum cmd_next process_peerauth(struct cmd *c, const struct token *tokens,
     return CMD_CLOSE;
 }
 
+/* Whether token t is name; an empty line's only token has no value. */
 static bool is(const struct token *t, const char *name)
 {
-    return strcmp(t->value, name) == 0;
+    return t->value != NULL && strcmp(t->value, name) == 0;
 }
 
 /* memcached's WANT_TOKENS_OR: anything else is a plain ERROR. */

@@ -23,7 +23,7 @@
 #include "store/store.h"
 
 #define VALUE_CAP  4096 /* longest value the round trips build */
-#define OPT_IFLAGS (ITEM_KEY_BINARY | ITEM_TOMBSTONE | ITEM_STALE)
+#define OPT_IFLAGS (ITEM_KEY_BINARY | ITEM_TOMBSTONE | ITEM_STALE | ITEM_TOKEN)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -36,6 +36,8 @@ fi
 
 mkdir -p "$out"
 srcs=$(ls "$top"/src/*/*.c)
+# the dashboard's assets, which make generates into the build tree
+[ -f "$confdir/src/admin/admin_assets.c" ] && srcs="$srcs $confdir/src/admin/admin_assets.c"
 cflags="-g -O1 -D_GNU_SOURCE -I$top/src -I$confdir -fsanitize=fuzzer,address,undefined \
 -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
 $(pkg-config --cflags libevent libevent_pthreads libmurmurhash libsodium openssl jansson)"

@@ -535,6 +535,18 @@ START_TEST(test_cmd_peer_hello_answers_our_id_and_marks_the_connection)
 }
 END_TEST
 
+/* Found by fuzz_route: the empty line's only token has no value, and the
+ * deadline check compared it with "rd" (strcmp of NULL). */
+START_TEST(test_cmd_an_empty_line_after_a_peer_deadline_is_an_error)
+{
+    strcpy(srv.settings.node_id, "n1");
+    srv.settings.vnodes = 128;
+    ck_assert_str_eq(feed("peer n2 128\r\nmn\r\n"), "PEER n1 128\r\nMN\r\n");
+    ck_assert_str_eq(feed("rd 99999999999999\r\n\r\nmn\r\n"), "ERROR\r\nMN\r\n");
+    ck_assert_str_eq(feed("\r\n"), "ERROR\r\n");
+}
+END_TEST
+
 START_TEST(test_cmd_get_local_appends_value_blocks_to_the_given_buffer)
 {
     struct buf part;
@@ -636,6 +648,7 @@ static Suite *cmd_suite(void)
     tcase_add_test(tc, test_cmd_unknown_and_empty_commands_are_errors);
     tcase_add_test(tc, test_cmd_version_verbosity_shutdown_and_quit);
     tcase_add_test(tc, test_cmd_peer_hello_answers_our_id_and_marks_the_connection);
+    tcase_add_test(tc, test_cmd_an_empty_line_after_a_peer_deadline_is_an_error);
     tcase_add_test(tc, test_cmd_get_local_appends_value_blocks_to_the_given_buffer);
     tcase_add_test(tc, test_cmd_line_ending_in_bare_newline_is_accepted);
     suite_add_tcase(s, tc);
