@@ -28,10 +28,10 @@
  * opts is one token of letters: b (key in base64), B (the item was stored
  * with a binary key: echo it in base64), t (a tombstone: bytes must be 0),
  * s (stale, meta I), w (a meta win token is out: the next owner answers Z
- * after a failover, as the first would have). The encoders write them in that order and only when one
- * applies (a VA never says b); the parsers take them in any order, repeated,
- * and a VA's b is ignored. Numbers are decimal, parsed as util.h's
- * util_parse_* do.
+ * after a failover, as the first would have). The encoders write them in that order and
+ * only when one applies (a VA never says b); the parsers take them in any order,
+ * repeated, and a VA's b is ignored. Numbers are decimal, parsed as util.h's util_parse_*
+ * do.
  */
 #ifndef MESHCACHED_REPLMSG_H
 #define MESHCACHED_REPLMSG_H
