@@ -316,10 +316,11 @@ int main(int argc, char **argv)
         event_add(sigusr1, NULL) != 0)
         goto out;
     /* Only now accept clients: a test that connects and at once sends
-     * SIGTERM must find the handler in place. */
+     * SIGTERM must find the handler in place. The admin port first: once
+     * the client port accepts, the admin port is bound too (its
+     * connections wait in the backlog until admin_run()). */
     raise_nofile(srv.settings.maxconns);
-    lst = listener_open(&srv, base);
-    if (lst == NULL || admin_open(&srv, &admin) != 0)
+    if (admin_open(&srv, &admin) != 0 || (lst = listener_open(&srv, base)) == NULL)
         goto out;
     if (srv.settings.daemonize && (daemonize() != 0 || event_reinit(base) != 0)) {
         fprintf(stderr, "meshcached: failed to daemonize: %s\n", strerror(errno));

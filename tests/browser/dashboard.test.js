@@ -79,9 +79,19 @@ function fail(msg) {
     const sel = `#keys-table tbody tr[data-key="${cfg.key}"]`;
     await page.waitForSelector(sel, { timeout: STEP_MS }).catch(async () =>
       fail("the key browser did not list the key: " + await page.$eval("#keys-msg", (e) => e.textContent)));
-    await page.click(sel);
-    await page.waitForFunction((v) => document.querySelector("#preview-value").textContent === v,
-      { timeout: STEP_MS }, cfg.value).catch(() => fail("the preview did not show the value"));
+    // a click that lands while a page of the listing is still being
+    // rendered, or a preview request that times out on a loaded machine,
+    // is tried again (three times in all)
+    let shown = false;
+    for (let attempt = 0; attempt < 3 && !shown; attempt++) {
+      await page.click(sel);
+      shown = await page.waitForFunction(
+        (v) => document.querySelector("#preview-value").textContent === v,
+        { timeout: STEP_MS }, cfg.value).then(() => true, () => false);
+    }
+    if (!shown)
+      fail("the preview did not show the value: " +
+        await page.$eval("#preview-meta", (e) => e.textContent));
 
     await page.screenshot({ path: cfg.screenshot, fullPage: true });
     if (cfg.docsScreenshot) await page.screenshot({ path: cfg.docsScreenshot, fullPage: true });

@@ -186,8 +186,8 @@ async function refreshHistory() {
       $("stat-hit").textContent = hr === null ? "–" : (100 * hr).toFixed(1) + " %";
       $("stat-p50").textContent = fmtUs(b.p50_us[n - 1]);
       $("stat-p99").textContent = fmtUs(b.p99_us[n - 1]);
-      $("stat-mem").textContent = fmtBytes(b.memory_bytes[n - 1]) +
-        (b.memory_limit_bytes ? " / " + fmtBytes(b.memory_limit_bytes) : "");
+      $("stat-mem").textContent = fmtBytes(b.memory_bytes[n - 1]);
+      if (b.memory_limit_bytes) $("stat-mem-label").textContent = "memory (of " + fmtBytes(b.memory_limit_bytes) + ")";
       $("stat-items").textContent = fmtNum(b.items[n - 1]);
       drawCharts();
     }
