@@ -31,6 +31,7 @@ import time
 
 import mchelper
 from mchelper import TestFailure, check, check_eq
+from test_robust import sanitized
 from test_cluster import (CLUSTER_FIELDS, TEST_VNODES, Cluster, ClusterView, cluster_hosts,
                           cluster_view, curr_items, read_values, require_meshcached, store_all)
 
@@ -51,6 +52,9 @@ FORM_TIMEOUT = 5.0  # start of the last node -> one identical view everywhere
 DEATH_TIMEOUT = 6.0  # kill -9 -> dead in every survivor's view, any one kill
 KILLS = 5  # kill -9s of the median detection time
 MEDIAN_DEATH = 3.0  # issue 17: the median of kill -9 -> dead everywhere, at the defaults
+# An ASan build of 30 daemons on two cores answers probes late enough to
+# add about a period; the bound is the normal build's claim, checked there.
+SANITIZED_MEDIAN_DEATH = 4.5
 HOG_FOR = 12.0  # the CPU-load test: seconds of full load on the member's CPU
 STOP_FOR = 2.0  # SIGSTOP ... SIGCONT
 STOP_WATCH = 12.0  # after SIGCONT: never dead, and alive again at the end
@@ -975,8 +979,9 @@ def test_gossip_thirty_nodes():
               "(first survivor %.2f s); each dead everywhere after %s s, median %.2f s"
               % (", ".join(vids), dead_done, min(all_dead_at.values()) - killed_at,
                  " ".join("%.2f" % t for t in each_done), each_done[1]))
-        check(each_done[1] <= MEDIAN_DEATH, "median detection %.2f s, over %.1f s"
-              % (each_done[1], MEDIAN_DEATH))
+        bound = SANITIZED_MEDIAN_DEATH if sanitized(mchelper.daemon_binary()) else MEDIAN_DEATH
+        check(each_done[1] <= bound, "median detection %.2f s, over %.1f s"
+              % (each_done[1], bound))
         want = dict(cl.all_alive(survivors), **{nid: "dead" for nid in vids})
         cl.wait_states(survivors, want, min(time.monotonic() + 10.0, budget_end),
                        "survivors agree after the deaths")
