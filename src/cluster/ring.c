@@ -343,8 +343,8 @@ int ring_owners(const struct ring *r, uint32_t hv, size_t max, size_t *out, size
     return ring_preference_hash(r, hv, r->ndown > 0 ? r->down : NULL, max, out, out_n);
 }
 
-size_t ring_handoff_targets(const struct ring *r, uint32_t hv, size_t self, size_t replicas,
-                            const bool *gone, size_t *out)
+size_t ring_handoff_targets(const struct ring *r, uint32_t hv, size_t self,
+                            size_t replicas, const bool *gone, size_t *out)
 {
     size_t own[RING_MAX_HANDOFF], after[RING_MAX_HANDOFF], n, m, k = 0;
     bool mine = false;

@@ -62,11 +62,11 @@
  */
 #define RING_DEFAULT_VNODES 16384
 
-#define RING_MAX_NODES  65536      /* nodes in one ring */
-#define RING_MAX_VNODES 65536      /* points per node */
-#define RING_MAX_POINTS (1u << 24) /* nodes * vnodes: 200 MB of ring */
-#define RING_MAX_ID_LEN 255        /* bytes in a node id, without the NUL */
-#define RING_MAX_HANDOFF 16        /* ring_handoff_targets(): replicas at most */
+#define RING_MAX_NODES   65536      /* nodes in one ring */
+#define RING_MAX_VNODES  65536      /* points per node */
+#define RING_MAX_POINTS  (1u << 24) /* nodes * vnodes: 200 MB of ring */
+#define RING_MAX_ID_LEN  255        /* bytes in a node id, without the NUL */
+#define RING_MAX_HANDOFF 16         /* ring_handoff_targets(): replicas at most */
 
 /* The murmur3 seed of key and point positions. Not store_hash()'s 0, so that
  * the keys one node owns are not clustered in the store's buckets. */
@@ -138,8 +138,8 @@ int ring_owners(const struct ring *r, uint32_t hv, size_t max, size_t *out,
  * (the others have their copy). Stores node indices in out (room for
  * replicas) and returns how many. Pure.
  */
-size_t ring_handoff_targets(const struct ring *r, uint32_t hv, size_t self, size_t replicas,
-                            const bool *gone, size_t *out);
+size_t ring_handoff_targets(const struct ring *r, uint32_t hv, size_t self,
+                            size_t replicas, const bool *gone, size_t *out);
 
 /* The first node up clockwise from hv (ring_lookup_hash() when none is
  * down), or SIZE_MAX when every node is down. */

@@ -283,8 +283,8 @@ int aemsg_put_state(struct aemsg_writer *w, const struct aemsg_state *s)
     char *p;
     int rc;
 
-    if (w->failed || w->ended || !carries_states(w->type) ||
-        w->status != AEMSG_OK || s == NULL)
+    if (w->failed || w->ended || !carries_states(w->type) || w->status != AEMSG_OK ||
+        s == NULL)
         return -EINVAL;
     if (key_check(s->key, s->nkey) != 0)
         return -EINVAL;
@@ -802,8 +802,7 @@ int aemsg_read_state(struct aemsg_reader *r, struct aemsg_state *s)
 {
     struct cur c = cur_of(r);
 
-    if (!carries_states(r->type) || r->in_wanted ||
-        r->left == 0)
+    if (!carries_states(r->type) || r->in_wanted || r->left == 0)
         return 0;
     if (get_state(&c, s) != 0) {
         stop(r);

@@ -9,7 +9,8 @@
 #define LABEL     "meshcached peer auth 1"
 #define KEY_LABEL "meshcached peer key 1"
 
-void peerauth_key(unsigned char out[PEERAUTH_KEY], const unsigned char cluster_key[PEERAUTH_KEY])
+void peerauth_key(unsigned char out[PEERAUTH_KEY],
+                  const unsigned char cluster_key[PEERAUTH_KEY])
 {
     crypto_generichash(out, PEERAUTH_KEY, (const unsigned char *)KEY_LABEL,
                        sizeof(KEY_LABEL) - 1, cluster_key, PEERAUTH_KEY);
@@ -37,7 +38,8 @@ void peerauth_mac(const unsigned char key[PEERAUTH_KEY], char role, const char *
     unsigned char r = (unsigned char)role;
 
     crypto_auth_hmacsha512256_init(&st, key, PEERAUTH_KEY);
-    crypto_auth_hmacsha512256_update(&st, (const unsigned char *)LABEL, sizeof(LABEL) - 1);
+    crypto_auth_hmacsha512256_update(&st, (const unsigned char *)LABEL,
+                                     sizeof(LABEL) - 1);
     crypto_auth_hmacsha512256_update(&st, &r, 1);
     put_id(&st, client_id);
     put_id(&st, server_id);

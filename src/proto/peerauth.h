@@ -23,13 +23,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PEERAUTH_KEY   32
-#define PEERAUTH_NONCE 16
-#define PEERAUTH_MAC   32
+#define PEERAUTH_KEY    32
+#define PEERAUTH_NONCE  16
+#define PEERAUTH_MAC    32
 #define PEERAUTH_MAX_ID 255
 
 /* The peer-auth key of a cluster key (itself PEERAUTH_KEY bytes). */
-void peerauth_key(unsigned char out[PEERAUTH_KEY], const unsigned char cluster_key[PEERAUTH_KEY]);
+void peerauth_key(unsigned char out[PEERAUTH_KEY],
+                  const unsigned char cluster_key[PEERAUTH_KEY]);
 
 /* A fresh nonce. */
 void peerauth_nonce(unsigned char out[PEERAUTH_NONCE]);
@@ -38,7 +39,8 @@ void peerauth_nonce(unsigned char out[PEERAUTH_NONCE]);
  * longer than PEERAUTH_MAX_ID are cut there. */
 void peerauth_mac(const unsigned char key[PEERAUTH_KEY], char role, const char *client_id,
                   const char *server_id, const unsigned char cn[PEERAUTH_NONCE],
-                  const unsigned char sn[PEERAUTH_NONCE], unsigned char mac[PEERAUTH_MAC]);
+                  const unsigned char sn[PEERAUTH_NONCE],
+                  unsigned char mac[PEERAUTH_MAC]);
 
 /* Whether a and b (PEERAUTH_MAC bytes) are equal, in constant time. */
 bool peerauth_equal(const unsigned char *a, const unsigned char *b);

@@ -26,7 +26,7 @@ _Static_assert(AEMSG_SEGMENTS == MERKLE_FANOUT && AEMSG_SEG_LEAVES == MERKLE_FAN
                "aemsg carries merkle's trees");
 
 static const enum aemsg_type all_types[] = {
-    AEMSG_ROOTS, AEMSG_ROOTS_ACK, AEMSG_KEYS,    AEMSG_KEYS_ACK,
+    AEMSG_ROOTS, AEMSG_ROOTS_ACK, AEMSG_KEYS,   AEMSG_KEYS_ACK,
     AEMSG_PUSH,  AEMSG_PUSH_ACK,  AEMSG_HANDOFF};
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 static const uint8_t good_iflags[] = {0,

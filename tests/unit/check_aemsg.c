@@ -689,10 +689,9 @@ START_TEST(test_aemsg_writer_refuses_parts_of_another_type)
         ck_assert_int_eq(aemsg_put_segment(&w, 0, h), y == AEMSG_ROOTS_ACK ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_put_leaf(&w, 0), y == AEMSG_KEYS ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_put_ref(&w, &r), y == AEMSG_KEYS ? 0 : -EINVAL);
-        ck_assert_int_eq(aemsg_put_state(&w, &s),
-                         y == AEMSG_KEYS_ACK || y == AEMSG_PUSH || y == AEMSG_HANDOFF
-                             ? 0
-                             : -EINVAL);
+        ck_assert_int_eq(
+            aemsg_put_state(&w, &s),
+            y == AEMSG_KEYS_ACK || y == AEMSG_PUSH || y == AEMSG_HANDOFF ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_put_wanted(&w, S("k")), y == AEMSG_KEYS_ACK ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_set_more(&w, true), y == AEMSG_KEYS_ACK ? 0 : -EINVAL);
         ck_assert_int_eq(aemsg_set_applied(&w, 1), y == AEMSG_PUSH_ACK ? 0 : -EINVAL);

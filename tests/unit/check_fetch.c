@@ -130,8 +130,10 @@ static Suite *fetch_suite(void)
     Suite *s = suite_create("fetch");
     TCase *tc = tcase_create("holders");
 
-    tcase_add_test(tc, test_fetch_holders_are_the_first_replicas_plus_one_owners_but_this_node);
-    tcase_add_test(tc, test_fetch_holders_of_a_new_first_owner_include_the_pushed_out_one);
+    tcase_add_test(
+        tc, test_fetch_holders_are_the_first_replicas_plus_one_owners_but_this_node);
+    tcase_add_test(tc,
+                   test_fetch_holders_of_a_new_first_owner_include_the_pushed_out_one);
     tcase_add_test(tc, test_fetch_holders_skip_nodes_that_are_down_and_respect_max);
     tcase_add_test(tc, test_fetch_holders_of_a_lone_node_are_none);
     suite_add_tcase(s, tc);

@@ -77,10 +77,10 @@ START_TEST(test_hex_is_strict)
     ck_assert(peerauth_fromhex("deadbeef", 8, out, 4));
     ck_assert_mem_eq(out, want, 4);
     ck_assert(peerauth_fromhex("DEADBEEF", 8, out, 4));
-    ck_assert(!peerauth_fromhex("deadbee", 7, out, 4));   /* short */
+    ck_assert(!peerauth_fromhex("deadbee", 7, out, 4));     /* short */
     ck_assert(!peerauth_fromhex("deadbeef00", 10, out, 4)); /* long */
-    ck_assert(!peerauth_fromhex("deadbeeg", 8, out, 4));  /* not hex */
-    ck_assert(!peerauth_fromhex("dead:eef", 8, out, 4));  /* an ignorable char */
+    ck_assert(!peerauth_fromhex("deadbeeg", 8, out, 4));    /* not hex */
+    ck_assert(!peerauth_fromhex("dead:eef", 8, out, 4));    /* an ignorable char */
     ck_assert(!peerauth_fromhex("dead eef", 8, out, 4));
 }
 END_TEST

@@ -76,8 +76,8 @@ START_TEST(test_dual_read_of_a_forwarded_multiget_asks_only_for_what_is_missing)
     snprintf(line, sizeof(line), "get %s %s", k0, k1);
     dual(line, true);
     WAIT_UNTIL(cl.nready == 1);
-    snprintf(want, sizeof(want), "VALUE %s 7 5\r\nthere\r\nVALUE %s 3 4\r\nhere\r\nEND\r\n",
-             k0, k1);
+    snprintf(want, sizeof(want),
+             "VALUE %s 7 5\r\nthere\r\nVALUE %s 3 4\r\nhere\r\nEND\r\n", k0, k1);
     client_out_is(&cl, want);
     ck_assert_uint_eq(ts.dual_reads, 1);
     ck_assert_uint_eq(ts.dual_read_hits, 1);
@@ -158,7 +158,8 @@ static Suite *proxy_dual_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_dual_read_serves_and_keeps_a_holders_copy);
-    tcase_add_test(tc, test_dual_read_of_a_forwarded_multiget_asks_only_for_what_is_missing);
+    tcase_add_test(tc,
+                   test_dual_read_of_a_forwarded_multiget_asks_only_for_what_is_missing);
     tcase_add_test(tc, test_dual_read_that_finds_nothing_is_a_miss);
     tcase_add_test(tc, test_no_dual_read_for_a_set_a_held_key_or_outside_the_window);
     tcase_add_test(tc, test_dual_read_passes_over_a_silent_holder_within_the_timeout);
