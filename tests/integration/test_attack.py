@@ -30,7 +30,7 @@ import time
 
 import mchelper
 from mchelper import Daemon, check, check_eq
-from test_robust import sanitized
+from test_robust import read_all, sanitized
 
 PROBE_RATE = 10  # round trips per second the probe must at least complete
 PROBE_MAX_S = 2.0  # the slowest probe round trip allowed
@@ -150,24 +150,6 @@ def client_socket(port, i=0, timeout=5.0):
     s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
     return s
-
-
-def read_all(s, quiet=0.5, limit=5.0):
-    """What the server sends until it closes (closed True) or is quiet."""
-    data = b""
-    end = time.monotonic() + limit
-    s.settimeout(quiet)
-    while time.monotonic() < end:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            return data, False
-        except ConnectionResetError:
-            return data, True
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
 
 
 def read_line(s, timeout=2.0):

@@ -54,12 +54,17 @@ class GoodClient(threading.Thread):
 def replies_after(conn, quiet=0.3, limit=5.0):
     """Everything the server sends until it closes or goes quiet;
     returns (data, closed)."""
+    return read_all(conn.sock, quiet, limit)
+
+
+def read_all(sock, quiet=0.3, limit=5.0):
+    """replies_after() on a plain socket."""
     data = b""
     deadline = time.monotonic() + limit
-    conn.sock.settimeout(quiet)
+    sock.settimeout(quiet)
     while time.monotonic() < deadline:
         try:
-            chunk = conn.sock.recv(65536)
+            chunk = sock.recv(65536)
         except socket.timeout:
             return data, False
         except ConnectionResetError:
