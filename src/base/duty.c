@@ -6,8 +6,18 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Reads "<cpu ns> <run-queue wait ns> <timeslices>". Returns 0 or -1. */
 static int sample(int fd, uint64_t *cpu_ns, uint64_t *wait_ns)
@@ -27,6 +37,7 @@ static int sample(int fd, uint64_t *cpu_ns, uint64_t *wait_ns)
 void duty_init(struct duty *d, unsigned busy_pct)
 {
     d->busy_pct = busy_pct < 1 ? 1 : busy_pct > 100 ? 100 : busy_pct;
+    d->gave_ns = now_ns();
     d->fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     if (sample(d->fd, &d->cpu_ns, &d->wait_ns) != 0)
         duty_fini(d);
@@ -60,4 +71,14 @@ uint64_t duty_rest_ns(struct duty *d)
     d->cpu_ns = cpu;
     d->wait_ns = wait;
     return rest;
+}
+
+void duty_breathe(struct duty *d)
+{
+    uint64_t now = now_ns();
+
+    if (now - d->gave_ns < DUTY_SLICE_NS)
+        return;
+    sched_yield();
+    d->gave_ns = now_ns();
 }

@@ -10,6 +10,11 @@
  * while it did, long enough that its CPU time stays below a share of the
  * time that passes (busy_pct).
  *
+ * Within a piece of work, the thread gives way (duty_breathe()): the
+ * scheduler lets a thread that was picked run for a slice of a few
+ * milliseconds before a waking worker may preempt it, and a request that
+ * waits that long behind a background thread is the tail of the latency.
+ *
  * Threads: a struct duty belongs to the thread that called duty_init() and
  * measures that thread only. No locks.
  */
@@ -23,7 +28,11 @@ struct duty {
     unsigned busy_pct; /* the share of a contended CPU the thread may use */
     uint64_t cpu_ns;   /* the thread's CPU time at the last sample */
     uint64_t wait_ns;  /* its run-queue wait at the last sample */
+    uint64_t gave_ns;  /* CLOCK_MONOTONIC when it last gave way */
 };
+
+/* How long a thread runs before duty_breathe() gives way. */
+#define DUTY_SLICE_NS 100000
 
 /* Starts measuring the calling thread. Without schedstat (an old or
  * restricted kernel) the thread is never told to rest. busy_pct is from 1
@@ -35,6 +44,11 @@ void duty_fini(struct duty *d);
 
 /* The nanoseconds to rest after the work done since the last call. */
 uint64_t duty_rest_ns(struct duty *d);
+
+/* Between two small steps of a piece of work (holding no lock): once
+ * DUTY_SLICE_NS passed since the thread last gave way, it yields the CPU
+ * to any thread ready to run (at once, with none). */
+void duty_breathe(struct duty *d);
 
 /* The pure rule: after cpu_ns of work during which the thread waited
  * wait_ns for a CPU, the rest that keeps it at busy_pct of the CPU when it

@@ -35,8 +35,9 @@
 
 /* The loop's period while a handoff pass is under way. */
 #define BUSY_WAIT_MS 10
-/* Times the same leaves are asked again in one exchange when the answers
- * keep stopping at their size. */
+/* Times one leaf is asked again in one exchange when the answers keep
+ * stopping at their size within it (a leaf of more states than a message
+ * holds). */
 #define MAX_AGAIN 64
 
 int ae_verbose(const struct ae *ae)
@@ -116,12 +117,21 @@ static int leaf_entries(struct ae *ae, unsigned leaf, const char *peer)
     return 0;
 }
 
+/* Between two states read or applied: gives way to the workers now and
+ * then (duty_breathe()), unless leaving, which has a deadline. */
+static void breathe(struct ae *ae)
+{
+    if (!ae->ho_leaving)
+        duty_breathe(&ae->duty);
+}
+
 int ae_put_current(struct ae *ae, struct aemsg_writer *w, const char *key, size_t nkey)
 {
     struct aemsg_state s = {.key = key, .nkey = nkey};
     struct buf v;
     int rc;
 
+    breathe(ae);
     buf_init(&v);
     if (!store_read_state(ae->st, key, nkey, &s.st, &v)) {
         buf_free(&v);
@@ -153,6 +163,7 @@ static bool apply(struct ae *ae, const struct aemsg_state *s)
 {
     struct store_state here;
 
+    breathe(ae);
     if (!(s->st.iflags & ITEM_TOMBSTONE) && no_room_for(ae, s) &&
         !store_read_state(ae->st, s->key, s->nkey, &here, NULL)) {
         stats_count(&ae->skipped_full, 1);
@@ -572,11 +583,30 @@ static int push(struct ae *ae, const char *gaddr, struct aemsg_writer *w, size_t
     return rc;
 }
 
+/* The leaf of key. */
+static uint32_t leaf_of_key(const char *key, size_t nkey)
+{
+    return merkle_leaf_of(store_hash(key, nkey));
+}
+
+/* How many of the leaves diff[0..n) (increasing) lie before leaf: those an
+ * answer that stopped at its size in leaf finished. */
+static size_t leaves_before(const uint32_t *diff, size_t n, uint32_t leaf)
+{
+    size_t k = 0;
+
+    while (k < n && diff[k] < leaf)
+        k++;
+    return k;
+}
+
 /* KEYS for the leaves in diff[0..n): sends this node's refs, applies the
  * newer states that come back and pushes the ones asked for. Returns the
- * number of leaves it covered (> 0), or a negative errno; *more: the
- * answer stopped at its size, so the same leaves should be asked again
- * (the refs then include what was just taken). */
+ * number of leaves it finished, or a negative errno. *more: the answer
+ * stopped at its size; the answerer goes through the leaves in order, so
+ * those before the last one its answer touched are finished, and the next
+ * ask starts at that one (its refs then include what was just taken),
+ * instead of going over the finished ones again. */
 static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
                        const uint32_t *diff, size_t n, bool *more)
 {
@@ -586,6 +616,7 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
     struct aemsg_state s;
     const char *key;
     size_t nkey, done = 0, pushed = 0;
+    uint32_t last = 0; /* the furthest leaf the answer touched */
     int rc;
 
     aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, AEMSG_KEYS, ae->self, ae_layout(ae));
@@ -616,13 +647,21 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
     if (rc != 0)
         return rc;
     *more = h.more;
-    while (aemsg_read_state(&r, &s) == 1)
+    while (aemsg_read_state(&r, &s) == 1) {
         apply(ae, &s);
+        if (h.more && leaf_of_key(s.key, s.nkey) > last)
+            last = leaf_of_key(s.key, s.nkey);
+    }
     /* the wanted keys are read from the answer, which stays until the next
      * ask(): copied first, as the PUSHes that carry them are asks too */
     rc = copy_wanted(ae, &r);
     if (rc != 0)
         return rc;
+    for (size_t i = 0; h.more && i < ae->wanted.n; i++)
+        if (leaf_of_key(ae->wanted.e[i].key, ae->wanted.e[i].nkey) > last)
+            last = leaf_of_key(ae->wanted.e[i].key, ae->wanted.e[i].nkey);
+    if (h.more)
+        done = leaves_before(diff, done, last);
     push(ae, gaddr, &w, &pushed);
     for (size_t i = 0; i < ae->wanted.n; i++) {
         key = ae->wanted.e[i].key;
@@ -685,12 +724,16 @@ static int exchange(struct ae *ae, const char *peer)
         }
         if (rc < 0)
             break;
-        /* an answer cut at its size: the same leaves again, a bounded
-         * number of times (the rest waits for the next exchange) */
-        if (more && again++ < MAX_AGAIN)
-            continue;
-        again = 0;
         at += (size_t)rc;
+        /* an answer cut at its size within the first leaf asked: that leaf
+         * again, a bounded number of times (the rest of a leaf that big
+         * waits for the next exchange) */
+        if (rc > 0 || !more)
+            again = 0;
+        else if (again++ >= MAX_AGAIN) {
+            again = 0;
+            at++;
+        }
         rc = 0;
     }
     free(diff);
@@ -758,6 +801,7 @@ static void *ae_main(void *arg)
 {
     struct ae *ae = arg;
 
+    pthread_setname_np(pthread_self(), "mc-ae");
     /* Background work: on a busy CPU the workers go first (Linux gives a
      * thread its own nice value); repair slows down, clients do not. */
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), AE_NICE) != 0 &&

@@ -43,14 +43,29 @@ static uint64_t digest_of(const struct item *it)
 }
 
 /* Toggles it into the trees of its co-owners in set s. */
+/* The owners of key in s into idx (room for MAX_OWNERS), and how many;
+ * 0 when there are none. When every node owns every key (as many copies
+ * as nodes), they are the nodes in order, without walking the ring. */
+static size_t owners_of(const struct aeset *s, const char *key, size_t nkey, size_t *idx)
+{
+    size_t n = 0;
+
+    if (s->owners >= s->nnodes) {
+        for (n = 0; n < s->nnodes; n++)
+            idx[n] = n;
+        return n;
+    }
+    return ring_preference(s->ring, key, nkey, NULL, s->owners, idx, &n) == 0 ? n : 0;
+}
+
 static void toggle(const struct aeset *s, const struct item *it)
 {
-    size_t idx[MAX_OWNERS], n = 0;
+    size_t idx[MAX_OWNERS], n;
     bool mine = false;
     uint64_t d;
 
     if (s == NULL || s->self == SIZE_MAX ||
-        ring_preference(s->ring, it->data, it->nkey, NULL, s->owners, idx, &n) != 0)
+        (n = owners_of(s, it->data, it->nkey, idx)) == 0)
         return;
     for (size_t i = 0; i < n; i++)
         mine |= idx[i] == s->self;
@@ -198,11 +213,10 @@ const struct merkle *aetree_tree(const struct aetree *t, const char *id)
 
 bool aetree_shared(const struct aetree *t, const char *key, size_t nkey, const char *id)
 {
-    size_t i = node_of(t, id), idx[MAX_OWNERS], n = 0;
+    size_t i = node_of(t, id), idx[MAX_OWNERS], n;
     bool mine = false, theirs = false;
 
-    if (i == SIZE_MAX ||
-        ring_preference(t->set->ring, key, nkey, NULL, t->set->owners, idx, &n) != 0)
+    if (i == SIZE_MAX || (n = owners_of(t->set, key, nkey, idx)) == 0)
         return false;
     for (size_t k = 0; k < n; k++) {
         mine |= idx[k] == t->set->self;

@@ -166,8 +166,6 @@ bool cluster_member_is(struct cluster *cl, uint32_t slot, const char *id)
     return same;
 }
 
-/* Builds and publishes the ring of this node plus the alive members. Called
- * with the lock held (it reads ids and states), by one thread at a time. */
 /* Moves the end of the receiving window to ms from now, never earlier. */
 static void receive_until(struct cluster *cl, uint64_t ms)
 {
@@ -205,6 +203,8 @@ void cluster_note_handoff(struct cluster *cl)
     receive_until(cl, CLUSTER_HANDOFF_IDLE_MS);
 }
 
+/* Builds and publishes the ring of this node plus the alive members. Called
+ * with the lock held (it reads ids and states), by one thread at a time. */
 static void rebuild_ring_locked(struct cluster *cl)
 {
     struct ring_node *nodes = malloc(cl->nmembers * sizeof(*nodes));

@@ -571,6 +571,7 @@ static void *gossip_main(void *arg)
 {
     struct gossip *g = arg;
 
+    pthread_setname_np(pthread_self(), "mc-gossip");
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {
         struct timespec ts;

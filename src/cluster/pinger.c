@@ -68,6 +68,7 @@ static void *pinger_main(void *arg)
 {
     struct pinger *p = arg;
 
+    pthread_setname_np(pthread_self(), "mc-pinger");
     tick_cb(-1, 0, p); /* the first round at once: a new cluster forms fast */
     event_base_dispatch(p->base);
     return NULL;

@@ -489,6 +489,7 @@ static void *closer_main(void *arg)
     struct closer *c = arg;
     bool abandoned;
 
+    pthread_setname_np(pthread_self(), "mc-closer");
     nng_close(c->sock);
     pthread_mutex_lock(&c->lock);
     c->done = true;

@@ -82,6 +82,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
 
+    pthread_setname_np(pthread_self(), "mc-worker");
     event_base_loop(w->base, 0);
     conn_free_all(&w->conns);
     /* after the connections: it answers their orphaned forwarded requests */

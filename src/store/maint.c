@@ -24,6 +24,7 @@ static void *maint_main(void *arg)
     struct maint *m = arg;
     struct timespec deadline;
 
+    pthread_setname_np(pthread_self(), "mc-maint");
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
         pthread_mutex_unlock(&m->lock);

@@ -187,6 +187,34 @@ START_TEST(test_aetree_a_key_held_without_owning_it_is_in_no_tree)
 }
 END_TEST
 
+/* As many copies as nodes: every node owns every key (the trees skip the
+ * ring walk then), so every key is shared with every other node and is in
+ * its tree for each of them. */
+START_TEST(test_aetree_every_key_is_shared_when_every_node_owns_it)
+{
+    struct aetree_config ac = {.self = ids[0], .replicas = NNODES, .st = nodes[0].st};
+    struct aetree *all;
+    uint64_t before[NNODES];
+    char key[32];
+
+    ck_assert_int_eq(aetree_new(&ac, &all), 0); /* takes over node 0's store */
+    ck_assert_int_eq(aetree_sync(all, &ref), 1);
+    for (size_t y = 1; y < NNODES; y++)
+        before[y] = merkle_root(aetree_tree(all, ids[y]));
+    for (int k = 0; k < 500; k++) {
+        snprintf(key, sizeof(key), "all%d", k);
+        for (size_t y = 1; y < NNODES; y++)
+            ck_assert(aetree_shared(all, key, strlen(key), ids[y]));
+        give(0, key, 77, false);
+    }
+    for (size_t y = 1; y < NNODES; y++)
+        ck_assert_uint_ne(merkle_root(aetree_tree(all, ids[y])), before[y]);
+    ck_assert_uint_eq(merkle_root(aetree_tree(all, ids[1])),
+                      merkle_root(aetree_tree(all, ids[2])));
+    aetree_free(all);
+}
+END_TEST
+
 START_TEST(test_aetree_layout_ignores_node_order_and_down_flags)
 {
     struct ring_node one[3] = {{.id = "x"}, {.id = "y"}, {.id = "z"}};
@@ -309,6 +337,7 @@ static Suite *aetree_suite(void)
     tcase_add_test(tc, test_aetree_pairs_agree_when_their_copies_agree);
     tcase_add_test(tc, test_aetree_a_newer_copy_shows_in_exactly_its_leaf);
     tcase_add_test(tc, test_aetree_a_key_held_without_owning_it_is_in_no_tree);
+    tcase_add_test(tc, test_aetree_every_key_is_shared_when_every_node_owns_it);
     tcase_add_test(tc, test_aetree_layout_ignores_node_order_and_down_flags);
     tcase_add_test(tc, test_aetree_rebuild_during_writes_loses_and_doubles_nothing);
     suite_add_tcase(s, tc);

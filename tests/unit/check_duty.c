@@ -73,6 +73,29 @@ START_TEST(test_duty_a_thread_alone_on_its_cpu_is_not_told_to_rest)
 }
 END_TEST
 
+START_TEST(test_duty_breathe_gives_way_once_a_slice_passed)
+{
+    struct duty d;
+    uint64_t gave;
+    int kept = 0;
+
+    duty_init(&d, 5);
+    gave = d.gave_ns;
+    spin_ms(1); /* ten slices */
+    duty_breathe(&d);
+    ck_assert_uint_ge(d.gave_ns, gave + DUTY_SLICE_NS);
+    /* right after giving way, not again (a preempted try aside) */
+    for (int i = 0; i < 20; i++) {
+        duty_breathe(&d);
+        gave = d.gave_ns;
+        duty_breathe(&d);
+        kept += d.gave_ns == gave;
+    }
+    ck_assert_int_gt(kept, 0);
+    duty_fini(&d);
+}
+END_TEST
+
 /* Two threads pinned to one CPU wait for each other. */
 struct spinner {
     uint64_t rest;
@@ -126,6 +149,7 @@ static Suite *duty_suite(void)
     tc = tcase_create("thread");
     tcase_add_test(tc, test_duty_a_thread_alone_on_its_cpu_is_not_told_to_rest);
     tcase_add_test(tc, test_duty_threads_sharing_one_cpu_are_told_to_rest);
+    tcase_add_test(tc, test_duty_breathe_gives_way_once_a_slice_passed);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
