@@ -58,6 +58,7 @@
     X(forwarded) \
     X(forward_errors) \
     X(write_failovers) \
+    X(read_failovers) \
     X(late_writes) \
     X(repl_applied) \
     X(repl_writes) \

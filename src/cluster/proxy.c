@@ -135,8 +135,7 @@ void proxy_free(struct proxy *px)
     free(px);
 }
 
-/* The current ring, also left in px->ring until the next call. */
-static const struct ring *proxy_ring(struct proxy *px)
+const struct ring *proxy_ring(struct proxy *px)
 {
     px->ring = ringview_get(&px->view);
     return px->ring;

@@ -11,8 +11,10 @@
 #include "cluster/collapse.h"
 #include "cluster/hot.h"
 #include "cluster/peer.h"
+#include "cluster/repl.h"
 #include "cluster/ring.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +43,43 @@ bool proxy_get_wanted(const struct route_req *rr)
     return rr->kind == ROUTE_MULTIGET && rr->nkeys == 1 && !rr->touch;
 }
 
+static void on_get_answer(void *arg, uint32_t member, int status, bool error,
+                          const char *reply, size_t len);
+
+/* The owner e was sent to failed: with copies, the get goes to the key's
+ * next owner after it that is not backing off (never this node: a read
+ * of a key this node owns is served here), for every waiter, without the
+ * near cache's mark. Returns whether it was sent. */
+static bool retry_get(struct proxy *px, struct collapse_entry *e, uint32_t failed)
+{
+    const struct ring *ring = proxy_ring(px);
+    size_t idx[REPL_MAX_REPLICAS], n = 0, i = 0;
+    char line[KEY_MAX_LENGTH + 8];
+    struct iovec iov;
+
+    if (px->repl == NULL ||
+        ring_owners(ring, e->hash, repl_replicas(px->repl), idx, &n) != 0)
+        return false;
+    while (i < n && ring_node(ring, idx[i])->tag != failed)
+        i++;
+    iov.iov_base = line;
+    iov.iov_len = (size_t)snprintf(line, sizeof(line), "%s %.*s\r\n",
+                                   e->cas ? "gets" : "get", (int)e->nkey, e->key);
+    for (i++; i < n; i++) {
+        uint32_t next = ring_node(ring, idx[i])->tag;
+        if (next == CLUSTER_SELF || !peer_available(px->peers, next))
+            continue;
+        e->owner = next;
+        e->fill = false;
+        if (peer_request_within(px->peers, next, &iov, 1, PEER_REPLY_GET, on_get_answer,
+                                e, next, proxy_forward_timeout(px)) == 0) {
+            STATS_INCR(px->stats, read_failovers);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The owner's answer (or failure) goes to every waiter, in the order they
  * came: each is its connection's own request. */
 static void on_get_answer(void *arg, uint32_t member, int status, bool error,
@@ -50,6 +89,8 @@ static void on_get_answer(void *arg, uint32_t member, int status, bool error,
     struct proxy *px = e->arg;
 
     collapse_close(e);
+    if (status != 0 && status != -ECANCELED && retry_get(px, e, member))
+        return;
     if (e->fill && status == 0 && !error &&
         hot_near_put(px->hot, e->key, e->nkey, e->hash, e->gen, reply, len,
                      mctime_mono_ms()))

@@ -36,6 +36,9 @@ void proxy_fail_with(struct proxy *px, struct fwdreq *r, uint32_t member, int st
  * command, without the MN of the appended mn), and r answered. */
 void proxy_relay(struct fwdreq *r, const char *reply, size_t len);
 
+/* The current ring, also left in px->ring until the next call. */
+const struct ring *proxy_ring(struct proxy *px);
+
 /* How long a forwarded command may take. */
 uint32_t proxy_forward_timeout(const struct proxy *px);
 

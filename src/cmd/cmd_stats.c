@@ -254,6 +254,7 @@ static void stats_cluster(struct cmd *c)
     stats_line(c->out, "forwarded", "%llu", (unsigned long long)t.forwarded);
     stats_line(c->out, "forward_errors", "%llu", (unsigned long long)t.forward_errors);
     stats_line(c->out, "write_failovers", "%llu", (unsigned long long)t.write_failovers);
+    stats_line(c->out, "read_failovers", "%llu", (unsigned long long)t.read_failovers);
     stats_line(c->out, "late_writes", "%llu", (unsigned long long)t.late_writes);
 #define REPL_STAT(name) stats_line(c->out, #name, "%llu", (unsigned long long)t.name);
     REPL_STAT(repl_applied)
