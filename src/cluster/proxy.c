@@ -41,7 +41,7 @@ struct proxy_multi {
     size_t keys_off;
     size_t nkeys;
     uint32_t *key_sub; /* per key, in order: which sub answers it */
-    size_t nsubs;
+    size_t nsubs, cap; /* subs in use, and room (twice the first split's) */
     uint32_t local_sub; /* the sub answered here, once its quorum is in */
     bool sending;       /* proxy_fanout() is still sending the subs */
     bool return_cas, touch;
@@ -292,6 +292,10 @@ enum proxy_decision proxy_route(struct proxy *px, const char *line, size_t len,
             return PROXY_FANOUT;
         if (first == CLUSTER_SELF)
             return sync ? PROXY_SYNC : local(px, line, len, rr);
+        /* with copies, as a fan-out of one part: a part whose owner fails
+         * goes on to its keys' next owners */
+        if (px->repl != NULL && rr->nkeys > 1)
+            return PROXY_FANOUT;
         *owner = first;
         rr->reply = PEER_REPLY_GET;
         rr->quiet = false;
@@ -550,13 +554,103 @@ static void assemble(struct fwdreq *r)
     fwdreq_set_priv(r, NULL, NULL);
 }
 
+static int send_sub(struct fwdreq *r, uint32_t s);
+
+/* The next owner after `failed` of the key at hv that can serve it: this
+ * node (only with R = 1: a quorum read is not re-run here) or a member
+ * not backing off. UINT32_MAX when there is none. */
+static uint32_t next_owner(struct proxy *px, const struct ring *ring, uint32_t hv,
+                           uint32_t failed)
+{
+    size_t idx[REPL_MAX_REPLICAS], n = 0, i = 0;
+
+    if (ring_owners(ring, hv, repl_replicas(px->repl), idx, &n) != 0)
+        return UINT32_MAX;
+    while (i < n && ring_node(ring, idx[i])->tag != failed)
+        i++;
+    for (i++; i < n; i++) {
+        uint32_t tag = ring_node(ring, idx[i])->tag;
+        if (tag == CLUSTER_SELF ? repl_read_quorum(px->repl) == 1
+                                : peer_available(px->peers, tag))
+            return tag;
+    }
+    return UINT32_MAX;
+}
+
+/* The owner of sub s failed: with copies, each of its keys goes to its
+ * own next owner (failover), in new subs, those of this node looked up
+ * here at once. Not for gat/gats, which must reach the owner. Returns
+ * whether every key found one (nothing changes when one did not). */
+static bool reroute_sub(struct fwdreq *r, uint32_t s)
+{
+    struct proxy_multi *m = fwdreq_priv(r);
+    struct proxy *px = m->px;
+    const struct ring *ring = proxy_ring(px);
+    uint32_t failed = m->subs[s].owner, first = (uint32_t)m->nsubs;
+    size_t pos, k;
+    const char *key;
+    size_t nkey;
+
+    if (px->repl == NULL || m->touch || fwdreq_failed(r))
+        return false;
+    /* every key's next owner, each a new sub (room for them checked
+     * first, so that a failure leaves the split as it was) */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t nnew = 0;
+        for (pos = m->keys_off, k = 0;
+             k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey); k++) {
+            uint32_t to, j;
+            if (m->key_sub[k] != s)
+                continue;
+            to = next_owner(px, ring, ring_hash(key, nkey), failed);
+            if (to == UINT32_MAX)
+                return false;
+            for (j = first; j < first + nnew && m->subs[j].owner != to; j++)
+                ;
+            if (j == first + nnew) {
+                if (first + nnew == m->cap)
+                    return false;
+                m->subs[j].owner = to;
+                nnew++;
+            }
+            if (pass == 1)
+                m->key_sub[k] = j;
+        }
+        if (pass == 1)
+            for (uint32_t j = first; j < first + nnew; j++) {
+                buf_init(&m->subs[j].data);
+                m->subs[j].at = 0;
+                m->nsubs++;
+            }
+    }
+    for (uint32_t j = first; j < m->nsubs; j++) {
+        STATS_INCR(px->stats, read_failovers);
+        if (m->subs[j].owner != CLUSTER_SELF) {
+            int rc = send_sub(r, j);
+            if (rc == 0)
+                fwdreq_expect(r, 1);
+            else
+                proxy_fail_with(px, r, m->subs[j].owner, rc);
+            continue;
+        }
+        for (pos = m->keys_off, k = 0;
+             k < m->nkeys && route_next_key(m->line, m->len, &pos, &key, &nkey); k++)
+            if (m->key_sub[k] == j)
+                cmd_get_local(fetch_cmd(px->fetch), &m->subs[j].data, key, nkey,
+                              m->return_cas, false, 0);
+    }
+    return true;
+}
+
 static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
                           const char *reply, size_t len)
 {
     struct fwdreq *r = arg;
     struct proxy_multi *m = fwdreq_priv(r);
 
-    if (status != 0) {
+    if (status != 0 && status != -ECANCELED && reroute_sub(r, sub)) {
+        /* its keys were sent on */
+    } else if (status != 0) {
         proxy_fail_with(m->px, r, m->subs[sub].owner, status);
     } else if (error) {
         /* the owner's own error (say, its reply bound) is the answer */
@@ -569,25 +663,24 @@ static void on_sub_answer(void *arg, uint32_t sub, int status, bool error,
     fwdreq_answered(r);
 }
 
-/* Sends the get line for sub s: the command, the exptime of gat/gats, and
- * the keys of s in the client's order. */
-static int send_sub(struct fwdreq *r, const struct route_req *rr, uint32_t s)
+/* Sends the get line for sub s: what comes before the keys in the
+ * client's line (the command, and the exptime of gat/gats), then the keys
+ * of s in the client's order. */
+static int send_sub(struct fwdreq *r, uint32_t s)
 {
     struct proxy_multi *m = fwdreq_priv(r);
     struct proxy *px = m->px;
     struct buf *b = &px->scratch;
-    size_t pos = m->keys_off, k = 0;
+    size_t pos = m->keys_off, k = 0, head = m->keys_off;
     const char *key;
     size_t nkey;
     struct iovec iov;
     int rc;
 
+    while (head > 0 && m->line[head - 1] == ' ')
+        head--;
     buf_reset(b);
-    buf_append(b, rr->cmd, rr->ncmd);
-    if (rr->touch) {
-        buf_append(b, " ", 1);
-        buf_append(b, rr->exptime, rr->nexptime);
-    }
+    buf_append(b, m->line, head);
     while (route_next_key(m->line, m->len, &pos, &key, &nkey)) {
         if (m->key_sub[k++] != s)
             continue;
@@ -708,6 +801,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
         return NULL;
     if (nsubs_max > rr->nkeys)
         nsubs_max = rr->nkeys;
+    nsubs_max *= 2; /* room for the failovers of some */
     m = calloc(1, sizeof(*m) + nsubs_max * sizeof(m->subs[0]) +
                       rr->nkeys * sizeof(*m->key_sub) + len + 1);
     if (m == NULL)
@@ -719,6 +813,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
     m->line[len] = '\0';
     m->px = px;
     m->len = len;
+    m->cap = nsubs_max;
     m->keys_off = rr->keys_off;
     m->nkeys = rr->nkeys;
     m->return_cas = rr->return_cas;
@@ -736,7 +831,7 @@ struct fwdreq *proxy_fanout(struct proxy *px, struct fwdreq_queue *q, struct cmd
         if (fwdreq_failed(r))
             break; /* the reply is an error whatever the others say */
         if (sub->owner != CLUSTER_SELF) {
-            rc = send_sub(r, rr, s);
+            rc = send_sub(r, s);
             if (rc == 0)
                 fwdreq_expect(r, 1);
             else

@@ -164,7 +164,7 @@ def test_murmur3_oracle():
 
 CLUSTER_FIELDS = ["ring_epoch", "ring_vnodes", "ring_nodes", "ring_down", "ring_share",
                   "peer_timeout_ms", "replicas", "write_quorum", "read_quorum",
-                  "forwarded", "forward_errors", "write_failovers", "late_writes",
+                  "forwarded", "forward_errors", "write_failovers", "read_failovers", "late_writes",
                   "repl_applied", "repl_writes",
                   "repl_write_failures", "quorum_failures", "read_repairs", "hints_stored",
                   "hints_delivered", "hints_dropped", "dual_reads", "dual_read_hits",

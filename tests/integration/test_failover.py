@@ -15,9 +15,9 @@ Three gossip nodes with --replicas 3, W=2, R=2 (W + R > N) on loopback:
   write was acknowledged before the read was sent, and every key ends at
   its last acknowledged value on every owner; a forwarded write that the
   paused owner reads after its deadline is not run (late_writes);
-- with two copies and R=1, a get forwarded to an owner that was just
-  killed goes on to the key's other owner (read_failovers): no get through
-  a live node fails.
+- with two copies and R=1, a get (or a multi-get's part) forwarded to an
+  owner that was just killed goes on to the keys' other owner
+  (read_failovers): no get through a live node fails.
 
 Figures (writes, errors, failovers, reads) are printed for the record.
 Every loop is bounded in time and count.
@@ -127,32 +127,33 @@ def owners_of(oracle, key, n):
 
 
 class Reader(threading.Thread):
-    """Gets keys through node i, one at a time, until stopped (or LIMIT
-    seconds); records every reply that is not the key's value."""
+    """Gets keys through node i, `per` keys in one get (from the lists in
+    `groups`, in turn), until stopped (or LIMIT seconds); records every
+    reply that is not the keys' values."""
     LIMIT = 30.0
 
-    def __init__(self, cl, i, keys, value):
+    def __init__(self, cl, i, groups, value):
         super().__init__(daemon=True)
-        self.cl, self.i, self.keys, self.value = cl, i, keys, value
+        self.cl, self.i, self.groups, self.value = cl, i, groups, value
         self.stop = threading.Event()
         self.sent = 0
         self.errors = []
         self.exc = None
 
     def run(self):
-        want = b"VALUE %%s 0 %d\r\n%s\r\nEND\r\n" % (len(self.value), self.value)
+        block = b"VALUE %%s 0 %d\r\n%s\r\n" % (len(self.value), self.value)
         try:
             with self.cl.conn(self.i, 10.0) as c:
                 t_end = time.monotonic() + self.LIMIT
                 while not self.stop.is_set() and time.monotonic() < t_end:
-                    k = self.keys[self.sent % len(self.keys)]
-                    c.send(b"get %s\r\n" % k)
+                    keys = self.groups[self.sent % len(self.groups)]
+                    c.send(b"get %s\r\n" % b" ".join(keys))
                     line = c.read_until(b"\r\n", 10.0)
                     if line.startswith(b"VALUE"):
                         line += c.read_until(b"END\r\n", 10.0)
                     self.sent += 1
-                    if line != want % k:
-                        self.errors.append((k, line))
+                    if line != b"".join(block % k for k in keys) + b"END\r\n":
+                        self.errors.append((keys, line))
         except Exception as e:
             self.exc = e
 
@@ -163,32 +164,47 @@ class Reader(threading.Thread):
             raise self.exc
 
 
-def test_no_read_fails_right_after_a_kill():
-    """Two copies, R=1: a get through g01 of a key owned by g02 then g03 is
-    forwarded to g02; when g02 is killed, the get that finds it gone goes on
-    to g03 (read_failovers) instead of answering SERVER_ERROR."""
+def reads_around_a_kill(per):
+    """Two copies, R=1: gets through g01 of keys owned by g02 then g03 (and,
+    in multi-gets, of keys g03 or g01 serve) go to g02; when g02 is killed,
+    the part that finds it gone goes on to the keys' next owner
+    (read_failovers) instead of answering SERVER_ERROR."""
     with GossipCluster(n=3, extra=["--replicas", "2", "--write-quorum", "2"]) as cl:
         cl.wait_formed()
         oracle = RingOracle(cl.ids, cl.vnodes)
-        keys = [k for k in (b"rf:%d" % n for n in range(2000))
-                if owners_of(oracle, k, 2) == [cl.ids[1], cl.ids[2]]][:100]
-        check(len(keys) >= 50, "keys owned by g02 then g03: %d" % len(keys))
+        owned = [(k, owners_of(oracle, k, 2)) for k in (b"rf:%d" % n for n in range(3000))]
+        via2 = [k for k, o in owned if o == [cl.ids[1], cl.ids[2]]][:100]
+        other = [k for k, o in owned if o[0] != cl.ids[1]][:100]
+        check(len(via2) >= 50, "keys owned by g02 then g03: %d" % len(via2))
         with cl.conn(0, 10.0) as c:
-            for k in keys:
+            for k in via2 + other:
                 c.send(b"set %s 0 0 4\r\nabcd\r\n" % k)
                 check_eq(c.read_until(b"\r\n", 10.0), b"STORED\r\n", "set %s" % k)
-        r = Reader(cl, 0, keys, b"abcd")
+        if per == 1:
+            groups = [[k] for k in via2]
+        else:  # two through g02 and the rest served elsewhere, mixed
+            groups = [[via2[n % len(via2)], other[n], via2[(n + 1) % len(via2)]] +
+                      other[n + 1:n + per - 2] for n in range(0, len(other) - per, per)]
+        r = Reader(cl, 0, groups, b"abcd")
         r.start()
         time.sleep(1.0)
         cl.kill(1)
         time.sleep(2.0)
         r.finish()
         c = counters(cl, 0, ("read_failovers", "forward_errors"))
-        print("g02 killed, 2 s after: %d gets through g01, %d failed; g01: %s"
-              % (r.sent, len(r.errors), c))
+        print("g02 killed, 2 s after: %d gets of %d keys through g01, %d failed; g01: %s"
+              % (r.sent, per, len(r.errors), c))
         check(r.sent > 100, "gets made: %d" % r.sent)
         check_eq(r.errors[:5], [], "gets through a live node that failed")
         check(c["read_failovers"] > 0, "no get failed over: %s" % c)
+
+
+def test_no_read_fails_right_after_a_kill():
+    reads_around_a_kill(1)
+
+
+def test_no_multi_get_fails_right_after_a_kill():
+    reads_around_a_kill(5)
 
 
 def test_large_write_fails_over_to_its_key_owner():
@@ -345,5 +361,6 @@ if __name__ == "__main__":
     mchelper.run_tests([test_no_write_fails_while_an_owner_is_paused,
                         test_no_write_fails_right_after_a_kill,
                         test_no_read_fails_right_after_a_kill,
+                        test_no_multi_get_fails_right_after_a_kill,
                         test_register_reads_never_go_back_with_a_paused_owner,
                         test_large_write_fails_over_to_its_key_owner])
