@@ -40,8 +40,8 @@ struct proxy_multi {
     size_t len;
     size_t keys_off;
     size_t nkeys;
-    uint32_t *key_sub; /* per key, in order: which sub answers it */
-    size_t nsubs, cap; /* subs in use, and room (twice the first split's) */
+    uint32_t *key_sub;  /* per key, in order: which sub answers it */
+    size_t nsubs, cap;  /* subs in use, and room (twice the first split's) */
     uint32_t local_sub; /* the sub answered here, once its quorum is in */
     bool sending;       /* proxy_fanout() is still sending the subs */
     bool return_cas, touch;
