@@ -155,13 +155,19 @@ def test_100k_keys_converge_at_the_defaults():
               "its anti-entropy: %s" % (took, ae_stats(cl, 1)))
 
 
+def write_then_restart(cl, n):
+    """Writes keys 0..n through node 0, then kills node 2 and starts it
+    again empty."""
+    cl.wait_formed()
+    reqs = [b"set %s 0 0 5\r\nvalue\r\n" % key(k) for k in range(n)]
+    check_eq(write(cl, 0, reqs, "writes"), n, "writes with all up")
+    cl.kill(2)
+    cl.restart(2)
+
+
 def test_a_restarted_node_is_refilled():
     with ae_cluster() as cl:
-        cl.wait_formed()
-        reqs = [b"set %s 0 0 5\r\nvalue\r\n" % key(n) for n in range(N_DURING)]
-        check_eq(write(cl, 0, reqs, "writes"), N_DURING, "writes with all up")
-        cl.kill(2)
-        cl.restart(2)
+        write_then_restart(cl, N_DURING)
         keys = [key(n) for n in range(N_DURING)]
         took = wait_converged(cl, 2, 0, keys, "after the restart")
         print("restarted node holds every key %.1f s after its restart: %s"
@@ -180,11 +186,7 @@ def test_a_refill_moves_each_key_about_once():
     the others' asks): listing each key once is at most one ref, 19-20
     bytes here; going over finished leaves again listed each 1.5 times."""
     with ae_cluster() as cl:
-        cl.wait_formed()
-        reqs = [b"set %s 0 0 5\r\nvalue\r\n" % key(n) for n in range(N_REFILL)]
-        check_eq(write(cl, 0, reqs, "writes"), N_REFILL, "writes with all up")
-        cl.kill(2)
-        cl.restart(2)
+        write_then_restart(cl, N_REFILL)
         t0 = time.monotonic()
         while True:
             with cl.conn(2, 2.0) as c:

@@ -44,14 +44,15 @@ def counters(cl, i, names=("write_failovers", "late_writes", "forward_errors",
     return {n: v.field_int(n) for n in names}
 
 
-class Writer(threading.Thread):
-    """Sets keys prefix<n> through node i, one at a time, until stopped
-    (or LIMIT seconds); records every reply that is not STORED."""
+class Client(threading.Thread):
+    """Runs one request at a time (step()) on a connection to node i,
+    until stopped (or LIMIT seconds); step() records what went wrong in
+    errors."""
     LIMIT = 30.0
 
-    def __init__(self, cl, i, prefix, nkeys=200):
+    def __init__(self, cl, i):
         super().__init__(daemon=True)
-        self.cl, self.i, self.prefix, self.nkeys = cl, i, prefix, nkeys
+        self.cl, self.i = cl, i
         self.stop = threading.Event()
         self.sent = 0
         self.errors = []
@@ -62,12 +63,8 @@ class Writer(threading.Thread):
             with self.cl.conn(self.i, 10.0) as c:
                 t_end = time.monotonic() + self.LIMIT
                 while not self.stop.is_set() and time.monotonic() < t_end:
-                    k = b"%s%d" % (self.prefix, self.sent % self.nkeys)
-                    c.send(b"set %s 0 0 4\r\nabcd\r\n" % k)
-                    line = c.read_until(b"\r\n", 10.0)
+                    self.step(c)
                     self.sent += 1
-                    if line != b"STORED\r\n":
-                        self.errors.append((time.monotonic(), k, line))
         except Exception as e:
             self.exc = e
 
@@ -76,6 +73,22 @@ class Writer(threading.Thread):
         self.join(15.0)
         if self.exc is not None:
             raise self.exc
+
+
+class Writer(Client):
+    """Sets keys prefix<n> through node i; an error is a reply that is not
+    STORED."""
+
+    def __init__(self, cl, i, prefix, nkeys=200):
+        super().__init__(cl, i)
+        self.prefix, self.nkeys = prefix, nkeys
+
+    def step(self, c):
+        k = b"%s%d" % (self.prefix, self.sent % self.nkeys)
+        c.send(b"set %s 0 0 4\r\nabcd\r\n" % k)
+        line = c.read_until(b"\r\n", 10.0)
+        if line != b"STORED\r\n":
+            self.errors.append((time.monotonic(), k, line))
 
 
 def writes_around(disrupt, what):
@@ -126,42 +139,23 @@ def owners_of(oracle, key, n):
     return out
 
 
-class Reader(threading.Thread):
-    """Gets keys through node i, `per` keys in one get (from the lists in
-    `groups`, in turn), until stopped (or LIMIT seconds); records every
-    reply that is not the keys' values."""
-    LIMIT = 30.0
+class Reader(Client):
+    """Gets keys through node i, a list of `groups` in one get, in turn; an
+    error is a reply that is not the keys' values."""
 
     def __init__(self, cl, i, groups, value):
-        super().__init__(daemon=True)
-        self.cl, self.i, self.groups, self.value = cl, i, groups, value
-        self.stop = threading.Event()
-        self.sent = 0
-        self.errors = []
-        self.exc = None
+        super().__init__(cl, i)
+        self.groups = groups
+        self.block = b"VALUE %%s 0 %d\r\n%s\r\n" % (len(value), value)
 
-    def run(self):
-        block = b"VALUE %%s 0 %d\r\n%s\r\n" % (len(self.value), self.value)
-        try:
-            with self.cl.conn(self.i, 10.0) as c:
-                t_end = time.monotonic() + self.LIMIT
-                while not self.stop.is_set() and time.monotonic() < t_end:
-                    keys = self.groups[self.sent % len(self.groups)]
-                    c.send(b"get %s\r\n" % b" ".join(keys))
-                    line = c.read_until(b"\r\n", 10.0)
-                    if line.startswith(b"VALUE"):
-                        line += c.read_until(b"END\r\n", 10.0)
-                    self.sent += 1
-                    if line != b"".join(block % k for k in keys) + b"END\r\n":
-                        self.errors.append((keys, line))
-        except Exception as e:
-            self.exc = e
-
-    def finish(self):
-        self.stop.set()
-        self.join(15.0)
-        if self.exc is not None:
-            raise self.exc
+    def step(self, c):
+        keys = self.groups[self.sent % len(self.groups)]
+        c.send(b"get %s\r\n" % b" ".join(keys))
+        line = c.read_until(b"\r\n", 10.0)
+        if line.startswith(b"VALUE"):
+            line += c.read_until(b"END\r\n", 10.0)
+        if line != b"".join(self.block % k for k in keys) + b"END\r\n":
+            self.errors.append((keys, line))
 
 
 def reads_around_a_kill(per):
