@@ -386,10 +386,13 @@ out:
     if (rc == EXIT_SUCCESS)
         ae_leave(view.ae, srv.settings.handoff_timeout_ms);
     /* after the threads that change the store, before gossip's port */
-    ae_free(view.ae);
-    view.ae = NULL;
+    ae_stop(view.ae);
     hot_free(srv.hot); /* no worker is left to use it */
     cluster_free(srv.cluster);
+    /* once gossip's transport closed: no answer to one of its asks can
+     * come any more */
+    ae_free(view.ae);
+    view.ae = NULL;
     if (sigterm != NULL)
         event_free(sigterm);
     if (sigint != NULL)

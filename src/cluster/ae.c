@@ -323,7 +323,9 @@ static void serve_one(struct ae *ae, struct served *sv)
         return;
     }
     aemsg_begin(&w, ae->out, AEMSG_MAX_SIZE, reply, ae->self, ae_layout(ae));
-    if (reply == AEMSG_ROOTS_ACK)
+    if (h.type == AEMSG_ROOTS && ae->exchanging)
+        aemsg_set_status(&w, AEMSG_BUSY); /* one exchange at a time: see ae.h */
+    else if (reply == AEMSG_ROOTS_ACK)
         serve_roots(ae, &r, &h, &w);
     else if (reply == AEMSG_KEYS_ACK)
         serve_keys(ae, &r, &h, &w);
@@ -472,22 +474,34 @@ static void wait_locked(struct ae *ae, const struct timespec *until)
 
 /* ---- asking the others ---- */
 
-/* nng's thread: the answer to the thread's request. */
+/* What the transport calls back with: the ask it answers. */
+struct ask_token {
+    struct ae *ae;
+    uint64_t seq;
+};
+
+/* nng's thread: the answer to the thread's request, unless that ask was
+ * given up meanwhile (the thread stopped). */
 static void on_answer(void *arg, int status, const char *msg, size_t len)
 {
-    struct ae *ae = arg;
-    char *copy = status == 0 ? malloc(len > 0 ? len : 1) : NULL;
+    struct ask_token *tok = arg;
+    struct ae *ae = tok->ae;
+    char *copy = NULL;
 
     pthread_mutex_lock(&ae->lock);
-    ae->status = status == 0 && copy == NULL ? -ENOMEM : status;
-    if (copy != NULL)
-        memcpy(copy, msg, len);
-    free(ae->answer);
-    ae->answer = copy;
-    ae->answer_len = copy != NULL ? len : 0;
-    ae->answered = true;
-    pthread_cond_signal(&ae->cond);
+    if (tok->seq == ae->ask_seq && !ae->answered) {
+        copy = status == 0 ? malloc(len > 0 ? len : 1) : NULL;
+        ae->status = status == 0 && copy == NULL ? -ENOMEM : status;
+        if (copy != NULL)
+            memcpy(copy, msg, len);
+        free(ae->answer);
+        ae->answer = copy;
+        ae->answer_len = copy != NULL ? len : 0;
+        ae->answered = true;
+        pthread_cond_signal(&ae->cond);
+    }
     pthread_mutex_unlock(&ae->lock);
+    free(tok);
 }
 
 /* Two nodes asking each other at once must not wait for each other: the
@@ -515,25 +529,44 @@ static void pace(struct ae *ae, uint64_t bytes)
 int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
            struct aemsg_header *h)
 {
+    struct ask_token *tok = malloc(sizeof(*tok));
     int rc;
 
-    if (len == 0)
+    if (tok == NULL)
+        return -ENOMEM;
+    if (len == 0) {
+        free(tok);
         return -EINVAL;
+    }
     pthread_mutex_lock(&ae->lock);
+    if (ae->abandon) { /* stopping: nothing more is asked */
+        pthread_mutex_unlock(&ae->lock);
+        free(tok);
+        return -ECANCELED;
+    }
     ae->answered = false;
     ae->waiting = true;
+    *tok = (struct ask_token){.ae = ae, .seq = ++ae->ask_seq};
     pthread_mutex_unlock(&ae->lock);
     stats_count(&ae->bytes_out, len);
-    rc = transport_request(ae->wire, gaddr, ae->out, len, ae->timeout_ms, on_answer, ae);
+    rc = transport_request(ae->wire, gaddr, ae->out, len, ae->timeout_ms, on_answer, tok);
     pthread_mutex_lock(&ae->lock);
-    if (rc != 0)
-        ae->answered = true; /* never called back */
+    if (rc != 0) {
+        free(tok); /* never called back */
+        ae->answered = true;
+    }
     /* the transport calls back exactly once, at the latest at its timeout
-     * (or when it closes, which happens only after this thread stopped) */
-    while (!ae->answered) {
+     * or when it closes (after ae_stop()); a stopping thread does not wait
+     * that long: the answer, should it come, is dropped (ae_free() runs
+     * after the transport closed) */
+    while (!ae->answered && !ae->abandon) {
         serve_queued_locked(ae);
-        if (!ae->answered)
+        if (!ae->answered && !ae->abandon)
             wait_locked(ae, NULL);
+    }
+    if (!ae->answered) {
+        ae->ask_seq++;
+        rc = -ECANCELED;
     }
     ae->waiting = false;
     if (rc == 0)
@@ -677,15 +710,16 @@ static int sync_leaves(struct ae *ae, const char *peer, const char *gaddr,
     return rc != 0 ? rc : (int)done;
 }
 
-/* One exchange with peer: returns 0 or a negative errno. */
-static int exchange(struct ae *ae, const char *peer)
+/* One exchange with peer: returns 0 or a negative errno (-EBUSY: the
+ * peer was busy, in an exchange of its own, say). */
+static int exchange_with(struct ae *ae, const char *peer)
 {
     const struct merkle *t = aetree_tree(ae->tree, peer);
     uint64_t seg[MERKLE_FANOUT], theirs[MERKLE_FANOUT], mine[MERKLE_FANOUT];
     uint32_t *diff = NULL, idx[MERKLE_FANOUT];
     struct aemsg_writer w;
     struct aemsg_reader r;
-    struct aemsg_header h;
+    struct aemsg_header h = {.status = AEMSG_OK};
     char gaddr[GMSG_MAX_ADDR + 1];
     unsigned index;
     size_t ndiff = 0;
@@ -698,6 +732,8 @@ static int exchange(struct ae *ae, const char *peer)
     aemsg_put_roots(&w, merkle_root(t), seg);
     stats_count(&ae->exchanges, 1);
     rc = ae_ask(ae, gaddr, aemsg_end(&w), &r, &h);
+    if (rc == -EAGAIN && h.status == AEMSG_BUSY)
+        return -EBUSY;
     if (rc != 0)
         return rc;
     if (h.count == 0) {
@@ -737,6 +773,16 @@ static int exchange(struct ae *ae, const char *peer)
         rc = 0;
     }
     free(diff);
+    return rc;
+}
+
+static int exchange(struct ae *ae, const char *peer)
+{
+    int rc;
+
+    ae->exchanging = true;
+    rc = exchange_with(ae, peer);
+    ae->exchanging = false;
     return rc;
 }
 
@@ -788,7 +834,9 @@ static bool interval(struct ae *ae)
     if (!next_peer(ae, peer, sizeof(peer)))
         return more;
     rc = exchange(ae, peer);
-    if (rc != 0 && rc != -ENOENT) {
+    if (rc == -EBUSY)
+        stats_count(&ae->busy, 1);
+    else if (rc != 0 && rc != -ENOENT) {
         stats_count(&ae->errors, 1);
         if (ae_verbose(ae) > 1)
             fprintf(stderr, "meshcached: anti-entropy with %s: %s\n", peer,
@@ -882,16 +930,21 @@ int ae_start(struct ae *ae, struct gossip *g)
     return 0;
 }
 
-/* Stops the thread; what is queued stays, unanswered. */
+/* Stops the thread, which gives up an ask under way; what is queued
+ * stays, unanswered. */
 static void stop_thread(struct ae *ae)
 {
     pthread_mutex_lock(&ae->lock);
     ae->stop = true;
+    ae->abandon = true;
     pthread_cond_signal(&ae->cond);
     pthread_mutex_unlock(&ae->lock);
     if (ae->started)
         pthread_join(ae->thread, NULL);
     ae->started = false;
+    pthread_mutex_lock(&ae->lock);
+    ae->abandon = false; /* the leaving handoff's asks wait for answers */
+    pthread_mutex_unlock(&ae->lock);
 }
 
 void ae_leave(struct ae *ae, uint32_t timeout_ms)
@@ -903,9 +956,9 @@ void ae_leave(struct ae *ae, uint32_t timeout_ms)
         ae_handoff_leave(ae, timeout_ms);
 }
 
-void ae_free(struct ae *ae)
+void ae_stop(struct ae *ae)
 {
-    if (ae == NULL)
+    if (ae == NULL || ae->stopped)
         return;
     gossip_unshare_port(ae->g); /* no request reaches on_request() from now on */
     stop_thread(ae);
@@ -916,6 +969,14 @@ void ae_free(struct ae *ae)
         transport_answer(ae->wire, sv->s, NULL, 0);
         free(sv);
     }
+    ae->stopped = true;
+}
+
+void ae_free(struct ae *ae)
+{
+    if (ae == NULL)
+        return;
+    ae_stop(ae);
     aetree_free(ae->tree);
     ae_handoff_fini(ae);
     free(ae->answer);
@@ -942,6 +1003,7 @@ void ae_stats(struct ae *ae, struct buf *out)
     AE_STAT(bytes_in)
     AE_STAT(errors)
     AE_STAT(dropped)
+    AE_STAT(busy)
     stats_line(out, "handoff_passes", "%llu",
                (unsigned long long)stats_counted(&ae->ho_passes));
     stats_line(out, "handoff_progress", "%u",

@@ -22,7 +22,14 @@
  * stale copy (as long as the copies meet within -o tombstone_ttl). Two
  * nodes in sync exchange one ROOTS and its empty answer per interval.
  *
- * Bounds: one exchange at a time, messages at most AEMSG_MAX_SIZE, and
+ * One exchange at a time per node: while its own is under way, a node
+ * answers others' ROOTS with AEMSG_BUSY (ae_busy on their side). An
+ * exchange covers its pair both ways, so declining loses nothing (each
+ * node reaches every other in its own turns), and the keys a restarted
+ * node lacks come once, from its own exchange, not also pushed to it by
+ * every other node that compares with it meanwhile.
+ *
+ * Bounds: messages at most AEMSG_MAX_SIZE, and
  * after an exchange that moved B bytes the next waits B / ae_bytes_per_sec
  * seconds more. A node that evicted in the last interval, or that would
  * have less than a tenth of -m free after taking a key, takes no key it
@@ -81,8 +88,14 @@ int ae_start(struct ae *ae, struct gossip *g);
  */
 void ae_leave(struct ae *ae, uint32_t timeout_ms);
 
-/* Stops the thread and frees everything, before the gossip it uses goes
- * and after the threads that change the store stopped. NULL is a no-op. */
+/* Stops the thread (an ask under way is given up, not waited for) and
+ * stops taking requests, before the gossip it uses goes and after the
+ * threads that change the store stopped. NULL or a second call: a no-op. */
+void ae_stop(struct ae *ae);
+
+/* Frees everything (ae_stop() first, if it was not called), once gossip's
+ * transport closed: an ask given up is still called back until then.
+ * NULL is a no-op. */
 void ae_free(struct ae *ae);
 
 /* Appends the anti-entropy lines of `stats cluster`. Any thread. */

@@ -74,8 +74,11 @@ struct ae {
     bool stop;
     struct served *q_head, *q_tail;
     unsigned nq;
-    /* the answer to the thread's one outstanding request */
-    bool waiting, answered;
+    /* the answer to the thread's one outstanding request: ask_seq names
+     * it (an answer to an ask given up is dropped); abandon, set while
+     * the thread stops, ends the wait for it */
+    bool waiting, answered, abandon, stopped;
+    uint64_t ask_seq;
     int status;
     char *answer;
     size_t answer_len;
@@ -103,6 +106,7 @@ struct ae {
     struct ho_entry *ho; /* a shard's items to move */
     size_t ho_n, ho_cap;
     uint64_t last_exchange_ms;
+    bool exchanging; /* an exchange of this node's own is under way */
     /* the thread's CPU share while a CPU is contended (duty.h): after work
      * it rests, answering no request and asking nothing, until rest_until */
     struct duty duty;
@@ -110,7 +114,7 @@ struct ae {
     struct timespec rest_until; /* CLOCK_REALTIME, as the condition waits */
     /* counters (atomic) */
     uint64_t exchanges, in_sync, leaves, sent, received, skipped_full;
-    uint64_t bytes_out, bytes_in, errors, dropped;
+    uint64_t bytes_out, bytes_in, errors, dropped, busy;
     uint64_t ho_passes, ho_sent, ho_received, ho_dropped, ho_failed;
     uint32_t ho_progress; /* shards done of the current pass (atomic) */
 };

@@ -40,7 +40,7 @@ GOSSIP_FIELDS = ["gossip_interval_ms", "gossip_msgs_in", "gossip_msgs_out", "gos
                  "gossip_refused"]
 AE_FIELDS = ["ae_layout", "ae_exchanges", "ae_in_sync", "ae_leaves", "ae_sent", "ae_received",
              "ae_skipped_full", "ae_bytes_out", "ae_bytes_in", "ae_errors", "ae_dropped",
-             "handoff_passes", "handoff_progress", "handoff_sent", "handoff_received",
+             "ae_busy", "handoff_passes", "handoff_progress", "handoff_sent", "handoff_received",
              "handoff_dropped", "handoff_failed", "receiving"]
 STATES = ("alive", "suspect", "dead", "left")
 LIVE_STATES = ("alive", "suspect")
@@ -308,22 +308,27 @@ class GossipCluster(Cluster):
 
 
 def main_stack(pid):
-    """The main thread's stack of process pid (one of ours), from gdb when
-    it is installed; "" otherwise."""
+    """The stacks of the main thread and of the daemon's own threads (named
+    mc-*) of process pid (one of ours), from gdb when it is installed; ""
+    otherwise."""
     gdb = shutil.which("gdb")
     if gdb is None:
         return ""
     try:
-        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-ex", "thread 1", "-ex", "bt"],
+        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired) as e:
         return "\n(gdb: %s)" % e
-    lines = []
-    for ln in out.decode("utf-8", "replace").splitlines():
-        if ln.startswith("#") and ln not in lines:  # "thread 1" shows frame #0 too
-            lines.append(ln)
-    return "\nmain thread:\n  " + "\n  ".join(lines[:30]) if lines else ""
+    text, keep, lines = out.decode("utf-8", "replace"), False, []
+    for ln in text.splitlines():
+        if ln.startswith("Thread "):
+            keep = '"mc-' in ln or '"meshcached"' in ln
+            if keep:
+                lines.append(ln)
+        elif keep and ln.startswith("#"):
+            lines.append("  " + ln)
+    return "\nthreads:\n  " + "\n  ".join(lines[:120]) if lines else ""
 
 
 def stored_keys(cl, prefix, per_node=10):
