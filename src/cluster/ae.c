@@ -440,16 +440,34 @@ static bool resting(struct ae *ae)
     return ae->resting;
 }
 
+/* With the lock held: the next queued request to answer, unqueued, or
+ * NULL. While the thread rests only a HANDOFF is: its sender is leaving,
+ * within a deadline, and the items are otherwise lost. */
+static struct served *next_queued_locked(struct ae *ae)
+{
+    struct served **pp = &ae->q_head, *sv, *prev = NULL;
+
+    if (resting(ae))
+        while (*pp != NULL && aemsg_peek_type((*pp)->msg, (*pp)->len) != AEMSG_HANDOFF) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+    if ((sv = *pp) == NULL)
+        return NULL;
+    *pp = sv->next;
+    if (ae->q_tail == sv)
+        ae->q_tail = prev;
+    ae->nq--;
+    return sv;
+}
+
 /* With the lock held: answers what is queued, dropping the lock for each,
- * until the thread has to rest. */
+ * until the thread has to rest (HANDOFFs even then). */
 static void serve_queued_locked(struct ae *ae)
 {
-    while (ae->q_head != NULL && !ae->stop && !resting(ae)) {
-        struct served *sv = ae->q_head;
-        ae->q_head = sv->next;
-        if (ae->q_head == NULL)
-            ae->q_tail = NULL;
-        ae->nq--;
+    struct served *sv;
+
+    while (!ae->stop && (sv = next_queued_locked(ae)) != NULL) {
         pthread_mutex_unlock(&ae->lock);
         serve_one(ae, sv);
         free(sv);

@@ -680,6 +680,14 @@ bool aemsg_has_magic(const char *buf, size_t len)
     return buf != NULL && len >= MAGIC_LEN && memcmp(buf, MAGIC, MAGIC_LEN) == 0;
 }
 
+unsigned aemsg_peek_type(const char *buf, size_t len)
+{
+    if (!aemsg_has_magic(buf, len) || len < MAGIC_LEN + 2 ||
+        (uint8_t)buf[MAGIC_LEN] != AEMSG_VERSION)
+        return 0;
+    return (uint8_t)buf[MAGIC_LEN + 1];
+}
+
 /* Leaves nothing to read: after a refused message, or should a validated
  * one have changed under the reader. */
 static void stop(struct aemsg_reader *r)

@@ -248,6 +248,10 @@ struct aemsg_header {
  * message rather than a gossip one (it may still be malformed). */
 bool aemsg_has_magic(const char *buf, size_t len);
 
+/* The type byte of buf[0..len) when it starts with the magic and this
+ * version, else 0 (not validated beyond that: aemsg_read_header() does). */
+unsigned aemsg_peek_type(const char *buf, size_t len);
+
 /*
  * Validates the whole message buf[0..len) (every field of every part, the
  * counts, the order of indexes, and that nothing follows the body) and

@@ -411,6 +411,13 @@ START_TEST(test_aemsg_magic_tells_anti_entropy_from_gossip)
     ck_assert(!aemsg_has_magic(S("MC")));
     ck_assert(!aemsg_has_magic(S("MCg\x01\x01")));
     ck_assert(!aemsg_has_magic(NULL, 3));
+    /* the type, for a queue that picks HANDOFFs first */
+    ck_assert_uint_eq(aemsg_peek_type(buf, len), AEMSG_PUSH_ACK);
+    ck_assert_uint_eq(aemsg_peek_type(buf, build(buf, sizeof(buf), AEMSG_HANDOFF, 1)),
+                      AEMSG_HANDOFF);
+    ck_assert_uint_eq(aemsg_peek_type(S("MCa\x01")), 0);     /* no type */
+    ck_assert_uint_eq(aemsg_peek_type(S("MCa\x02\x07")), 0); /* another version */
+    ck_assert_uint_eq(aemsg_peek_type(S("MCg\x01\x07")), 0);
 }
 END_TEST
 
