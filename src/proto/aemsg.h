@@ -72,7 +72,8 @@
  * full state with a value of up to AEMSG_MAX_VALUE bytes always fits alone
  * in a KEYS_ACK or PUSH of AEMSG_MAX_SIZE, whatever its key and sender; a
  * larger value (-I allows up to 1 GiB) never does: the writer refuses it
- * with -E2BIG and the caller repairs that key another way (a peer rs).
+ * with -E2BIG, and anti-entropy and handoff leave that key as it is (only
+ * replication and read repair, over the peer connections, copy it).
  * Counts of states and keys have no bound of their own beyond the message
  * size: a validated count is never more than the message holds.
  */
