@@ -10,7 +10,9 @@
 # its budget; the log ends with the CPU seconds used ("cpu_seconds: N").
 #
 # Environment: FUZZ_TIMEOUT (seconds one input may take, default 10; raise it
-# when fuzzing at a low priority on a busy machine), FUZZ_BUILD_DIR (default:
+# when fuzzing at a low priority on a busy machine; it is wall time, so a
+# fuzzer paused with SIGSTOP for longer reports a false "timeout": check a
+# timeout-* artifact by running the binary on it), FUZZ_BUILD_DIR (default:
 # $TMPDIR/meshcached-fuzz) holds the binaries, the working corpora and any
 # crash artifacts; CONFIG_H_DIR (default: build/, then the source root) is
 # where configure wrote config.h.
