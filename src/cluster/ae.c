@@ -28,11 +28,6 @@
 
 /* The anti-entropy thread's nice value, above the workers' (0). */
 #define AE_NICE 10
-/* Its share of a CPU that the workers keep busy (duty.h). */
-#define AE_BUSY_CPU_PCT 5
-/* The longest rest after one piece of work, well under any peer's wait. */
-#define AE_REST_MAX_MS 250
-
 /* The loop's period while a handoff pass is under way. */
 #define BUSY_WAIT_MS 10
 /* Times one leaf is asked again in one exchange when the answers keep
@@ -117,21 +112,13 @@ static int leaf_entries(struct ae *ae, unsigned leaf, const char *peer)
     return 0;
 }
 
-/* Between two states read or applied: gives way to the workers now and
- * then (duty_breathe()), unless leaving, which has a deadline. */
-static void breathe(struct ae *ae)
-{
-    if (!ae->ho_leaving)
-        duty_breathe(&ae->duty);
-}
-
 int ae_put_current(struct ae *ae, struct aemsg_writer *w, const char *key, size_t nkey)
 {
     struct aemsg_state s = {.key = key, .nkey = nkey};
     struct buf v;
     int rc;
 
-    breathe(ae);
+    ae_breathe(ae);
     buf_init(&v);
     if (!store_read_state(ae->st, key, nkey, &s.st, &v)) {
         buf_free(&v);
@@ -163,7 +150,7 @@ static bool apply(struct ae *ae, const struct aemsg_state *s)
 {
     struct store_state here;
 
-    breathe(ae);
+    ae_breathe(ae);
     if (!(s->st.iflags & ITEM_TOMBSTONE) && no_room_for(ae, s) &&
         !store_read_state(ae->st, s->key, s->nkey, &here, NULL)) {
         stats_count(&ae->skipped_full, 1);
@@ -292,8 +279,7 @@ static void serve_push(struct ae *ae, struct aemsg_reader *r, struct aemsg_write
     aemsg_set_applied(w, applied);
 }
 
-/* Answers one queued request (on the thread, without the lock). */
-static void serve_one(struct ae *ae, struct served *sv)
+void ae_serve_one(struct ae *ae, struct served *sv)
 {
     struct aemsg_reader r;
     struct aemsg_header h;
@@ -393,103 +379,6 @@ static void on_request(void *arg, struct transport_served *s, const char *msg, s
     pthread_mutex_unlock(&ae->lock);
 }
 
-/* ---- the thread's share of a busy CPU ---- */
-
-static bool ts_before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
-}
-
-static bool ts_passed(const struct timespec *t)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    return !ts_before(&now, t);
-}
-
-/* After a piece of work: the rest that keeps the thread's share of a
- * contended CPU at AE_BUSY_CPU_PCT, added to a rest under way. A leaving
- * node never rests: its handoff has a deadline. */
-static void rest_after_work(struct ae *ae)
-{
-    uint64_t ns = duty_rest_ns(&ae->duty), ms;
-    struct timespec now;
-
-    if (ns == 0 || ae->ho_leaving)
-        return;
-    ms = ns / 1000000 + 1;
-    if (ms > AE_REST_MAX_MS)
-        ms = AE_REST_MAX_MS;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (!ae->resting || ts_before(&ae->rest_until, &now))
-        ae->rest_until = now;
-    ae->rest_until.tv_sec += (time_t)(ms / 1000);
-    ae->rest_until.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ae->rest_until.tv_nsec >= 1000000000) {
-        ae->rest_until.tv_sec++;
-        ae->rest_until.tv_nsec -= 1000000000;
-    }
-    ae->resting = true;
-}
-
-static bool resting(struct ae *ae)
-{
-    if (ae->resting && ts_passed(&ae->rest_until))
-        ae->resting = false;
-    return ae->resting;
-}
-
-/* With the lock held: the next queued request to answer, unqueued, or
- * NULL. While the thread rests only a HANDOFF is: its sender is leaving,
- * within a deadline, and the items are otherwise lost. */
-static struct served *next_queued_locked(struct ae *ae)
-{
-    struct served **pp = &ae->q_head, *sv, *prev = NULL;
-
-    if (resting(ae))
-        while (*pp != NULL && aemsg_peek_type((*pp)->msg, (*pp)->len) != AEMSG_HANDOFF) {
-            prev = *pp;
-            pp = &(*pp)->next;
-        }
-    if ((sv = *pp) == NULL)
-        return NULL;
-    *pp = sv->next;
-    if (ae->q_tail == sv)
-        ae->q_tail = prev;
-    ae->nq--;
-    return sv;
-}
-
-/* With the lock held: answers what is queued, dropping the lock for each,
- * until the thread has to rest (HANDOFFs even then). */
-static void serve_queued_locked(struct ae *ae)
-{
-    struct served *sv;
-
-    while (!ae->stop && (sv = next_queued_locked(ae)) != NULL) {
-        pthread_mutex_unlock(&ae->lock);
-        serve_one(ae, sv);
-        free(sv);
-        rest_after_work(ae);
-        pthread_mutex_lock(&ae->lock);
-    }
-}
-
-/* With the lock held: waits for news until `until` (NULL: no end), or
- * until a rest ends while requests wait for it. */
-static void wait_locked(struct ae *ae, const struct timespec *until)
-{
-    const struct timespec *t = until;
-
-    if (ae->q_head != NULL && ae->resting && (t == NULL || ts_before(&ae->rest_until, t)))
-        t = &ae->rest_until;
-    if (t != NULL)
-        pthread_cond_timedwait(&ae->cond, &ae->lock, t);
-    else
-        pthread_cond_wait(&ae->cond, &ae->lock);
-}
-
 /* ---- asking the others ---- */
 
 /* What the transport calls back with: the ask it answers. */
@@ -520,28 +409,6 @@ static void on_answer(void *arg, int status, const char *msg, size_t len)
     }
     pthread_mutex_unlock(&ae->lock);
     free(tok);
-}
-
-/* Two nodes asking each other at once must not wait for each other: the
- * wait answers the others' requests. */
-/* Waits until bytes moved at ae_bytes_per_sec would have taken, answering
- * the others' requests meanwhile (the answer of the last ask stays). */
-static void pace(struct ae *ae, uint64_t bytes)
-{
-    struct timespec until;
-
-    rest_after_work(ae); /* the ask, and applying its answer */
-    mctime_deadline(&until, bytes * 1000 / ae->bytes_per_sec);
-    if (ae->resting && ts_before(&until, &ae->rest_until))
-        until = ae->rest_until;
-    pthread_mutex_lock(&ae->lock);
-    while (!ae->stop) {
-        serve_queued_locked(ae);
-        if (ae->stop || ts_passed(&until))
-            break;
-        wait_locked(ae, &until);
-    }
-    pthread_mutex_unlock(&ae->lock);
 }
 
 int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
@@ -578,9 +445,9 @@ int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
      * that long: the answer, should it come, is dropped (ae_free() runs
      * after the transport closed) */
     while (!ae->answered && !ae->abandon) {
-        serve_queued_locked(ae);
+        ae_serve_queued_locked(ae);
         if (!ae->answered && !ae->abandon)
-            wait_locked(ae, NULL);
+            ae_wait_locked(ae, NULL);
     }
     if (!ae->answered) {
         ae->ask_seq++;
@@ -594,7 +461,7 @@ int ae_ask(struct ae *ae, const char *gaddr, size_t len, struct aemsg_reader *r,
         return rc;
     stats_count(&ae->bytes_in, ae->answer_len);
     if (!ae->ho_leaving)
-        pace(ae, len + ae->answer_len);
+        ae_pace(ae, len + ae->answer_len);
     if (aemsg_read_header(r, ae->answer, ae->answer_len, h) != 0) {
         stats_count(&ae->dropped, 1);
         return -EPROTO;
@@ -888,10 +755,10 @@ static void *ae_main(void *arg)
         mctime_deadline(&until, wait_ms);
         pthread_mutex_lock(&ae->lock);
         while (!ae->stop) {
-            serve_queued_locked(ae);
-            if (ae->stop || ts_passed(&until))
+            ae_serve_queued_locked(ae);
+            if (ae->stop || ae_ts_passed(&until))
                 break;
-            wait_locked(ae, &until);
+            ae_wait_locked(ae, &until);
         }
     }
     pthread_mutex_unlock(&ae->lock);

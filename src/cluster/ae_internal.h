@@ -119,7 +119,33 @@ struct ae {
     uint32_t ho_progress; /* shards done of the current pass (atomic) */
 };
 
+/* The thread's share of a CPU that the workers keep busy (duty.h). */
+#define AE_BUSY_CPU_PCT 5
+
 int ae_verbose(const struct ae *ae);
+
+/* ae.c: answers one queued request (on the thread, without the lock). */
+void ae_serve_one(struct ae *ae, struct served *sv);
+
+/* ae_pace.c: whether CLOCK_REALTIME reached t. */
+bool ae_ts_passed(const struct timespec *t);
+
+/* ae_pace.c, with the lock held: answers what is queued, dropping the
+ * lock for each, until the thread has to rest (a HANDOFF even then). */
+void ae_serve_queued_locked(struct ae *ae);
+
+/* ae_pace.c, with the lock held: waits for news until `until` (NULL: no
+ * end), or until a rest ends while requests wait for it. */
+void ae_wait_locked(struct ae *ae, const struct timespec *until);
+
+/* ae_pace.c: between two states read or applied: gives way to the
+ * workers now and then (duty_breathe()), unless leaving. */
+void ae_breathe(struct ae *ae);
+
+/* ae_pace.c: after an ask of `bytes` both ways: rests as the thread's CPU
+ * share wants, and waits until those bytes at ae_bytes_per_sec would have
+ * taken, answering the others' requests meanwhile. */
+void ae_pace(struct ae *ae, uint64_t bytes);
 
 /* Appends key's current full state to w. Returns what aemsg_put_state()
  * does, or -ENOENT when the key holds nothing now. */
