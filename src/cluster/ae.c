@@ -754,12 +754,7 @@ static void *ae_main(void *arg)
         wait_ms = busy ? BUSY_WAIT_MS : ae->interval_ms;
         mctime_deadline(&until, wait_ms);
         pthread_mutex_lock(&ae->lock);
-        while (!ae->stop) {
-            ae_serve_queued_locked(ae);
-            if (ae->stop || ae_ts_passed(&until))
-                break;
-            ae_wait_locked(ae, &until);
-        }
+        ae_serve_until_locked(ae, &until);
     }
     pthread_mutex_unlock(&ae->lock);
     duty_fini(&ae->duty);

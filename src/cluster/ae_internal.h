@@ -127,9 +127,6 @@ int ae_verbose(const struct ae *ae);
 /* ae.c: answers one queued request (on the thread, without the lock). */
 void ae_serve_one(struct ae *ae, struct served *sv);
 
-/* ae_pace.c: whether CLOCK_REALTIME reached t. */
-bool ae_ts_passed(const struct timespec *t);
-
 /* ae_pace.c, with the lock held: answers what is queued, dropping the
  * lock for each, until the thread has to rest (a HANDOFF even then). */
 void ae_serve_queued_locked(struct ae *ae);
@@ -137,6 +134,10 @@ void ae_serve_queued_locked(struct ae *ae);
 /* ae_pace.c, with the lock held: waits for news until `until` (NULL: no
  * end), or until a rest ends while requests wait for it. */
 void ae_wait_locked(struct ae *ae, const struct timespec *until);
+
+/* ae_pace.c, with the lock held: answers requests as they come until
+ * `until` (CLOCK_REALTIME) or the thread stops. */
+void ae_serve_until_locked(struct ae *ae, const struct timespec *until);
 
 /* ae_pace.c: between two states read or applied: gives way to the
  * workers now and then (duty_breathe()), unless leaving. */

@@ -19,7 +19,7 @@ static bool ts_before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
 }
 
-bool ae_ts_passed(const struct timespec *t)
+static bool ts_passed(const struct timespec *t)
 {
     struct timespec now;
 
@@ -54,7 +54,7 @@ static void rest_after_work(struct ae *ae)
 
 static bool resting(struct ae *ae)
 {
-    if (ae->resting && ae_ts_passed(&ae->rest_until))
+    if (ae->resting && ts_passed(&ae->rest_until))
         ae->resting = false;
     return ae->resting;
 }
@@ -111,6 +111,16 @@ void ae_wait_locked(struct ae *ae, const struct timespec *until)
 
 /* Between two states read or applied: gives way to the workers now and
  * then (duty_breathe()), unless leaving, which has a deadline. */
+void ae_serve_until_locked(struct ae *ae, const struct timespec *until)
+{
+    while (!ae->stop) {
+        ae_serve_queued_locked(ae);
+        if (ae->stop || ts_passed(until))
+            break;
+        ae_wait_locked(ae, until);
+    }
+}
+
 void ae_breathe(struct ae *ae)
 {
     if (!ae->ho_leaving)
@@ -130,11 +140,6 @@ void ae_pace(struct ae *ae, uint64_t bytes)
     if (ae->resting && ts_before(&until, &ae->rest_until))
         until = ae->rest_until;
     pthread_mutex_lock(&ae->lock);
-    while (!ae->stop) {
-        ae_serve_queued_locked(ae);
-        if (ae->stop || ae_ts_passed(&until))
-            break;
-        ae_wait_locked(ae, &until);
-    }
+    ae_serve_until_locked(ae, &until);
     pthread_mutex_unlock(&ae->lock);
 }
