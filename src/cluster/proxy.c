@@ -591,8 +591,8 @@ static bool reroute_sub(struct fwdreq *r, uint32_t s)
     const char *key;
     size_t nkey;
 
-    if (px->repl == NULL || m->touch || fwdreq_failed(r))
-        return false;
+    if (px->repl == NULL || m->touch || fwdreq_failed(r) || fwdreq_orphan(r))
+        return false; /* an orphan's client is gone: nothing to fail over for */
     /* every key's next owner, each a new sub (room for them checked
      * first, so that a failure leaves the split as it was) */
     for (int pass = 0; pass < 2; pass++) {
