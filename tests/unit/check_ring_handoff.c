@@ -24,8 +24,8 @@ static struct ring *build(size_t n, const bool *down)
 
     for (size_t i = 0; i < NODES; i++) {
         snprintf(idbuf[i], sizeof(idbuf[i]), "node-%zu", i);
-        nodes[i] = (struct ring_node){.id = idbuf[i], .tag = (uint32_t)i,
-                                      .down = down != NULL && down[i]};
+        nodes[i] = (struct ring_node){
+            .id = idbuf[i], .tag = (uint32_t)i, .down = down != NULL && down[i]};
     }
     ck_assert_int_eq(ring_build(nodes, n, VNODES, 1, &r), 0);
     return r;

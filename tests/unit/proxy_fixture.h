@@ -304,9 +304,9 @@ static inline void fake_answer(struct fake *f, char **tok, size_t ntok, const ch
         i = fake_find(f, tok[1]);
         if (i >= 0) {
             char line[96];
-            int n = snprintf(line, sizeof(line), "VA %zu %u 0 %llu\r\n",
-                             strlen(f->kv[i].val), f->kv[i].flags,
-                             (unsigned long long)FAKE_VERSION);
+            int n =
+                snprintf(line, sizeof(line), "VA %zu %u 0 %llu\r\n", strlen(f->kv[i].val),
+                         f->kv[i].flags, (unsigned long long)FAKE_VERSION);
             buf_append(ans, line, (size_t)n);
             buf_append_str(ans, f->kv[i].val);
             buf_append_str(ans, "\r\n");
