@@ -461,27 +461,14 @@ static struct fwdreq *forward_write(struct proxy *px, struct fwdreq *r,
                                     const char *raw, size_t nraw)
 {
     struct fwd_write *fw = malloc(sizeof(*fw) + nraw);
-    const char *nl = memchr(raw, '\n', nraw);
-    struct route_req now;
     int rc;
 
     if (fw == NULL) {
         fwdreq_fail(r, "SERVER_ERROR out of memory\r\n", 28);
         return r;
     }
-    /* rr->key pointed into the line when it was routed; the input buffer
-     * may have moved since, while the data block came in: the key is read
-     * again from raw, the line as it is now */
-    if (nl == NULL ||
-        route_classify(raw, (size_t)(nl - raw) - (nl > raw && nl[-1] == '\r'),
-                       px->srv->settings.item_size_max, &now) != ROUTE_KEY ||
-        now.nkey != rr->nkey) {
-        static const char bad[] = "SERVER_ERROR bad forwarded command\r\n";
-        free(fw);
-        fwdreq_fail(r, bad, sizeof(bad) - 1);
-        return r;
-    }
-    rr = &now;
+    /* rr->key is valid here: conn.c points it into the line again once a
+     * data block moved the input buffer (CONN_FORWARD) */
     *fw = (struct fwd_write){.px = px,
                              .reply = rr->reply,
                              .noreply = rr->noreply,
