@@ -58,7 +58,7 @@ static size_t owners_of(const struct aeset *s, const char *key, size_t nkey, siz
     return ring_preference(s->ring, key, nkey, NULL, s->owners, idx, &n) == 0 ? n : 0;
 }
 
-static void toggle(const struct aeset *s, const struct item *it)
+static void toggle(const struct aeset *s, const struct item *it, uint32_t hv)
 {
     size_t idx[MAX_OWNERS], n;
     bool mine = false;
@@ -74,14 +74,15 @@ static void toggle(const struct aeset *s, const struct item *it)
     d = digest_of(it);
     for (size_t i = 0; i < n; i++)
         if (idx[i] != s->self)
-            merkle_toggle(&s->trees[idx[i]], it->hv, d);
+            merkle_toggle(&s->trees[idx[i]], hv, d);
 }
 
 static void on_change(void *arg, const struct item *it)
 {
     struct aetree *t = arg;
+    uint32_t hv = store_item_hash(it);
 
-    toggle(t->shard_set[it->hv & (STORE_SHARDS - 1)], it);
+    toggle(t->shard_set[hv & (STORE_SHARDS - 1)], it, hv);
 }
 
 int aetree_new(const struct aetree_config *cfg, struct aetree **out)
@@ -148,7 +149,7 @@ static void rebuild_cb(void *arg, const struct item *it)
     struct rebuild *rb = arg;
 
     if (it != NULL)
-        toggle(rb->next, it);
+        toggle(rb->next, it, store_item_hash(it));
     else
         rb->t->shard_set[rb->shard] = rb->next;
 }

@@ -6,7 +6,7 @@
  * differ, then the keys of the leaves that differ.
  *
  * Shape: MERKLE_LEAVES leaves (2^12), chosen by the low 12 bits of the
- * key's store hash (store_hash(), item->hv), so that a leaf's keys lie in
+ * key's store hash (store_hash(), store_item_hash()), so that a leaf's keys lie in
  * one store shard and one sixteenth of its table buckets (see
  * store_scan()); MERKLE_FANOUT segments of MERKLE_FANOUT leaves each; one
  * root.

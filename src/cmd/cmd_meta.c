@@ -168,11 +168,10 @@ static void process_mg(struct cmd *c, struct token *tokens, size_t ntokens)
         if (mf.has_new_cas) {
             stub->cas = mf.new_cas;
             store_observe_version(st, stub->cas);
-            do_store_link_cas(sh, stub, NULL);
+            it = do_store_link_cas(sh, stub, NULL);
         } else {
-            do_store_link(sh, stub, NULL);
+            it = do_store_link(sh, stub, NULL);
         }
-        it = stub;
         stub = NULL;
         created = true;
     }

@@ -1,6 +1,8 @@
 /*
- * store: sharded chained hash tables that grow incrementally, one LRU list
- * per shard, and a single atomic byte counter that enforces the memory limit.
+ * store: sharded chained hash tables (of item handles) that grow
+ * incrementally, linking and unlinking, tombstones and replicas' states,
+ * and a single atomic byte counter that enforces the memory limit. The
+ * memory items live in, and eviction, are store_seg.c's.
  */
 #include "store/store_internal.h"
 #include "base/logger.h"
@@ -18,7 +20,6 @@
 #define HASH_INITIAL_BUCKETS 64
 #define HASH_MAX_BUCKETS     (1u << (32 - STORE_SHARD_BITS))
 #define REHASH_STEP          4     /* buckets moved per insert while growing */
-#define TAIL_SEARCH          5     /* LRU tail items checked for an expired one */
 #define STORE_MAX_DRIFT_MS   60000 /* versions further ahead are not followed */
 
 uint32_t store_hash(const char *key, size_t nkey)
@@ -29,13 +30,13 @@ uint32_t store_hash(const char *key, size_t nkey)
     return h;
 }
 
-/* The real size of an allocation: what malloc gave plus its chunk header. */
-static uint64_t charge_of(void *p)
+/* What an item is charged: its span in a segment, or a solo's allocation. */
+static uint64_t charge_of(const struct store *st, const struct item *it)
 {
-    return malloc_usable_size(p) + sizeof(size_t);
+    return item_in_arena(st, it) ? item_span(st, it) : solo_of(it)->charge;
 }
 
-static bool mem_try_add(struct store *st, uint64_t n)
+bool mem_try_add(struct store *st, uint64_t n)
 {
     uint64_t used = __atomic_load_n(&st->mem_used, __ATOMIC_RELAXED);
 
@@ -47,76 +48,25 @@ static bool mem_try_add(struct store *st, uint64_t n)
     return true;
 }
 
-static void mem_sub(struct store *st, uint64_t n)
-{
-    __atomic_fetch_sub(&st->mem_used, n, __ATOMIC_RELAXED);
-}
-
-static inline struct item **bucket_of(struct htab *t, uint32_t hv)
+static inline uint32_t *bucket_of(struct htab *t, uint32_t hv)
 {
     return &t->b[(hv >> STORE_SHARD_BITS) & t->mask];
 }
 
-/* ---- LRU ---- */
-
-/* How recently an item was used, comparable across shards: its second,
- * then its millisecond (which orders items used within the same second; a
- * millisecond clock that wrapped within that second misorders them once in
- * 49.7 days). */
-static inline uint64_t tail_key(const struct item *it)
+static uint64_t table_charge(uint32_t buckets)
 {
-    return it == NULL ? UINT64_MAX : (uint64_t)it->time << 32 | it->atime_ms;
-}
-
-/* Tells eviction about the shard's current tail; a store only when it
- * changed, so that the shared array is not written on every access. */
-static void publish_tail(struct store_shard *sh)
-{
-    uint64_t *slot = &sh->st->tail_keys[sh - sh->st->shards];
-    uint64_t key = tail_key(sh->lru_tail);
-
-    if (__atomic_load_n(slot, __ATOMIC_RELAXED) != key)
-        __atomic_store_n(slot, key, __ATOMIC_RELAXED);
-}
-
-static void lru_unlink(struct store_shard *sh, struct item *it)
-{
-    bool was_tail = it->next == NULL;
-
-    if (it->prev != NULL)
-        it->prev->next = it->next;
-    else
-        sh->lru_head = it->next;
-    if (it->next != NULL)
-        it->next->prev = it->prev;
-    else
-        sh->lru_tail = it->prev;
-    it->prev = it->next = NULL;
-    if (was_tail)
-        publish_tail(sh);
-}
-
-static void lru_push_head(struct store_shard *sh, struct item *it)
-{
-    it->prev = NULL;
-    it->next = sh->lru_head;
-    if (sh->lru_head != NULL)
-        sh->lru_head->prev = it;
-    sh->lru_head = it;
-    if (sh->lru_tail == NULL) {
-        sh->lru_tail = it;
-        publish_tail(sh);
-    }
+    return (uint64_t)buckets * sizeof(uint32_t);
 }
 
 /* ---- hash table ---- */
 
-static struct item **chain_slot(struct store_shard *sh, struct item *it)
+/* The slot (bucket or h_next) that holds handle h in hv's chain. */
+static uint32_t *chain_slot(struct store_shard *sh, uint32_t hv, uint32_t h)
 {
     for (int t = 0; t < (sh->growing ? 2 : 1); t++) {
-        struct item **pp = bucket_of(&sh->ht[t], it->hv);
-        for (; *pp != NULL; pp = &(*pp)->h_next)
-            if (*pp == it)
+        uint32_t *pp = bucket_of(&sh->ht[t], hv);
+        for (; *pp != 0; pp = &item_at(sh->st, *pp)->h_next)
+            if (*pp == h)
                 return pp;
     }
     return NULL;
@@ -124,20 +74,23 @@ static struct item **chain_slot(struct store_shard *sh, struct item *it)
 
 void do_store_rehash_step(struct store_shard *sh, int buckets)
 {
+    struct store *st = sh->st;
+
     while (sh->growing && buckets-- > 0) {
-        struct item *it = sh->ht[0].b[sh->rehash_idx];
-        while (it != NULL) {
-            struct item *next = it->h_next;
-            struct item **pp = bucket_of(&sh->ht[1], it->hv);
+        uint32_t h = sh->ht[0].b[sh->rehash_idx];
+        while (h != 0) {
+            struct item *it = item_at(st, h);
+            uint32_t next = it->h_next;
+            uint32_t *pp = bucket_of(&sh->ht[1], store_hash(item_key(it), it->nkey));
             it->h_next = *pp;
-            *pp = it;
-            it = next;
+            *pp = h;
+            h = next;
         }
-        sh->ht[0].b[sh->rehash_idx] = NULL;
+        sh->ht[0].b[sh->rehash_idx] = 0;
         if (sh->rehash_idx++ == sh->ht[0].mask) {
-            uint64_t charge = charge_of(sh->ht[0].b);
+            uint64_t charge = table_charge(sh->ht[0].mask + 1);
             free(sh->ht[0].b);
-            mem_sub(sh->st, charge);
+            mem_sub(st, charge);
             sh->table_bytes -= charge;
             sh->ht[0] = sh->ht[1];
             sh->ht[1].b = NULL;
@@ -147,8 +100,13 @@ void do_store_rehash_step(struct store_shard *sh, int buckets)
     }
 }
 
-static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp,
-                      uint32_t from);
+void do_store_moved(struct store_shard *sh, uint32_t hv, uint32_t from, uint32_t to)
+{
+    uint32_t *pp = chain_slot(sh, hv, from);
+
+    if (pp != NULL)
+        *pp = to;
+}
 
 /* Starts doubling the table when it is 1.5 times fuller than its buckets.
  * The new bucket array is charged to the limit like items are; when it does
@@ -158,21 +116,17 @@ static void maybe_grow(struct store_shard *sh)
 {
     struct store *st = sh->st;
     uint32_t size = sh->ht[0].mask + 1;
-    struct item **b;
-    uint64_t charge;
+    uint32_t *b;
+    uint64_t charge = table_charge(size * 2);
 
     if (sh->growing || sh->count < size + size / 2 || size >= HASH_MAX_BUCKETS)
         return;
-    b = calloc((size_t)size * 2, sizeof(*b));
-    if (b == NULL)
+    if (!segs_charge(st, charge))
         return;
-    charge = charge_of(b);
-    for (int tries = 0; !mem_try_add(st, charge); tries++) {
-        if (!st->cfg.evict_to_free || tries >= 64 ||
-            !evict_one(st, sh, NULL, (uint32_t)(sh - st->shards))) {
-            free(b);
-            return;
-        }
+    b = calloc((size_t)size * 2, sizeof(*b));
+    if (b == NULL) {
+        mem_sub(st, charge);
+        return;
     }
     sh->table_bytes += charge;
     sh->ht[1].b = b;
@@ -193,22 +147,22 @@ static inline void tell_unlinked(struct store_shard *sh, const struct item *it)
         sh->st->ob.unlinked(sh->st->ob.arg, it);
 }
 
-/* Removes it from the table and the LRU and frees it. */
+/* Removes it from the table and gives its memory up. */
 static void unlink_free(struct store_shard *sh, struct item *it)
 {
-    struct item **pp = chain_slot(sh, it);
-    uint64_t charge = charge_of(it);
+    struct store *st = sh->st;
+    uint32_t *pp = chain_slot(sh, store_hash(item_key(it), it->nkey), item_handle(st, it));
+    uint64_t charge = charge_of(st, it);
 
     tell_unlinked(sh, it);
     if (pp != NULL)
         *pp = it->h_next;
-    lru_unlink(sh, it);
+    it->iflags &= (uint8_t)~ITEM_LINKED;
     sh->count--;
     sh->tombs -= (it->iflags & ITEM_TOMBSTONE) != 0;
     sh->nexp -= it->exptime != 0;
     sh->bytes -= charge;
-    mem_sub(sh->st, charge);
-    free(it);
+    do_segs_forget(st, it);
 }
 
 void do_store_reclaim(struct store_shard *sh, struct item *it)
@@ -219,9 +173,9 @@ void do_store_reclaim(struct store_shard *sh, struct item *it)
     unlink_free(sh, it);
 }
 
-static bool spared(const struct item *it, const struct spare *sp)
+bool store_spared(const struct item *it, const struct spare *sp)
 {
-    return sp != NULL && it->hv == sp->hv && it->nkey == sp->nkey &&
+    return sp != NULL && it->nkey == sp->nkey &&
            memcmp(item_key((struct item *)it), sp->key, sp->nkey) == 0;
 }
 
@@ -240,106 +194,15 @@ static void log_eviction(struct store *st, struct item *it, rel_time_t now)
                (int)(now - it->time), it->nbytes - 2);
 }
 
-/* In a locked shard: reclaims an expired or flushed item near the LRU tail
- * if there is one, else evicts the tail; when the tail is spared, the item
- * before it, if that was used no later than `newest` (the oldest tail of the
- * other shards: else it is not the least recently used). Returns false when
- * the shard has nothing to free. */
-static bool free_from(struct store *st, struct store_shard *sh, const struct spare *sp,
-                      rel_time_t now, uint64_t newest)
+void do_store_evict(struct store_shard *sh, struct item *it, rel_time_t now)
 {
-    struct item *it, *victim = sh->lru_tail;
-    int n = 0;
-
-    for (it = sh->lru_tail; it != NULL && n < TAIL_SEARCH; it = it->prev, n++) {
-        if ((item_expired(it, now) || item_flushed(st, it, now)) && !spared(it, sp)) {
-            do_store_reclaim(sh, it);
-            return true;
-        }
-    }
-    if (victim != NULL && spared(victim, sp)) {
-        victim = victim->prev; /* a key has one item: the next is another's */
-        if (victim != NULL && tail_key(victim) > newest)
-            return false;
-    }
-    if (victim == NULL)
-        return false;
     sh->evictions++;
-    log_eviction(st, victim, now);
-    if (victim->exptime != 0)
+    log_eviction(sh->st, it, now);
+    if (it->exptime != 0)
         sh->evicted_nonzero++;
-    if (!(victim->iflags & ITEM_FETCHED))
+    if (!(it->iflags & ITEM_FETCHED))
         sh->evicted_unfetched++;
-    unlink_free(sh, victim);
-    return true;
-}
-
-/*
- * Frees one item to make room, from the shard whose LRU tail was used least
- * recently of all (so eviction follows one LRU order across shards, to the
- * millisecond: see tail_key()); an expired or flushed item near that tail
- * goes first. `held` is a shard the caller already has locked (or NULL), in
- * which case the others are only try-locked so that two evicting threads
- * can never deadlock; a shard that cannot be locked, or turns out to have
- * nothing to free, is passed over for the next oldest. Never frees the item
- * sp names.
- */
-/* The shard whose published tail was used least recently, among those not
- * in skip, or STORE_SHARDS; its key in *key. The walk starts at shard
- * `from`: tails used in the same millisecond are common under churn, and
- * threads that start at different shards (their keys') pick different ones
- * among them instead of all queueing on one shard's lock. */
-static uint32_t oldest_shard(const struct store *st, const uint64_t *skip, uint32_t from,
-                             uint64_t *key)
-{
-    uint64_t best = UINT64_MAX;
-    uint32_t pick = STORE_SHARDS;
-
-    for (uint32_t n = 0; n < STORE_SHARDS; n++) {
-        uint32_t i = (from + n) & (STORE_SHARDS - 1);
-        uint64_t k = __atomic_load_n(&st->tail_keys[i], __ATOMIC_RELAXED);
-        if (k < best && !(skip[i / 64] >> (i % 64) & 1)) {
-            best = k;
-            pick = i;
-        }
-    }
-    *key = best;
-    return pick;
-}
-
-static bool evict_one(struct store *st, struct store_shard *held, const struct spare *sp,
-                      uint32_t from)
-{
-    rel_time_t now = mctime_now();
-    uint64_t skip[STORE_SHARDS / 64] = {0};
-
-    for (uint32_t tries = 0; tries < STORE_SHARDS; tries++) {
-        uint64_t key, newest = UINT64_MAX;
-        uint32_t pick = oldest_shard(st, skip, from, &key);
-        struct store_shard *sh;
-        bool freed;
-
-        if (pick == STORE_SHARDS)
-            return false; /* every shard is empty, or was passed over */
-        skip[pick / 64] |= (uint64_t)1 << (pick % 64);
-        /* the spared key's shard: its tail may be the spared item, and then
-         * the item before it goes only if it is older than every other tail */
-        if (sp != NULL && pick == (sp->hv & (STORE_SHARDS - 1)))
-            oldest_shard(st, skip, from, &newest);
-        sh = &st->shards[pick];
-        if (sh != held) {
-            if (held == NULL)
-                pthread_mutex_lock(&sh->lock);
-            else if (pthread_mutex_trylock(&sh->lock) != 0)
-                continue;
-        }
-        freed = free_from(st, sh, sp, now, newest);
-        if (sh != held)
-            pthread_mutex_unlock(&sh->lock);
-        if (freed)
-            return true;
-    }
-    return false;
+    unlink_free(sh, it);
 }
 
 /* ---- public API ---- */
@@ -353,16 +216,18 @@ int store_create(struct store **out, const struct store_config *cfg)
         return -1;
     memset(st, 0, sizeof(*st));
     st->cfg = *cfg;
-    for (i = 0; i < STORE_SHARDS; i++)
-        st->tail_keys[i] = UINT64_MAX;
+    if (segs_init(st) != 0) {
+        free(st);
+        return -1;
+    }
     for (i = 0; i < STORE_SHARDS; i++) {
         struct store_shard *sh = &st->shards[i];
         sh->st = st;
-        sh->ht[0].b = calloc(HASH_INITIAL_BUCKETS, sizeof(struct item *));
+        sh->ht[0].b = calloc(HASH_INITIAL_BUCKETS, sizeof(uint32_t));
         if (sh->ht[0].b == NULL)
             goto fail;
         sh->ht[0].mask = HASH_INITIAL_BUCKETS - 1;
-        sh->table_bytes = charge_of(sh->ht[0].b);
+        sh->table_bytes = table_charge(HASH_INITIAL_BUCKETS);
         st->mem_used += sh->table_bytes;
         pthread_mutex_init(&sh->lock, NULL);
     }
@@ -374,6 +239,7 @@ fail:
         free(st->shards[i].ht[0].b);
         pthread_mutex_destroy(&st->shards[i].lock);
     }
+    segs_destroy(st);
     free(st);
     return -1;
 }
@@ -384,16 +250,11 @@ void store_destroy(struct store *st)
         return;
     for (uint32_t i = 0; i < STORE_SHARDS; i++) {
         struct store_shard *sh = &st->shards[i];
-        struct item *it = sh->lru_head;
-        while (it != NULL) {
-            struct item *next = it->next;
-            free(it);
-            it = next;
-        }
         free(sh->ht[0].b);
         free(sh->ht[1].b);
         pthread_mutex_destroy(&sh->lock);
     }
+    segs_destroy(st); /* the items: the arena and the solos */
     free(st);
 }
 
@@ -404,36 +265,20 @@ static struct item *alloc_item(struct store *st, const char *key, size_t nkey,
 {
     struct spare sp = {.key = key, .nkey = nkey, .hv = hv};
     struct item *it;
-    uint64_t charge;
 
     if (nbytes < 2 || nbytes - 2 > st->cfg.item_size_max || nkey > KEY_MAX_LENGTH) {
         *err = STORE_ALLOC_TOO_LARGE;
         return NULL;
     }
-    it = malloc(item_size(nkey, nbytes));
+    it = segs_stage(st, item_size(nkey, nbytes), keep ? &sp : NULL, true, err);
     if (it == NULL)
-        goto nomem;
-    charge = charge_of(it);
-    while (!mem_try_add(st, charge)) {
-        if (!st->cfg.evict_to_free || !evict_one(st, NULL, keep ? &sp : NULL, hv)) {
-            free(it);
-            goto nomem;
-        }
-    }
-    item_clear_header(it);
+        return NULL;
     it->exptime = exptime;
     it->flags = flags;
     it->nbytes = nbytes;
-    it->hv = hv;
     it->nkey = (uint8_t)nkey;
     memcpy(it->data, key, nkey);
-    *err = STORE_ALLOC_OK;
     return it;
-
-nomem:
-    __atomic_fetch_add(&st->outofmemory, 1, __ATOMIC_RELAXED);
-    *err = STORE_ALLOC_NOMEM;
-    return NULL;
 }
 
 struct item *store_alloc(struct store *st, const char *key, size_t nkey, uint32_t hv,
@@ -452,10 +297,13 @@ struct item *store_alloc_keep(struct store *st, const char *key, size_t nkey, ui
 
 void store_release(struct store *st, struct item *it)
 {
-    if (it == NULL)
-        return;
-    mem_sub(st, charge_of(it));
-    free(it);
+    if (it != NULL)
+        segs_unstage(st, it);
+}
+
+uint32_t store_item_hash(const struct item *it)
+{
+    return store_hash(it->data, it->nkey);
 }
 
 struct store_shard *store_lock(struct store *st, uint32_t hv)
@@ -480,8 +328,10 @@ static struct item *find_any(struct store_shard *sh, const char *key, size_t nke
     if (why != NULL)
         *why = STORE_MISS_NONE;
     for (int t = 0; t < (sh->growing ? 2 : 1); t++) {
-        for (struct item *it = *bucket_of(&sh->ht[t], hv); it != NULL; it = it->h_next) {
-            if (it->hv != hv || it->nkey != nkey || memcmp(it->data, key, nkey) != 0)
+        for (uint32_t h = *bucket_of(&sh->ht[t], hv); h != 0;) {
+            struct item *it = item_at(sh->st, h);
+            h = it->h_next;
+            if (it->nkey != nkey || memcmp(it->data, key, nkey) != 0)
                 continue;
             if (item_flushed(sh->st, it, now)) {
                 if (why != NULL)
@@ -509,37 +359,38 @@ struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
     return it != NULL && (it->iflags & ITEM_TOMBSTONE) ? NULL : it;
 }
 
-void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old)
+struct item *do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old)
 {
-    struct item **pp;
+    uint32_t hv = store_item_hash(it);
+    uint32_t *pp;
 
     if (old == NULL && sh->tombs > 0)
-        old = find_any(sh, item_key(it), it->nkey, it->hv, NULL); /* its tombstone */
+        old = find_any(sh, item_key(it), it->nkey, hv, NULL); /* its tombstone */
     if (old != NULL)
         unlink_free(sh, old);
     maybe_grow(sh);
     do_store_rehash_step(sh, REHASH_STEP);
-    pp = bucket_of(&sh->ht[sh->growing ? 1 : 0], it->hv);
-    it->h_next = *pp;
-    *pp = it;
     it->time = mctime_now();
-    it->atime_ms = mctime_coarse_ms();
     it->iflags |= ITEM_LINKED;
-    lru_push_head(sh, it);
+    it = do_segs_place(sh->st, it); /* where it lives from now on */
+    pp = bucket_of(&sh->ht[sh->growing ? 1 : 0], hv);
+    it->h_next = *pp;
+    *pp = item_handle(sh->st, it);
     sh->count++;
     sh->nexp += it->exptime != 0;
     if (it->iflags & ITEM_TOMBSTONE)
         sh->tombs++;
     else
         sh->total_items++;
-    sh->bytes += charge_of(it);
+    sh->bytes += charge_of(sh->st, it);
     tell_linked(sh, it);
+    return it;
 }
 
-void do_store_link(struct store_shard *sh, struct item *it, struct item *old)
+struct item *do_store_link(struct store_shard *sh, struct item *it, struct item *old)
 {
     it->cas = store_next_cas(sh->st);
-    do_store_link_cas(sh, it, old);
+    return do_store_link_cas(sh, it, old);
 }
 
 void do_store_unlink(struct store_shard *sh, struct item *it)
@@ -555,14 +406,9 @@ void do_store_set_exptime(struct store_shard *sh, struct item *it, rel_time_t ex
 
 void do_store_bump(struct store_shard *sh, struct item *it)
 {
+    (void)sh;
     it->time = mctime_now();
-    it->atime_ms = mctime_coarse_ms();
-    if (sh->lru_tail == it && sh->lru_head == it)
-        publish_tail(sh); /* alone in its shard: its use moved the tail's key */
-    if (sh->lru_head != it) {
-        lru_unlink(sh, it);
-        lru_push_head(sh, it);
-    }
+    it->iflags |= ITEM_ACCESSED;
 }
 
 void do_store_new_cas(struct store_shard *sh, struct item *it)
@@ -636,49 +482,36 @@ void store_observe_version(struct store *st, uint64_t v)
                                           __ATOMIC_RELAXED));
 }
 
-/* A tombstone for key, charged like an item; called with sh locked, so
- * room is made by evicting with trylock only. NULL when there is none. */
-static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nkey,
-                             uint32_t hv)
+/* A tombstone for key, charged like an item; called with sh locked, so it
+ * takes only room that needs no eviction. NULL when there is none. */
+static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nkey)
 {
     struct store *st = sh->st;
-    struct item *t = malloc(item_size(nkey, 2));
-    uint64_t charge;
+    enum store_alloc_err err;
+    struct item *t = segs_stage(st, item_size(nkey, 2), NULL, false, &err);
 
     if (t == NULL)
         return NULL;
-    charge = charge_of(t);
-    for (int tries = 0; !mem_try_add(st, charge); tries++) {
-        if (!st->cfg.evict_to_free || tries >= 64 ||
-            !evict_one(st, sh, NULL, (uint32_t)(sh - st->shards))) {
-            free(t);
-            return NULL;
-        }
-    }
-    item_clear_header(t);
     t->exptime = mctime_now() + st->cfg.tombstone_ttl;
     t->nbytes = 2;
-    t->hv = hv;
     t->nkey = (uint8_t)nkey;
     t->iflags = ITEM_TOMBSTONE;
     memcpy(t->data, key, nkey);
     memcpy(t->data + nkey, "\r\n", 2);
     t->cas = store_next_cas(st);
-    do_store_link_cas(sh, t, NULL);
-    return t;
+    return do_store_link_cas(sh, t, NULL);
 }
 
 uint64_t do_store_delete(struct store_shard *sh, struct item *it)
 {
     char key[KEY_MAX_LENGTH];
     size_t nkey = it->nkey;
-    uint32_t hv = it->hv;
     uint8_t binary = it->iflags & ITEM_KEY_BINARY;
     struct item *t;
 
     memcpy(key, item_key(it), nkey);
-    unlink_free(sh, it); /* first: eviction for the tombstone must not pick it */
-    if (!sh->st->cfg.tombstones || (t = tomb_new(sh, key, nkey, hv)) == NULL)
+    unlink_free(sh, it);
+    if (!sh->st->cfg.tombstones || (t = tomb_new(sh, key, nkey)) == NULL)
         return 0;
     t->iflags |= binary;
     return t->cas;
@@ -693,7 +526,7 @@ uint64_t do_store_delete_absent(struct store_shard *sh, const char *key, size_t 
         return 0;
     t = find_any(sh, key, nkey, hv, NULL);
     if (t == NULL)
-        t = tomb_new(sh, key, nkey, hv);
+        t = tomb_new(sh, key, nkey);
     return t != NULL ? t->cas : 0;
 }
 
@@ -734,8 +567,9 @@ bool store_drop_version(struct store *st, const char *key, size_t nkey, uint64_t
 
 enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held)
 {
-    struct store_shard *sh = store_lock(st, it->hv);
-    struct item *cur = find_any(sh, item_key(it), it->nkey, it->hv, NULL);
+    uint32_t hv = store_item_hash(it);
+    struct store_shard *sh = store_lock(st, hv);
+    struct item *cur = find_any(sh, item_key(it), it->nkey, hv, NULL);
     enum store_apply_result res = STORE_APPLIED;
     uint64_t version = it->cas;
 
@@ -794,8 +628,8 @@ int store_set_mem_limit(struct store *st, uint64_t bytes)
     __atomic_store_n(&st->cfg.maxbytes, bytes, __ATOMIC_RELAXED);
     /* Evict now rather than on the next store, which would otherwise pay
      * for the whole difference; the shards are locked one at a time. */
-    while (__atomic_load_n(&st->mem_used, __ATOMIC_RELAXED) > bytes) {
-        if (!st->cfg.evict_to_free || !evict_one(st, NULL, NULL, 0))
+    while (!segs_charge(st, 0)) {
+        if (!st->cfg.evict_to_free || !segs_evict(st, NULL))
             return -1;
     }
     return 0;
@@ -803,7 +637,7 @@ int store_set_mem_limit(struct store *st, uint64_t bytes)
 
 void store_get_stats(struct store *st, struct store_stats *out)
 {
-    rel_time_t now = mctime_now(), oldest = now;
+    rel_time_t now = mctime_now();
 
     memset(out, 0, sizeof(*out));
     for (uint32_t i = 0; i < STORE_SHARDS; i++) {
@@ -821,11 +655,10 @@ void store_get_stats(struct store *st, struct store_stats *out)
         out->reclaimed += sh->reclaimed;
         out->hash_buckets += (uint64_t)sh->ht[sh->growing ? 1 : 0].mask + 1;
         out->hash_expanding += sh->growing;
-        if (sh->lru_tail != NULL && sh->lru_tail->time < oldest)
-            oldest = sh->lru_tail->time;
         pthread_mutex_unlock(&sh->lock);
     }
-    out->oldest_age = now - oldest;
+    out->oldest_age = now - segs_oldest(st, now);
+    segs_get_stats(st, out);
     out->mem_used = __atomic_load_n(&st->mem_used, __ATOMIC_RELAXED);
     out->outofmemory = __atomic_load_n(&st->outofmemory, __ATOMIC_RELAXED);
 }

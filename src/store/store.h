@@ -1,22 +1,22 @@
 /*
- * store: the sharded hash table of items, LRU eviction under a hard memory
+ * store: the sharded hash table of items, eviction under a hard memory
  * limit, and expiry (lazy on access plus a background sampler).
  *
  * Threads: any thread may call any function. Keys are spread over
  * STORE_SHARDS shards by hash; each shard has one mutex protecting its table,
- * its LRU list and its counters. Functions named do_* require the caller to
- * hold the shard's lock (from store_lock()) and never take another lock.
- * Lock order: at most one shard lock is ever held while blocking on a lock;
- * eviction of other shards while one is held uses trylock only.
+ * its items and its counters. Functions named do_* require the caller to
+ * hold the shard's lock (from store_lock()) and never take another shard's
+ * lock (only the store's own, inside it). Eviction runs with no shard lock
+ * held, in store_alloc(), and takes one shard lock at a time.
  *
- * Memory: every item is charged its real allocation (malloc's usable size
- * plus its header), every hash table its bucket array; the total never
- * exceeds the configured limit. store_alloc() makes room by evicting
- * least-recently-used items (or fails with -M): one LRU order over all
- * shards, to the millisecond of last use (each shard's tail is published
- * for the choice). An item returned by
- * store_alloc() belongs to the caller until it is linked (the store owns it
- * from then on) or handed back with store_release().
+ * Memory: items are packed into segments (large ones held alone), and the
+ * segments, large items and hash tables charged never exceed the
+ * configured limit (store_internal.h has the design). store_alloc() makes
+ * room by evicting (or fails with -M, which only compacts): the oldest
+ * segment goes first, keeping the items used since they were stored.
+ * An item returned by store_alloc() belongs to the caller until it is
+ * linked (the store owns it from then on, and it may live elsewhere: the
+ * link returns where) or handed back with store_release().
  */
 #ifndef MESHCACHED_STORE_H
 #define MESHCACHED_STORE_H
@@ -68,9 +68,12 @@ struct store_stats {
     uint64_t curr_items; /* live items, tombstones not counted */
     uint64_t tombstones;
     uint64_t total_items;
-    uint64_t bytes; /* memory charged to items */
+    uint64_t bytes; /* memory charged to linked items */
     uint64_t table_bytes;
-    uint64_t mem_used; /* items + tables: what the limit bounds */
+    uint64_t seg_bytes;   /* segments holding memory (live, dead and free space) */
+    uint64_t large_bytes; /* items held alone, linked or being written */
+    uint64_t reserved;    /* segment bytes promised to items being written */
+    uint64_t mem_used;    /* segments + large items + tables: what the limit bounds */
     uint64_t evictions;
     uint64_t evicted_nonzero; /* evicted items that had an expiry time */
     uint64_t evicted_unfetched;
@@ -113,23 +116,27 @@ struct item *store_alloc_keep(struct store *st, const char *key, size_t nkey, ui
 /* Frees an item that was allocated but never linked. */
 void store_release(struct store *st, struct item *it);
 
+/* store_hash() of the item's key. */
+uint32_t store_item_hash(const struct item *it);
+
 /* Locks and returns the shard owning hash hv. */
 struct store_shard *store_lock(struct store *st, uint32_t hv);
 void store_unlock(struct store_shard *sh);
 
 /*
  * Looks up a live item. Expired and flushed items found on the way are
- * unlinked and freed, and *why (if not NULL) says so. Does not bump the LRU.
+ * unlinked and freed, and *why (if not NULL) says so. Does not count as a use.
  */
 struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
                            uint32_t hv, enum store_miss *why);
 
 /* Links it (a fresh item from store_alloc) with a new CAS value, replacing
- * and freeing old (the live item with the same key, or NULL). */
-void do_store_link(struct store_shard *sh, struct item *it, struct item *old);
+ * and freeing old (the live item with the same key, or NULL). Returns the
+ * linked item: it is not where `it` was. */
+struct item *do_store_link(struct store_shard *sh, struct item *it, struct item *old);
 
 /* Same, but keeps the CAS value the caller set in it->cas. */
-void do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old);
+struct item *do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old);
 
 /* Unlinks and frees a linked item. */
 void do_store_unlink(struct store_shard *sh, struct item *it);
@@ -138,7 +145,7 @@ void do_store_unlink(struct store_shard *sh, struct item *it);
  * expire, so that the sampler skips shards without any). */
 void do_store_set_exptime(struct store_shard *sh, struct item *it, rel_time_t exptime);
 
-/* Marks it most recently used and records the access time. */
+/* Marks it used (eviction keeps it once more) and records the access time. */
 void do_store_bump(struct store_shard *sh, struct item *it);
 
 /* Gives a linked item a fresh CAS value (after an in-place change). */
@@ -181,7 +188,7 @@ struct store_state {
 /*
  * Copies the state of key: its live item or tombstone, into *s, and its
  * value (without "\r\n") onto value when value is not NULL. Does not bump
- * the LRU or count as a fetch. Returns true when the key holds something.
+ * count as a use or a fetch. Returns true when the key holds something.
  */
 bool store_read_state(struct store *st, const char *key, size_t nkey,
                       struct store_state *s, struct buf *value);
@@ -292,8 +299,8 @@ uint64_t store_mem_limit(const struct store *st);
 
 /*
  * Changes the memory limit (cache_memlimit) at runtime; any thread, no lock
- * held. When more than bytes is in use, evicts least recently used items
- * (one shard lock at a time) until it fits. Returns 0 when the store is
+ * held. When more than bytes is in use, evicts the oldest segments and
+ * items (one shard lock at a time) until it fits. Returns 0 when the store is
  * within the new limit, -1 when it is still over it (evictions are off
  * with -M, or nothing is left to evict): the limit holds anyway, and new
  * items are refused until enough is freed.

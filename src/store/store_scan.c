@@ -42,13 +42,12 @@ static uint64_t sample_shard(struct store_shard *sh, rel_time_t now, uint64_t *s
         if (sh->sample_pos == 0)
             sh->sweep_epoch = epoch;
         for (int n = 0; n < SAMPLE_BUCKETS; n++) {
-            struct item **pp = &sh->ht[0].b[sh->sample_pos];
-            while (*pp != NULL) {
-                struct item *it = *pp;
+            uint32_t *pp = &sh->ht[0].b[sh->sample_pos];
+            while (*pp != 0) {
+                struct item *it = item_at(sh->st, *pp);
                 (*seen)++;
                 if (item_expired(it, now) || item_flushed(sh->st, it, now)) {
-                    do_store_reclaim(sh,
-                                     it); /* unlinks it: *pp now holds its successor */
+                    do_store_reclaim(sh, it); /* unlinks it: *pp now holds its successor */
                     freed++;
                 } else {
                     pp = &it->h_next;
@@ -97,10 +96,10 @@ static size_t scan_table(struct store_shard *sh, struct htab *t, uint32_t value,
     if (t->b == NULL)
         return 0;
     for (uint32_t j = low; j <= t->mask; j += lowmask + 1) {
-        struct item **pp = &t->b[j];
-        while (*pp != NULL) {
-            struct item *it = *pp;
-            if ((it->hv & vmask) != value) {
+        uint32_t *pp = &t->b[j];
+        while (*pp != 0) {
+            struct item *it = item_at(sh->st, *pp);
+            if ((store_item_hash(it) & vmask) != value) {
                 pp = &it->h_next;
             } else if (item_expired(it, now) || item_flushed(sh->st, it, now)) {
                 do_store_reclaim(sh, it); /* *pp now holds its successor */
@@ -142,8 +141,8 @@ size_t store_scan_shard(struct store *st, uint32_t shard,
     pthread_mutex_lock(&sh->lock);
     for (int t = 0; t < (sh->growing ? 2 : 1); t++)
         for (uint32_t j = 0; j <= sh->ht[t].mask; j++)
-            for (struct item *it = sh->ht[t].b[j]; it != NULL; it = it->h_next) {
-                fn(arg, it);
+            for (uint32_t h = sh->ht[t].b[j]; h != 0; h = item_at(st, h)->h_next) {
+                fn(arg, item_at(st, h));
                 n++;
             }
     fn(arg, NULL);

@@ -25,7 +25,7 @@ struct storeop_need {
  * Between a pass that asks for an item and the next one, the wrapper
  * allocates with no lock held. That allocation uses store_alloc_keep(): it
  * may evict anything but the item being appended to or counted (often the
- * LRU tail), which the next pass needs; a lost item would turn the command
+ * oldest), which the next pass needs; a lost item would turn the command
  * into NOT_STORED / NOT_FOUND and lose the value.
  */
 
@@ -48,11 +48,11 @@ static void copy_joined(struct item *dst, struct item *first, struct item *secon
  */
 static enum storeop_result
 do_storeop_store_pass(struct store_shard *sh, const struct storeop_env *env,
-                      const struct storeop_req *req, struct item **itp,
+                      const struct storeop_req *req, uint32_t hv, struct item **itp,
                       struct item **joinedp, struct storeop_need *need, uint64_t *cas_out)
 {
     struct item *it = *itp, *joined = *joinedp;
-    struct item *old = do_store_find(sh, item_key(it), it->nkey, it->hv, NULL);
+    struct item *old = do_store_find(sh, item_key(it), it->nkey, hv, NULL);
     enum storeop_result res = STOREOP_NOT_STORED;
     bool store = false;
 
@@ -131,9 +131,9 @@ do_storeop_store_pass(struct store_shard *sh, const struct storeop_env *env,
     if (store) {
         if (req->keep_cas) {
             store_observe_version(env->st, it->cas);
-            do_store_link_cas(sh, it, old);
+            it = do_store_link_cas(sh, it, old);
         } else {
-            do_store_link(sh, it, old);
+            it = do_store_link(sh, it, old);
         }
         *cas_out = it->cas;
         *itp = NULL; /* the store's now */
@@ -146,12 +146,13 @@ enum storeop_result storeop_store_item(const struct storeop_env *env, struct ite
                                        const struct storeop_req *req, uint64_t *cas_out)
 {
     struct item *joined = NULL;
+    uint32_t hv = store_item_hash(it);
 
     for (int pass = 0;; pass++) {
         struct storeop_need need = {0};
-        struct store_shard *sh = store_lock(env->st, it->hv);
+        struct store_shard *sh = store_lock(env->st, hv);
         enum storeop_result res =
-            do_storeop_store_pass(sh, env, req, &it, &joined, &need, cas_out);
+            do_storeop_store_pass(sh, env, req, hv, &it, &joined, &need, cas_out);
         enum store_alloc_err err;
 
         store_unlock(sh);
@@ -162,7 +163,7 @@ enum storeop_result storeop_store_item(const struct storeop_env *env, struct ite
         }
         store_release(env->st, joined);
         joined = pass < STOREOP_MAX_ALLOCS
-                     ? store_alloc_keep(env->st, item_key(it), it->nkey, it->hv,
+                     ? store_alloc_keep(env->st, item_key(it), it->nkey, hv,
                                         need.flags, need.exptime, need.nbytes, &err)
                      : NULL;
         if (joined == NULL) {
@@ -249,11 +250,10 @@ do_storeop_delta_pass(struct store_shard *sh, const struct storeop_env *env,
         if (req->new_cas != 0) {
             fresh->cas = req->new_cas;
             store_observe_version(env->st, fresh->cas);
-            do_store_link_cas(sh, fresh, it);
+            it = do_store_link_cas(sh, fresh, it);
         } else {
-            do_store_link(sh, fresh, it);
+            it = do_store_link(sh, fresh, it);
         }
-        it = fresh;
         *freshp = NULL;
     }
     res->old_exptime = it->exptime;

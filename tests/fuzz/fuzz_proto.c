@@ -45,7 +45,9 @@ static void check_accounting(struct store *st, uint64_t *limit)
         *limit = store_mem_limit(st);
     store_get_stats(st, &s);
     check(s.mem_used <= *limit, "memory use above the limit");
-    check(s.mem_used == s.bytes + s.table_bytes, "memory accounting does not balance");
+    check(s.mem_used == s.seg_bytes + s.large_bytes + s.table_bytes,
+          "memory accounting does not balance");
+    check(s.bytes <= s.seg_bytes + s.large_bytes, "items hold more than is charged");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

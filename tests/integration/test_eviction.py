@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Eviction under the memory limit: an item being modified is never the
-victim, and the victim is the least recently used item of the whole cache,
-not of the new key's shard.
+victim, and the victims are the oldest items not read since they were
+stored, across the whole cache, not the new key's shard.
 
 Regressions for two bugs that lost data:
   - append, prepend (classic and ms MA/MP) and incr allocated their new item
@@ -85,41 +85,32 @@ def stat(c, sub, name):
     return int(text.split("STAT %s " % name)[1].split("\r\n")[0])
 
 
-def chunk(nkey, nbytes):
-    """What the store charges for a small item (under the mmap threshold):
-    glibc's chunk for the header (58 bytes), key and value with its \\r\\n."""
-    return max(32, (58 + nkey + nbytes + 2 + 8 + 15) & ~15)
-
-
-def test_incr_that_grows_keeps_its_counter():
-    """The cache is filled, without evicting, to less free memory than the
-    counter's longer item needs; the counter is alone in its shard (so it
-    was that shard's LRU tail, the old victim)."""
+def test_an_item_being_joined_or_counted_is_kept_by_eviction():
+    """The counter n is the oldest item, in the oldest segment. Fillers are
+    written until an append to n is what evicts: its data block (allocated
+    sparing n, as an incr's longer item is) needs more room than a filler,
+    so it is the first write the full cache cannot take without evicting.
+    The block ends badly, so n stays as it was: the eviction took n's
+    segment and must have kept n. Then an incr that needs a longer item
+    works on it."""
     with Daemon(args=["-m", "4"]) as d:
         c = d.connect(timeout=BIG_TIMEOUT)
-        fill(c, b"n", 2, b"9")  # "99": the next incr needs a longer item
-        time.sleep(0.005)
-        limit = stat(c, b"", "limit_maxbytes")
-        i = 0
-        while limit - stat(c, b" slabs", "total_malloced") > 120000:
-            time.sleep(0.005)  # distinct milliseconds of last use: f0 is the oldest
-            fill(c, b"f%d" % i, 100000)
-            i += 1
-        free = limit - stat(c, b" slabs", "total_malloced")
-        # leave 40 to 55 bytes (chunks are multiples of 16): less than the
-        # chunk of the incr's new item
-        need = chunk(1, len(b"100"))
-        want = free - 40
-        nkey = len(b"f%d" % i)
-        size = max(v for v in range(want) if chunk(nkey, v) <= want)
-        fill(c, b"f%d" % i, size)
-        left = limit - stat(c, b" slabs", "total_malloced")
-        check(40 <= left < need, "free memory %d: at least 40, below %d" % (left, need))
-        check_eq(stat(c, b"", "evictions"), 0, "evictions while filling")
+        fill(c, b"n", 2, b"9")  # "99": the incr below needs a longer item
+        for i in range(2000):
+            before = stat(c, b"", "evictions")
+            c.send(b"append n 0 0 8000\r\n" + b"y" * 8000 + b"XX")
+            check_eq(c.read_until(b"\r\n"), b"CLIENT_ERROR bad data chunk\r\n", "append")
+            if stat(c, b"", "evictions") > before:
+                break
+            fill(c, b"f%d" % i, 4000)
+            check_eq(stat(c, b"", "evictions"), 0, "evictions by fillers")
+        else:
+            raise mchelper.TestFailure("2000 fillers never filled -m 4")
+        check(i > 100, "the cache held %d fillers" % i)
+        check_eq(present(c, b"f0"), False, "the rest of the oldest segment evicted")
+        check_eq(present(c, b"n"), True, "the item being joined kept")
         c.send(b"incr n 1\r\n")
         check_eq(c.read_until(b"\r\n"), b"100\r\n", "incr of a counter that grows")
-        check_eq(stat(c, b"", "evictions"), 1, "evictions for the incr")
-        check_eq(present(c, b"f0"), False, "the oldest other item evicted")
         c.send(b"ma n N0 v\r\n")
         check_eq(c.read_until(b"\r\n"), b"VA 3\r\n", "ma")
         check_eq(c.read_until(b"\r\n"), b"101\r\n", "ma value")
@@ -160,5 +151,5 @@ def test_eviction_takes_the_oldest_unread_items_first():
 
 if __name__ == "__main__":
     mchelper.run_tests([test_append_keeps_the_item_it_joins,
-                        test_incr_that_grows_keeps_its_counter,
+                        test_an_item_being_joined_or_counted_is_kept_by_eviction,
                         test_eviction_takes_the_oldest_unread_items_first])

@@ -261,7 +261,7 @@ static void oracle_cb(void *arg, const struct item *it)
         theirs |= own[i] == o->peer;
     }
     if (mine && theirs)
-        merkle_toggle(o->tree, it->hv,
+        merkle_toggle(o->tree, store_item_hash(it),
                       merkle_digest(it->data, it->nkey, it->cas,
                                     (it->iflags & ITEM_TOMBSTONE) != 0));
 }

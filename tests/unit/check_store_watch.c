@@ -27,7 +27,7 @@ static void on_linked(void *arg, const struct item *it)
 {
     struct watch *wt = arg;
 
-    merkle_toggle(&wt->tree, it->hv, digest_of(it));
+    merkle_toggle(&wt->tree, store_item_hash(it), digest_of(it));
     wt->linked++;
 }
 
@@ -35,7 +35,7 @@ static void on_unlinked(void *arg, const struct item *it)
 {
     struct watch *wt = arg;
 
-    merkle_toggle(&wt->tree, it->hv, digest_of(it));
+    merkle_toggle(&wt->tree, store_item_hash(it), digest_of(it));
     wt->unlinked++;
 }
 
@@ -66,7 +66,7 @@ static void unwatch(void)
 static void add_to(void *arg, const struct item *it)
 {
     if (it != NULL)
-        merkle_toggle(arg, it->hv, digest_of(it));
+        merkle_toggle(arg, store_item_hash(it), digest_of(it));
 }
 
 /* The tree of what the table holds now, by walking every shard. */
@@ -212,7 +212,7 @@ static void count_matching(void *arg, const struct item *it)
 
     if (it == NULL)
         return;
-    if ((it->hv & c->mask) == c->value)
+    if ((store_item_hash(it) & c->mask) == c->value)
         c->n++;
 }
 
@@ -221,7 +221,7 @@ static void count_all(void *arg, const struct item *it)
     struct collect *c = arg;
 
     c->n++;
-    if ((it->hv & c->mask) != c->value)
+    if ((store_item_hash(it) & c->mask) != c->value)
         c->bad++;
 }
 

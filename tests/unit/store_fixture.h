@@ -71,6 +71,21 @@ static inline struct store_stats stats(void)
     return s;
 }
 
+/* The accounting: the limit is charged exactly the segments, the large
+ * items and the tables, and the linked items fit in what is charged. */
+static inline void check_accounting(const struct store_stats *s)
+{
+    ck_assert_uint_eq(s->mem_used, s->seg_bytes + s->large_bytes + s->table_bytes);
+    ck_assert_uint_le(s->bytes, s->seg_bytes + s->large_bytes);
+}
+
+/* What items hold: linked ones, and the room promised to or taken by
+ * items being written (back where it was once they are released). */
+static inline uint64_t held_bytes(const struct store_stats *s)
+{
+    return s->bytes + s->reserved + s->large_bytes;
+}
+
 /* Runs the expiry sampler until a pass frees nothing, for at most
  * max_passes passes; returns how many entries it freed. */
 static inline uint64_t sample_all(int max_passes)
@@ -139,8 +154,8 @@ static inline bool put_exp(const char *key, size_t vlen, rel_time_t exptime)
     if (it == NULL)
         return false;
     ck_assert_int_eq(err, STORE_ALLOC_OK);
-    sh = store_lock(st, it->hv);
-    old = do_store_find(sh, key, strlen(key), it->hv, NULL);
+    sh = store_lock(st, store_item_hash(it));
+    old = do_store_find(sh, key, strlen(key), store_item_hash(it), NULL);
     do_store_link(sh, it, old);
     store_unlock(sh);
     return true;
