@@ -147,11 +147,11 @@ static inline void tell_unlinked(struct store_shard *sh, const struct item *it)
         sh->st->ob.unlinked(sh->st->ob.arg, it);
 }
 
-/* Removes it from the table and gives its memory up. */
-static void unlink_free(struct store_shard *sh, struct item *it)
+/* Removes it (its key's hash hv) from the table and gives its memory up. */
+static void unlink_free_hv(struct store_shard *sh, struct item *it, uint32_t hv)
 {
     struct store *st = sh->st;
-    uint32_t *pp = chain_slot(sh, store_hash(item_key(it), it->nkey), item_handle(st, it));
+    uint32_t *pp = chain_slot(sh, hv, item_handle(st, it));
     uint64_t charge = charge_of(st, it);
 
     tell_unlinked(sh, it);
@@ -163,6 +163,11 @@ static void unlink_free(struct store_shard *sh, struct item *it)
     sh->nexp -= it->exptime != 0;
     sh->bytes -= charge;
     do_segs_forget(st, it);
+}
+
+static void unlink_free(struct store_shard *sh, struct item *it)
+{
+    unlink_free_hv(sh, it, store_item_hash(it));
 }
 
 void do_store_reclaim(struct store_shard *sh, struct item *it)
@@ -270,7 +275,7 @@ static struct item *alloc_item(struct store *st, const char *key, size_t nkey,
         *err = STORE_ALLOC_TOO_LARGE;
         return NULL;
     }
-    it = segs_stage(st, item_size(nkey, nbytes), keep ? &sp : NULL, true, err);
+    it = segs_stage(st, item_size(nkey, nbytes), hv, keep ? &sp : NULL, true, err);
     if (it == NULL)
         return NULL;
     it->exptime = exptime;
@@ -304,6 +309,11 @@ void store_release(struct store *st, struct item *it)
 uint32_t store_item_hash(const struct item *it)
 {
     return store_hash(it->data, it->nkey);
+}
+
+uint32_t store_staged_hash(const struct item *it)
+{
+    return segs_staged_hash(it);
 }
 
 struct store_shard *store_lock(struct store *st, uint32_t hv)
@@ -361,13 +371,13 @@ struct item *do_store_find(struct store_shard *sh, const char *key, size_t nkey,
 
 struct item *do_store_link_cas(struct store_shard *sh, struct item *it, struct item *old)
 {
-    uint32_t hv = store_item_hash(it);
+    uint32_t hv = segs_staged_hash(it);
     uint32_t *pp;
 
     if (old == NULL && sh->tombs > 0)
         old = find_any(sh, item_key(it), it->nkey, hv, NULL); /* its tombstone */
     if (old != NULL)
-        unlink_free(sh, old);
+        unlink_free_hv(sh, old, hv); /* the same key */
     maybe_grow(sh);
     do_store_rehash_step(sh, REHASH_STEP);
     it->time = mctime_now();
@@ -488,7 +498,7 @@ static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nke
 {
     struct store *st = sh->st;
     enum store_alloc_err err;
-    struct item *t = segs_stage(st, item_size(nkey, 2), NULL, false, &err);
+    struct item *t = segs_stage(st, item_size(nkey, 2), store_hash(key, nkey), NULL, false, &err);
 
     if (t == NULL)
         return NULL;
@@ -567,7 +577,7 @@ bool store_drop_version(struct store *st, const char *key, size_t nkey, uint64_t
 
 enum store_apply_result store_apply(struct store *st, struct item *it, uint64_t *held)
 {
-    uint32_t hv = store_item_hash(it);
+    uint32_t hv = store_staged_hash(it);
     struct store_shard *sh = store_lock(st, hv);
     struct item *cur = find_any(sh, item_key(it), it->nkey, hv, NULL);
     enum store_apply_result res = STORE_APPLIED;

@@ -119,6 +119,10 @@ void store_release(struct store *st, struct item *it);
 /* store_hash() of the item's key. */
 uint32_t store_item_hash(const struct item *it);
 
+/* The same for an item from store_alloc() not yet linked: the hash it was
+ * allocated with, without hashing again. */
+uint32_t store_staged_hash(const struct item *it);
+
 /* Locks and returns the shard owning hash hv. */
 struct store_shard *store_lock(struct store *st, uint32_t hv);
 void store_unlock(struct store_shard *sh);

@@ -101,6 +101,8 @@ struct solo {
     uint64_t charge;     /* bytes charged: to mem_used (large) or pending (staged) */
     rel_time_t sealed;   /* when it entered the FIFO */
     uint32_t state;      /* enum solo_state */
+    uint32_t hv;         /* store_hash() of its key, given when staged */
+    uint32_t pad;
 };
 
 enum solo_state {
@@ -238,11 +240,17 @@ bool mem_try_add(struct store *st, uint64_t n);
 int segs_init(struct store *st);
 void segs_destroy(struct store *st);
 
-/* A staged item of that many bytes (item_size()), its header zeroed; NULL
- * with *err set. Evicts (never what sp names) to make room. No shard lock
- * may be held, unless may_evict is false. */
-struct item *segs_stage(struct store *st, size_t size, const struct spare *sp, bool may_evict,
-                        enum store_alloc_err *err);
+/* A staged item of that many bytes (item_size()) for a key of hash hv,
+ * its header zeroed; NULL with *err set. Evicts (never what sp names) to
+ * make room. No shard lock may be held, unless may_evict is false. */
+struct item *segs_stage(struct store *st, size_t size, uint32_t hv, const struct spare *sp,
+                        bool may_evict, enum store_alloc_err *err);
+
+/* The hash a staged item was given. */
+static inline uint32_t segs_staged_hash(const struct item *it)
+{
+    return solo_of(it)->hv;
+}
 
 /* Frees a staged item that was never linked. */
 void segs_unstage(struct store *st, struct item *it);

@@ -337,29 +337,51 @@ static uint32_t span_of(const struct segs *sg, size_t size)
     return (uint32_t)((size + unit - 1) & ~(unit - 1));
 }
 
+static bool compact_oldest(struct store *st);
+
 /* Reserves 2 * span segment bytes (an item can waste at most its own size
  * at the end of the active segment): evicts until they are placeable,
- * keeping HEADROOM spare for allocations that may not evict. */
+ * keeping HEADROOM spare for allocations that may not evict. Before taking
+ * a new segment (or evicting), the oldest is compacted when half of it is
+ * dead. */
 static bool reserve(struct store *st, uint32_t span, const struct spare *sp, bool may_evict)
 {
     struct segs *sg = &st->segs;
     uint64_t want = 2 * (uint64_t)span + (may_evict ? HEADROOM : 0);
 
     for (;;) {
+        uint64_t w, near;
         pthread_mutex_lock(&sg->lock);
-        if (placeable(st) >= sg->reserved + want) {
+        w = sg->active == UNIT_NONE ? 0 : sg->seg_size - sg->seg[sg->active].used;
+        near = w + sg->free_space; /* placeable without taking a segment */
+        if (near >= sg->reserved + want ||
+            (placeable(st) >= sg->reserved + want && !may_evict)) {
             sg->reserved += 2 * (uint64_t)span;
             pthread_mutex_unlock(&sg->lock);
             return true;
         }
+        if (placeable(st) >= sg->reserved + want) {
+            /* a new segment would do: unless the oldest is half dead */
+            pthread_mutex_unlock(&sg->lock);
+            if (compact_oldest(st))
+                continue;
+            pthread_mutex_lock(&sg->lock);
+            if (placeable(st) >= sg->reserved + want) {
+                sg->reserved += 2 * (uint64_t)span;
+                pthread_mutex_unlock(&sg->lock);
+                return true;
+            }
+        }
         pthread_mutex_unlock(&sg->lock);
-        if (!may_evict || !segs_evict(st, sp))
+        if (!may_evict)
+            return false;
+        if (!compact_oldest(st) && !segs_evict(st, sp))
             return false;
     }
 }
 
-struct item *segs_stage(struct store *st, size_t size, const struct spare *sp, bool may_evict,
-                        enum store_alloc_err *err)
+struct item *segs_stage(struct store *st, size_t size, uint32_t hv, const struct spare *sp,
+                        bool may_evict, enum store_alloc_err *err)
 {
     struct segs *sg = &st->segs;
     struct solo *so = malloc(sizeof(*so) + size);
@@ -369,6 +391,7 @@ struct item *segs_stage(struct store *st, size_t size, const struct spare *sp, b
         goto nomem;
     memset(so, 0, sizeof(*so));
     so->idx = UINT32_MAX;
+    so->hv = hv;
     charge = charge_of(so);
     so->charge = charge;
     if (size <= sg->small_max) {
@@ -536,9 +559,10 @@ static bool keeps(const struct store *st, const struct item *it, const struct sp
 }
 
 /* Walks segment i (taken out of the FIFO): its live items are kept (moved
- * down to the front) or evicted; then it is free again, or back in the
- * FIFO when what it kept leaves too little room. */
-static void evict_seg(struct store *st, uint32_t i, const struct spare *sp)
+ * down to the front) or evicted (when compacting, all are kept, marks and
+ * all); then it is free again, or back in the FIFO when what it kept
+ * leaves too little room. */
+static void evict_seg(struct store *st, uint32_t i, const struct spare *sp, bool compact)
 {
     struct segs *sg = &st->segs;
     char *base = seg_base(sg, i);
@@ -558,8 +582,9 @@ static void evict_seg(struct store *st, uint32_t i, const struct spare *sp)
             /* dead space */
         } else if (item_expired(it, now) || item_flushed(st, it, now)) {
             do_store_reclaim(sh, it);
-        } else if (keeps(st, it, sp, kept, span)) {
-            it->iflags &= (uint8_t)~ITEM_ACCESSED;
+        } else if (compact || keeps(st, it, sp, kept, span)) {
+            if (!compact)
+                it->iflags &= (uint8_t)~ITEM_ACCESSED;
             if (kept != off) {
                 struct item *to = (struct item *)(base + kept);
                 memmove(to, it, item_size(it->nkey, it->nbytes));
@@ -683,8 +708,34 @@ bool segs_evict(struct store *st, const struct spare *sp)
     } else {
         sg->seg[u].state = SEG_EVICTING;
         pthread_mutex_unlock(&sg->lock);
-        evict_seg(st, u, sp);
+        evict_seg(st, u, sp, false);
     }
+    pthread_mutex_unlock(&sg->evict_lock);
+    return true;
+}
+
+/* With no shard lock held: compacts the oldest segment when at least half
+ * of it is dead space (deleted, replaced items), keeping every live item:
+ * reusing that space is better than taking new memory, which costs page
+ * faults (and evicting, which loses items). False when it is not so. */
+static bool compact_oldest(struct store *st)
+{
+    struct segs *sg = &st->segs;
+    uint32_t u;
+
+    pthread_mutex_lock(&sg->evict_lock);
+    pthread_mutex_lock(&sg->lock);
+    u = sg->fifo_head;
+    if (u == UNIT_NONE || (u & HANDLE_SOLO) ||
+        __atomic_load_n(&sg->seg[u].live, __ATOMIC_RELAXED) > sg->seg_size / 2) {
+        pthread_mutex_unlock(&sg->lock);
+        pthread_mutex_unlock(&sg->evict_lock);
+        return false;
+    }
+    fifo_remove(sg, u);
+    sg->seg[u].state = SEG_EVICTING;
+    pthread_mutex_unlock(&sg->lock);
+    evict_seg(st, u, NULL, true);
     pthread_mutex_unlock(&sg->evict_lock);
     return true;
 }

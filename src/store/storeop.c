@@ -146,7 +146,7 @@ enum storeop_result storeop_store_item(const struct storeop_env *env, struct ite
                                        const struct storeop_req *req, uint64_t *cas_out)
 {
     struct item *joined = NULL;
-    uint32_t hv = store_item_hash(it);
+    uint32_t hv = store_staged_hash(it);
 
     for (int pass = 0;; pass++) {
         struct storeop_need need = {0};
