@@ -498,7 +498,8 @@ static struct item *tomb_new(struct store_shard *sh, const char *key, size_t nke
 {
     struct store *st = sh->st;
     enum store_alloc_err err;
-    struct item *t = segs_stage(st, item_size(nkey, 2), store_hash(key, nkey), NULL, false, &err);
+    struct item *t =
+        segs_stage(st, item_size(nkey, 2), store_hash(key, nkey), NULL, false, &err);
 
     if (t == NULL)
         return NULL;

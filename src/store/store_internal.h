@@ -118,31 +118,31 @@ enum solo_state {
 struct segs {
     pthread_mutex_t lock;
     pthread_mutex_t evict_lock;
-    char *arena;           /* the reserved address space */
-    uintptr_t abase;       /* arena - one unit: handle h is at abase + (h << ushift) */
-    uint64_t arena_bytes;  /* its size */
-    uint32_t seg_size;     /* bytes per segment */
-    uint32_t small_max;    /* largest item placed in segments (a quarter of one) */
-    uint32_t nseg;         /* segments in the arena */
-    uint32_t ntouched;     /* segments [0, ntouched) have been mapped read-write */
-    uint8_t ushift;        /* log2 of the handle unit (and the items' alignment) */
-    struct seg *seg;       /* nseg entries */
-    uint32_t active;       /* the segment being filled, or UNIT_NONE */
-    uint32_t fifo_head;    /* oldest unit */
-    uint32_t fifo_tail;    /* newest unit */
-    uint32_t free_head;    /* free segments (SEG_FREE), by seg.next */
-    uint32_t unused_head;  /* touched segments holding no memory, by seg.next */
-    uint32_t nfree_empty;  /* free segments with nothing placed in them */
-    uint64_t free_space;   /* bytes placeable in free segments */
-    uint64_t committed;    /* bytes of segments holding memory (in mem_used) */
-    uint64_t reserved;     /* segment bytes promised to staged small items */
-    uint64_t pending;      /* atomic: bytes of staged small items */
-    uint64_t pending_max;  /* their limit */
-    uint64_t solo_bytes;   /* charged to linked and staged large items */
+    char *arena;          /* the reserved address space */
+    uintptr_t abase;      /* arena - one unit: handle h is at abase + (h << ushift) */
+    uint64_t arena_bytes; /* its size */
+    uint32_t seg_size;    /* bytes per segment */
+    uint32_t small_max;   /* largest item placed in segments (a quarter of one) */
+    uint32_t nseg;        /* segments in the arena */
+    uint32_t ntouched;    /* segments [0, ntouched) have been mapped read-write */
+    uint8_t ushift;       /* log2 of the handle unit (and the items' alignment) */
+    struct seg *seg;      /* nseg entries */
+    uint32_t active;      /* the segment being filled, or UNIT_NONE */
+    uint32_t fifo_head;   /* oldest unit */
+    uint32_t fifo_tail;   /* newest unit */
+    uint32_t free_head;   /* free segments (SEG_FREE), by seg.next */
+    uint32_t unused_head; /* touched segments holding no memory, by seg.next */
+    uint32_t nfree_empty; /* free segments with nothing placed in them */
+    uint64_t free_space;  /* bytes placeable in free segments */
+    uint64_t committed;   /* bytes of segments holding memory (in mem_used) */
+    uint64_t reserved;    /* segment bytes promised to staged small items */
+    uint64_t pending;     /* atomic: bytes of staged small items */
+    uint64_t pending_max; /* their limit */
+    uint64_t solo_bytes;  /* charged to linked and staged large items */
     struct solo **solo_dir[SOLO_PAGES]; /* pages of 1 << SOLO_PAGE_BITS */
-    uint32_t *solo_free;   /* indexes given back, a stack */
+    uint32_t *solo_free;                /* indexes given back, a stack */
     uint32_t nsolo_free, solo_free_cap;
-    uint32_t solo_next;    /* indexes below this have been used */
+    uint32_t solo_next; /* indexes below this have been used */
 };
 
 /* What eviction must not free: the key an operation is about to join with
@@ -199,7 +199,8 @@ static inline struct item *item_at(const struct store *st, uint32_t h)
 
     if (h & HANDLE_SOLO) {
         uint32_t i = h & ~HANDLE_SOLO;
-        return solo_item(sg->solo_dir[i >> SOLO_PAGE_BITS][i & ((1u << SOLO_PAGE_BITS) - 1)]);
+        return solo_item(
+            sg->solo_dir[i >> SOLO_PAGE_BITS][i & ((1u << SOLO_PAGE_BITS) - 1)]);
     }
     return (struct item *)(sg->abase + ((uintptr_t)h << sg->ushift));
 }
@@ -243,8 +244,9 @@ void segs_destroy(struct store *st);
 /* A staged item of that many bytes (item_size()) for a key of hash hv,
  * its header zeroed; NULL with *err set. Evicts (never what sp names) to
  * make room. No shard lock may be held, unless may_evict is false. */
-struct item *segs_stage(struct store *st, size_t size, uint32_t hv, const struct spare *sp,
-                        bool may_evict, enum store_alloc_err *err);
+struct item *segs_stage(struct store *st, size_t size, uint32_t hv,
+                        const struct spare *sp, bool may_evict,
+                        enum store_alloc_err *err);
 
 /* The hash a staged item was given. */
 static inline uint32_t segs_staged_hash(const struct item *it)

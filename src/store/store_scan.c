@@ -47,7 +47,8 @@ static uint64_t sample_shard(struct store_shard *sh, rel_time_t now, uint64_t *s
                 struct item *it = item_at(sh->st, *pp);
                 (*seen)++;
                 if (item_expired(it, now) || item_flushed(sh->st, it, now)) {
-                    do_store_reclaim(sh, it); /* unlinks it: *pp now holds its successor */
+                    do_store_reclaim(sh,
+                                     it); /* unlinks it: *pp now holds its successor */
                     freed++;
                 } else {
                     pp = &it->h_next;

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define SEG_MAX_SIZE  (256u << 10) /* a segment at -m 8 and above */
-#define SEG_MIN_SIZE  (32u << 10) /* the smallest (-m 1) */
-#define SEG_PER_LIMIT 32          /* segments in -m, below SEG_MAX_SIZE */
+#define SEG_MAX_SIZE   (256u << 10) /* a segment at -m 8 and above */
+#define SEG_MIN_SIZE   (32u << 10)  /* the smallest (-m 1) */
+#define SEG_PER_LIMIT  32           /* segments in -m, below SEG_MAX_SIZE */
 #define UNIT_MIN_SHIFT 2
 #define UNIT_MAX_SHIFT 6
-#define PENDING_MIN   (4u << 20) /* staged small items may always take this much */
+#define PENDING_MIN    (4u << 20) /* staged small items may always take this much */
 /* Room kept for what is allocated under a shard lock, which may not evict:
  * tombstones (the largest a few times over). */
 #define HEADROOM (8 * item_size(KEY_MAX_LENGTH, 2))
@@ -175,7 +175,8 @@ static uint64_t placeable(struct store *st)
     uint64_t unmapped = sg->nseg - sg->committed / sg->seg_size;
     uint64_t w = sg->active == UNIT_NONE ? 0 : sg->seg_size - sg->seg[sg->active].used;
 
-    return w + sg->free_space + (segs_left < unmapped ? segs_left : unmapped) * sg->seg_size;
+    return w + sg->free_space +
+           (segs_left < unmapped ? segs_left : unmapped) * sg->seg_size;
 }
 
 /* Under segs.lock: limit bytes the reservations may still need for new
@@ -283,7 +284,8 @@ int segs_init(struct store *st)
     sg->seg_size = (uint32_t)seg;
     sg->small_max = (uint32_t)seg / 4;
     sg->ushift = (uint8_t)shift;
-    sg->arena_bytes = (((uint64_t)1 << (31 + shift)) - ((uint64_t)1 << shift)) / seg * seg;
+    sg->arena_bytes =
+        (((uint64_t)1 << (31 + shift)) - ((uint64_t)1 << shift)) / seg * seg;
     for (;;) {
         sg->arena = mmap(NULL, sg->arena_bytes, PROT_NONE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -344,7 +346,8 @@ static bool compact_oldest(struct store *st);
  * keeping HEADROOM spare for allocations that may not evict. Before taking
  * a new segment (or evicting), the oldest is compacted when half of it is
  * dead. */
-static bool reserve(struct store *st, uint32_t span, const struct spare *sp, bool may_evict)
+static bool reserve(struct store *st, uint32_t span, const struct spare *sp,
+                    bool may_evict)
 {
     struct segs *sg = &st->segs;
     uint64_t want = 2 * (uint64_t)span + (may_evict ? HEADROOM : 0);
@@ -380,8 +383,8 @@ static bool reserve(struct store *st, uint32_t span, const struct spare *sp, boo
     }
 }
 
-struct item *segs_stage(struct store *st, size_t size, uint32_t hv, const struct spare *sp,
-                        bool may_evict, enum store_alloc_err *err)
+struct item *segs_stage(struct store *st, size_t size, uint32_t hv,
+                        const struct spare *sp, bool may_evict, enum store_alloc_err *err)
 {
     struct segs *sg = &st->segs;
     struct solo *so = malloc(sizeof(*so) + size);
@@ -396,7 +399,8 @@ struct item *segs_stage(struct store *st, size_t size, uint32_t hv, const struct
     so->charge = charge;
     if (size <= sg->small_max) {
         uint32_t span = span_of(sg, size);
-        if (__atomic_add_fetch(&sg->pending, charge, __ATOMIC_RELAXED) > sg->pending_max ||
+        if (__atomic_add_fetch(&sg->pending, charge, __ATOMIC_RELAXED) >
+                sg->pending_max ||
             !reserve(st, span, sp, may_evict)) {
             __atomic_fetch_sub(&sg->pending, charge, __ATOMIC_RELAXED);
             free(so);
@@ -608,7 +612,8 @@ static void evict_seg(struct store *st, uint32_t i, const struct spare *sp, bool
 
 /* Evicts (or keeps, sending it to the back) solo so, taken out of the
  * FIFO; hv is its key's hash. */
-static void evict_solo(struct store *st, struct solo *so, uint32_t hv, const struct spare *sp)
+static void evict_solo(struct store *st, struct solo *so, uint32_t hv,
+                       const struct spare *sp)
 {
     struct segs *sg = &st->segs;
     struct item *it = solo_item(so);
@@ -626,7 +631,8 @@ static void evict_solo(struct store *st, struct solo *so, uint32_t hv, const str
     }
     so->state = SOLO_FIFO; /* unlinking it below frees it */
     if (!item_expired(it, now) && !item_flushed(st, it, now) &&
-        (!st->cfg.evict_to_free || store_spared(it, sp) || (it->iflags & ITEM_ACCESSED))) {
+        (!st->cfg.evict_to_free || store_spared(it, sp) ||
+         (it->iflags & ITEM_ACCESSED))) {
         it->iflags &= (uint8_t)~ITEM_ACCESSED;
         so->sealed = now;
         fifo_push(sg, HANDLE_SOLO | so->idx);
@@ -668,7 +674,8 @@ static uint32_t most_dead(struct segs *sg)
     for (uint32_t u = sg->fifo_head; u != UNIT_NONE; u = *next_of(sg, u)) {
         if (u & HANDLE_SOLO)
             continue;
-        uint32_t dead = sg->seg[u].used - __atomic_load_n(&sg->seg[u].live, __ATOMIC_RELAXED);
+        uint32_t dead =
+            sg->seg[u].used - __atomic_load_n(&sg->seg[u].live, __ATOMIC_RELAXED);
         if (dead > most) {
             most = dead;
             best = u;

@@ -163,8 +163,8 @@ enum storeop_result storeop_store_item(const struct storeop_env *env, struct ite
         }
         store_release(env->st, joined);
         joined = pass < STOREOP_MAX_ALLOCS
-                     ? store_alloc_keep(env->st, item_key(it), it->nkey, hv,
-                                        need.flags, need.exptime, need.nbytes, &err)
+                     ? store_alloc_keep(env->st, item_key(it), it->nkey, hv, need.flags,
+                                        need.exptime, need.nbytes, &err)
                      : NULL;
         if (joined == NULL) {
             store_release(env->st, it);
