@@ -403,6 +403,56 @@ START_TEST(test_store_evicts_mostly_the_oldest_items_across_shards)
 }
 END_TEST
 
+/* Puts 4000-byte values as "<prefix>-<from>", ... until the store takes
+ * a new segment; returns how many it put. */
+static int puts_until_growth(const char *prefix, int from)
+{
+    uint64_t segs = stats().seg_bytes;
+    char key[KEYLEN];
+    int n = 0;
+
+    while (stats().seg_bytes == segs) {
+        snprintf(key, sizeof(key), "%s-%d", prefix, from + n++);
+        ck_assert(put(key, 4000));
+        ck_assert_int_lt(n, 100);
+    }
+    return n;
+}
+
+START_TEST(test_store_reuses_dead_space_before_taking_new_memory)
+{
+    char key[KEYLEN];
+    int plain, reused;
+
+    /* at -m 1 a segment (32 KiB) holds 8 such items: 16 fill two */
+    for (int i = 0; i < 16; i++) {
+        snprintf(key, sizeof(key), "a-%d", i);
+        ck_assert(put(key, 4000));
+    }
+    plain = puts_until_growth("a", 16);
+
+    /* the same, with 6 of the first segment's 8 items deleted: it is
+     * compacted (its 2 live items moved to its front) and takes 6 more
+     * items before a new segment is needed */
+    make_store(1024 * 1024, 64 * 1024, true);
+    for (int i = 0; i < 16; i++) {
+        snprintf(key, sizeof(key), "b-%d", i);
+        ck_assert(put(key, 4000));
+    }
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof(key), "b-%d", i);
+        ck_assert(del(key));
+    }
+    reused = puts_until_growth("b", 16);
+    ck_assert_int_eq(reused, plain + 6);
+    ck_assert_uint_eq(stats().evictions, 0);
+    for (int i = 6; i < 16 + reused; i++) {
+        snprintf(key, sizeof(key), "b-%d", i);
+        ck_assert_msg(has(key), "%s lost", key); /* has() checks the value */
+    }
+}
+END_TEST
+
 START_TEST(test_store_without_eviction_fails_allocation_when_full)
 {
     char key[KEYLEN];
@@ -838,6 +888,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_store_eviction_counts_an_expired_item_as_reclaimed);
     tcase_add_test(tc, test_store_large_items_are_held_alone_and_evicted_in_turn);
     tcase_add_test(tc, test_store_evicts_mostly_the_oldest_items_across_shards);
+    tcase_add_test(tc, test_store_reuses_dead_space_before_taking_new_memory);
     tcase_add_test(tc, test_store_without_eviction_fails_allocation_when_full);
     tcase_add_test(
         tc, test_store_accounting_returns_to_baseline_after_overwrite_delete_and_expiry);
