@@ -23,6 +23,13 @@
  * tombstones (the largest a few times over). */
 #define HEADROOM (8 * item_size(KEY_MAX_LENGTH, 2))
 
+/* What a walk of a unit keeps of its live items. */
+enum walk {
+    WALK_EVICT,   /* those used since they were stored, up to half a segment */
+    WALK_CLEAR,   /* none of a segment: its memory is wanted (for a large item) */
+    WALK_COMPACT, /* all, marks and all: only dead space goes */
+};
+
 static uint64_t charge_of(void *p)
 {
     return malloc_usable_size(p) + sizeof(size_t);
@@ -340,6 +347,7 @@ static uint32_t span_of(const struct segs *sg, size_t size)
 }
 
 static bool compact_oldest(struct store *st);
+static bool evict_unit(struct store *st, const struct spare *sp, enum walk how);
 
 /* Reserves 2 * span segment bytes (an item can waste at most its own size
  * at the end of the active segment): evicts until they are placeable,
@@ -423,7 +431,8 @@ struct item *segs_stage(struct store *st, size_t size, uint32_t hv,
                 break;
             }
             pthread_mutex_unlock(&sg->lock);
-            if (!may_evict || !segs_evict(st, sp)) {
+            /* memory itself is wanted: a walk that keeps items gives none */
+            if (!may_evict || !evict_unit(st, sp, WALK_CLEAR)) {
                 free(so);
                 goto nomem;
             }
@@ -551,22 +560,21 @@ void do_segs_forget(struct store *st, struct item *it)
 
 /* ---- eviction ---- */
 
-/* Whether eviction keeps a live item: always with -M (which only
- * compacts) and for the spared key; else when it was used since it was
- * stored, while the segment keeps at most half of itself. */
+/* Whether a walk keeps a live item: always with -M (which only compacts)
+ * and for the spared key; else as `how` says. */
 static bool keeps(const struct store *st, const struct item *it, const struct spare *sp,
-                  uint32_t kept, uint32_t span)
+                  enum walk how, uint32_t kept, uint32_t span)
 {
-    if (!st->cfg.evict_to_free || store_spared(it, sp))
+    if (how == WALK_COMPACT || !st->cfg.evict_to_free || store_spared(it, sp))
         return true;
-    return (it->iflags & ITEM_ACCESSED) && kept + span <= st->segs.seg_size / 2;
+    return how == WALK_EVICT && (it->iflags & ITEM_ACCESSED) &&
+           kept + span <= st->segs.seg_size / 2;
 }
 
 /* Walks segment i (taken out of the FIFO): its live items are kept (moved
- * down to the front) or evicted (when compacting, all are kept, marks and
- * all); then it is free again, or back in the FIFO when what it kept
- * leaves too little room. */
-static void evict_seg(struct store *st, uint32_t i, const struct spare *sp, bool compact)
+ * down to the front) or evicted, as `how` says; then it is free again, or
+ * back in the FIFO when what it kept leaves too little room. */
+static void evict_seg(struct store *st, uint32_t i, const struct spare *sp, enum walk how)
 {
     struct segs *sg = &st->segs;
     char *base = seg_base(sg, i);
@@ -586,8 +594,8 @@ static void evict_seg(struct store *st, uint32_t i, const struct spare *sp, bool
             /* dead space */
         } else if (item_expired(it, now) || item_flushed(st, it, now)) {
             do_store_reclaim(sh, it);
-        } else if (compact || keeps(st, it, sp, kept, span)) {
-            if (!compact)
+        } else if (keeps(st, it, sp, how, kept, span)) {
+            if (how != WALK_COMPACT)
                 it->iflags &= (uint8_t)~ITEM_ACCESSED;
             if (kept != off) {
                 struct item *to = (struct item *)(base + kept);
@@ -613,7 +621,7 @@ static void evict_seg(struct store *st, uint32_t i, const struct spare *sp, bool
 /* Evicts (or keeps, sending it to the back) solo so, taken out of the
  * FIFO; hv is its key's hash. */
 static void evict_solo(struct store *st, struct solo *so, uint32_t hv,
-                       const struct spare *sp)
+                       const struct spare *sp, enum walk how)
 {
     struct segs *sg = &st->segs;
     struct item *it = solo_item(so);
@@ -630,9 +638,10 @@ static void evict_solo(struct store *st, struct solo *so, uint32_t hv,
         return;
     }
     so->state = SOLO_FIFO; /* unlinking it below frees it */
+    /* a used solo goes to the back even when memory is wanted: what it
+     * holds is its own, and the next unit may be unused */
     if (!item_expired(it, now) && !item_flushed(st, it, now) &&
-        (!st->cfg.evict_to_free || store_spared(it, sp) ||
-         (it->iflags & ITEM_ACCESSED))) {
+        keeps(st, it, sp, how == WALK_CLEAR ? WALK_EVICT : how, 0, 0)) {
         it->iflags &= (uint8_t)~ITEM_ACCESSED;
         so->sealed = now;
         fifo_push(sg, HANDLE_SOLO | so->idx);
@@ -684,7 +693,8 @@ static uint32_t most_dead(struct segs *sg)
     return best;
 }
 
-bool segs_evict(struct store *st, const struct spare *sp)
+/* Evicts one unit, keeping what `how` says; see segs_evict(). */
+static bool evict_unit(struct store *st, const struct spare *sp, enum walk how)
 {
     struct segs *sg = &st->segs;
     uint32_t u;
@@ -711,11 +721,11 @@ bool segs_evict(struct store *st, const struct spare *sp)
         uint32_t hv = store_hash(item_key(it), it->nkey);
         so->state = SOLO_EVICTING;
         pthread_mutex_unlock(&sg->lock);
-        evict_solo(st, so, hv, sp);
+        evict_solo(st, so, hv, sp, how);
     } else {
         sg->seg[u].state = SEG_EVICTING;
         pthread_mutex_unlock(&sg->lock);
-        evict_seg(st, u, sp, false);
+        evict_seg(st, u, sp, how);
     }
     pthread_mutex_unlock(&sg->evict_lock);
     return true;
@@ -742,9 +752,14 @@ static bool compact_oldest(struct store *st)
     fifo_remove(sg, u);
     sg->seg[u].state = SEG_EVICTING;
     pthread_mutex_unlock(&sg->lock);
-    evict_seg(st, u, NULL, true);
+    evict_seg(st, u, NULL, WALK_COMPACT);
     pthread_mutex_unlock(&sg->evict_lock);
     return true;
+}
+
+bool segs_evict(struct store *st, const struct spare *sp)
+{
+    return evict_unit(st, sp, WALK_EVICT);
 }
 
 rel_time_t segs_oldest(struct store *st, rel_time_t now)

@@ -453,6 +453,29 @@ START_TEST(test_store_reuses_dead_space_before_taking_new_memory)
 }
 END_TEST
 
+START_TEST(test_store_a_large_item_evicts_one_segment_of_a_hot_cache)
+{
+    char key[KEYLEN];
+    struct store_stats s;
+    int n;
+
+    /* every item read since it was stored: eviction would keep half of
+     * each segment, which frees no memory for an item held alone */
+    for (n = 0; stats().evictions == 0; n++) {
+        snprintf(key, sizeof(key), "hot-%d", n);
+        ck_assert(put(key, 4000));
+        touch(key);
+        ck_assert_int_lt(n, 1000);
+    }
+    s = stats();
+    ck_assert(put("large", 20000));
+    ck_assert(has("large"));
+    /* one segment (8 items) gives its memory up, not half the cache */
+    ck_assert_uint_le(stats().evictions - s.evictions, 8);
+    check_accounting(&s);
+}
+END_TEST
+
 START_TEST(test_store_without_eviction_fails_allocation_when_full)
 {
     char key[KEYLEN];
@@ -889,6 +912,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_store_large_items_are_held_alone_and_evicted_in_turn);
     tcase_add_test(tc, test_store_evicts_mostly_the_oldest_items_across_shards);
     tcase_add_test(tc, test_store_reuses_dead_space_before_taking_new_memory);
+    tcase_add_test(tc, test_store_a_large_item_evicts_one_segment_of_a_hot_cache);
     tcase_add_test(tc, test_store_without_eviction_fails_allocation_when_full);
     tcase_add_test(
         tc, test_store_accounting_returns_to_baseline_after_overwrite_delete_and_expiry);
