@@ -43,11 +43,6 @@ time_t mctime_to_unix(rel_time_t t);
 /* Milliseconds of CLOCK_MONOTONIC: for deadlines and timeouts. */
 uint64_t mctime_mono_ms(void);
 
-/* Milliseconds of CLOCK_MONOTONIC_COARSE, low 32 bits (wraps every 49.7
- * days): a few ns to read, a few ms of resolution (the kernel tick); for
- * ordering recent events, not for deadlines. */
-uint32_t mctime_coarse_ms(void);
-
 /* Milliseconds since the unix epoch, from the wall clock. */
 uint64_t mctime_wall_ms(void);
 
