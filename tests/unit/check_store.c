@@ -825,7 +825,9 @@ static void *worker(void *arg)
         case 5:
         case 6:
         case 7:
-            it = alloc_item(key, 16 + (x >> 20) % 200, 0, &err);
+            /* now and then a value held alone (over a quarter segment) */
+            it = alloc_item(key, (x >> 12) % 512 == 0 ? 33000 : 16 + (x >> 20) % 200, 0,
+                            &err);
             if (it == NULL)
                 break;
             sh = store_lock(st, hv);
