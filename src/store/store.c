@@ -81,7 +81,7 @@ void do_store_rehash_step(struct store_shard *sh, int buckets)
         while (h != 0) {
             struct item *it = item_at(st, h);
             uint32_t next = it->h_next;
-            uint32_t *pp = bucket_of(&sh->ht[1], store_hash(item_key(it), it->nkey));
+            uint32_t *pp = bucket_of(&sh->ht[1], store_item_hash(it));
             it->h_next = *pp;
             *pp = h;
             h = next;
@@ -268,7 +268,7 @@ static struct item *alloc_item(struct store *st, const char *key, size_t nkey,
                                uint32_t hv, uint32_t flags, rel_time_t exptime,
                                uint32_t nbytes, bool keep, enum store_alloc_err *err)
 {
-    struct spare sp = {.key = key, .nkey = nkey, .hv = hv};
+    struct spare sp = {.key = key, .nkey = nkey};
     struct item *it;
 
     if (nbytes < 2 || nbytes - 2 > st->cfg.item_size_max || nkey > KEY_MAX_LENGTH) {

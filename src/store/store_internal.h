@@ -150,7 +150,6 @@ struct segs {
 struct spare {
     const char *key;
     size_t nkey;
-    uint32_t hv;
 };
 
 struct store {

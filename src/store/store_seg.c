@@ -361,32 +361,32 @@ static bool reserve(struct store *st, uint32_t span, const struct spare *sp,
     uint64_t want = 2 * (uint64_t)span + (may_evict ? HEADROOM : 0);
 
     for (;;) {
-        uint64_t w, near;
+        uint64_t w;
+        bool near, fits;
         pthread_mutex_lock(&sg->lock);
         w = sg->active == UNIT_NONE ? 0 : sg->seg_size - sg->seg[sg->active].used;
-        near = w + sg->free_space; /* placeable without taking a segment */
-        if (near >= sg->reserved + want ||
-            (placeable(st) >= sg->reserved + want && !may_evict)) {
+        /* near: without taking a segment; fits: taking one if need be */
+        near = w + sg->free_space >= sg->reserved + want;
+        fits = near || placeable(st) >= sg->reserved + want;
+        if (fits && (near || !may_evict)) {
             sg->reserved += 2 * (uint64_t)span;
             pthread_mutex_unlock(&sg->lock);
             return true;
         }
-        if (placeable(st) >= sg->reserved + want) {
-            /* a new segment would do: unless the oldest is half dead */
-            pthread_mutex_unlock(&sg->lock);
-            if (compact_oldest(st))
-                continue;
+        pthread_mutex_unlock(&sg->lock);
+        /* a half-dead oldest segment is compacted before memory is taken */
+        if (may_evict && compact_oldest(st))
+            continue;
+        if (fits) {
             pthread_mutex_lock(&sg->lock);
             if (placeable(st) >= sg->reserved + want) {
                 sg->reserved += 2 * (uint64_t)span;
                 pthread_mutex_unlock(&sg->lock);
                 return true;
             }
+            pthread_mutex_unlock(&sg->lock);
         }
-        pthread_mutex_unlock(&sg->lock);
-        if (!may_evict)
-            return false;
-        if (!compact_oldest(st) && !segs_evict(st, sp))
+        if (!may_evict || !segs_evict(st, sp))
             return false;
     }
 }
@@ -586,7 +586,7 @@ static void evict_seg(struct store *st, uint32_t i, const struct spare *sp, enum
     while (off < used) {
         struct item *it = (struct item *)(base + off);
         uint32_t span = item_span(st, it); /* lengths never change once placed */
-        uint32_t hv = store_hash(item_key(it), it->nkey);
+        uint32_t hv = store_item_hash(it);
         struct store_shard *sh = &st->shards[hv & (STORE_SHARDS - 1)];
 
         pthread_mutex_lock(&sh->lock);
@@ -644,11 +644,9 @@ static void evict_solo(struct store *st, struct solo *so, uint32_t hv,
         keeps(st, it, sp, how == WALK_CLEAR ? WALK_EVICT : how, 0, 0)) {
         it->iflags &= (uint8_t)~ITEM_ACCESSED;
         so->sealed = now;
-        fifo_push(sg, HANDLE_SOLO | so->idx);
         keep = true;
-    } else {
-        fifo_push(sg, HANDLE_SOLO | so->idx); /* so that the unlink finds it there */
     }
+    fifo_push(sg, HANDLE_SOLO | so->idx); /* kept, or where the unlink finds it */
     pthread_mutex_unlock(&sg->lock);
     if (!keep) {
         if (item_expired(it, now) || item_flushed(st, it, now))
@@ -718,7 +716,7 @@ static bool evict_unit(struct store *st, const struct spare *sp, enum walk how)
     if (u & HANDLE_SOLO) {
         struct solo *so = solo_at(sg, u & ~HANDLE_SOLO);
         struct item *it = solo_item(so);
-        uint32_t hv = store_hash(item_key(it), it->nkey);
+        uint32_t hv = store_item_hash(it);
         so->state = SOLO_EVICTING;
         pthread_mutex_unlock(&sg->lock);
         evict_solo(st, so, hv, sp, how);
