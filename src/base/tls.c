@@ -312,7 +312,7 @@ ssize_t tls_io_read(struct tls *t, int fd, void *buf, size_t n)
     int r;
 
     if (t == NULL)
-        return read(fd, buf, n);
+        return recv(fd, buf, n, 0);
     if (n > INT32_MAX)
         n = INT32_MAX;
     ERR_clear_error();
