@@ -146,6 +146,7 @@ void settings_defaults(struct settings *s)
     s->ae_interval_ms = DEFAULT_AE_INTERVAL_MS;
     s->ae_bytes_per_sec = DEFAULT_AE_BYTES_PER_SEC;
     s->handoff = true;
+    s->io_uring = true;
     s->handoff_timeout_ms = DEFAULT_HANDOFF_TIMEOUT_MS;
     s->ssl_keyformat = 1; /* SSL_FILETYPE_PEM */
     s->ssl_wbuf_size = 16384;
@@ -330,6 +331,13 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                 return -1;
             }
             s->handoff = on == 1;
+        } else if (strcmp(opt, "io_uring") == 0) {
+            uint32_t on;
+            if (!parse_ext_u32(val, 0, 1, &on)) {
+                error_line(err, "meshcached: -o io_uring needs 0 or 1");
+                return -1;
+            }
+            s->io_uring = on == 1;
         } else if (strcmp(opt, "handoff_timeout_ms") == 0) {
             if (!parse_ext_u32(val, 0, MAX_HANDOFF_TIMEOUT_MS, &s->handoff_timeout_ms)) {
                 error_line(err,

@@ -96,6 +96,7 @@ struct settings {
                                   * one per interval, 0 = none */
     uint32_t ae_bytes_per_sec;   /* -o ae_bytes_per_sec: their average bandwidth */
     bool handoff;                /* -o handoff: move items to their new owners */
+    bool io_uring;               /* -o io_uring: batch reply sends (net/sendq.h) */
     uint32_t handoff_timeout_ms; /* -o handoff_timeout_ms: leaving, at most this
                                   * long handing items off, 0 = not at all */
     /* the HTTP admin port (src/admin/) */

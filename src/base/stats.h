@@ -51,6 +51,8 @@
 #define THREAD_STATS_FIELDS(X) \
     THREAD_STATS_MEMCACHED(X) \
     X(conn_yields) \
+    X(reply_batches) \
+    X(reply_batch_sends) \
     X(protocol_errors) \
     X(lines_too_long) \
     X(lease_wins) \

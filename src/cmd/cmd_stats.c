@@ -138,6 +138,8 @@ static void stats_general(struct cmd *c)
     stats_line(o, "outofmemory", "%llu", (unsigned long long)ss.outofmemory);
     stats_line(o, "protocol_errors", "%llu", (unsigned long long)t.protocol_errors);
     stats_line(o, "lines_too_long", "%llu", (unsigned long long)t.lines_too_long);
+    stats_line(o, "reply_batches", "%llu", (unsigned long long)t.reply_batches);
+    stats_line(o, "reply_batch_sends", "%llu", (unsigned long long)t.reply_batch_sends);
     stats_line(o, "lease_wins", "%llu", (unsigned long long)t.lease_wins);
     stats_line(o, "lease_losses", "%llu", (unsigned long long)t.lease_losses);
 }
@@ -200,6 +202,11 @@ static void stats_settings(struct cmd *c)
     stats_line(o, "dump_enabled", "%s", s->dump_enabled ? "yes" : "no");
     stats_line(o, "hash_algorithm", "murmur3");
     stats_line(o, "idle_timeout", "%u", s->idle_timeout);
+    stats_line(o, "io_uring", "%s",
+               !s->io_uring ? "no"
+               : __atomic_load_n(&c->srv->uring_workers, __ATOMIC_RELAXED) > 0
+                   ? "yes"
+                   : "unavailable");
     stats_line(o, "watcher_logbuf_size", "%u", LOGGER_QUEUE_MAX);
     stats_ssl(o, s);
     stats_line(o, "hotkeys_k", "%u", s->hotkeys_k);

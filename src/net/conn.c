@@ -7,6 +7,7 @@
  * to say.
  */
 #include "net/conn.h"
+#include "net/sendq.h"
 #include "base/buf.h"
 #include "base/connreg.h"
 #include "base/inbuf.h"
@@ -36,7 +37,10 @@
 #define RBUF_MAX_LINE  (4u * 1024 * 1024) /* longest multi-get line accepted */
 #define OUT_HIGH_WATER (1u * 1024 * 1024) /* stop parsing above this backlog */
 #define MAX_PROXIED    256                /* forwarded commands awaiting replies */
-#define POOL_SPARES    64 /* spare blocks a worker keeps, per pool (1 MiB of buffers) */
+#define POOL_SPARES    64  /* spare blocks a worker keeps, per pool (1 MiB of buffers) */
+#define SENDQ_DEPTH    256 /* replies one pass of the loop sends together */
+#define SENDQ_BYTES    65536 /* their bytes, copied */
+#define SENDQ_REPLY    4096  /* the largest reply copied there */
 
 enum conn_state {
     CONN_LINE,    /* waiting for a command line */
@@ -99,6 +103,8 @@ struct conn {
     uint8_t close_reason; /* enum conn_close_reason */
     bool authed;          /* -Y: logged in (kept while the command state is
                            * back in the pool); an internal connection is */
+    bool queued;          /* its reply waits in home->sq, to go after this pass */
+    bool missed;          /* it had an event while queued: run it after */
 };
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -106,6 +112,7 @@ static void conn_free(struct conn *c);
 static void conn_run(struct conn *c, bool more);
 static void conn_ready(void *arg);
 static void wake_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_sent(void *arg, ssize_t res, const char *rest, size_t nrest);
 
 static int verbose(const struct conn *c)
 {
@@ -256,6 +263,9 @@ void conn_list_init(struct conn_list *home, struct event_base *base, struct serv
     *home = (struct conn_list){.base = base, .srv = srv, .stats = stats};
     bufpool_init(&home->bufs, RBUF_INITIAL, POOL_SPARES);
     bufpool_init(&home->ios, sizeof(struct conn_io), POOL_SPARES);
+    if (srv->settings.io_uring &&
+        (home->sq = sendq_new(SENDQ_DEPTH, SENDQ_BYTES, conn_sent)) != NULL)
+        __atomic_fetch_add(&srv->uring_workers, 1, __ATOMIC_RELAXED);
 }
 
 int conn_new(struct conn_list *home, int fd, bool internal)
@@ -310,6 +320,8 @@ static void conn_free(struct conn *c)
         fprintf(stderr, "<%d connection closed.\n", c->fd);
     log_conn(c, "conn_close", close_reasons[c->close_reason]);
     connreg_remove(&c->reg);
+    if (c->queued)
+        sendq_cancel(c->home->sq, c);
     if (c->io != NULL)
         logger_unwatch(c->io->watcher); /* no wake after this: wake_ev may go */
     if (c->prev != NULL)
@@ -335,6 +347,8 @@ void conn_free_all(struct conn_list *home)
     }
     bufpool_fini(&home->bufs);
     bufpool_fini(&home->ios);
+    sendq_free(home->sq);
+    home->sq = NULL;
 }
 
 /* A line without a newline this long can only be a multi-get (memcached's
@@ -790,6 +804,70 @@ static void conn_take_out(struct conn *c)
         buf_attach(&io->out, block, c->home->bufs.size);
 }
 
+/* Hands the connection's replies to the pass's batched send (home->sq):
+ * when there is one, the connection is plain, its commands are all
+ * answered and the reply is small. They count as sent from here on (the
+ * connection rests as after a send); conn_sent() gets what the socket did
+ * not take. Otherwise (no room left in the batch, too big a reply) they go
+ * out with send(2) as usual. */
+static void conn_defer(struct conn *c)
+{
+    struct conn_io *io = c->io;
+    size_t n = buf_pending(&io->out);
+
+    if (c->home->sq == NULL || c->tls != NULL || n == 0 || n > SENDQ_REPLY ||
+        io->out.oom || c->state != CONN_LINE || !fwdreq_queue_empty(&io->pq) ||
+        !sendq_add(c->home->sq, c, c->fd, io->out.data + io->out.off, n))
+        return;
+    io->out.off += n;
+    c->queued = true;
+}
+
+/* The batched send of the connection's replies is over. What the socket
+ * did not take goes back in front of the connection's output (nothing was
+ * produced since: conn_run() waits while queued), to go out by conn_flush()
+ * as any reply would. */
+static void conn_sent(void *arg, ssize_t res, const char *rest, size_t nrest)
+{
+    struct conn *c = arg;
+    bool missed = c->missed;
+
+    c->queued = c->missed = false;
+    if (res > 0)
+        STATS_ADD(c->home->stats, bytes_written, (uint64_t)res);
+    if (res < 0 && res != -EAGAIN && res != -EWOULDBLOCK && res != -EINTR) {
+        c->close_reason = CLOSE_ERROR;
+        conn_free(c);
+        return;
+    }
+    if (nrest > 0) {
+        if (conn_borrow(c) != 0) {
+            c->close_reason = CLOSE_ERROR;
+            conn_free(c);
+            return;
+        }
+        if (c->io->out.data == NULL) {
+            char *block = bufpool_get(&c->home->bufs);
+            if (block != NULL)
+                buf_attach(&c->io->out, block, c->home->bufs.size);
+        }
+        buf_append(&c->io->out, rest, nrest);
+    } else if (!missed) {
+        return;
+    }
+    conn_run(c, missed);
+}
+
+void conn_list_flush(struct conn_list *home)
+{
+    unsigned n;
+
+    if (home->sq == NULL || (n = sendq_flush(home->sq)) == 0)
+        return;
+    STATS_INCR(home->stats, reply_batches);
+    STATS_ADD(home->stats, reply_batch_sends, n);
+}
+
 /* Parses what is buffered, replies, reads more; until the socket has
  * nothing more, the reply backlog blocks, or the request budget (-R) is
  * spent, in which case the connection yields to the others on this thread. */
@@ -797,6 +875,12 @@ static void conn_run(struct conn *c, bool more)
 {
     int budget = c->home->srv->settings.reqs_per_event;
 
+    if (c->queued) {
+        /* its reply waits for the pass's batched send; nothing may go
+         * out before it: conn_sent() runs the connection then */
+        c->missed = true;
+        return;
+    }
     if (conn_borrow(c) != 0) {
         c->close_reason = CLOSE_ERROR; /* no memory for its state: as memcached */
         conn_free(c);
@@ -820,6 +904,8 @@ static void conn_run(struct conn *c, bool more)
         }
         if (!fwdreq_queue_empty(&c->io->pq))
             conn_drain(c);
+        if (!more && starved && budget > 0)
+            conn_defer(c); /* the flush below finds nothing to send */
         f = conn_flush(c);
         if (f >= 0)
             conn_count_backlog(c);

@@ -30,11 +30,16 @@ struct conn_list {
     struct conn *head;          /* the connections */
     struct bufpool bufs;        /* input and reply buffers, lent while busy */
     struct bufpool ios;         /* command states, lent while busy */
+    struct sendq *sq;           /* replies sent once per loop iteration; or NULL */
 };
 
 /* Fills in home, with empty pools, for a worker's loop. */
 void conn_list_init(struct conn_list *home, struct event_base *base, struct server *srv,
                     struct thread_stats *stats);
+
+/* Sends the replies that connections queued during this loop iteration
+ * (after the iteration's callbacks: worker.c). */
+void conn_list_flush(struct conn_list *home);
 
 /* Takes ownership of fd and of the connection slot (curr_connections) the
  * listener counted for it, and adds the connection to home; on failure

@@ -4,6 +4,7 @@
  */
 #include "net/worker.h"
 #include "net/conn.h"
+#include "net/sendq.h"
 #include "cluster/proxy.h"
 
 #include <errno.h>
@@ -83,7 +84,13 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
 
     pthread_setname_np(pthread_self(), "mc-worker");
-    event_base_loop(w->base, 0);
+    /* One iteration at a time, so that the replies it produced go out
+     * together after its callbacks (conn_list_flush). */
+    while (event_base_loop(w->base, EVLOOP_ONCE) == 0) {
+        conn_list_flush(&w->conns);
+        if (event_base_got_break(w->base) || event_base_got_exit(w->base))
+            break;
+    }
     conn_free_all(&w->conns);
     /* after the connections: it answers their orphaned forwarded requests */
     proxy_free(w->conns.px);
@@ -100,6 +107,7 @@ static void worker_free(struct worker *w)
     while ((fd = pop_fd(w, NULL)) >= 0)
         conn_drop_fd(fd);
     proxy_free(w->conns.px);
+    sendq_free(w->conns.sq); /* a worker that never ran: conn_free_all() did not */
     if (w->notify_ev != NULL)
         event_free(w->notify_ev);
     if (w->base != NULL)

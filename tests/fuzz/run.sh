@@ -50,6 +50,12 @@ cflags="-g -O1 -D_GNU_SOURCE -I$top/src -I$confdir -fsanitize=fuzzer,address,und
 -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
 $(pkg-config --cflags libevent libevent_pthreads libmurmurhash libsodium openssl jansson)"
 libs="$(pkg-config --libs libevent libevent_pthreads libmurmurhash libsodium openssl jansson) -lnng -lm"
+# liburing is optional (configure's --without-liburing): link it when
+# config.h says the sources use it
+if grep -q '^#define HAVE_LIBURING 1' "$confdir/config.h"; then
+    cflags="$cflags $(pkg-config --cflags liburing)"
+    libs="$libs $(pkg-config --libs liburing)"
+fi
 
 # The CPU seconds process $1 has used so far (nothing once it is gone).
 cpu_of() {

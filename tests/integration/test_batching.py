@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Replies sent in batches (issue 17, CPU per op): a worker answers the
+commands of every connection that became readable in one pass of its event
+loop, copies the small replies aside and sends them all with one io_uring
+submission (src/net/sendq.c). These tests hold it to what a client sees:
+every reply whole and in order, on every connection, whether the batch
+went, a full socket refused part of it, or io_uring is off (-o io_uring=0,
+a build without liburing, a kernel that refuses rings), and `stats` saying
+which.
+"""
+
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import mchelper
+from mchelper import Daemon, check, check_eq
+from test_attack import client_socket
+
+
+def uring_expected(binary):
+    """Whether the daemon can have io_uring here: linked with liburing and
+    the kernel allowing rings to everyone."""
+    linked = b"liburing" in subprocess.run(["ldd", binary], capture_output=True).stdout
+    try:
+        with open("/proc/sys/kernel/io_uring_disabled") as f:
+            allowed = f.read().strip() == "0"
+    except FileNotFoundError:
+        allowed = True  # kernels before 6.6 have no such switch
+    return linked and allowed
+
+
+def value_of(i, size):
+    head = b"v%d:" % i
+    return head + bytes([97 + i % 26]) * (size - len(head))
+
+
+def rounds_of_gets(port, nconn, nkeys, rounds, size):
+    """nconn connections each send a get, all before any reads, rounds
+    times; every reply must be whole and its key's."""
+    socks = [client_socket(port, i) for i in range(nconn)]
+    try:
+        for r in range(rounds):
+            for n, s in enumerate(socks):
+                s.sendall(b"get k%d\r\n" % ((n + r) % nkeys))
+            for n, s in enumerate(socks):
+                i = (n + r) % nkeys
+                want = b"VALUE k%d 0 %d\r\n%s\r\nEND\r\n" % (i, size, value_of(i, size))
+                got = b""
+                while len(got) < len(want):
+                    part = s.recv(65536)
+                    check(part, "connection %d closed in round %d" % (n, r))
+                    got += part
+                check_eq(got, want, "round %d, connection %d" % (r, n))
+    finally:
+        for s in socks:
+            s.close()
+
+
+def fill(c, nkeys, size):
+    c.send(b"".join(b"set k%d 0 0 %d noreply\r\n%s\r\n" % (i, size, value_of(i, size))
+                    for i in range(nkeys)))
+    check_eq(c.line(b"mn\r\n"), b"MN\r\n", "sets done")
+
+
+def test_replies_of_one_pass_go_out_together():
+    with Daemon(args=["-t", "1"]) as d, d.connect() as c:
+        fill(c, 64, 100)
+        rounds_of_gets(d.port, 32, 64, 40, 100)
+        if mchelper.daemon_is_reference():
+            return
+        st, settings = c.stats(), c.stats(b"settings")
+        batches, sends = int(st["reply_batches"]), int(st["reply_batch_sends"])
+        print("FIGURE io_uring=%s reply_batches=%d reply_batch_sends=%d (%.1f per batch) "
+              "for %d gets" % (settings["io_uring"], batches, sends,
+                               sends / batches if batches else 0, 32 * 40))
+        if uring_expected(d.binary):
+            check_eq(settings["io_uring"], "yes", "stats settings io_uring")
+            check(batches > 0, "no reply went out in a batch")
+            # 32 clients that all sent before reading: passes find several
+            check(sends > batches, "%d sends in %d batches: never more than one" % (sends, batches))
+            check(sends <= 32 * 40 + 10, "%d batched sends for %d gets" % (sends, 32 * 40))
+        else:
+            check_eq(settings["io_uring"], "unavailable", "stats settings io_uring")
+            check_eq(batches, 0, "batches without io_uring")
+
+
+def test_io_uring_off_sends_each_reply_itself():
+    args = ["-t", "1"] + ([] if mchelper.daemon_is_reference() else ["-o", "io_uring=0"])
+    with Daemon(args=args) as d, d.connect() as c:
+        fill(c, 64, 100)
+        rounds_of_gets(d.port, 32, 64, 20, 100)
+        if mchelper.daemon_is_reference():
+            return
+        st, settings = c.stats(), c.stats(b"settings")
+        check_eq(settings["io_uring"], "no", "stats settings io_uring with -o io_uring=0")
+        check_eq(st["reply_batches"], "0", "reply_batches with -o io_uring=0")
+        check_eq(st["reply_batch_sends"], "0", "reply_batch_sends with -o io_uring=0")
+
+
+def test_a_full_socket_takes_the_rest_later():
+    # A client that asks one key at a time but does not read: each reply
+    # (3,900 bytes, small enough to be batched) goes out with its pass's
+    # batch until the socket is full (the server's send buffer grows to
+    # 4 MB on loopback: tcp_wmem); then a batched send is refused in part
+    # or whole, and what it did not take must go out first, when the
+    # client reads, before any later reply. Another client is served all
+    # along.
+    size, count = 3900, 1600
+    with Daemon(args=["-t", "1"]) as d, d.connect() as c:
+        fill(c, count, size)
+        s = client_socket(d.port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stop = threading.Event()
+        served = []
+
+        def other():
+            with d.connect() as o:
+                while not stop.is_set():
+                    check_eq(o.get_value(b"k7"), value_of(7, size), "the other client")
+                    served.append(1)
+                    time.sleep(0.005)
+
+        t = threading.Thread(target=other)
+        t.start()
+        try:
+            for i in range(count):
+                s.sendall(b"get k%d\r\n" % i)
+                time.sleep(0.001)  # one get per pass of the server's loop
+            time.sleep(0.3)
+            # a window of a few kB would make reading it all take many
+            # seconds (as with memcached): open it before reading
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            want = b"".join(b"VALUE k%d 0 %d\r\n%s\r\nEND\r\n" % (i, size, value_of(i, size))
+                            for i in range(count))
+            got = b""
+            s.settimeout(10)
+            while len(got) < len(want):
+                part = s.recv(65536)
+                check(part, "closed after %d of %d bytes" % (len(got), len(want)))
+                got += part
+            for i in range(count):
+                one = b"VALUE k%d 0 %d\r\n%s\r\nEND\r\n" % (i, size, value_of(i, size))
+                check_eq(got[:len(one)], one, "reply %d of %d" % (i, count))
+                got = got[len(one):]
+            check_eq(got, b"", "bytes after the last reply")
+        finally:
+            stop.set()
+            t.join()
+            s.close()
+        check(len(served) > 0, "the other client was never served")
+        if not mchelper.daemon_is_reference() and uring_expected(d.binary):
+            st = c.stats()
+            print("FIGURE reply_batches=%s reply_batch_sends=%s other_client_gets=%d"
+                  % (st["reply_batches"], st["reply_batch_sends"], len(served)))
+            check(int(st["reply_batches"]) > 0, "no batch")
+
+
+if __name__ == "__main__":
+    mchelper.run_tests([
+        test_replies_of_one_pass_go_out_together,
+        test_io_uring_off_sends_each_reply_itself,
+        test_a_full_socket_takes_the_rest_later,
+    ])
