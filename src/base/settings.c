@@ -324,20 +324,13 @@ static int parse_ext(struct settings *s, char *list, FILE *err)
                            MIN_AE_BYTES_PER_SEC, MAX_AE_BYTES_PER_SEC);
                 return -1;
             }
-        } else if (strcmp(opt, "handoff") == 0) {
+        } else if (strcmp(opt, "handoff") == 0 || strcmp(opt, "io_uring") == 0) {
             uint32_t on;
             if (!parse_ext_u32(val, 0, 1, &on)) {
-                error_line(err, "meshcached: -o handoff needs 0 or 1");
+                error_line(err, "meshcached: -o %s needs 0 or 1", opt);
                 return -1;
             }
-            s->handoff = on == 1;
-        } else if (strcmp(opt, "io_uring") == 0) {
-            uint32_t on;
-            if (!parse_ext_u32(val, 0, 1, &on)) {
-                error_line(err, "meshcached: -o io_uring needs 0 or 1");
-                return -1;
-            }
-            s->io_uring = on == 1;
+            *(opt[0] == 'h' ? &s->handoff : &s->io_uring) = on == 1;
         } else if (strcmp(opt, "handoff_timeout_ms") == 0) {
             if (!parse_ext_u32(val, 0, MAX_HANDOFF_TIMEOUT_MS, &s->handoff_timeout_ms)) {
                 error_line(err,

@@ -32,6 +32,7 @@ START_TEST(test_settings_defaults_match_memcached_where_they_overlap)
     ck_assert_str_eq(s.username, "");
     ck_assert_int_eq(s.reqs_per_event, 20);
     ck_assert_uint_eq(s.idle_timeout, 0);
+    ck_assert(s.io_uring);
 }
 END_TEST
 
@@ -54,7 +55,7 @@ START_TEST(test_settings_parses_every_short_flag)
     ck_assert_int_eq(PARSE("-p", "12345", "-l", "0.0.0.0", "-U", "0", "-b", "77", "-m",
                            "128", "-M", "-c", "99", "-t", "8", "-I", "2m", "-C", "-R",
                            "7", "-v", "-d", "-P", "/tmp/mc.pid", "-u", "nobody", "-o",
-                           "idle_timeout=30"),
+                           "idle_timeout=30,io_uring=0"),
                      0);
     ck_assert_str_eq(r.err, "");
     ck_assert_int_eq(r.s.port, 12345);
@@ -72,6 +73,7 @@ START_TEST(test_settings_parses_every_short_flag)
     ck_assert_str_eq(r.s.pidfile, "/tmp/mc.pid");
     ck_assert_str_eq(r.s.username, "nobody");
     ck_assert_uint_eq(r.s.idle_timeout, 30);
+    ck_assert(!r.s.io_uring);
 }
 END_TEST
 
@@ -302,6 +304,11 @@ START_TEST(test_settings_refuses_unknown_or_malformed_extended_options)
     assert_refused("-o idle_timeout");
     PARSE("-o", "idle_timeout=soon");
     assert_refused("-o idle_timeout=soon");
+    PARSE("-o", "io_uring=2");
+    assert_refused("-o io_uring needs 0 or 1");
+    PARSE("-o", "io_uring");
+    assert_refused("-o io_uring needs 0 or 1");
+    ck_assert_ptr_nonnull(strstr(r.err, "-o io_uring needs 0 or 1"));
     PARSE("-o", "modern,bogus");
     ck_assert_int_eq(r.rc, -1);
     ck_assert_ptr_nonnull(strstr(r.err, "bogus"));
