@@ -20,6 +20,7 @@ struct sendq_entry {
     uint32_t off; /* in bytes[] */
     uint32_t len;
     ssize_t res;
+    bool pending; /* submitted, no completion yet */
 };
 
 struct sendq {
@@ -88,24 +89,36 @@ void sendq_cancel(struct sendq *q, void *owner)
 }
 
 /* Collects the results of the `left` sends submitted. They completed
- * inline (MSG_DONTWAIT), so waiting is only a safety net. */
+ * inline (MSG_DONTWAIT), so the wait is only a safety net for a kernel
+ * that would queue them: a send still pending after a second may yet go
+ * out, so its connection is closed (-ETIMEDOUT) and batching stops, which
+ * leaves the bytes to the kernel (nothing is copied there any more). */
 static void reap(struct sendq *q, unsigned left)
 {
+    struct __kernel_timespec wait = {.tv_sec = 1};
     struct io_uring_cqe *cqe;
 
     while (left > 0) {
         int r = io_uring_peek_cqe(&q->ring, &cqe);
         if (r == -EAGAIN)
-            r = io_uring_wait_cqe(&q->ring, &cqe);
+            r = io_uring_wait_cqe_timeout(&q->ring, &cqe, &wait);
         if (r == -EINTR)
             continue;
         if (r != 0)
             break;
-        if (cqe->user_data < q->n)
+        if (cqe->user_data < q->n) {
             q->e[cqe->user_data].res = cqe->res;
+            q->e[cqe->user_data].pending = false;
+        }
         io_uring_cqe_seen(&q->ring, cqe);
         left--;
     }
+    if (left == 0)
+        return;
+    q->broken = true;
+    for (unsigned i = 0; i < q->n; i++)
+        if (q->e[i].pending)
+            q->e[i].res = -ETIMEDOUT;
 }
 
 unsigned sendq_flush(struct sendq *q)
@@ -118,8 +131,10 @@ unsigned sendq_flush(struct sendq *q)
         struct io_uring_sqe *sqe;
 
         e->res = -EAGAIN; /* what an entry not sent gets */
+        e->pending = false;
         if (e->owner == NULL || (sqe = io_uring_get_sqe(&q->ring)) == NULL)
             continue;
+        e->pending = true;
         io_uring_prep_send(sqe, e->fd, q->bytes + e->off, e->len,
                            MSG_DONTWAIT | MSG_NOSIGNAL);
         io_uring_sqe_set_data64(sqe, i);
@@ -131,11 +146,15 @@ unsigned sendq_flush(struct sendq *q)
         while (r == -EINTR);
         if (r < 0)
             r = 0;
-        if ((unsigned)r < sent)
-            /* a refused submission: what did not go stays -EAGAIN (each
-             * owner sends it by itself), and entries left in the ring
-             * must never go: no more batches */
+        if ((unsigned)r < sent) {
+            /* a refused submission: the entries after the first r did not
+             * go and stay -EAGAIN (each owner sends by itself), and as they
+             * are left in the ring, no more batches */
             q->broken = true;
+            for (unsigned i = 0, k = 0; i < q->n; i++)
+                if (q->e[i].pending && k++ >= (unsigned)r)
+                    q->e[i].pending = false;
+        }
         reap(q, (unsigned)r);
         sent = (unsigned)r;
     }
