@@ -37,14 +37,20 @@ def value_of(i, size):
     return head + bytes([97 + i % 26]) * (size - len(head))
 
 
-def rounds_of_gets(port, nconn, nkeys, rounds, size):
+def rounds_of_gets(d, nconn, nkeys, rounds, size, paused=0):
     """nconn connections each send a get, all before any reads, rounds
-    times; every reply must be whole and its key's."""
-    socks = [client_socket(port, i) for i in range(nconn)]
+    times; every reply must be whole and its key's. In the first `paused`
+    rounds the daemon is stopped (SIGSTOP) while they send, so that one
+    pass of its loop finds them all ready."""
+    socks = [client_socket(d.port, i) for i in range(nconn)]
     try:
         for r in range(rounds):
+            if r < paused:
+                d.pause()
             for n, s in enumerate(socks):
                 s.sendall(b"get k%d\r\n" % ((n + r) % nkeys))
+            if r < paused:
+                d.resume()
             for n, s in enumerate(socks):
                 i = (n + r) % nkeys
                 want = b"VALUE k%d 0 %d\r\n%s\r\nEND\r\n" % (i, size, value_of(i, size))
@@ -68,7 +74,7 @@ def fill(c, nkeys, size):
 def test_replies_of_one_pass_go_out_together():
     with Daemon(args=["-t", "1"]) as d, d.connect() as c:
         fill(c, 64, 100)
-        rounds_of_gets(d.port, 32, 64, 40, 100)
+        rounds_of_gets(d, 32, 64, 40, 100, paused=3)
         if mchelper.daemon_is_reference():
             return
         st, settings = c.stats(), c.stats(b"settings")
@@ -79,7 +85,7 @@ def test_replies_of_one_pass_go_out_together():
         if uring_expected(d.binary):
             check_eq(settings["io_uring"], "yes", "stats settings io_uring")
             check(batches > 0, "no reply went out in a batch")
-            # 32 clients that all sent before reading: passes find several
+            # the paused rounds: a pass finds 32 connections ready
             check(sends > batches, "%d sends in %d batches: never more than one" % (sends, batches))
             check(sends <= 32 * 40 + 10, "%d batched sends for %d gets" % (sends, 32 * 40))
         else:
@@ -91,7 +97,7 @@ def test_io_uring_off_sends_each_reply_itself():
     args = ["-t", "1"] + ([] if mchelper.daemon_is_reference() else ["-o", "io_uring=0"])
     with Daemon(args=args) as d, d.connect() as c:
         fill(c, 64, 100)
-        rounds_of_gets(d.port, 32, 64, 20, 100)
+        rounds_of_gets(d, 32, 64, 20, 100, paused=3)
         if mchelper.daemon_is_reference():
             return
         st, settings = c.stats(), c.stats(b"settings")
