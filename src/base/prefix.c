@@ -120,6 +120,10 @@ void prefix_record(struct prefix_stats *ps, const char *key, size_t nkey,
 
 void prefix_dump(struct prefix_stats *ps, struct buf *out)
 {
+    if (ps == NULL) { /* none kept (as prefix_enabled() allows) */
+        buf_append(out, "END\r\n", 5);
+        return;
+    }
     pthread_mutex_lock(&ps->lock);
     for (size_t i = 0; i < BUCKETS; i++) {
         for (const struct entry *e = ps->b[i]; e != NULL; e = e->next) {
@@ -139,6 +143,8 @@ void prefix_dump(struct prefix_stats *ps, struct buf *out)
 
 void prefix_clear(struct prefix_stats *ps)
 {
+    if (ps == NULL)
+        return;
     pthread_mutex_lock(&ps->lock);
     clear_locked(ps);
     pthread_mutex_unlock(&ps->lock);
