@@ -788,20 +788,28 @@ static void conn_count_backlog(struct conn *c)
     io->backlog = now;
 }
 
-/* Lends the connection a reply buffer from the pool before it parses, so
- * that the replies of a batch start in a pooled block (without one,
- * buf_reserve() would malloc one of its own). */
+/* Lends the connection's output a block from the pool when it has none
+ * (without one, buf_reserve() would malloc one of its own). */
+static void conn_out_block(struct conn *c)
+{
+    char *block;
+
+    if (c->io->out.data != NULL || (block = bufpool_get(&c->home->bufs)) == NULL)
+        return;
+    buf_attach(&c->io->out, block, c->home->bufs.size);
+}
+
+/* Lends the connection a reply buffer before it parses, so that the
+ * replies of a batch start in a pooled block; not when it has nothing to
+ * parse or answer. */
 static void conn_take_out(struct conn *c)
 {
     struct conn_io *io = c->io;
-    char *block;
 
-    if (io->out.data != NULL || (io->in.start == io->in.end && c->state == CONN_LINE &&
-                                 fwdreq_queue_empty(&io->pq)))
+    if (io->in.start == io->in.end && c->state == CONN_LINE &&
+        fwdreq_queue_empty(&io->pq))
         return;
-    block = bufpool_get(&c->home->bufs);
-    if (block != NULL)
-        buf_attach(&io->out, block, c->home->bufs.size);
+    conn_out_block(c);
 }
 
 /* Hands the connection's replies to the pass's batched send (home->sq):
@@ -846,11 +854,7 @@ static void conn_sent(void *arg, ssize_t res, const char *rest, size_t nrest)
             conn_free(c);
             return;
         }
-        if (c->io->out.data == NULL) {
-            char *block = bufpool_get(&c->home->bufs);
-            if (block != NULL)
-                buf_attach(&c->io->out, block, c->home->bufs.size);
-        }
+        conn_out_block(c);
         buf_append(&c->io->out, rest, nrest);
     } else if (!missed) {
         return;
