@@ -121,12 +121,30 @@ static void reap(struct sendq *q, unsigned left)
             q->e[i].res = -ETIMEDOUT;
 }
 
+/* The only reply of a pass goes by send(2): a submission that holds one
+ * send costs more than the call (0.5 us more here; README, "System calls
+ * per request"). Returns it, or NULL when there are none or several. */
+static struct sendq_entry *lone_entry(struct sendq *q)
+{
+    struct sendq_entry *lone = NULL;
+
+    for (unsigned i = 0; i < q->n; i++) {
+        if (q->e[i].owner == NULL)
+            continue;
+        if (lone != NULL)
+            return NULL;
+        lone = &q->e[i];
+    }
+    return lone;
+}
+
 unsigned sendq_flush(struct sendq *q)
 {
+    struct sendq_entry *lone = lone_entry(q);
     unsigned sent = 0;
     int r;
 
-    for (unsigned i = 0; i < q->n; i++) {
+    for (unsigned i = 0; lone == NULL && i < q->n; i++) {
         struct sendq_entry *e = &q->e[i];
         struct io_uring_sqe *sqe;
 
@@ -140,7 +158,15 @@ unsigned sendq_flush(struct sendq *q)
         io_uring_sqe_set_data64(sqe, i);
         sent++;
     }
-    if (sent > 0) {
+    if (lone != NULL) {
+        ssize_t n;
+
+        do
+            n = send(lone->fd, q->bytes + lone->off, lone->len,
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        lone->res = n >= 0 ? n : -errno;
+    } else if (sent > 0) {
         do
             r = io_uring_submit(&q->ring);
         while (r == -EINTR);

@@ -9,7 +9,8 @@
  * queued reply (MSG_DONTWAIT: a send that would block completes at once
  * with -EAGAIN, never later), so every send has completed when the submit
  * returns; done() then gets each result, and what a full socket did not
- * take.
+ * take. A pass's only reply goes by send(2), as cheaper than a submission
+ * of one send.
  * Without liburing, or where the kernel refuses a ring (io_uring_disabled,
  * seccomp, old kernels), sendq_new() returns NULL and connections send as
  * they go.
@@ -41,8 +42,9 @@ bool sendq_add(struct sendq *q, void *owner, int fd, const void *data, size_t n)
 /* Forgets owner's queued reply (the owner is being freed). */
 void sendq_cancel(struct sendq *q, void *owner);
 
-/* Sends every queued reply with one submission, then tells each owner
- * (done). Returns the number of sends submitted. */
+/* Sends every queued reply with one submission (a lone one with send(2)),
+ * then tells each owner (done). Returns the number of sends submitted to
+ * the ring (0 for a lone reply). */
 unsigned sendq_flush(struct sendq *q);
 
 #endif

@@ -2,7 +2,7 @@
 """Replies sent in batches (issue 17, CPU per op): a worker answers the
 commands of every connection that became readable in one pass of its event
 loop, copies the small replies aside and sends them all with one io_uring
-submission (src/net/sendq.c). These tests hold it to what a client sees:
+submission (src/net/sendq.c; a pass's only reply with send(2)). These tests hold it to what a client sees:
 every reply whole and in order, on every connection, whether the batch
 went, a full socket refused part of it, or io_uring is off (-o io_uring=0,
 a build without liburing, a kernel that refuses rings), and `stats` saying
@@ -109,8 +109,9 @@ def test_io_uring_off_sends_each_reply_itself():
 def test_a_full_socket_takes_the_rest_later():
     # A client that asks one key at a time but does not read: each reply
     # (3,900 bytes, small enough to be batched) goes out with its pass's
-    # batch until the socket is full (the server's send buffer grows to
-    # 4 MB on loopback: tcp_wmem); then a batched send is refused in part
+    # batch (by send(2) when it is the pass's only reply, through the same
+    # queue) until the socket is full (the server's send buffer grows to
+    # 4 MB on loopback: tcp_wmem); then a queued send is refused in part
     # or whole, and what it did not take must go out first, when the
     # client reads, before any later reply. Another client is served all
     # along.
@@ -159,9 +160,9 @@ def test_a_full_socket_takes_the_rest_later():
         check(len(served) > 0, "the other client was never served")
         if not mchelper.daemon_is_reference() and uring_expected(d.binary):
             st = c.stats()
+            # (batches of two only when the other client's get shares a pass)
             print("FIGURE reply_batches=%s reply_batch_sends=%s other_client_gets=%d"
                   % (st["reply_batches"], st["reply_batch_sends"], len(served)))
-            check(int(st["reply_batches"]) > 0, "no batch")
 
 
 if __name__ == "__main__":
