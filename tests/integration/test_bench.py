@@ -333,6 +333,38 @@ def test_help_agrees_with_man_page():
         check_eq(got, want, name + ": defaults and limits in the man page")
 
 
+def test_slap_reports_every_server():
+    # contrib/bench/slap, the memaslap comparison: one short round of both
+    # methods must report each server's CPU per request and the ratios,
+    # from requests the servers counted themselves.
+    script = os.path.join(SRCDIR, "contrib", "bench", "slap")
+    args = [script, "--meshcached", mchelper.daemon_binary(), "--memcached",
+            mchelper.reference_binary(), "--rounds", "1", "--duration", "1"]
+    names = ["memcached", "meshcached"]
+    if not mchelper.daemon_is_reference():
+        args += ["--variant", "nouring=-o io_uring=0"]
+        names.append("nouring")
+    proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT * 2)
+    check_eq(proc.returncode, 0, "slap's status (stderr: %s)" % proc.stderr[-2000:])
+    runs = [l for l in proc.stdout.splitlines() if re.match(r"(seq|pair) +round 1 ", l)]
+    check_eq(len(runs), len(names), "runs: one seq, one pair per meshcached")
+    for line in runs:
+        for name, us, reqs in re.findall(r"(\w+) ([0-9.]+) us/req \((\d+) req\)", line):
+            check(float(us) > 0 and int(reqs) > 1000, "%s in %r" % (name, line))
+    summary = {tuple(l.split()[:2]): l.split()[2:] for l in proc.stdout.splitlines()
+               if re.match(r"(seq|pair) +\w+ +[0-9.]+ ", l)}
+    for mode in ("seq", "pair"):
+        for name in names:
+            row = summary.get((mode, name))
+            check(row is not None, "no summary row for %s %s:\n%s" % (mode, name, proc.stdout))
+            if name == "memcached":
+                check_eq(row[1:], ["-", "-"], "memcached's ratio columns")
+            else:
+                ratio = float(row[1])
+                check(0.05 < ratio < 20, "%s %s ratio %s" % (mode, name, row[1]))
+
+
 if __name__ == "__main__":
     mchelper.run_tests([
         test_counts_equal_server_stats,
@@ -348,4 +380,5 @@ if __name__ == "__main__":
         test_text_report_and_refused_server,
         test_bad_command_lines_are_refused,
         test_help_agrees_with_man_page,
+        test_slap_reports_every_server,
     ])
