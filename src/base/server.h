@@ -32,6 +32,7 @@ struct server {
     struct worker **workers;
     int nworkers;
     int uring_workers; /* atomic: workers whose replies go out by io_uring */
+    int uring_loop_workers; /* atomic: workers that wait in their ring */
     /* each worker's counters, filled in by worker_start_all() before any
      * connection is served; for `stats` (summed with relaxed loads) */
     struct thread_stats **thread_stats;

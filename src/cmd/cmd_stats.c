@@ -207,6 +207,8 @@ static void stats_settings(struct cmd *c)
                : __atomic_load_n(&c->srv->uring_workers, __ATOMIC_RELAXED) > 0
                    ? "yes"
                    : "unavailable");
+    stats_line(o, "io_uring_loop", "%d",
+               __atomic_load_n(&c->srv->uring_loop_workers, __ATOMIC_RELAXED));
     stats_line(o, "watcher_logbuf_size", "%u", LOGGER_QUEUE_MAX);
     stats_ssl(o, s);
     stats_line(o, "hotkeys_k", "%u", s->hotkeys_k);

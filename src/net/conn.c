@@ -6,7 +6,7 @@
  * it works and given back when it waits for a client that has nothing more
  * to say.
  */
-#include "net/conn.h"
+#include "net/conn_int.h"
 #include "net/sendq.h"
 #include "base/buf.h"
 #include "base/connreg.h"
@@ -32,29 +32,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RBUF_INITIAL   16384 /* a pool block: memcached's read buffer size */
-#define RBUF_KEEP_MAX  65536
-#define RBUF_MAX_LINE  (4u * 1024 * 1024) /* longest multi-get line accepted */
-#define OUT_HIGH_WATER (1u * 1024 * 1024) /* stop parsing above this backlog */
-#define MAX_PROXIED    256                /* forwarded commands awaiting replies */
-#define POOL_SPARES    64  /* spare blocks a worker keeps, per pool (1 MiB of buffers) */
-#define SENDQ_DEPTH    256 /* replies one pass of the loop sends together */
-#define SENDQ_BYTES    65536 /* their bytes, copied */
-#define SENDQ_REPLY    4096  /* the largest reply copied there */
-
-enum conn_state {
-    CONN_LINE,    /* waiting for a command line */
-    CONN_VALUE,   /* reading a data block into cmd.item */
-    CONN_SWALLOW, /* discarding cmd.swallow bytes */
-    CONN_FORWARD, /* buffering a storage command to forward (fwd_need bytes) */
-    CONN_STREAM,  /* sending a key listing, part by part (cmd_stream) */
-    CONN_WATCH,   /* a watcher: sending log lines, ignoring input */
-    CONN_CLOSING, /* flush what is queued, then close */
-};
-
-/* Why a connection closed, for watch connevents. */
-enum conn_close_reason { CLOSE_NORMAL, CLOSE_ERROR, CLOSE_IDLE_TIMEOUT, CLOSE_SHUTDOWN };
-
 static const char *const close_reasons[] = {
     [CLOSE_NORMAL] = "normal",
     [CLOSE_ERROR] = "error",
@@ -62,57 +39,9 @@ static const char *const close_reasons[] = {
     [CLOSE_SHUTDOWN] = "shutdown",
 };
 
-/* What a connection holds only while it has work: a block of the worker's
- * io pool, taken on the first event that brings work and given back (with
- * the buffers) when the connection waits for input with nothing pending
- * (conn_rest). A peer's or a watcher's connection keeps it. */
-struct conn_io {
-    struct inbuf in;    /* [start, end): read, not yet parsed; a pool block */
-    struct buf out;     /* replies; a pool block while it holds some */
-    uint32_t value_got; /* bytes of the data block read so far */
-    size_t backlog;     /* of out, what srv->reply_backlog counts (conn_count_backlog) */
-    bool woken;         /* wake_ev was activated and has not run yet */
-    bool held;          /* the next line waits until forwarded ones are answered */
-    bool prefetched;    /* the held line's key was fetched: run it now */
-    struct cmd cmd;
-    /* forwarding (home->px is NULL on a single node) */
-    struct fwdreq_queue pq;         /* commands waiting for other members, in order */
-    struct event wake_ev;           /* run when one of them is complete */
-    struct route_req fwd_rr;        /* the route of the last line */
-    uint32_t fwd_owner;             /* CONN_FORWARD: where it goes */
-    uint64_t fwd_need;              /* CONN_FORWARD: line + data bytes */
-    size_t fwd_key_off;             /* CONN_FORWARD: fwd_rr.key's offset in the
-                                     * line (the buffer may move while the data
-                                     * block arrives), SIZE_MAX: not in it */
-    struct logger_watcher *watcher; /* CONN_WATCH (woken through wake_ev) */
-    uint64_t lat_t0;                /* when the current command's line was read */
-    enum lat_cmd lat_cmd;           /* its class, for the latency histograms */
-};
-
-/* What every connection holds for its whole life: about 240 bytes. */
-struct conn {
-    struct event ev;          /* the socket's, embedded: no allocation of its own */
-    struct conn_list *home;   /* the worker's connections, loop, pools */
-    struct conn *prev, *next; /* the worker's list */
-    struct conn_io *io;       /* NULL while idle */
-    struct connreg_entry reg; /* for stats conns */
-    struct tls *tls;          /* -Z: the socket's TLS session; NULL: plain */
-    int fd;
-    short ev_flags;       /* EV_READ or EV_WRITE, as registered */
-    uint8_t state;        /* enum conn_state */
-    uint8_t close_reason; /* enum conn_close_reason */
-    bool authed;          /* -Y: logged in (kept while the command state is
-                           * back in the pool); an internal connection is */
-    bool queued;          /* its reply waits in home->sq, to go after this pass */
-    bool missed;          /* it had an event while queued: run it after */
-};
-
 static void conn_event(evutil_socket_t fd, short what, void *arg);
-static void conn_free(struct conn *c);
-static void conn_run(struct conn *c, bool more);
 static void conn_ready(void *arg);
 static void wake_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_sent(void *arg, ssize_t res, const char *rest, size_t nrest);
 
 static int verbose(const struct conn *c)
 {
@@ -132,7 +61,7 @@ static const char *state_name(const struct conn *c, short flags)
     return flags == EV_WRITE && c->state != CONN_WATCH ? "conn_mwrite" : names[c->state];
 }
 
-static int set_events(struct conn *c, short flags)
+int conn_set_events(struct conn *c, short flags)
 {
     int idle = c->home->srv->settings.idle_timeout;
     struct timeval tv = {.tv_sec = idle};
@@ -140,6 +69,16 @@ static int set_events(struct conn *c, short flags)
                    c->state != CONN_WATCH; /* watchers only listen */
 
     connreg_set_state(&c->reg, state_name(c, flags));
+    if (c->ring && flags == EV_READ) {
+        /* the input comes through the ring, asked for when the
+         * connection rests (conn_listen) */
+        if (c->ev_flags != 0)
+            event_del(&c->ev);
+        c->ev_flags = 0;
+        return 0;
+    }
+    if (c->ring)
+        conn_unlisten(c); /* no input while it cannot take more */
     if (c->ev_flags == flags)
         return 0;
     event_del(&c->ev);
@@ -156,7 +95,7 @@ static int set_events(struct conn *c, short flags)
 
 /* Takes the command state from the worker's pool, fresh, when the
  * connection has none. Returns 0, or -1 when memory ran out. */
-static int conn_borrow(struct conn *c)
+int conn_borrow(struct conn *c)
 {
     struct conn_list *home = c->home;
     struct conn_io *io = c->io;
@@ -279,6 +218,7 @@ int conn_new(struct conn_list *home, int fd, bool internal)
     }
     c->fd = fd;
     c->home = home;
+    c->rx = -1;
     c->close_reason = CLOSE_NORMAL;
     c->authed = internal; /* the admin port checks its token */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -289,7 +229,10 @@ int conn_new(struct conn_list *home, int fd, bool internal)
     }
     event_assign(&c->ev, home->base, fd, 0, conn_event, c);
     connreg_add(&c->reg, fd, false, "conn_new_cmd");
-    if (set_events(c, EV_READ) != 0) {
+    c->ring = home->loop && !internal && c->tls == NULL;
+    if (c->ring && (c->rx = sendq_recv_start(home->sq, c, fd)) < 0)
+        c->ring = false;
+    if (conn_set_events(c, EV_READ) != 0) {
         connreg_remove(&c->reg);
         tls_free(c->tls, false);
         free(c);
@@ -314,7 +257,7 @@ void conn_drop_fd(int fd)
     __atomic_fetch_sub(&conn_stats.curr_connections, 1, __ATOMIC_RELAXED);
 }
 
-static void conn_free(struct conn *c)
+void conn_free(struct conn *c)
 {
     if (verbose(c) > 1)
         fprintf(stderr, "<%d connection closed.\n", c->fd);
@@ -322,6 +265,12 @@ static void conn_free(struct conn *c)
     connreg_remove(&c->reg);
     if (c->queued)
         sendq_cancel(c->home->sq, c);
+    if (c->rx >= 0)
+        sendq_recv_stop(c->home->sq, c->rx, true);
+    if (c->rx_stopping > 0)
+        sendq_recv_forget(c->home->sq, c);
+    if (c->ring)
+        sendq_commit(c->home->sq);
     if (c->io != NULL)
         logger_unwatch(c->io->watcher); /* no wake after this: wake_ev may go */
     if (c->prev != NULL)
@@ -405,6 +354,8 @@ static void conn_log_ready(void *arg)
     struct conn *c = arg;
 
     event_active(&c->io->wake_ev, EV_READ, 0);
+    if (c->home->loop)
+        c->home->wake(c->home->wake_arg);
 }
 
 /* The current command is served: its latency goes to the worker's
@@ -756,7 +707,7 @@ static int conn_flush(struct conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return set_events(c, tls_io_want(c->tls, EV_WRITE)) == 0 ? 0 : -1;
+            return conn_set_events(c, tls_io_want(c->tls, EV_WRITE)) == 0 ? 0 : -1;
         return -1;
     }
     /* all sent: the buffer goes back to the pool (and is reset) */
@@ -790,7 +741,7 @@ static void conn_count_backlog(struct conn *c)
 
 /* Lends the connection's output a block from the pool when it has none
  * (without one, buf_reserve() would malloc one of its own). */
-static void conn_out_block(struct conn *c)
+void conn_out_block(struct conn *c)
 {
     char *block;
 
@@ -812,72 +763,16 @@ static void conn_take_out(struct conn *c)
     conn_out_block(c);
 }
 
-/* Hands the connection's replies to the pass's batched send (home->sq):
- * when there is one, the connection is plain, its commands are all
- * answered and the reply is small. They count as sent from here on (the
- * connection rests as after a send); conn_sent() gets what the socket did
- * not take. Otherwise (no room left in the batch, too big a reply) they go
- * out with send(2) as usual. */
-static void conn_defer(struct conn *c)
-{
-    struct conn_io *io = c->io;
-    size_t n = buf_pending(&io->out);
-
-    if (c->home->sq == NULL || c->tls != NULL || n == 0 || n > SENDQ_REPLY ||
-        io->out.oom || c->state != CONN_LINE || !fwdreq_queue_empty(&io->pq) ||
-        !sendq_add(c->home->sq, c, c->fd, io->out.data + io->out.off, n))
-        return;
-    io->out.off += n;
-    c->queued = true;
-}
-
-/* The batched send of the connection's replies is over. What the socket
- * did not take goes back in front of the connection's output (nothing was
- * produced since: conn_run() waits while queued), to go out by conn_flush()
- * as any reply would. */
-static void conn_sent(void *arg, ssize_t res, const char *rest, size_t nrest)
-{
-    struct conn *c = arg;
-    bool missed = c->missed;
-
-    c->queued = c->missed = false;
-    if (res > 0)
-        STATS_ADD(c->home->stats, bytes_written, (uint64_t)res);
-    if (res < 0 && res != -EAGAIN && res != -EWOULDBLOCK && res != -EINTR) {
-        c->close_reason = CLOSE_ERROR;
-        conn_free(c);
-        return;
-    }
-    if (nrest > 0) {
-        if (conn_borrow(c) != 0) {
-            c->close_reason = CLOSE_ERROR;
-            conn_free(c);
-            return;
-        }
-        conn_out_block(c);
-        buf_append(&c->io->out, rest, nrest);
-    } else if (!missed) {
-        return;
-    }
-    conn_run(c, missed);
-}
-
-void conn_list_flush(struct conn_list *home)
-{
-    unsigned n;
-
-    if (home->sq == NULL || (n = sendq_flush(home->sq)) == 0)
-        return;
-    STATS_INCR(home->stats, reply_batches);
-    STATS_ADD(home->stats, reply_batch_sends, n);
-}
-
 /* Parses what is buffered, replies, reads more; until the socket has
  * nothing more, the reply backlog blocks, or the request budget (-R) is
- * spent, in which case the connection yields to the others on this thread. */
-static void conn_run(struct conn *c, bool more)
+ * spent, in which case the connection yields to the others on this thread.
+ * A ring connection reads nothing itself: its input comes (conn_recv). */
+void conn_run(struct conn *c, bool more)
 {
     int budget = c->home->srv->settings.reqs_per_event;
+
+    if (c->ring)
+        more = false;
 
     if (c->queued) {
         /* its reply waits for the pass's batched send; nothing may go
@@ -925,16 +820,17 @@ static void conn_run(struct conn *c, bool more)
         if ((c->state == CONN_CLOSING || proxy_blocked(c)) &&
             !fwdreq_queue_empty(&c->io->pq)) {
             /* read no more until forwarded replies come back (wake_cb) */
-            if (set_events(c, 0) != 0)
+            if (conn_set_events(c, 0) != 0)
                 conn_free(c);
             return;
         }
-        if (set_events(c, EV_READ) != 0) {
+        if (conn_set_events(c, EV_READ) != 0) {
             conn_free(c);
             return;
         }
         if (budget == 0) {
             STATS_INCR(c->home->stats, conn_yields);
+            conn_unlisten(c); /* no more input until this is parsed */
             event_active(&c->ev, EV_READ, 0);
             return;
         }
@@ -944,14 +840,24 @@ static void conn_run(struct conn *c, bool more)
              * with what is buffered, as no read event may come for it. */
             if (!starved && c->state != CONN_CLOSING)
                 continue;
+            if (c->eof) {
+                /* ring: the client closed its side; as a read of 0 below */
+                if (!fwdreq_queue_empty(&c->io->pq)) {
+                    c->state = CONN_CLOSING;
+                    continue;
+                }
+                conn_free(c);
+                return;
+            }
             conn_rest(c);
+            conn_listen(c);
             return; /* drained: saves a read that would say EAGAIN */
         }
         n = conn_read(c, &more);
         if (n == -2) {
             /* TLS may have to write first (a handshake's answer) */
             if (tls_io_want(c->tls, EV_READ) == EV_WRITE &&
-                set_events(c, EV_READ | EV_WRITE) != 0) {
+                conn_set_events(c, EV_READ | EV_WRITE) != 0) {
                 conn_free(c);
                 return;
             }

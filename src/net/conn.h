@@ -31,6 +31,9 @@ struct conn_list {
     struct bufpool bufs;        /* input and reply buffers, lent while busy */
     struct bufpool ios;         /* command states, lent while busy */
     struct sendq *sq;           /* replies sent once per loop iteration; or NULL */
+    bool loop;                  /* the worker waits in sq's ring (conn_list_loop) */
+    void (*wake)(void *arg);    /* loop: wakes the worker from another thread */
+    void *wake_arg;
 };
 
 /* Fills in home, with empty pools, for a worker's loop. */
@@ -40,6 +43,22 @@ void conn_list_init(struct conn_list *home, struct event_base *base, struct serv
 /* Sends the replies that connections queued during this loop iteration
  * (after the iteration's callbacks: worker.c). */
 void conn_list_flush(struct conn_list *home);
+
+/* The worker's loop on io_uring: its plain client connections receive
+ * through the ring, and conn_list_wait() replaces the event loop's wait;
+ * watch_fd (the event loop's epoll fd) is watched for the rest, and
+ * wake(wake_arg) must make it readable (libevent does not notice events
+ * made active from other threads outside its own loop). Call on the
+ * worker's thread before any connection; false: not possible here. */
+bool conn_list_loop(struct conn_list *home, int watch_fd, void (*wake)(void *arg),
+                    void *wake_arg);
+
+/* One pass's wait (see sendq_loop_wait()): sends the queued replies,
+ * waits when asked to for input or for watch_fd, hands the input to the
+ * connections. Returns true when watch_fd is readable: then run the event
+ * loop once and call conn_list_watch(). */
+bool conn_list_wait(struct conn_list *home, bool wait);
+void conn_list_watch(struct conn_list *home);
 
 /* Takes ownership of fd and of the connection slot (curr_connections) the
  * listener counted for it, and adds the connection to home; on failure

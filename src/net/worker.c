@@ -1,12 +1,14 @@
 /*
  * worker: threads with their own event loop, fed new sockets by the listener
- * through a queue and a pipe (one byte per message: 'c' connection, 'q' quit).
+ * through a queue and a pipe (one byte per message: 'c' connection, 'q' quit,
+ * 'w' wake).
  */
 #include "net/worker.h"
 #include "net/conn.h"
 #include "net/sendq.h"
 #include "cluster/proxy.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -70,6 +72,8 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     for (ssize_t i = 0; i < n; i++) {
         if (msgs[i] == 'q') {
             event_base_loopbreak(w->base);
+        } else if (msgs[i] == 'w') {
+            continue; /* worker_wake(): the loop ran, which was the point */
         } else {
             bool internal = false;
             int cfd = pop_fd(w, &internal);
@@ -79,17 +83,105 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The epoll instance of the worker's event loop: the one whose watch list
+ * (/proc/self/fdinfo) holds the worker's pipe. libevent does not give it
+ * out. -1 when it cannot be found (no /proc, another backend). */
+static int loop_epoll_fd(const struct worker *w)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *de;
+    int found = -1;
+
+    if (dir == NULL)
+        return -1;
+    while (found < 0 && (de = readdir(dir)) != NULL) {
+        char path[300], target[64], line[256];
+        ssize_t n;
+        FILE *f;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") != 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        while (fgets(line, sizeof(line), f) != NULL) {
+            int tfd;
+            if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == w->notify[0]) {
+                found = atoi(de->d_name);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    return found;
+}
+
+static void send_msg(struct worker *w, char m);
+
+/* Wakes the worker's ring loop (conn_list_loop), from any thread. */
+static void worker_wake(void *arg)
+{
+    send_msg(arg, 'w');
+}
+
+/* Whether the worker can wait in its ring (conn_list_loop) rather than in
+ * libevent: only when libevent has no timers to run on it, as the ring
+ * cannot know when they are due (no forwarding, whose peers have timers,
+ * and no idle timeout). */
+static bool ring_loop_possible(const struct worker *w)
+{
+    return w->srv->settings.io_uring && w->conns.px == NULL &&
+           w->srv->settings.idle_timeout == 0;
+}
+
+/* The loop in the ring: each pass is one system call that sends the
+ * pass's replies and waits for the next input (conn_list_wait); libevent
+ * runs, without waiting, when its epoll fd is readable (new connections
+ * from the pipe, sockets waiting to write, other threads' wake-ups) or
+ * when events were made active (a yield, a forwarded reply). */
+static void ring_loop(struct worker *w)
+{
+    bool ready = false;
+
+    for (;;) {
+        if (ready || event_base_get_num_events(w->base, EVENT_BASE_COUNT_ACTIVE) > 0) {
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
+            if (event_base_got_break(w->base) || event_base_got_exit(w->base))
+                return;
+            if (ready)
+                conn_list_watch(&w->conns);
+        }
+        ready = conn_list_wait(
+            &w->conns, event_base_get_num_events(w->base, EVENT_BASE_COUNT_ACTIVE) == 0);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    int epfd;
 
     pthread_setname_np(pthread_self(), "mc-worker");
-    /* One iteration at a time, so that the replies it produced go out
-     * together after its callbacks (conn_list_flush). */
-    while (event_base_loop(w->base, EVLOOP_ONCE) == 0) {
-        conn_list_flush(&w->conns);
-        if (event_base_got_break(w->base) || event_base_got_exit(w->base))
-            break;
+    if (ring_loop_possible(w) && (epfd = loop_epoll_fd(w)) >= 0 &&
+        conn_list_loop(&w->conns, epfd, worker_wake, w)) {
+        __atomic_fetch_add(&w->srv->uring_loop_workers, 1, __ATOMIC_RELAXED);
+        ring_loop(w);
+    } else {
+        /* One iteration at a time, so that the replies it produced go
+         * out together after its callbacks (conn_list_flush). */
+        while (event_base_loop(w->base, EVLOOP_ONCE) == 0) {
+            conn_list_flush(&w->conns);
+            if (event_base_got_break(w->base) || event_base_got_exit(w->base))
+                break;
+        }
     }
     conn_free_all(&w->conns);
     /* after the connections: it answers their orphaned forwarded requests */

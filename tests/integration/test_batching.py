@@ -165,9 +165,73 @@ def test_a_full_socket_takes_the_rest_later():
                   % (st["reply_batches"], st["reply_batch_sends"], len(served)))
 
 
+def test_workers_wait_in_their_ring():
+    # On a single node every worker waits in its ring (stats settings
+    # io_uring_loop counts them); an idle timeout (a timer, which a wait in
+    # the ring would not see) or -o io_uring=0 keeps the event loop. Each
+    # serves either way.
+    if mchelper.daemon_is_reference():
+        return
+    ring = uring_expected(mchelper.daemon_binary())
+    for args, want in ((["-t", "3"], 3 if ring else 0),
+                       (["-t", "3", "-o", "idle_timeout=60"], 0),
+                       (["-t", "3", "-o", "io_uring=0"], 0)):
+        with Daemon(args=args) as d, d.connect() as c:
+            check_eq(c.stats(b"settings")["io_uring_loop"], str(want),
+                     "io_uring_loop with %s" % args)
+            c.set_value(b"k", b"v")
+            check_eq(c.get_value(b"k"), b"v", "a get with %s" % args)
+
+
+def test_ring_input_whole_and_in_order():
+    # What arrives through the ring's receives (2 KB buffers, a request
+    # split across several; a small request budget, -R 4, so that a long
+    # pipeline stops and restarts its receive many times) is parsed whole
+    # and in order; a client that closes its sending side after its
+    # commands still gets every reply, then the end of the stream.
+    with Daemon(args=["-t", "1", "-R", "4"]) as d:
+        with d.connect() as c:
+            big = bytes(range(256)) * 2048  # 512 KB, in one write
+            c.send(b"set big 0 0 %d\r\n%s\r\n" % (len(big), big))
+            check_eq(c.read_until(b"\r\n"), b"STORED\r\n", "a 512 KB set")
+            mid = bytes(range(256)) * 40  # 10 KB, a few bytes per send
+            msg = b"set mid 0 0 %d\r\n%s\r\n" % (len(mid), mid)
+            for i in range(0, len(msg), 7):
+                c.send(msg[i:i + 7])
+            check_eq(c.read_until(b"\r\n"), b"STORED\r\n", "a set sent 7 bytes at a time")
+            n = 5000
+            c.send(b"".join(b"set p%d 0 0 %d noreply\r\n%d\r\n" % (i, len(b"%d" % i), i)
+                            for i in range(n)))
+            c.send(b"".join(b"mg p%d v\r\n" % i for i in range(n)) + b"mn\r\n")
+            want = b"".join(b"VA %d\r\n%d\r\n" % (len(b"%d" % i), i) for i in range(n))
+            got = c.read_until(b"MN\r\n", timeout=20)
+            check_eq(got, want + b"MN\r\n", "%d pipelined mg replies" % n)
+            check_eq(c.get_value(b"big"), big, "the 512 KB value")
+            check_eq(c.get_value(b"mid"), mid, "the 10 KB value")
+            check(int(c.stats()["conn_yields"]) > 0, "the pipeline never yielded")
+        s = client_socket(d.port)
+        try:
+            s.sendall(b"".join(b"get p%d\r\n" % i for i in range(200)))
+            s.shutdown(socket.SHUT_WR)
+            want = b"".join(b"VALUE p%d 0 %d\r\n%d\r\nEND\r\n" % (i, len(b"%d" % i), i)
+                            for i in range(200))
+            got = b""
+            s.settimeout(10)
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                got += part
+            check_eq(got, want, "replies before the end of the stream")
+        finally:
+            s.close()
+
+
 if __name__ == "__main__":
     mchelper.run_tests([
         test_replies_of_one_pass_go_out_together,
         test_io_uring_off_sends_each_reply_itself,
         test_a_full_socket_takes_the_rest_later,
+        test_workers_wait_in_their_ring,
+        test_ring_input_whole_and_in_order,
     ])
