@@ -31,7 +31,7 @@ struct server {
     struct hot *hot;         /* hot keys, near cache (cluster/hot.h); NULL alone */
     struct worker **workers;
     int nworkers;
-    int uring_workers; /* atomic: workers whose replies go out by io_uring */
+    int uring_workers;      /* atomic: workers whose replies go out by io_uring */
     int uring_loop_workers; /* atomic: workers that wait in their ring */
     /* each worker's counters, filled in by worker_start_all() before any
      * connection is served; for `stats` (summed with relaxed loads) */
