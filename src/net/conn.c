@@ -230,9 +230,7 @@ int conn_new(struct conn_list *home, int fd, bool internal)
     event_assign(&c->ev, home->base, fd, 0, conn_event, c);
     connreg_add(&c->reg, fd, false, "conn_new_cmd");
     c->ring = home->loop && !internal && c->tls == NULL;
-    if (c->ring && (c->rx = sendq_recv_start(home->sq, c, fd)) < 0)
-        c->ring = false;
-    if (conn_set_events(c, EV_READ) != 0) {
+    if (conn_set_events(c, EV_READ) != 0 || conn_listen(c) != 0) {
         connreg_remove(&c->reg);
         tls_free(c->tls, false);
         free(c);
@@ -840,21 +838,14 @@ void conn_run(struct conn *c, bool more)
              * with what is buffered, as no read event may come for it. */
             if (!starved && c->state != CONN_CLOSING)
                 continue;
-            if (c->eof) {
-                /* ring: the client closed its side; as a read of 0 below */
-                if (!fwdreq_queue_empty(&c->io->pq)) {
-                    c->state = CONN_CLOSING;
-                    continue;
-                }
-                conn_free(c);
-                return;
+            if (!c->eof) {
+                conn_rest(c);
+                if (conn_listen(c) != 0)
+                    conn_free(c);
+                return; /* drained: saves a read that would say EAGAIN */
             }
-            conn_rest(c);
-            conn_listen(c);
-            return; /* drained: saves a read that would say EAGAIN */
-        }
-        n = conn_read(c, &more);
-        if (n == -2) {
+            n = 0; /* ring: the client closed its side, as a read of 0 */
+        } else if ((n = conn_read(c, &more)) == -2) {
             /* TLS may have to write first (a handshake's answer) */
             if (tls_io_want(c->tls, EV_READ) == EV_WRITE &&
                 conn_set_events(c, EV_READ | EV_WRITE) != 0) {

@@ -107,7 +107,7 @@ int conn_set_events(struct conn *c, short flags);
  * received through it (worker.c's loop mode) */
 void conn_defer(struct conn *c);
 void conn_sent(void *arg, ssize_t res, const char *rest, size_t nrest);
-void conn_listen(struct conn *c);
+int conn_listen(struct conn *c);
 void conn_unlisten(struct conn *c);
 
 #endif

@@ -62,26 +62,31 @@ void conn_sent(void *arg, ssize_t res, const char *rest, size_t nrest)
     conn_run(c, missed);
 }
 
-void conn_list_flush(struct conn_list *home)
+/* n replies went out in one submission (none: no batch). */
+static void count_batch(struct conn_list *home, unsigned n)
 {
-    unsigned n;
-
-    if (home->sq == NULL || (n = sendq_flush(home->sq)) == 0)
+    if (n == 0)
         return;
     STATS_INCR(home->stats, reply_batches);
     STATS_ADD(home->stats, reply_batch_sends, n);
 }
 
-/* A resting ring connection asks for its input. */
-void conn_listen(struct conn *c)
+void conn_list_flush(struct conn_list *home)
+{
+    if (home->sq != NULL)
+        count_batch(home, sendq_flush(home->sq));
+}
+
+/* A resting ring connection asks for its input. Returns 0, or -1 when it
+ * could not and could not wait for a read event either. */
+int conn_listen(struct conn *c)
 {
     if (!c->ring || c->rx >= 0)
-        return;
+        return 0;
     if ((c->rx = sendq_recv_start(c->home->sq, c, c->fd)) >= 0)
-        return;
+        return 0;
     c->ring = false; /* no room in the ring: as without one */
-    if (conn_set_events(c, EV_READ) != 0)
-        conn_free(c);
+    return conn_set_events(c, EV_READ);
 }
 
 /* It takes no more input for now (what is on its way still comes). */
@@ -181,10 +186,7 @@ bool conn_list_wait(struct conn_list *home, bool wait)
     unsigned n;
     bool ready = sendq_loop_wait(home->sq, wait, &n);
 
-    if (n > 0) {
-        STATS_INCR(home->stats, reply_batches);
-        STATS_ADD(home->stats, reply_batch_sends, n);
-    }
+    count_batch(home, n);
     return ready;
 }
 

@@ -240,15 +240,12 @@ static unsigned prep_sends(struct sendq *q)
     return sent;
 }
 
-/* After a submission that took r of the ring's entries, the `before`
- * first of them not sends: collects the sends' results (and keeps the
- * rest). Returns the sends that went. */
-static unsigned settle(struct sendq *q, unsigned sent, int r, unsigned before)
+/* After a submission of the `sent` sends that took r of them: collects
+ * their results. Returns the sends that went. */
+static unsigned settle(struct sendq *q, unsigned sent, int r)
 {
-    unsigned went = r > (int)before ? (unsigned)r - before : 0;
+    unsigned went = r > 0 ? (unsigned)r : 0;
 
-    if (went > sent)
-        went = sent;
     if (went < sent) {
         /* a refused submission: the entries after the first ones did not
          * go and stay -EAGAIN (each owner sends by itself), and as they are
@@ -296,7 +293,7 @@ unsigned sendq_flush(struct sendq *q)
         do
             r = io_uring_submit(&q->ring);
         while (r == -EINTR);
-        sent = settle(q, sent, r, 0);
+        sent = settle(q, sent, r);
     }
     finish(q);
     return sent;
@@ -521,7 +518,8 @@ bool sendq_loop_wait(struct sendq *q, bool wait, unsigned *sends)
             sched_yield();
         }
     }
-    *sends = settle(q, sent, (int)went, before);
+    reap(q, sent); /* and keeps the rest for below */
+    *sends = sent;
     finish(q);
     /* the input, after every owner knows how its send went */
     for (unsigned i = 0; i < q->nstash; i++)

@@ -152,15 +152,17 @@ static void ring_loop(struct worker *w)
     bool ready = false;
 
     for (;;) {
-        if (ready || event_base_get_num_events(w->base, EVENT_BASE_COUNT_ACTIVE) > 0) {
+        bool active = event_base_get_num_events(w->base, EVENT_BASE_COUNT_ACTIVE) > 0;
+
+        if (ready || active) {
             event_base_loop(w->base, EVLOOP_NONBLOCK);
             if (event_base_got_break(w->base) || event_base_got_exit(w->base))
                 return;
             if (ready)
                 conn_list_watch(&w->conns);
+            active = event_base_get_num_events(w->base, EVENT_BASE_COUNT_ACTIVE) > 0;
         }
-        ready = conn_list_wait(
-            &w->conns, event_base_get_num_events(w->base, EVENT_BASE_COUNT_ACTIVE) == 0);
+        ready = conn_list_wait(&w->conns, !active); /* no sleep with events to run */
     }
 }
 
