@@ -635,12 +635,22 @@ static int conn_step(struct conn *c)
     return 0;
 }
 
+int conn_in_room(struct conn *c)
+{
+    if (c->io->in.data == NULL) {
+        char *block = bufpool_get(&c->home->bufs);
+        if (block == NULL)
+            return -1;
+        inbuf_attach(&c->io->in, block, c->home->bufs.size);
+    }
+    return inbuf_make_room(&c->io->in) != 0 ? -1 : 0;
+}
+
 /* Reads once. Returns >0 bytes read, 0 on EOF, -1 on error, -2 on EAGAIN.
  * *more is false when the read came back short: the socket is drained, and
  * the next read would only say EAGAIN (the event loop tells us when not). */
 static ssize_t conn_read(struct conn *c, bool *more)
 {
-    struct bufpool *pool = &c->home->bufs;
     ssize_t n;
     size_t want;
 
@@ -664,13 +674,7 @@ static ssize_t conn_read(struct conn *c, bool *more)
             return n < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1) : n;
         }
     }
-    if (c->io->in.data == NULL) {
-        char *block = bufpool_get(pool);
-        if (block == NULL)
-            return -1;
-        inbuf_attach(&c->io->in, block, pool->size);
-    }
-    if (inbuf_make_room(&c->io->in) != 0)
+    if (conn_in_room(c) != 0)
         return -1;
     want = c->io->in.size - c->io->in.end;
     n = tls_io_read(c->tls, c->fd, c->io->in.data + c->io->in.end, want);

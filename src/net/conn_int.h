@@ -100,6 +100,9 @@ void conn_free(struct conn *c);
 int conn_borrow(struct conn *c);
 /* Lends the output a pooled block when it has none. */
 void conn_out_block(struct conn *c);
+/* Makes room at the end of the input (a pooled block when it has none):
+ * 0, or -1 without memory. */
+int conn_in_room(struct conn *c);
 /* Waits for flags (EV_READ, EV_WRITE, 0: parked): 0, or -1. */
 int conn_set_events(struct conn *c, short flags);
 

@@ -112,15 +112,9 @@ static void conn_input(struct conn *c, const char *data, size_t n, bool more)
     io = c->io;
     if (io->in.start == io->in.end)
         inbuf_rewind(&io->in, RBUF_INITIAL, RBUF_KEEP_MAX);
-    if (io->in.data == NULL) {
-        char *block = bufpool_get(&c->home->bufs);
-        if (block == NULL)
-            goto fail;
-        inbuf_attach(&io->in, block, c->home->bufs.size);
-    }
     while (n > 0) {
         size_t take;
-        if (inbuf_make_room(&io->in) != 0)
+        if (conn_in_room(c) != 0)
             goto fail;
         take = io->in.size - io->in.end < n ? io->in.size - io->in.end : n;
         memcpy(io->in.data + io->in.end, data, take);
